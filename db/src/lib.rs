@@ -1,0 +1,20 @@
+//! Database URLs, connections and the differences between the three engines ykt talks to.
+//!
+//! Every stage that touches a database goes through here, so that a URL is always shown with its
+//! password hidden ([`DbUrl`]'s `Display`), a connection failure always reads as one sentence that
+//! names the server, and engine quirks (quoting, upserts) live in one place.
+//!
+//! ```
+//! use ykt_db::{DbUrl, Engine};
+//! let url: DbUrl = "mysql://root:secret@127.0.0.1:3306/legacy".parse().unwrap();
+//! assert_eq!(url.engine(), Engine::MySql);
+//! assert_eq!(url.to_string(), "mysql://root:***@127.0.0.1:3306/legacy");
+//! ```
+
+mod error;
+mod pool;
+mod url;
+
+pub use error::DbError;
+pub use pool::{Db, quote_literal, recreate_database};
+pub use url::{DbUrl, Engine};

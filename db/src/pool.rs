@@ -1,0 +1,299 @@
+//! One connection pool over whichever engine a URL names.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::{DbError, DbUrl, Engine};
+
+#[derive(Debug, Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    MySql(MySqlPool),
+    Postgres(PgPool),
+}
+
+/// A connection pool on one database, remembering its (redactable) URL for messages.
+#[derive(Debug, Clone)]
+pub struct Db {
+    url: DbUrl,
+    pool: Pool,
+}
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Db {
+    /// Connects to an existing database. A missing SQLite file is an error, not a new file.
+    pub async fn connect(url: &DbUrl) -> Result<Db, DbError> {
+        Self::open(url, false).await
+    }
+
+    /// Connects, creating the database first when it does not exist (a SQLite file, or a
+    /// PostgreSQL/MySQL database on a reachable server).
+    pub async fn connect_or_create(url: &DbUrl) -> Result<Db, DbError> {
+        if url.engine() != Engine::Sqlite {
+            create_database_if_missing(url).await?;
+        }
+        Self::open(url, true).await
+    }
+
+    async fn open(url: &DbUrl, create: bool) -> Result<Db, DbError> {
+        let connect_err = |source| DbError::Connect {
+            url: url.to_string(),
+            source,
+        };
+        let pool = match url.engine() {
+            Engine::Sqlite => {
+                let options = SqliteConnectOptions::from_str(url.expose())
+                    .map_err(connect_err)?
+                    .create_if_missing(create)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(30))
+                    .foreign_keys(true);
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(CONNECT_TIMEOUT)
+                    .connect_with(options)
+                    .await
+                    .map_err(connect_err)?;
+                Pool::Sqlite(pool)
+            }
+            Engine::MySql => {
+                let options = MySqlConnectOptions::from_str(url.expose()).map_err(connect_err)?;
+                let pool = MySqlPoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(CONNECT_TIMEOUT)
+                    .connect_with(options)
+                    .await
+                    .map_err(connect_err)?;
+                Pool::MySql(pool)
+            }
+            Engine::Postgres => {
+                let options = PgConnectOptions::from_str(url.expose()).map_err(connect_err)?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(CONNECT_TIMEOUT)
+                    .connect_with(options)
+                    .await
+                    .map_err(connect_err)?;
+                Pool::Postgres(pool)
+            }
+        };
+        Ok(Db {
+            url: url.clone(),
+            pool,
+        })
+    }
+
+    pub fn url(&self) -> &DbUrl {
+        &self.url
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.url.engine()
+    }
+
+    /// The SQLite pool, for engine-specific fast paths.
+    pub fn as_sqlite(&self) -> Option<&SqlitePool> {
+        match &self.pool {
+            Pool::Sqlite(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The PostgreSQL pool, for engine-specific fast paths (COPY).
+    pub fn as_postgres(&self) -> Option<&PgPool> {
+        match &self.pool {
+            Pool::Postgres(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The MySQL/MariaDB pool.
+    pub fn as_mysql(&self) -> Option<&MySqlPool> {
+        match &self.pool {
+            Pool::MySql(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    fn query_err(&self, what: &str) -> impl FnOnce(sqlx::Error) -> DbError + '_ {
+        let what = what.to_owned();
+        move |source| DbError::Query {
+            url: self.url.to_string(),
+            what,
+            source,
+        }
+    }
+
+    /// Runs one or more statements separated by `;`, without results.
+    pub async fn execute_script(&self, what: &str, sql: &str) -> Result<(), DbError> {
+        let sql = AssertSqlSafe(sql.to_owned());
+        match &self.pool {
+            Pool::Sqlite(p) => sqlx::raw_sql(sql).execute(p).await.map(drop),
+            Pool::MySql(p) => sqlx::raw_sql(sql).execute(p).await.map(drop),
+            Pool::Postgres(p) => sqlx::raw_sql(sql).execute(p).await.map(drop),
+        }
+        .map_err(self.query_err(what))
+    }
+
+    /// Runs one statement and returns the rows it affected.
+    pub async fn execute(&self, what: &str, sql: &str) -> Result<u64, DbError> {
+        let sql = AssertSqlSafe(sql.to_owned());
+        match &self.pool {
+            Pool::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|r| r.rows_affected()),
+            Pool::MySql(p) => sqlx::query(sql).execute(p).await.map(|r| r.rows_affected()),
+            Pool::Postgres(p) => sqlx::query(sql).execute(p).await.map(|r| r.rows_affected()),
+        }
+        .map_err(self.query_err(what))
+    }
+
+    /// Runs a query whose every column is text (cast in SQL where needed) and returns the rows.
+    pub async fn fetch_text_rows(
+        &self,
+        what: &str,
+        sql: &str,
+    ) -> Result<Vec<Vec<Option<String>>>, DbError> {
+        let sql = AssertSqlSafe(sql.to_owned());
+        fn decode<R: Row>(rows: Vec<R>) -> Result<Vec<Vec<Option<String>>>, sqlx::Error>
+        where
+            usize: sqlx::ColumnIndex<R>,
+            for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        {
+            rows.iter()
+                .map(|row| (0..row.len()).map(|i| row.try_get(i)).collect())
+                .collect()
+        }
+        match &self.pool {
+            Pool::Sqlite(p) => sqlx::query(sql).fetch_all(p).await.and_then(decode),
+            Pool::MySql(p) => sqlx::query(sql).fetch_all(p).await.and_then(decode),
+            Pool::Postgres(p) => sqlx::query(sql).fetch_all(p).await.and_then(decode),
+        }
+        .map_err(self.query_err(what))
+    }
+
+    /// Runs a query returning one integer (NULL and no row give `None`).
+    pub async fn fetch_i64(&self, what: &str, sql: &str) -> Result<Option<i64>, DbError> {
+        let sql = AssertSqlSafe(sql.to_owned());
+        match &self.pool {
+            Pool::Sqlite(p) => sqlx::query_scalar::<_, Option<i64>>(sql).fetch_optional(p).await,
+            Pool::MySql(p) => sqlx::query_scalar::<_, Option<i64>>(sql).fetch_optional(p).await,
+            Pool::Postgres(p) => {
+                sqlx::query_scalar::<_, Option<i64>>(sql).fetch_optional(p).await
+            }
+        }
+        .map(Option::flatten)
+        .map_err(self.query_err(what))
+    }
+
+    /// Whether a table exists in the connected database (current schema).
+    pub async fn table_exists(&self, table: &str) -> Result<bool, DbError> {
+        let name = quote_literal(self.engine(), table);
+        let sql = match self.engine() {
+            Engine::Sqlite => format!(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = {name}"
+            ),
+            Engine::MySql => format!(
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = DATABASE() AND table_name = {name}"
+            ),
+            Engine::Postgres => format!(
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = {name}"
+            ),
+        };
+        Ok(self.fetch_i64("looking up a table", &sql).await?.unwrap_or(0) > 0)
+    }
+
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::MySql(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// A SQL string literal for the engine: quotes doubled, and backslashes doubled for MySQL
+/// (which treats them as escapes by default).
+pub fn quote_literal(engine: Engine, value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('\'');
+    for c in value.chars() {
+        match c {
+            '\'' => out.push_str("''"),
+            '\\' if engine == Engine::MySql => out.push_str("\\\\"),
+            _ => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// Creates the URL's PostgreSQL or MySQL database when the server does not have it.
+async fn create_database_if_missing(url: &DbUrl) -> Result<(), DbError> {
+    let name = url.database().to_owned();
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(DbError::BadUrl {
+            url: url.to_string(),
+            reason: "ykt creates databases only with names of letters, digits and _",
+        });
+    }
+    let (admin, exists_sql, create_sql) = match url.engine() {
+        Engine::Postgres => (
+            url.with_database("postgres"),
+            format!("SELECT COUNT(*) FROM pg_database WHERE datname = '{name}'"),
+            format!("CREATE DATABASE \"{name}\""),
+        ),
+        Engine::MySql => (
+            url.with_database(""),
+            format!("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = '{name}'"),
+            format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"),
+        ),
+        Engine::Sqlite => return Ok(()),
+    };
+    let admin_db = Db::open(&admin, false).await?;
+    let exists = admin_db
+        .fetch_i64("looking up the database", &exists_sql)
+        .await?
+        .unwrap_or(0)
+        > 0;
+    if !exists {
+        admin_db.execute("creating the database", &create_sql).await?;
+    }
+    admin_db.close().await;
+    Ok(())
+}
+
+/// Drops the URL's database (or SQLite file) and creates it empty. For tests and rehearsals.
+pub async fn recreate_database(url: &DbUrl) -> Result<(), DbError> {
+    let name = url.database().to_owned();
+    match url.engine() {
+        Engine::Sqlite => {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{name}{suffix}"));
+            }
+            Ok(())
+        }
+        Engine::Postgres | Engine::MySql => {
+            let is_pg = url.engine() == Engine::Postgres;
+            let admin = url.with_database(if is_pg { "postgres" } else { "" });
+            let admin_db = Db::open(&admin, false).await?;
+            let drop_sql = if is_pg {
+                format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")
+            } else {
+                format!("DROP DATABASE IF EXISTS `{name}`")
+            };
+            admin_db.execute("dropping the database", &drop_sql).await?;
+            admin_db.close().await;
+            create_database_if_missing(url).await
+        }
+    }
+}

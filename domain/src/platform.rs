@@ -1,0 +1,171 @@
+//! New-platform rows (`new-platform.md`), as the transform stage produces them and the load
+//! stage writes them. Every migrated row keeps the legacy key it came from.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::Money;
+
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The value stored in the platform's TEXT column.
+            pub const fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub fn parse(text: &str) -> Option<$name> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == text)
+            }
+        }
+    };
+}
+
+text_enum! {
+    /// `program.basis`.
+    Basis { Area = "area", Person = "person", Household = "household", Fixed = "fixed" }
+}
+text_enum! {
+    /// `beneficiary.status` (legacy DXZT 1, 2, 9).
+    BeneficiaryStatus { Active = "active", Suspended = "suspended", Deceased = "deceased" }
+}
+text_enum! {
+    /// `payment_batch.status` (legacy PCZT 0–5, 9).
+    BatchStatus {
+        Entered = "entered", Reviewed = "reviewed", Announcing = "announcing",
+        Announced = "announced", Sent = "sent", Returned = "returned", Void = "void",
+    }
+}
+text_enum! {
+    /// `payment.status` (legacy FFZT 0–4).
+    PaymentStatus {
+        Pending = "pending", Paid = "paid", Failed = "failed", Refunded = "refunded",
+        Reissued = "reissued",
+    }
+}
+text_enum! {
+    /// `payment.system_of_record`: which system may still change the line.
+    SystemOfRecord { Legacy = "legacy", New = "new" }
+}
+text_enum! {
+    /// `platform_user.role` (legacy JS CZ, BM, XZ, GL).
+    Role { Finance = "finance", Department = "department", Township = "township", Admin = "admin" }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Region {
+    pub code: String,
+    pub name: String,
+    pub level: i16,
+    pub parent_code: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Program {
+    pub code: String,
+    pub name: String,
+    pub department: String,
+    pub basis: Basis,
+    pub rate: Option<Money>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Allocation {
+    pub id: i64,
+    pub county_code: String,
+    pub program_code: String,
+    pub fund_year: i16,
+    pub doc_no: Option<String>,
+    pub amount: Money,
+    pub issued_on: Option<NaiveDate>,
+    pub legacy_zbid: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Beneficiary {
+    pub id: i64,
+    pub id_number: String,
+    pub name: String,
+    pub county_code: String,
+    pub area_code: Option<String>,
+    pub address: Option<String>,
+    pub phone: Option<String>,
+    pub account_no: Option<String>,
+    pub bank_name: Option<String>,
+    pub household_head_id_number: Option<String>,
+    pub status: BeneficiaryStatus,
+    pub deceased_on: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentBatch {
+    pub id: i64,
+    pub batch_no: String,
+    pub county_code: String,
+    pub program_code: String,
+    pub fund_year: i16,
+    pub period: Option<String>,
+    pub allocation_id: Option<i64>,
+    pub announce_from: Option<NaiveDate>,
+    pub announce_to: Option<NaiveDate>,
+    pub status: BatchStatus,
+    pub declared_count: Option<i32>,
+    pub declared_amount: Option<Money>,
+    pub entered_by: Option<String>,
+    pub reviewed_by: Option<String>,
+    pub legacy_pcid: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payment {
+    pub id: i64,
+    pub batch_id: i64,
+    pub beneficiary_id: i64,
+    pub county_code: String,
+    pub program_code: String,
+    pub fund_year: i16,
+    pub quantity: Option<Money>,
+    pub amount: Money,
+    pub account_no: Option<String>,
+    pub status: PaymentStatus,
+    pub paid_on: Option<NaiveDate>,
+    pub bank_serial: Option<String>,
+    pub failure_reason: Option<String>,
+    pub reissue_of: Option<i64>,
+    pub system_of_record: SystemOfRecord,
+    pub legacy_mxid: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformUser {
+    pub id: i64,
+    pub login: String,
+    pub name: String,
+    pub id_number: String,
+    pub unit_name: String,
+    pub region_code: String,
+    pub role: Role,
+    pub post: Option<String>,
+    pub active: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_texts_round_trip() {
+        for s in PaymentStatus::ALL {
+            assert_eq!(PaymentStatus::parse(s.as_str()), Some(*s));
+        }
+        assert_eq!(BatchStatus::ALL.len(), 7);
+        assert_eq!(PaymentStatus::parse("PAID"), None);
+    }
+}

@@ -1,0 +1,75 @@
+//! Reads legacy tables from a live database, page by page (keyset pagination on the primary
+//! key), every value as text exactly as stored.
+
+use ykt_db::{Db, Engine};
+use ykt_domain::{ColumnKind, LegacyColumn, LegacyRow, LegacyTable};
+
+use crate::{ExtractError, ident};
+
+fn select_expr(engine: Engine, column: &LegacyColumn) -> String {
+    let name = ident(engine, column.name);
+    match (engine, column.kind) {
+        (Engine::Postgres, ColumnKind::DateTime) => {
+            format!("to_char({name}, 'YYYY-MM-DD HH24:MI:SS')")
+        }
+        (Engine::MySql, ColumnKind::DateTime) => {
+            format!("DATE_FORMAT({name}, '%Y-%m-%d %H:%i:%s')")
+        }
+        (Engine::Postgres | Engine::Sqlite, _) => format!("CAST({name} AS TEXT)"),
+        (Engine::MySql, _) => format!("CAST({name} AS CHAR)"),
+    }
+}
+
+/// The `SELECT` of a page: every column as text, keys above `after`, in key order.
+pub fn select_rows_sql(engine: Engine, table: LegacyTable, after: Option<i64>, limit: usize) -> String {
+    let columns: Vec<String> = table.columns().iter().map(|c| select_expr(engine, c)).collect();
+    let key = ident(engine, table.key_column().name);
+    let filter = after.map_or(String::new(), |k| format!(" WHERE {key} > {k}"));
+    format!(
+        "SELECT {} FROM {}{filter} ORDER BY {key} LIMIT {limit}",
+        columns.join(", "),
+        ident(engine, table.name()),
+    )
+}
+
+/// Reads a whole table, handing each page of rows to `on_page`. Memory holds one page.
+/// The reference tables (text keys) are small and read in one page, sorted by key.
+pub async fn read_table(
+    db: &Db,
+    table: LegacyTable,
+    page_size: usize,
+    mut on_page: impl FnMut(Vec<LegacyRow>) -> Result<(), ExtractError>,
+) -> Result<u64, ExtractError> {
+    if !db.table_exists(table.name()).await? {
+        return Err(ExtractError::MissingTable {
+            url: db.url().to_string(),
+            table: table.name(),
+        });
+    }
+    let what = format!("reading {}", table.name());
+    if !table.has_numeric_key() {
+        let sql = select_rows_sql(db.engine(), table, None, i32::MAX as usize);
+        let mut rows = db.fetch_text_rows(&what, &sql).await?;
+        rows.sort_by(|a, b| a[0].cmp(&b[0]));
+        let n = rows.len() as u64;
+        on_page(rows)?;
+        return Ok(n);
+    }
+    let mut after = None;
+    let mut total = 0u64;
+    loop {
+        let sql = select_rows_sql(db.engine(), table, after, page_size);
+        let rows = db.fetch_text_rows(&what, &sql).await?;
+        let n = rows.len();
+        if n == 0 {
+            break;
+        }
+        after = rows[n - 1][0].as_deref().and_then(|k| k.parse::<i64>().ok());
+        total += n as u64;
+        on_page(rows)?;
+        if n < page_size || after.is_none() {
+            break;
+        }
+    }
+    Ok(total)
+}
