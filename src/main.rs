@@ -1,1 +1,29 @@
-fn main() {}
+//! `ykt`: the command line. It only parses, wires the stages together and prints.
+//!
+//! Exit codes: 0 success, 1 differences found, 2 usage or input error, 3 failure.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    cli::init_logging(args.verbose, args.quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    match runtime.block_on(cli::run(args)) {
+        Ok(code) => code,
+        Err(failure) => failure.report(),
+    }
+}

@@ -1,0 +1,87 @@
+//! The platform migrations and their runner.
+
+use sha2::{Digest, Sha256};
+use tracing::info;
+use ykt_db::{Db, Engine, quote_literal};
+
+use crate::LoadError;
+
+/// The table that records applied migrations.
+pub const MIGRATIONS_TABLE: &str = "ykt_schema_migrations";
+
+/// (version, name, SQL)
+type Migration = (i64, &'static str, &'static str);
+
+const POSTGRES: &[Migration] = &[(1, "platform", include_str!("../migrations/postgres/0001_platform.sql"))];
+const SQLITE: &[Migration] = &[(1, "platform", include_str!("../migrations/sqlite/0001_platform.sql"))];
+
+/// The migrations for a target engine.
+pub fn migrations_for(engine: Engine) -> Option<&'static [Migration]> {
+    match engine {
+        Engine::Postgres => Some(POSTGRES),
+        Engine::Sqlite => Some(SQLITE),
+        Engine::MySql => None,
+    }
+}
+
+fn checksum(sql: &str) -> String {
+    Sha256::digest(sql.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Applies the migrations the target does not have yet; returns their names.
+pub async fn apply_migrations(db: &Db) -> Result<Vec<String>, LoadError> {
+    let migrations = migrations_for(db.engine()).ok_or_else(|| LoadError::UnsupportedTarget {
+        url: db.url().to_string(),
+        engine: db.engine().name(),
+    })?;
+    let now = match db.engine() {
+        Engine::Postgres => "now()::text",
+        _ => "datetime('now')",
+    };
+    db.execute_script(
+        "creating the migrations table",
+        &format!(
+            "CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        ),
+    )
+    .await?;
+    let applied = db
+        .fetch_text_rows(
+            "reading applied migrations",
+            &format!("SELECT CAST(version AS TEXT), name, checksum FROM {MIGRATIONS_TABLE} ORDER BY version"),
+        )
+        .await?;
+    let mut done = Vec::new();
+    for (version, name, sql) in migrations {
+        let expected = checksum(sql);
+        let found = applied
+            .iter()
+            .find(|row| row[0].as_deref() == Some(&version.to_string()));
+        if let Some(row) = found {
+            let found = row[2].clone().unwrap_or_default();
+            if found != expected {
+                return Err(LoadError::MigrationChanged {
+                    url: db.url().to_string(),
+                    version: *version,
+                    name: (*name).to_owned(),
+                    found,
+                    expected,
+                });
+            }
+            continue;
+        }
+        let script = format!(
+            "BEGIN;\n{sql}\nINSERT INTO {MIGRATIONS_TABLE} (version, name, checksum, applied_at) VALUES ({version}, {}, {}, {now});\nCOMMIT;",
+            quote_literal(db.engine(), name),
+            quote_literal(db.engine(), &expected),
+        );
+        db.execute_script(&format!("applying migration {version} ({name})"), &script)
+            .await?;
+        info!(version, name, "Applied platform migration.");
+        done.push(format!("{version:04}_{name}"));
+    }
+    Ok(done)
+}

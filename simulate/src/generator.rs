@@ -1,0 +1,1176 @@
+//! The simulation itself: county by county, people, allocations, batches and lines.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use chrono::{Datelike, Duration, NaiveDate};
+use rust_decimal::Decimal;
+use ykt_domain::platform::Basis;
+use ykt_domain::{
+    AuditFlag, CorrectionCode as C, LegacyRow, LegacyTable, RejectCode as R, Regions,
+    UNATTRIBUTED_COUNTY, id_check_char,
+};
+
+use crate::params::{Params, Quirk, legacy_county_code};
+use crate::programs::{ProgramDef, programs};
+use crate::rng::Rng;
+use crate::sink::{ExportSink, RowSink};
+use crate::truth::{Case, FlagCase, TruthWriter};
+use crate::variants::{self, Outcome, Variant, iso, money_text};
+use crate::{SimError, names};
+
+/// What a simulation wrote.
+#[derive(Debug, Clone)]
+pub struct GenerateReport {
+    pub counties: usize,
+    /// Rows per legacy table.
+    pub rows: BTreeMap<&'static str, u64>,
+    pub payment_lines: u64,
+    /// Quirk and audit cases listed in the truth file.
+    pub cases: u64,
+    pub flags: u64,
+    pub truth_path: PathBuf,
+}
+
+/// The day legacy stopped paying (the pause starts 2020-11-10): later periods are pending.
+const LAST_PAY_DAY: (i32, u32, u32) = (2020, 11, 9);
+const ORPHAN_BASE: i64 = 9_000_000_000;
+const UNKNOWN_PROGRAM: &str = "NY099";
+
+const BANKS: &[(&str, &str, usize)] = &[
+    ("陕西信合", "621786", 19),
+    ("中国邮政储蓄银行", "621799", 19),
+    ("中国农业银行", "622848", 19),
+    ("中国建设银行", "621700", 19),
+    ("长安银行", "621449", 16),
+    ("陕西信合（存折）", "2701", 17),
+];
+
+const FAILURE_REASONS: &[&str] = &["户名与账号不符", "账号不存在", "账户已销户", "账户冻结"];
+
+/// Runs a simulation into `sink`, writing the truth file to `truth_path`. `progress` is
+/// called with the number of payment lines written so far.
+pub fn generate(
+    params: &Params,
+    sink: &mut dyn RowSink,
+    truth_path: &Path,
+    progress: &dyn Fn(u64),
+) -> Result<GenerateReport, SimError> {
+    let mut truth = TruthWriter::create(truth_path, params)?;
+    let mut g = Gen {
+        params,
+        rng: Rng::new(params.seed),
+        sink,
+        regions: Regions::shaanxi(),
+        programs: programs(),
+        rows: BTreeMap::new(),
+        cases: 0,
+        next: Ids::default(),
+        progress,
+        pay_cutoff: NaiveDate::from_ymd_opt(LAST_PAY_DAY.0, LAST_PAY_DAY.1, LAST_PAY_DAY.2)
+            .expect("a real date"),
+    };
+    g.reference_rows(&mut truth)?;
+    for (i, county) in params.counties.iter().enumerate() {
+        let mut rng = g.rng.fork(i as u64);
+        g.county(&mut truth, &mut rng, county)?;
+    }
+    g.sink.finish()?;
+    truth.file_quirk(Quirk::Q13, ExportSink::Q13_FILES);
+    let flags = truth.flags.len() as u64;
+    let cases = g.cases;
+    let rows = g.rows.clone();
+    let truth_path = truth.finish()?;
+    Ok(GenerateReport {
+        counties: params.counties.len(),
+        payment_lines: rows.get("T_FFMX").copied().unwrap_or(0),
+        rows,
+        cases,
+        flags,
+        truth_path,
+    })
+}
+
+#[derive(Default)]
+struct Ids {
+    dxid: i64,
+    zbid: i64,
+    pcid: i64,
+    mxid: i64,
+    yhid: i64,
+    orphan: i64,
+}
+
+fn bump(id: &mut i64) -> i64 {
+    *id += 1;
+    *id
+}
+
+struct Gen<'a> {
+    params: &'a Params,
+    rng: Rng,
+    sink: &'a mut dyn RowSink,
+    regions: Regions,
+    programs: Vec<ProgramDef>,
+    rows: BTreeMap<&'static str, u64>,
+    cases: u64,
+    next: Ids,
+    progress: &'a dyn Fn(u64),
+    pay_cutoff: NaiveDate,
+}
+
+/// The fate of one row as the rules must decide it.
+#[derive(Default)]
+struct Fate {
+    quirk: Option<Quirk>,
+    variant: &'static str,
+    field: Option<&'static str>,
+    raw: Option<String>,
+    reject: Option<R>,
+    corrections: Vec<C>,
+    merged: bool,
+}
+
+impl Fate {
+    fn apply(&mut self, quirk: Quirk, field: &'static str, variant: &Variant) {
+        self.quirk = Some(quirk);
+        self.variant = variant.name;
+        self.field = Some(field);
+        self.raw = variant.raw.clone();
+        match variant.outcome {
+            Outcome::Keep => {}
+            Outcome::Correct(c) => self.corrections.push(c),
+            Outcome::Reject(r) => self.reject = Some(r),
+        }
+    }
+
+    fn rejected(&self) -> bool {
+        self.reject.is_some()
+    }
+}
+
+struct Enrollment {
+    program: usize,
+    quantity: Option<Decimal>,
+    amount: Decimal,
+    from_year: i32,
+}
+
+struct Person {
+    dxid: i64,
+    household: u32,
+    account: String,
+    death: Option<NaiveDate>,
+    suspended: bool,
+    enroll: Vec<Enrollment>,
+    /// Rejected by the rules: its lines are rejected with it.
+    rejected: bool,
+    /// No quirk at all and no twin: may carry an audit case.
+    clean: bool,
+    /// Its county when loaded, for lines whose batch cannot tell.
+    county: String,
+    /// Programs of this person and its duplicate registration.
+    all_programs: Vec<usize>,
+    paid_after_death_case: bool,
+    program_mismatch_used: bool,
+}
+
+struct County {
+    current: String,
+    legacy: String,
+    obsolete: bool,
+    name: String,
+    city_initial: String,
+    villages: Vec<(String, String)>,
+    entry_login: String,
+    review_login: String,
+}
+
+#[derive(Default)]
+struct AuditQuota {
+    used: HashMap<AuditFlag, u32>,
+}
+
+impl<'a> Gen<'a> {
+    fn emit(&mut self, truth: &mut TruthWriter, county: &str, table: LegacyTable, row: LegacyRow) -> Result<(), SimError> {
+        *self.rows.entry(table.name()).or_default() += 1;
+        truth.row(county, table.name());
+        if table == LegacyTable::Payments {
+            let n = self.rows[table.name()];
+            if n % 10_000 == 0 {
+                (self.progress)(n);
+            }
+        }
+        self.sink.row(table, row)
+    }
+
+    fn record(&mut self, truth: &mut TruthWriter, table: LegacyTable, key: i64, county: &str, fate: Fate) -> Result<(), SimError> {
+        let expect: Vec<&'static str> = if fate.merged {
+            vec![C::BeneficiaryMerged.code()]
+        } else if let Some(r) = fate.reject {
+            vec![r.code()]
+        } else {
+            fate.corrections.iter().map(|c| c.code()).collect()
+        };
+        if fate.quirk.is_none() && expect.is_empty() {
+            return Ok(());
+        }
+        self.cases += 1;
+        truth.case(&Case {
+            quirk: fate.quirk.map(Quirk::name),
+            variant: if fate.variant.is_empty() { "consequence" } else { fate.variant },
+            table: table.name(),
+            key,
+            county,
+            field: fate.field,
+            raw: fate.raw.as_deref(),
+            expect,
+        })
+    }
+
+    /// Draws at most one of `quirks` for a row, each at its own rate.
+    fn draw(&self, truth: &mut TruthWriter, rng: &mut Rng, quirks: &[Quirk]) -> Option<Quirk> {
+        let mut u = rng.below(1_000_000);
+        let mut hit = None;
+        for q in quirks {
+            truth.eligible(*q);
+            let rate = u64::from(self.params.rate(*q));
+            if hit.is_none() {
+                if u < rate {
+                    hit = Some(*q);
+                } else {
+                    u -= rate;
+                }
+            }
+        }
+        hit
+    }
+
+    fn reference_rows(&mut self, truth: &mut TruthWriter) -> Result<(), SimError> {
+        let s = |v: &str| Some(v.to_owned());
+        self.emit(truth, UNATTRIBUTED_COUNTY, LegacyTable::Regions, vec![s("610000"), s("陕西省"), None, s("1"), s("1")])?;
+        let cities: Vec<(&str, &str)> = self.regions.cities().collect();
+        for (code, name) in cities {
+            self.emit(truth, UNATTRIBUTED_COUNTY, LegacyTable::Regions, vec![s(code), s(name), s("610000"), s("2"), s("1")])?;
+        }
+        let programs = self.programs.clone();
+        for p in &programs {
+            let row = vec![s(p.code), s(p.name), s(p.department), s(p.basis_code()), p.rate.map(money_text), s("1")];
+            self.emit(truth, UNATTRIBUTED_COUNTY, LegacyTable::Programs, row)?;
+        }
+        Ok(())
+    }
+
+    fn county(&mut self, truth: &mut TruthWriter, rng: &mut Rng, current: &str) -> Result<(), SimError> {
+        let info = self.regions.county(current).expect("validated county").clone();
+        let legacy = legacy_county_code(current).to_owned();
+        let obsolete = legacy != current;
+        let name = if obsolete {
+            self.regions.name(&legacy).unwrap_or(info.name).to_owned()
+        } else {
+            info.name.to_owned()
+        };
+        let s = |v: &str| Some(v.to_owned());
+        self.emit(truth, current, LegacyTable::Regions, vec![s(&legacy), s(&name), s(info.city_code), s("3"), s("1")])?;
+        let mut villages = Vec::new();
+        let townships = rng.range(6, 12);
+        for t in 0..townships {
+            let t_code = format!("{legacy}{:03}", 100 + t);
+            let suffix = if t == 0 { "街道办" } else if rng.percent(70) { "镇" } else { "乡" };
+            let t_name = format!("{}{suffix}", names::place_name(rng));
+            self.emit(truth, current, LegacyTable::Regions, vec![s(&t_code), s(&t_name), s(&legacy), s("4"), s("1")])?;
+            for v in 0..rng.range(4, 10) {
+                let v_code = format!("{t_code}{:03}", 200 + v);
+                let v_name = format!("{}村", names::place_name(rng));
+                self.emit(truth, current, LegacyTable::Regions, vec![s(&v_code), s(&v_name), s(&t_code), s("5"), s("1")])?;
+                villages.push((v_code, format!("{t_name}{v_name}")));
+            }
+        }
+        let mut county = County {
+            current: current.to_owned(),
+            legacy,
+            obsolete,
+            name,
+            city_initial: info.city_name.chars().next().unwrap_or('陕').to_string(),
+            villages,
+            entry_login: String::new(),
+            review_login: String::new(),
+        };
+        self.users(truth, rng, &mut county)?;
+        let mut people = self.people(truth, rng, &county)?;
+        let allocations = self.allocations(truth, rng, &county, &people)?;
+        self.batches(truth, rng, &county, &mut people, &allocations)?;
+        Ok(())
+    }
+
+    fn users(&mut self, truth: &mut TruthWriter, rng: &mut Rng, county: &mut County) -> Result<(), SimError> {
+        let units = [("财政局农业股", "CZ", "01"), ("财政局农业股", "CZ", "01"), ("财政局农业股", "CZ", "02"),
+            ("农业农村局", "BM", "01"), ("民政局", "BM", "01"), ("财政局", "GL", "01")];
+        let mut used = HashSet::new();
+        for (i, (unit, role, post)) in units.iter().enumerate() {
+            let yhid = bump(&mut self.next.yhid);
+            let login = format!("{}{}{:02}", role.to_lowercase(), county.legacy, i + 1);
+            if *role == "CZ" && *post == "01" && county.entry_login.is_empty() {
+                county.entry_login = login.clone();
+            }
+            if *role == "CZ" && *post == "02" {
+                county.review_login = login.clone();
+            }
+            let birth = random_date(rng, 1965, 1995);
+            let id = make_id(rng, &county.current, birth, &mut used, false);
+            let row = vec![
+                Some(yhid.to_string()), Some(login), Some(names::person_name(rng)), Some(id),
+                Some(format!("{}{unit}", county.name)), Some(county.legacy.clone()),
+                Some((*role).to_owned()), Some((*post).to_owned()), Some("1".into()),
+            ];
+            self.emit(truth, &county.current.clone(), LegacyTable::Users, row)?;
+        }
+        Ok(())
+    }
+
+    fn birthplace(&self, rng: &mut Rng, county: &County) -> String {
+        // Birth-place codes of people born before re-codings are historical codes.
+        let old: Vec<&str> = self.regions.remapped_codes().filter(|(_, new)| *new == county.current).map(|(o, _)| o).collect();
+        if !old.is_empty() && rng.percent(30) {
+            (*rng.pick(&old)).to_owned()
+        } else {
+            county.current.clone()
+        }
+    }
+
+    fn enrollments(&self, rng: &mut Rng, exclude: &[usize], max: usize) -> Vec<Enrollment> {
+        let count = (1 + usize::from(rng.percent(45)) + usize::from(rng.percent(15))).min(max);
+        let mut out: Vec<Enrollment> = Vec::new();
+        let weights: Vec<u32> = self.programs.iter().enumerate()
+            .map(|(i, p)| if exclude.contains(&i) { 0 } else { p.weight })
+            .collect();
+        for _ in 0..count * 3 {
+            if out.len() >= count {
+                break;
+            }
+            let program = rng.weighted(&weights);
+            if out.iter().any(|e| e.program == program) || weights[program] == 0 {
+                continue;
+            }
+            let p = &self.programs[program];
+            let quantity = match p.basis {
+                Basis::Area if p.whole_mu => Some(Decimal::from(rng.range(1, 30))),
+                Basis::Area => Some(Decimal::new(rng.range(10, 300), 1)),
+                Basis::Person | Basis::Household => Some(Decimal::ONE),
+                Basis::Fixed => None,
+            };
+            let amount = match (p.rate, quantity) {
+                (Some(rate), Some(q)) => rate * q,
+                _ => Decimal::from(rng.range(p.fixed_range.0 / 10, p.fixed_range.1.max(100) / 10) * 10),
+            };
+            let from_year = if rng.percent(60) {
+                self.params.first_year
+            } else {
+                rng.range(i64::from(self.params.first_year), i64::from(self.params.last_year)) as i32
+            };
+            out.push(Enrollment { program, quantity, amount, from_year });
+        }
+        out
+    }
+
+    fn people(&mut self, truth: &mut TruthWriter, rng: &mut Rng, county: &County) -> Result<Vec<Person>, SimError> {
+        let target = self.params.beneficiaries_per_county as usize;
+        let mut people: Vec<Person> = Vec::with_capacity(target + target / 50);
+        let mut used_ids = HashSet::new();
+        let mut household = 0u32;
+        let mut account_seq = 0u64;
+        let elderly = self.programs.iter().position(|p| p.code == "MZ003");
+        let county_index = self.regions.counties().position(|c| c.code == county.current).unwrap_or(0);
+        let mut quota = AuditQuota::default();
+        while people.len() < target {
+            household += 1;
+            let size = [1, 2, 3, 4][rng.weighted(&[30, 30, 25, 15])];
+            let village = rng.below(county.villages.len() as u64) as usize;
+            let mut head_id: Option<String> = None;
+            let mut head_born_1900s = false;
+            for member in 0..size {
+                let dxid = bump(&mut self.next.dxid);
+                let enroll = self.enrollments(rng, &[], 3);
+                let is_elderly = elderly.is_some_and(|e| enroll.iter().any(|x| x.program == e));
+                let birth = if is_elderly { random_date(rng, 1920, 1940) } else { random_date(rng, 1935, 2000) };
+                let deceased = rng.percent(if is_elderly { 10 } else { 3 });
+                let death = deceased.then(|| random_date(rng, 2014, 2019));
+                let suspended = !deceased && rng.percent(1);
+                let twin = self.draw(truth, rng, &[Quirk::Q8]).is_some();
+                let mut options = vec![Quirk::Q1, Quirk::Q2, Quirk::Q3, Quirk::Q6, Quirk::Q11];
+                if deceased {
+                    options.push(Quirk::Q5);
+                }
+                let quirk = if twin { None } else { self.draw(truth, rng, &options) };
+
+                let mut fate = Fate::default();
+                // ID number: variants that need a trailing X ask for one.
+                let id_variant = if quirk == Some(Quirk::Q1) {
+                    let on_head_id = head_id.is_some() && rng.percent(30);
+                    Some((on_head_id, rng.weighted(&[20, 15, 15, 15, 15, 10, 10])))
+                } else {
+                    None
+                };
+                let want_x = matches!(id_variant, Some((false, 1 | 6)));
+                let birthplace = self.birthplace(rng, county);
+                let id18 = make_id(rng, &birthplace, birth, &mut used_ids, want_x);
+                let mut sfzh = id18.clone();
+                let mut hzsfzh = head_id.clone();
+                if let Some((on_head, pick)) = id_variant {
+                    if on_head {
+                        let head = head_id.clone().expect("a head");
+                        let variant = match pick % 3 {
+                            0 if head_born_1900s => Variant { name: "head_id15", raw: Some(to_id15(&head)), outcome: Outcome::Correct(C::Id15Upgraded) },
+                            0 | 1 => Variant { name: "head_spaces", raw: Some(format!(" {head}")), outcome: Outcome::Correct(C::IdNormalized) },
+                            _ => Variant { name: "head_wrong_check", raw: Some(wrong_check(rng, &head)), outcome: Outcome::Correct(C::ValueCleared) },
+                        };
+                        hzsfzh = variant.raw.clone();
+                        fate.apply(Quirk::Q1, "HZSFZH", &variant);
+                    } else {
+                        let variant = id_variant_for(rng, pick, &id18, birth);
+                        sfzh = variant.raw.clone().unwrap_or_default();
+                        fate.apply(Quirk::Q1, "SFZH", &variant);
+                    }
+                }
+                let mut name = names::person_name(rng);
+                let mut xm = Some(name.clone());
+                if quirk == Some(Quirk::Q2) {
+                    if rng.percent(40) && !name.contains('·') {
+                        name = format!("{name}·{}", names::person_name(rng).chars().skip(1).collect::<String>());
+                    }
+                    let variant = variants::name(rng, &name);
+                    xm = variant.raw.clone();
+                    fate.apply(Quirk::Q2, "XM", &variant);
+                }
+                let (village_code, village_name) = county.villages[village].clone();
+                let mut xzqhdm = village_code.clone();
+                if quirk == Some(Quirk::Q3) {
+                    xzqhdm = format!("619{}", &village_code[3..]);
+                    fate.apply(Quirk::Q3, "XZQHDM", &Variant { name: "unknown_code", raw: Some(xzqhdm.clone()), outcome: Outcome::Reject(R::RegionUnknown) });
+                }
+                let status_code = if deceased { "9" } else if suspended { "2" } else { "1" };
+                let mut dxzt = status_code.to_owned();
+                if quirk == Some(Quirk::Q6) {
+                    let variant = variants::status(rng, status_code);
+                    dxzt = variant.raw.clone().unwrap_or_default();
+                    fate.apply(Quirk::Q6, "DXZT", &variant);
+                }
+                let mut swrq = death.map(iso);
+                if quirk == Some(Quirk::Q5) {
+                    let variant = variants::date(rng, death.expect("deceased"), false);
+                    swrq = variant.raw.clone();
+                    fate.apply(Quirk::Q5, "SWRQ", &variant);
+                }
+                let (bank, prefix, len) = *rng.pick(BANKS);
+                account_seq += 1;
+                let account = make_account(rng, prefix, len, county_index, account_seq);
+                let mut yhzh = Some(account.clone());
+                if quirk == Some(Quirk::Q11) {
+                    let variant = variants::account(rng, &account);
+                    yhzh = variant.raw.clone();
+                    fate.apply(Quirk::Q11, "YHZH", &variant);
+                }
+                if county.obsolete && !fate.rejected() {
+                    fate.corrections.insert(0, C::RegionRemapped);
+                }
+                let first_year = enroll.iter().map(|e| e.from_year).min().unwrap_or(self.params.first_year);
+                let cjsj = NaiveDate::from_ymd_opt(first_year, 1, 5).expect("date") + Duration::days(rng.range(0, 60));
+                let gxsj = cjsj + Duration::days(rng.range(0, 400));
+                let rejected = fate.rejected();
+                let person_county = if rejected && fate.reject == Some(R::RegionUnknown) {
+                    UNATTRIBUTED_COUNTY.to_owned()
+                } else {
+                    county.current.clone()
+                };
+                let clean = quirk.is_none() && !twin && !county.obsolete;
+                let programs: Vec<usize> = enroll.iter().map(|e| e.program).collect();
+                let paid_after_death_case = clean && deceased && quota.take(AuditFlag::PaidAfterDeath, self.params);
+
+                // A duplicate registration of the same person (Q8), in another village and
+                // other programs; the row with the later GXSJ survives the merge.
+                let twin_row = if twin {
+                    let twin_enroll = self.enrollments(rng, &programs, 1);
+                    let twin_dxid = bump(&mut self.next.dxid);
+                    let twin_later = rng.percent(50);
+                    let twin_gxsj = if twin_later { gxsj + Duration::days(rng.range(1, 30)) } else { gxsj - Duration::days(rng.range(1, 30)) };
+                    let kind = rng.weighted(&[40, 30, 30]);
+                    let (variant, twin_sfzh, twin_name) = match kind {
+                        1 if birth.year() < 2000 => ("id15_and_id18", to_id15(&id18), name.clone()),
+                        2 => ("name_conflict", id18.clone(), names::conflicting_name(rng, &name)),
+                        _ => ("same_id", id18.clone(), name.clone()),
+                    };
+                    let other_village = &county.villages[rng.below(county.villages.len() as u64) as usize].0;
+                    Some((twin_dxid, twin_enroll, twin_later, twin_gxsj, variant, twin_sfzh, twin_name, other_village.clone()))
+                } else {
+                    None
+                };
+
+                let mut all_programs = programs.clone();
+                if let Some((_, te, ..)) = &twin_row {
+                    all_programs.extend(te.iter().map(|e| e.program));
+                }
+                let original_merged = twin_row.as_ref().is_some_and(|t| t.2);
+                if original_merged {
+                    fate = Fate { merged: true, ..Fate::default() };
+                }
+                let row = vec![
+                    Some(dxid.to_string()), xm, Some(sfzh), Some(xzqhdm),
+                    Some(format!("{}{village_name}{}组", county.name, rng.range(1, 9))),
+                    Some(format!("1{}{:09}", rng.pick(&["3", "5", "8"]), rng.below(1_000_000_000))),
+                    yhzh, Some(bank.to_owned()), hzsfzh.clone(), Some(dxzt), swrq.clone(),
+                    Some(datetime(cjsj, rng)), Some(datetime(gxsj, rng)),
+                ];
+                self.emit(truth, &county.current, LegacyTable::Beneficiaries, row)?;
+                self.record(truth, LegacyTable::Beneficiaries, dxid, &person_county, fate)?;
+
+                let person = Person {
+                    dxid, household, account: account.clone(), death, suspended,
+                    enroll, rejected, clean, county: person_county, all_programs: all_programs.clone(),
+                    paid_after_death_case, program_mismatch_used: false,
+                };
+                people.push(person);
+
+                if let Some((twin_dxid, twin_enroll, twin_later, twin_gxsj, variant, twin_sfzh, twin_name, other_village)) = twin_row {
+                    let mut fate = Fate { quirk: Some(Quirk::Q8), variant, field: Some("SFZH"), raw: Some(twin_sfzh.clone()), ..Fate::default() };
+                    if twin_later {
+                        if county.obsolete {
+                            fate.corrections.push(C::RegionRemapped);
+                        }
+                        if variant == "id15_and_id18" {
+                            fate.corrections.push(C::Id15Upgraded);
+                        }
+                    } else {
+                        fate.merged = true;
+                    }
+                    if variant == "name_conflict" {
+                        fate.field = Some("XM");
+                        fate.raw = Some(twin_name.clone());
+                        truth.flag(FlagCase { flag: AuditFlag::NameConflict.code(), table: "T_BTDX", keys: vec![dxid, twin_dxid], county: county.current.clone() });
+                    }
+                    let (bank, prefix, len) = *rng.pick(BANKS);
+                    account_seq += 1;
+                    let twin_account = make_account(rng, prefix, len, county_index, account_seq);
+                    let twin_cjsj = twin_gxsj - Duration::days(rng.range(0, 30));
+                    let row = vec![
+                        Some(twin_dxid.to_string()), Some(twin_name), Some(twin_sfzh), Some(other_village),
+                        Some(format!("{}{}", county.name, county.villages[village].1)), None,
+                        Some(twin_account.clone()), Some(bank.to_owned()), hzsfzh, Some(status_code.to_owned()), death.map(iso),
+                        Some(datetime(twin_cjsj, rng)), Some(datetime(twin_gxsj, rng)),
+                    ];
+                    self.emit(truth, &county.current, LegacyTable::Beneficiaries, row)?;
+                    self.record(truth, LegacyTable::Beneficiaries, twin_dxid, &county.current, fate)?;
+                    people.push(Person {
+                        dxid: twin_dxid, household, account: twin_account, death, suspended,
+                        enroll: twin_enroll, rejected: false, clean: false, county: county.current.clone(),
+                        all_programs, paid_after_death_case: false, program_mismatch_used: false,
+                    });
+                }
+                if member == 0 {
+                    head_id = Some(id18);
+                    head_born_1900s = birth.year() < 2000;
+                }
+            }
+        }
+        Ok(people)
+    }
+
+    fn allocations(&mut self, truth: &mut TruthWriter, rng: &mut Rng, county: &County, people: &[Person]) -> Result<HashMap<(usize, i32), (i64, bool)>, SimError> {
+        let mut out = HashMap::new();
+        for (pi, program) in self.programs.clone().iter().enumerate() {
+            for year in self.params.first_year..=self.params.last_year {
+                let enrolled: usize = people.iter().filter(|p| p.enroll.iter().any(|e| e.program == pi && e.from_year <= year)).count();
+                if enrolled == 0 {
+                    continue;
+                }
+                let zbid = bump(&mut self.next.zbid);
+                let periods = program.months.len() as i64;
+                let typical = program.rate.unwrap_or(Decimal::from(program.fixed_range.1.max(100)));
+                let amount = (typical * Decimal::from(enrolled as i64 * periods * 12) / Decimal::TEN).round_dp(0) * Decimal::from(10);
+                let quirk = self.draw(truth, rng, &[Quirk::Q3, Quirk::Q4, Quirk::Q5, Quirk::Q9, Quirk::Q10]);
+                let mut fate = Fate::default();
+                let mut xzqhdm = county.legacy.clone();
+                let mut xmdm = program.code.to_owned();
+                let mut nd = year.to_string();
+                let mut zbje = Some(money_text(amount));
+                let issued = NaiveDate::from_ymd_opt(year, 1, 10).expect("date") + Duration::days(rng.range(0, 60));
+                let mut xdrq = Some(iso(issued));
+                match quirk {
+                    Some(Quirk::Q3) => {
+                        xzqhdm = format!("619{}", &county.legacy[3..]);
+                        fate.apply(Quirk::Q3, "XZQHDM", &Variant { name: "unknown_code", raw: Some(xzqhdm.clone()), outcome: Outcome::Reject(R::RegionUnknown) });
+                    }
+                    Some(Quirk::Q4) => {
+                        let (variant, _) = variants::amount(rng, amount);
+                        zbje = variant.raw.clone();
+                        fate.apply(Quirk::Q4, "ZBJE", &variant);
+                    }
+                    Some(Quirk::Q5) => {
+                        let variant = variants::date(rng, issued, false);
+                        xdrq = variant.raw.clone();
+                        fate.apply(Quirk::Q5, "XDRQ", &variant);
+                    }
+                    Some(Quirk::Q9) => {
+                        xmdm = UNKNOWN_PROGRAM.into();
+                        fate.apply(Quirk::Q9, "XMDM", &Variant { name: "unknown_program", raw: Some(xmdm.clone()), outcome: Outcome::Reject(R::ProgramUnknown) });
+                    }
+                    Some(Quirk::Q10) => {
+                        let variant = variants::year(rng, year);
+                        nd = variant.raw.clone().unwrap_or_default();
+                        fate.apply(Quirk::Q10, "ND", &variant);
+                    }
+                    _ => {}
+                }
+                if county.obsolete && !fate.rejected() {
+                    fate.corrections.insert(0, C::RegionRemapped);
+                }
+                let row_county = if fate.reject == Some(R::RegionUnknown) { UNATTRIBUTED_COUNTY } else { county.current.as_str() }.to_owned();
+                out.insert((pi, year), (zbid, !fate.rejected()));
+                let dept = department_initial(program.department);
+                let row = vec![
+                    Some(zbid.to_string()), Some(xzqhdm), Some(xmdm), Some(nd),
+                    Some(format!("{}财{dept}〔{year}〕{}号", county.city_initial, rng.range(1, 120))),
+                    zbje, xdrq,
+                ];
+                self.emit(truth, &county.current, LegacyTable::Allocations, row)?;
+                self.record(truth, LegacyTable::Allocations, zbid, &row_county, fate)?;
+            }
+        }
+        Ok(out)
+    }
+
+    fn batches(&mut self, truth: &mut TruthWriter, rng: &mut Rng, county: &County, people: &mut [Person], allocations: &HashMap<(usize, i32), (i64, bool)>) -> Result<(), SimError> {
+        let mut quota = AuditQuota::default();
+        let fixed_programs: Vec<usize> = self.programs.iter().enumerate().filter(|(_, p)| p.basis == Basis::Fixed).map(|(i, _)| i).collect();
+        for (pi, program) in self.programs.clone().iter().enumerate() {
+            for year in self.params.first_year..=self.params.last_year {
+                for (period_no, month) in program.months.iter().enumerate() {
+                    let announce_from = NaiveDate::from_ymd_opt(year, *month, 1).expect("date") + Duration::days(rng.range(0, 5));
+                    let announce_to = announce_from + Duration::days(7);
+                    let pay_day = announce_to + Duration::days(rng.range(3, 10));
+                    let pending = pay_day > self.pay_cutoff;
+                    let members: Vec<(usize, usize)> = people.iter().enumerate().filter_map(|(i, p)| {
+                        let e = p.enroll.iter().position(|e| e.program == pi)?;
+                        let e_ref = &p.enroll[e];
+                        let active = if program.one_off { e_ref.from_year == year && period_no == 0 } else { e_ref.from_year <= year };
+                        let alive = p.death.is_none_or(|d| pay_day <= d || p.paid_after_death_case);
+                        let not_suspended = !p.suspended || year < self.params.last_year;
+                        (active && alive && not_suspended).then_some((i, e))
+                    }).collect();
+                    if members.is_empty() {
+                        continue;
+                    }
+                    let pcid = bump(&mut self.next.pcid);
+                    let ctx = BatchCtx { pi, year, month: *month, announce_from, announce_to, pay_day, pending, pcid };
+                    self.batch(truth, rng, county, people, &members, allocations, &ctx, &fixed_programs, &mut quota)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn batch(&mut self, truth: &mut TruthWriter, rng: &mut Rng, county: &County, people: &mut [Person], members: &[(usize, usize)], allocations: &HashMap<(usize, i32), (i64, bool)>, ctx: &BatchCtx, fixed_programs: &[usize], quota: &mut AuditQuota) -> Result<(), SimError> {
+        let program = self.programs[ctx.pi].clone();
+        let quirk = self.draw(truth, rng, &[Quirk::Q3, Quirk::Q4, Quirk::Q5, Quirk::Q6, Quirk::Q9, Quirk::Q10, Quirk::Q12]);
+        let mut fate = Fate::default();
+        let mut xzqhdm = county.legacy.clone();
+        let mut xmdm = program.code.to_owned();
+        let mut nd = ctx.year.to_string();
+        let status_code = if ctx.pending { "3" } else { "4" };
+        let mut pczt = status_code.to_owned();
+        let mut gsksrq = Some(iso(ctx.announce_from));
+        let mut gsjsrq = Some(iso(ctx.announce_to));
+        match quirk {
+            Some(Quirk::Q3) => {
+                xzqhdm = format!("619{}", &county.legacy[3..]);
+                fate.apply(Quirk::Q3, "XZQHDM", &Variant { name: "unknown_code", raw: Some(xzqhdm.clone()), outcome: Outcome::Reject(R::RegionUnknown) });
+            }
+            Some(Quirk::Q5) => {
+                let (field, date) = if rng.percent(50) { ("GSKSRQ", ctx.announce_from) } else { ("GSJSRQ", ctx.announce_to) };
+                let variant = variants::date(rng, date, false);
+                if field == "GSKSRQ" { gsksrq = variant.raw.clone() } else { gsjsrq = variant.raw.clone() }
+                fate.apply(Quirk::Q5, field, &variant);
+            }
+            Some(Quirk::Q6) => {
+                let variant = variants::status(rng, status_code);
+                pczt = variant.raw.clone().unwrap_or_default();
+                fate.apply(Quirk::Q6, "PCZT", &variant);
+            }
+            Some(Quirk::Q9) => {
+                xmdm = UNKNOWN_PROGRAM.into();
+                fate.apply(Quirk::Q9, "XMDM", &Variant { name: "unknown_program", raw: Some(xmdm.clone()), outcome: Outcome::Reject(R::ProgramUnknown) });
+            }
+            Some(Quirk::Q10) => {
+                let variant = variants::year(rng, ctx.year);
+                nd = variant.raw.clone().unwrap_or_default();
+                fate.apply(Quirk::Q10, "ND", &variant);
+            }
+            _ => {}
+        }
+        let batch_rejected = fate.rejected();
+        let batch_county = if fate.reject == Some(R::RegionUnknown) { None } else { Some(county.current.clone()) };
+        let batch_clean = quirk.is_none();
+
+        // The lines.
+        let mut declared_count = 0i64;
+        let mut declared_amount = Decimal::ZERO;
+        let mut any_failed = false;
+        let mut last_for_shared: Option<(i64, String, u32, usize)> = None;
+        let mut last_gxsj = ctx.pay_day;
+        for &(person_index, enroll_index) in members {
+            let (person_county, person_rejected, person_clean, amount, quantity) = {
+                let p = &people[person_index];
+                let e = &p.enroll[enroll_index];
+                (p.county.clone(), p.rejected, p.clean, e.amount, e.quantity)
+            };
+            let line_county = batch_county.clone().unwrap_or_else(|| person_county.clone());
+            let paid_after_death = people[person_index].paid_after_death_case
+                && !ctx.pending
+                && !batch_rejected
+                && people[person_index].death.is_some_and(|d| ctx.pay_day > d);
+            if paid_after_death {
+                people[person_index].paid_after_death_case = false;
+            }
+            let eligible_audit = !ctx.pending && !batch_rejected && person_clean && !paid_after_death;
+            // Audit cases, at most a few per county and kind.
+            let audit = if paid_after_death {
+                Some(AuditFlag::PaidAfterDeath)
+            } else if eligible_audit && rng.chance_ppm(4_000) {
+                let kinds = [AuditFlag::DuplicatePayment, AuditFlag::RateMismatch, AuditFlag::PaidBeforeAnnounced, AuditFlag::FailedNotReissued, AuditFlag::SharedAccount];
+                let kind = *rng.pick(&kinds);
+                let allowed = match kind {
+                    AuditFlag::RateMismatch => program.rate.is_some() && program.basis != Basis::Fixed,
+                    AuditFlag::PaidBeforeAnnounced => batch_clean,
+                    AuditFlag::SharedAccount => last_for_shared.as_ref().is_some_and(|(_, _, h, i)| *h != people[person_index].household && *i != person_index),
+                    _ => true,
+                };
+                (allowed && quota.take(kind, self.params)).then_some(kind)
+            } else {
+                None
+            };
+
+            let mxid = bump(&mut self.next.mxid);
+            let mut line = LineDraft {
+                mxid, pcid: ctx.pcid, dxid: people[person_index].dxid, xmdm: program.code.to_owned(), nd: ctx.year.to_string(),
+                sl: quantity.map(|q| q.normalize().to_string()), je: Some(money_text(amount)), readable: Some(amount),
+                yhzh: Some(people[person_index].account.clone()),
+                ffzt: if ctx.pending { "0" } else { "1" }.to_owned(),
+                ffrq: (!ctx.pending).then(|| iso(ctx.pay_day)), yhlsh: None, sbyy: None, ymxid: None,
+                gxsj: ctx.pay_day, fate: Fate::default(), county: line_county.clone(),
+            };
+            if !ctx.pending {
+                line.yhlsh = Some(format!("{}{mxid:010}", ctx.pay_day.format("%Y%m%d")));
+            }
+            let mut extra_duplicate = false;
+            match audit {
+                Some(AuditFlag::RateMismatch) => {
+                    let wrong = amount + Decimal::TEN;
+                    line.je = Some(money_text(wrong));
+                    line.readable = Some(wrong);
+                    self.flag(truth, AuditFlag::RateMismatch, "T_FFMX", vec![mxid], &line_county);
+                }
+                Some(AuditFlag::PaidBeforeAnnounced) => {
+                    let early = ctx.announce_from + Duration::days(1);
+                    line.ffrq = Some(iso(early));
+                    line.gxsj = early;
+                    self.flag(truth, AuditFlag::PaidBeforeAnnounced, "T_FFMX", vec![mxid], &line_county);
+                }
+                Some(AuditFlag::FailedNotReissued) => {
+                    line.ffzt = "2".into();
+                    line.sbyy = Some((*rng.pick(FAILURE_REASONS)).to_owned());
+                    line.gxsj = ctx.pay_day + Duration::days(7);
+                    any_failed = true;
+                    self.flag(truth, AuditFlag::FailedNotReissued, "T_FFMX", vec![mxid], &line_county);
+                }
+                Some(AuditFlag::SharedAccount) => {
+                    let (other_mxid, other_account, ..) = last_for_shared.clone().expect("checked above");
+                    line.yhzh = Some(other_account);
+                    self.flag(truth, AuditFlag::SharedAccount, "T_FFMX", vec![other_mxid, mxid], &line_county);
+                }
+                Some(AuditFlag::PaidAfterDeath) => {
+                    self.flag(truth, AuditFlag::PaidAfterDeath, "T_FFMX", vec![mxid], &line_county);
+                }
+                Some(AuditFlag::DuplicatePayment) => extra_duplicate = true,
+                _ => {}
+            }
+            if batch_rejected {
+                line.fate.reject = Some(R::BatchRejected);
+                line.fate.field = Some("PCID");
+            } else if person_rejected {
+                line.fate.reject = Some(R::BeneficiaryRejected);
+                line.fate.field = Some("DXID");
+            } else if audit.is_none() {
+                self.line_quirk(truth, rng, &mut line, people, person_index, fixed_programs, ctx)?;
+            }
+            // A bank return: the line is reissued by a later line, or refunded.
+            let fails = audit.is_none() && !ctx.pending && people[person_index].death.is_none() && rng.percent(1);
+            let mut reissue = None;
+            if fails {
+                any_failed = true;
+                line.sbyy = Some((*rng.pick(FAILURE_REASONS)).to_owned());
+                line.gxsj = ctx.pay_day + Duration::days(7);
+                let refunded = rng.percent(30);
+                line.ffzt = set_status(&line.ffzt, if refunded { "3" } else { "4" });
+                if !refunded {
+                    reissue = Some(line.fate.rejected());
+                }
+            }
+            if audit.is_none() && eligible_audit && line.fate.quirk.is_none() && !fails {
+                last_for_shared = Some((mxid, people[person_index].account.clone(), people[person_index].household, person_index));
+            }
+            if line.gxsj > last_gxsj {
+                last_gxsj = line.gxsj;
+            }
+            let original_pcid = line.pcid;
+            self.write_line(truth, rng, line, &mut declared_count, &mut declared_amount, original_pcid == ctx.pcid)?;
+            if extra_duplicate {
+                let dup_mxid = bump(&mut self.next.mxid);
+                let dup = LineDraft {
+                    mxid: dup_mxid, pcid: ctx.pcid, dxid: people[person_index].dxid, xmdm: program.code.to_owned(), nd: ctx.year.to_string(),
+                    sl: quantity.map(|q| q.normalize().to_string()), je: Some(money_text(amount)), readable: Some(amount),
+                    yhzh: Some(people[person_index].account.clone()), ffzt: "1".into(), ffrq: Some(iso(ctx.pay_day)),
+                    yhlsh: Some(format!("{}{dup_mxid:010}", ctx.pay_day.format("%Y%m%d"))), sbyy: None, ymxid: None,
+                    gxsj: ctx.pay_day, fate: Fate::default(), county: line_county.clone(),
+                };
+                self.flag(truth, AuditFlag::DuplicatePayment, "T_FFMX", vec![mxid, dup_mxid], &line_county);
+                self.write_line(truth, rng, dup, &mut declared_count, &mut declared_amount, true)?;
+            }
+            if let Some(original_rejected) = reissue {
+                let new_mxid = bump(&mut self.next.mxid);
+                let reissue_day = ctx.pay_day + Duration::days(20);
+                let mut line = LineDraft {
+                    mxid: new_mxid, pcid: ctx.pcid, dxid: people[person_index].dxid, xmdm: program.code.to_owned(), nd: ctx.year.to_string(),
+                    sl: quantity.map(|q| q.normalize().to_string()), je: Some(money_text(amount)), readable: Some(amount),
+                    yhzh: Some(people[person_index].account.clone()), ffzt: "1".into(), ffrq: Some(iso(reissue_day)),
+                    yhlsh: Some(format!("{}{new_mxid:010}", reissue_day.format("%Y%m%d"))), sbyy: None, ymxid: Some(mxid),
+                    gxsj: reissue_day, fate: Fate::default(), county: line_county.clone(),
+                };
+                if batch_rejected {
+                    line.fate.reject = Some(R::BatchRejected);
+                    line.fate.field = Some("PCID");
+                } else if person_rejected {
+                    line.fate.reject = Some(R::BeneficiaryRejected);
+                    line.fate.field = Some("DXID");
+                } else {
+                    self.line_quirk(truth, rng, &mut line, people, person_index, fixed_programs, ctx)?;
+                    if original_rejected && !line.fate.rejected() {
+                        line.fate.corrections.push(C::ValueCleared);
+                        if line.fate.field.is_none() {
+                            line.fate.field = Some("YMXID");
+                        }
+                    }
+                }
+                if reissue_day > last_gxsj {
+                    last_gxsj = reissue_day;
+                }
+                let in_batch = line.pcid == ctx.pcid;
+                self.write_line(truth, rng, line, &mut declared_count, &mut declared_amount, in_batch)?;
+            }
+        }
+
+        // The batch row, with totals declared from its lines (Q12 breaks them).
+        let mut zrs = declared_count;
+        let mut zje_value = declared_amount;
+        if quirk == Some(Quirk::Q12) {
+            let variant = if rng.percent(50) {
+                zrs += 1;
+                Variant { name: "count_off", raw: Some(zrs.to_string()), outcome: Outcome::Keep }
+            } else {
+                zje_value += Decimal::from(100);
+                Variant { name: "amount_off", raw: Some(money_text(zje_value)), outcome: Outcome::Keep }
+            };
+            fate.apply(Quirk::Q12, if variant.name == "count_off" { "ZRS" } else { "ZJE" }, &variant);
+            self.flag(truth, AuditFlag::BatchTotalMismatch, "T_FFPC", vec![ctx.pcid], &county.current);
+        }
+        let mut zje = Some(money_text(zje_value));
+        if zje_value <= Decimal::ZERO {
+            // A total that is not a positive amount is cleared like any optional amount.
+            if !batch_rejected {
+                fate.corrections.push(C::ValueCleared);
+            }
+        } else if quirk == Some(Quirk::Q4) {
+            let variant = variants::optional_amount(rng, zje_value);
+            zje = variant.raw.clone();
+            fate.apply(Quirk::Q4, "ZJE", &variant);
+        }
+        // Old batches often carry no allocation; a batch drawing on a rejected allocation keeps
+        // the id in legacy, and the rules clear the reference.
+        let zbid = match allocations.get(&(ctx.pi, ctx.year)) {
+            Some(_) if ctx.year <= 2014 && rng.percent(30) => None,
+            Some(&(zbid, loaded)) => {
+                if !loaded && !batch_rejected {
+                    fate.corrections.push(C::ValueCleared);
+                    if fate.field.is_none() {
+                        fate.field = Some("ZBID");
+                    }
+                }
+                Some(zbid)
+            }
+            None => None,
+        };
+        if county.obsolete && !batch_rejected {
+            fate.corrections.insert(0, C::RegionRemapped);
+        }
+        let pczt = if any_failed && !ctx.pending && pczt == status_code { "5".to_owned() } else { pczt };
+        let cjsj = ctx.announce_from - Duration::days(3);
+        let row = vec![
+            Some(ctx.pcid.to_string()),
+            Some(format!("PC{}{:02}{}-{:03}", ctx.year, ctx.month, program.code, ctx.pcid % 1000)),
+            Some(xzqhdm), Some(xmdm), Some(nd), zbid.map(|z| z.to_string()),
+            Some(format!("{}{:02}", ctx.year, ctx.month)), gsksrq, gsjsrq, Some(pczt),
+            Some(zrs.to_string()), zje, Some(county.entry_login.clone()), Some(county.review_login.clone()),
+            Some(datetime(cjsj, rng)), Some(datetime(last_gxsj.max(cjsj), rng)),
+        ];
+        let row_county = batch_county.unwrap_or_else(|| UNATTRIBUTED_COUNTY.to_owned());
+        self.emit(truth, &county.current, LegacyTable::Batches, row)?;
+        self.record(truth, LegacyTable::Batches, ctx.pcid, &row_county, fate)
+    }
+
+    fn flag(&mut self, truth: &mut TruthWriter, flag: AuditFlag, table: &'static str, keys: Vec<i64>, county: &str) {
+        truth.flag(FlagCase { flag: flag.code(), table, keys, county: county.to_owned() });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn line_quirk(&mut self, truth: &mut TruthWriter, rng: &mut Rng, line: &mut LineDraft, people: &mut [Person], person_index: usize, fixed_programs: &[usize], ctx: &BatchCtx) -> Result<(), SimError> {
+        let mut options = vec![Quirk::Q4, Quirk::Q6, Quirk::Q7, Quirk::Q9, Quirk::Q10, Quirk::Q11];
+        if line.ffrq.is_some() {
+            options.insert(1, Quirk::Q5);
+        }
+        let Some(quirk) = self.draw(truth, rng, &options) else {
+            return Ok(());
+        };
+        match quirk {
+            Quirk::Q4 => {
+                if let (Some(sl), true) = (line.sl.clone(), rng.percent(20)) {
+                    let value: Decimal = sl.parse().unwrap_or(Decimal::ONE);
+                    let variant = variants::optional_amount(rng, value);
+                    line.sl = variant.raw.clone();
+                    line.fate.apply(Quirk::Q4, "SL", &variant);
+                } else {
+                    let amount = line.readable.unwrap_or_default();
+                    let (variant, readable) = variants::amount(rng, amount);
+                    line.je = variant.raw.clone();
+                    line.readable = readable;
+                    line.fate.apply(Quirk::Q4, "JE", &variant);
+                }
+            }
+            Quirk::Q5 => {
+                let date = line.ffrq.as_deref().and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()).unwrap_or(ctx.pay_day);
+                let variant = variants::date(rng, date, true);
+                line.ffrq = variant.raw.clone();
+                line.fate.apply(Quirk::Q5, "FFRQ", &variant);
+            }
+            Quirk::Q6 => {
+                let variant = variants::status(rng, &line.ffzt.clone());
+                line.ffzt = variant.raw.clone().unwrap_or_default();
+                line.fate.apply(Quirk::Q6, "FFZT", &variant);
+            }
+            Quirk::Q7 => {
+                let orphan = ORPHAN_BASE + bump(&mut self.next.orphan);
+                if rng.percent(50) {
+                    line.pcid = orphan;
+                    line.county = people[person_index].county.clone();
+                    line.fate.apply(Quirk::Q7, "PCID", &Variant { name: "orphan_batch", raw: Some(orphan.to_string()), outcome: Outcome::Reject(R::OrphanBatch) });
+                } else {
+                    line.dxid = orphan;
+                    line.fate.apply(Quirk::Q7, "DXID", &Variant { name: "orphan_beneficiary", raw: Some(orphan.to_string()), outcome: Outcome::Reject(R::OrphanBeneficiary) });
+                }
+            }
+            Quirk::Q9 => {
+                let person = &mut people[person_index];
+                let other = fixed_programs.iter().find(|p| !person.all_programs.contains(p) && **p != ctx.pi);
+                match other {
+                    Some(&other) if !person.program_mismatch_used && person.clean => {
+                        person.program_mismatch_used = true;
+                        line.xmdm = self.programs[other].code.to_owned();
+                        line.fate.apply(Quirk::Q9, "XMDM", &Variant { name: "program_mismatch", raw: Some(line.xmdm.clone()), outcome: Outcome::Keep });
+                        truth.flag(FlagCase { flag: AuditFlag::ProgramMismatch.code(), table: "T_FFMX", keys: vec![line.mxid], county: line.county.clone() });
+                    }
+                    _ => {
+                        line.xmdm = UNKNOWN_PROGRAM.into();
+                        line.fate.apply(Quirk::Q9, "XMDM", &Variant { name: "unknown_program", raw: Some(line.xmdm.clone()), outcome: Outcome::Reject(R::ProgramUnknown) });
+                    }
+                }
+            }
+            Quirk::Q10 => {
+                let variant = variants::year(rng, ctx.year);
+                line.nd = variant.raw.clone().unwrap_or_default();
+                line.fate.apply(Quirk::Q10, "ND", &variant);
+            }
+            Quirk::Q11 => {
+                let account = line.yhzh.clone().unwrap_or_default();
+                let variant = variants::account(rng, &account);
+                line.yhzh = variant.raw.clone();
+                line.fate.apply(Quirk::Q11, "YHZH", &variant);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn write_line(&mut self, truth: &mut TruthWriter, rng: &mut Rng, line: LineDraft, count: &mut i64, amount: &mut Decimal, in_batch: bool) -> Result<(), SimError> {
+        if in_batch {
+            *count += 1;
+            if let Some(a) = line.readable {
+                *amount += a;
+            }
+        }
+        let row = vec![
+            Some(line.mxid.to_string()), Some(line.pcid.to_string()), Some(line.dxid.to_string()), Some(line.xmdm),
+            Some(line.nd), line.sl, line.je, line.yhzh, Some(line.ffzt), line.ffrq, line.yhlsh, line.sbyy,
+            line.ymxid.map(|m| m.to_string()), Some(datetime(line.gxsj, rng)),
+        ];
+        let county = line.county.clone();
+        self.emit(truth, &county, LegacyTable::Payments, row)?;
+        self.record(truth, LegacyTable::Payments, line.mxid, &county, line.fate)
+    }
+}
+
+struct BatchCtx {
+    pi: usize,
+    year: i32,
+    month: u32,
+    announce_from: NaiveDate,
+    announce_to: NaiveDate,
+    pay_day: NaiveDate,
+    pending: bool,
+    pcid: i64,
+}
+
+struct LineDraft {
+    mxid: i64,
+    pcid: i64,
+    dxid: i64,
+    xmdm: String,
+    nd: String,
+    sl: Option<String>,
+    je: Option<String>,
+    /// The amount as batch totals count it (reads as money with at most two decimals).
+    readable: Option<Decimal>,
+    yhzh: Option<String>,
+    ffzt: String,
+    ffrq: Option<String>,
+    yhlsh: Option<String>,
+    sbyy: Option<String>,
+    ymxid: Option<i64>,
+    gxsj: NaiveDate,
+    fate: Fate,
+    county: String,
+}
+
+impl AuditQuota {
+    fn take(&mut self, flag: AuditFlag, params: &Params) -> bool {
+        let used = self.used.entry(flag).or_default();
+        if *used < params.audit_cases_per_county {
+            *used += 1;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Replaces the status code inside a possibly padded or broken status text.
+fn set_status(current: &str, code: &str) -> String {
+    if current.trim().len() == 1 && current.trim().chars().all(|c| c.is_ascii_digit()) {
+        current.replace(current.trim(), code)
+    } else {
+        current.to_owned()
+    }
+}
+
+fn department_initial(department: &str) -> &'static str {
+    match department {
+        d if d.starts_with("农业") => "农",
+        d if d.starts_with("林业") => "林",
+        d if d.starts_with("民政") => "社",
+        d if d.starts_with("移民") => "移",
+        d if d.starts_with("卫生") => "卫",
+        d if d.starts_with("退役") => "退",
+        d if d.starts_with("住房") => "建",
+        _ => "发",
+    }
+}
+
+fn random_date(rng: &mut Rng, from_year: i32, to_year: i32) -> NaiveDate {
+    let start = NaiveDate::from_ymd_opt(from_year, 1, 1).expect("date");
+    let end = NaiveDate::from_ymd_opt(to_year, 12, 31).expect("date");
+    start + Duration::days(rng.range(0, (end - start).num_days()))
+}
+
+fn datetime(day: NaiveDate, rng: &mut Rng) -> String {
+    format!("{} {:02}:{:02}:{:02}", iso(day), rng.range(8, 18), rng.range(0, 59), rng.range(0, 59))
+}
+
+/// A unique 18-digit ID with a real check character; `want_x` asks for one ending in X.
+fn make_id(rng: &mut Rng, birthplace: &str, birth: NaiveDate, used: &mut HashSet<String>, want_x: bool) -> String {
+    let mut day = birth;
+    loop {
+        let start = rng.below(1000);
+        for k in 0..1000 {
+            let seq = (start + k) % 1000;
+            let first17 = format!("{birthplace}{}{seq:03}", day.format("%Y%m%d"));
+            let check = id_check_char(first17.as_bytes()).expect("17 digits") as char;
+            if want_x && check != 'X' {
+                continue;
+            }
+            let id = format!("{first17}{check}");
+            if used.insert(id.clone()) {
+                return id;
+            }
+        }
+        day += Duration::days(1);
+    }
+}
+
+fn to_id15(id18: &str) -> String {
+    format!("{}{}", &id18[..6], &id18[8..17])
+}
+
+fn wrong_check(rng: &mut Rng, id18: &str) -> String {
+    let right = &id18[17..];
+    loop {
+        let c = *rng.pick(&["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "X"]);
+        if c != right {
+            return format!("{}{c}", &id18[..17]);
+        }
+    }
+}
+
+/// A Q1 variant of a person's own ID number. `pick` 1 and 6 need an ID ending in X.
+fn id_variant_for(rng: &mut Rng, pick: usize, id18: &str, birth: NaiveDate) -> Variant {
+    let variant = |name, raw: String, outcome| Variant { name, raw: Some(raw), outcome };
+    match pick {
+        0 if birth.year() < 2000 => variant("id15", to_id15(id18), Outcome::Correct(C::Id15Upgraded)),
+        1 => variant("lower_case_x", id18.replace('X', "x"), Outcome::Correct(C::IdNormalized)),
+        2 => {
+            let fw: String = id18.chars().enumerate().map(|(i, c)| if i < 6 && c.is_ascii_digit() { char::from_u32(c as u32 - '0' as u32 + 0xFF10).unwrap_or(c) } else { c }).collect();
+            variant("full_width_digits", fw, Outcome::Correct(C::IdNormalized))
+        }
+        0 | 3 => {
+            let raw = match rng.below(3) {
+                0 => format!(" {id18}"),
+                1 => format!("{id18}\u{3000}"),
+                _ => format!("{} {}", &id18[..6], &id18[6..]),
+            };
+            variant("spaces", raw, Outcome::Correct(C::IdNormalized))
+        }
+        4 => variant("wrong_check_character", wrong_check(rng, id18), Outcome::Reject(R::IdChecksum)),
+        5 => {
+            // An impossible birth date (the 30th of February) with a matching check character.
+            let first17 = format!("{}{}0230{}", &id18[..6], birth.year(), &id18[14..17]);
+            let check = id_check_char(first17.as_bytes()).expect("17 digits") as char;
+            variant("impossible_birth_date", format!("{first17}{check}"), Outcome::Reject(R::IdInvalid))
+        }
+        _ => variant("lost_trailing_x", id18[..17].to_owned(), Outcome::Correct(C::IdCheckRestored)),
+    }
+}
+
+fn make_account(rng: &mut Rng, prefix: &str, len: usize, county_index: usize, seq: u64) -> String {
+    let body = format!("{prefix}{county_index:03}{seq:07}");
+    let mut out = body;
+    while out.len() < len {
+        out.push(char::from(b'0' + rng.below(10) as u8));
+    }
+    out
+}

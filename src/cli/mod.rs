@@ -1,0 +1,118 @@
+//! Command-line definitions and the commands they run.
+
+mod generate;
+mod schema;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// ykt migrates and reconciles Shaanxi's subsidy one-card (惠民惠农财政补贴资金"一卡通") data
+/// from the legacy payment system to the new platform: nothing lost, nothing doubled, and proof
+/// of it for every county.
+///
+/// Exit codes: 0 success (balanced), 1 differences found, 2 usage or input error, 3 failure.
+#[derive(Debug, Parser)]
+#[command(name = "ykt", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// More log output (-v debug, -vv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only warnings and errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Generate(generate::GenerateArgs),
+    Schema(schema::SchemaArgs),
+}
+
+/// Why a command did not succeed, sorted by what the operator does next.
+#[derive(Debug)]
+pub enum Failure {
+    /// Something the operator must fix: a flag, a URL, a file (exit 2).
+    Input(anyhow::Error),
+    /// The run failed (exit 3).
+    Run(anyhow::Error),
+}
+
+impl Failure {
+    pub fn report(self) -> ExitCode {
+        let (err, code) = match self {
+            Failure::Input(e) => (e, 2),
+            Failure::Run(e) => (e, 3),
+        };
+        eprintln!("error: {err}");
+        let mut source = err.source();
+        while let Some(s) = source {
+            eprintln!("  caused by: {s}");
+            source = s.source();
+        }
+        ExitCode::from(code)
+    }
+}
+
+/// Sorts an error of a stage crate into input or run failure.
+pub(crate) trait Classify<T> {
+    fn classify(self) -> Result<T, Failure>;
+}
+
+macro_rules! classify_error {
+    ($($ty:ty),+) => {$(
+        impl<T> Classify<T> for Result<T, $ty> {
+            fn classify(self) -> Result<T, Failure> {
+                self.map_err(|e| {
+                    if e.is_input_error() { Failure::Input(e.into()) } else { Failure::Run(e.into()) }
+                })
+            }
+        }
+    )+};
+}
+
+classify_error!(ykt_db::DbError, ykt_extract::ExtractError, ykt_simulate::SimError, ykt_load::LoadError);
+
+pub(crate) fn input(message: impl std::fmt::Display) -> Failure {
+    Failure::Input(anyhow::anyhow!("{message}"))
+}
+
+pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    match cli.command {
+        Command::Generate(args) => generate::run(args).await,
+        Command::Schema(args) => schema::run(args).await,
+    }
+}
+
+pub fn init_logging(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "warn",
+        (false, 0) => "info",
+        (false, 1) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("YKT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+/// Parses a database URL, creating the parent folder of a SQLite file.
+pub(crate) fn database_url(raw: &str) -> Result<ykt_db::DbUrl, Failure> {
+    let url: ykt_db::DbUrl = raw.parse::<ykt_db::DbUrl>().classify()?;
+    if url.engine() == ykt_db::Engine::Sqlite {
+        let path = std::path::Path::new(url.database());
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                input(format!("cannot create the folder {} for {url}: {e}", parent.display()))
+            })?;
+        }
+    }
+    Ok(url)
+}
