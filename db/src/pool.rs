@@ -3,12 +3,14 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::mysql::MySqlConnection;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::postgres::PgConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::{AssertSqlSafe, Connection, Row};
 
 use crate::{DbError, DbUrl, Engine};
 
@@ -38,7 +40,14 @@ impl Db {
     /// PostgreSQL/MySQL database on a reachable server).
     pub async fn connect_or_create(url: &DbUrl) -> Result<Db, DbError> {
         if url.engine() != Engine::Sqlite {
-            create_database_if_missing(url).await?;
+            create_database_if_missing(url).await.map_err(|e| match e {
+                // Name the server the user asked for, not the maintenance database.
+                DbError::Connect { source, .. } => DbError::Connect {
+                    url: url.to_string(),
+                    source,
+                },
+                other => other,
+            })?;
         }
         Self::open(url, true).await
     }
@@ -67,6 +76,14 @@ impl Db {
             }
             Engine::MySql => {
                 let options = MySqlConnectOptions::from_str(url.expose()).map_err(connect_err)?;
+                // One direct connection first: a pool would only say it timed out, while this
+                // says why (refused, wrong password, no such database).
+                MySqlConnection::connect_with(&options)
+                    .await
+                    .map_err(connect_err)?
+                    .close()
+                    .await
+                    .map_err(connect_err)?;
                 let pool = MySqlPoolOptions::new()
                     .max_connections(4)
                     .acquire_timeout(CONNECT_TIMEOUT)
@@ -77,6 +94,12 @@ impl Db {
             }
             Engine::Postgres => {
                 let options = PgConnectOptions::from_str(url.expose()).map_err(connect_err)?;
+                PgConnection::connect_with(&options)
+                    .await
+                    .map_err(connect_err)?
+                    .close()
+                    .await
+                    .map_err(connect_err)?;
                 let pool = PgPoolOptions::new()
                     .max_connections(4)
                     .acquire_timeout(CONNECT_TIMEOUT)
@@ -183,10 +206,20 @@ impl Db {
     pub async fn fetch_i64(&self, what: &str, sql: &str) -> Result<Option<i64>, DbError> {
         let sql = AssertSqlSafe(sql.to_owned());
         match &self.pool {
-            Pool::Sqlite(p) => sqlx::query_scalar::<_, Option<i64>>(sql).fetch_optional(p).await,
-            Pool::MySql(p) => sqlx::query_scalar::<_, Option<i64>>(sql).fetch_optional(p).await,
+            Pool::Sqlite(p) => {
+                sqlx::query_scalar::<_, Option<i64>>(sql)
+                    .fetch_optional(p)
+                    .await
+            }
+            Pool::MySql(p) => {
+                sqlx::query_scalar::<_, Option<i64>>(sql)
+                    .fetch_optional(p)
+                    .await
+            }
             Pool::Postgres(p) => {
-                sqlx::query_scalar::<_, Option<i64>>(sql).fetch_optional(p).await
+                sqlx::query_scalar::<_, Option<i64>>(sql)
+                    .fetch_optional(p)
+                    .await
             }
         }
         .map(Option::flatten)
@@ -197,9 +230,9 @@ impl Db {
     pub async fn table_exists(&self, table: &str) -> Result<bool, DbError> {
         let name = quote_literal(self.engine(), table);
         let sql = match self.engine() {
-            Engine::Sqlite => format!(
-                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = {name}"
-            ),
+            Engine::Sqlite => {
+                format!("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = {name}")
+            }
             Engine::MySql => format!(
                 "SELECT COUNT(*) FROM information_schema.tables \
                  WHERE table_schema = DATABASE() AND table_name = {name}"
@@ -209,7 +242,11 @@ impl Db {
                  WHERE table_schema = current_schema() AND table_name = {name}"
             ),
         };
-        Ok(self.fetch_i64("looking up a table", &sql).await?.unwrap_or(0) > 0)
+        Ok(self
+            .fetch_i64("looking up a table", &sql)
+            .await?
+            .unwrap_or(0)
+            > 0)
     }
 
     pub async fn close(&self) {
@@ -254,7 +291,9 @@ async fn create_database_if_missing(url: &DbUrl) -> Result<(), DbError> {
         ),
         Engine::MySql => (
             url.with_database(""),
-            format!("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = '{name}'"),
+            format!(
+                "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = '{name}'"
+            ),
             format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"),
         ),
         Engine::Sqlite => return Ok(()),
@@ -266,7 +305,9 @@ async fn create_database_if_missing(url: &DbUrl) -> Result<(), DbError> {
         .unwrap_or(0)
         > 0;
     if !exists {
-        admin_db.execute("creating the database", &create_sql).await?;
+        admin_db
+            .execute("creating the database", &create_sql)
+            .await?;
     }
     admin_db.close().await;
     Ok(())

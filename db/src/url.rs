@@ -90,7 +90,11 @@ impl FromStr for DbUrl {
             "sqlite" => Engine::Sqlite,
             "mysql" | "mariadb" => Engine::MySql,
             "postgres" | "postgresql" => Engine::Postgres,
-            _ => return Err(bad("unsupported database scheme (use sqlite, mysql or postgres)")),
+            _ => {
+                return Err(bad(
+                    "unsupported database scheme (use sqlite, mysql or postgres)",
+                ));
+            }
         };
         if rest.split('?').next().unwrap_or("").is_empty() {
             return Err(bad("the URL names no server or file"));
@@ -157,11 +161,23 @@ mod tests {
     #[test]
     fn hides_passwords_everywhere() {
         for (raw, shown) in [
-            ("postgres://postgres:s3cret@127.0.0.1:5432/ykt", "postgres://postgres:***@127.0.0.1:5432/ykt"),
-            ("mysql://root@127.0.0.1/legacy", "mysql://root@127.0.0.1/legacy"),
+            (
+                "postgres://postgres:s3cret@127.0.0.1:5432/ykt",
+                "postgres://postgres:***@127.0.0.1:5432/ykt",
+            ),
+            (
+                "mysql://root@127.0.0.1/legacy",
+                "mysql://root@127.0.0.1/legacy",
+            ),
             ("mariadb://a:p@ss@h/db", "mysql://a:***@h/db"),
-            ("postgres://h/db?user=u&password=pw", "postgres://h/db?user=u&password=***"),
-            ("sqlite://ykt-demo/legacy.sqlite", "sqlite://ykt-demo/legacy.sqlite"),
+            (
+                "postgres://h/db?user=u&password=pw",
+                "postgres://h/db?user=u&password=***",
+            ),
+            (
+                "sqlite://ykt-demo/legacy.sqlite",
+                "sqlite://ykt-demo/legacy.sqlite",
+            ),
         ] {
             let url: DbUrl = raw.parse().unwrap();
             assert_eq!(url.to_string(), shown);
@@ -173,16 +189,24 @@ mod tests {
     fn bad_urls_say_why_without_the_password() {
         let err = "oracle://u:topsecret@h/db".parse::<DbUrl>().unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("unsupported") && !text.contains("topsecret"), "{text}");
+        assert!(
+            text.contains("unsupported") && !text.contains("topsecret"),
+            "{text}"
+        );
         assert!("just-a-file.sqlite".parse::<DbUrl>().is_err());
         assert!("sqlite://".parse::<DbUrl>().is_err());
     }
 
     #[test]
     fn swaps_the_database() {
-        let url: DbUrl = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable".parse().unwrap();
+        let url: DbUrl = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+            .parse()
+            .unwrap();
         let other = url.with_database("ykt_test_1");
-        assert_eq!(other.expose(), "postgres://postgres@127.0.0.1:5432/ykt_test_1?sslmode=disable");
+        assert_eq!(
+            other.expose(),
+            "postgres://postgres@127.0.0.1:5432/ykt_test_1?sslmode=disable"
+        );
         assert_eq!(other.database(), "ykt_test_1");
     }
 }

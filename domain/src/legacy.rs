@@ -237,7 +237,10 @@ mod tests {
             names.sort_unstable();
             names.dedup();
             assert_eq!(names.len(), cols.len(), "{}", table.name());
-            assert_eq!(LegacyTable::from_name(&table.name().to_lowercase()), Some(table));
+            assert_eq!(
+                LegacyTable::from_name(&table.name().to_lowercase()),
+                Some(table)
+            );
         }
         assert_eq!(LegacyTable::Payments.change_stamp_index(), Some(13));
         assert_eq!(LegacyTable::Users.change_stamp_index(), None);

@@ -51,7 +51,8 @@ impl Regions {
         // code,name,parent_code,parent_name,level,status,start_year,end_year,successor_codes,valid_2020_12_31
         for line in REGIONS_CSV.lines().skip(1).filter(|l| !l.trim().is_empty()) {
             let f: Vec<&'static str> = line.split(',').collect();
-            let (code, name, parent, parent_name, level, valid) = (f[0], f[1], f[2], f[3], f[4], f[9]);
+            let (code, name, parent, parent_name, level, valid) =
+                (f[0], f[1], f[2], f[3], f[4], f[9]);
             names.entry(code).or_insert(name);
             if valid.trim() != "Y" {
                 continue;
@@ -153,13 +154,22 @@ mod tests {
     #[test]
     fn resolves_current_obsolete_and_unknown_codes() {
         let r = Regions::shaanxi();
-        assert_eq!(r.resolve_county("610802"), CountyResolution::Current("610802"));
+        assert_eq!(
+            r.resolve_county("610802"),
+            CountyResolution::Current("610802")
+        );
         assert_eq!(
             r.resolve_county("610821101203"),
             CountyResolution::Remapped("610881")
         );
-        for old in ["610126", "610125", "610521", "610823", "610624", "610821", "610721", "610427", "610623"] {
-            assert!(matches!(r.resolve_county(old), CountyResolution::Remapped(_)), "{old}");
+        for old in [
+            "610126", "610125", "610521", "610823", "610624", "610821", "610721", "610427",
+            "610623",
+        ] {
+            assert!(
+                matches!(r.resolve_county(old), CountyResolution::Remapped(_)),
+                "{old}"
+            );
         }
         assert_eq!(r.resolve_county("619999"), CountyResolution::Unknown);
         assert_eq!(r.resolve_county("6108"), CountyResolution::Unknown);

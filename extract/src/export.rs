@@ -146,10 +146,12 @@ impl ExportWriter {
     }
 
     fn write_bytes(&mut self, bytes: &[u8]) -> Result<(), ExtractError> {
-        self.out.write_all(bytes).map_err(|source| ExtractError::Io {
-            path: self.path.clone(),
-            source,
-        })
+        self.out
+            .write_all(bytes)
+            .map_err(|source| ExtractError::Io {
+                path: self.path.clone(),
+                source,
+            })
     }
 }
 
@@ -264,7 +266,11 @@ impl ExportReader {
             if values.len() != expected {
                 return Err(self.bad(
                     line,
-                    format!("{} fields, {expected} expected for {}", values.len(), self.table.name()),
+                    format!(
+                        "{} fields, {expected} expected for {}",
+                        values.len(),
+                        self.table.name()
+                    ),
                 ));
             }
             return Ok(Some(
@@ -374,20 +380,39 @@ mod tests {
 
     fn rows() -> Vec<LegacyRow> {
         vec![
-            vec![Some("1".into()), Some("耕地地力保护补贴".into()), Some("农业农村局".into()), Some("1".into()), Some("1,200.00".into()), Some("1".into())],
-            vec![Some("2".into()), Some("say \"hi\"\r\nnext".into()), None, Some(" 1".into()), Some("１２００．００".into()), None],
+            vec![
+                Some("1".into()),
+                Some("耕地地力保护补贴".into()),
+                Some("农业农村局".into()),
+                Some("1".into()),
+                Some("1,200.00".into()),
+                Some("1".into()),
+            ],
+            vec![
+                Some("2".into()),
+                Some("say \"hi\"\r\nnext".into()),
+                None,
+                Some(" 1".into()),
+                Some("１２００．００".into()),
+                None,
+            ],
         ]
     }
 
     #[test]
     fn round_trips_in_every_encoding_and_drops_totals_rows() {
-        for encoding in [ExportEncoding::Gbk, ExportEncoding::Utf8Bom, ExportEncoding::Utf8] {
-            let dir = temp_dir(encoding.name().replace(' ', ""). as_str());
+        for encoding in [
+            ExportEncoding::Gbk,
+            ExportEncoding::Utf8Bom,
+            ExportEncoding::Utf8,
+        ] {
+            let dir = temp_dir(encoding.name().replace(' ', "").as_str());
             let mut w = ExportWriter::create(&dir, LegacyTable::Programs, encoding).unwrap();
             for row in rows() {
                 w.write_row(&row).unwrap();
             }
-            w.write_totals_row(&[None, None, None, Some("2400.00"), None]).unwrap();
+            w.write_totals_row(&[None, None, None, Some("2400.00"), None])
+                .unwrap();
             w.write_empty_lines(2).unwrap();
             assert_eq!(w.finish().unwrap(), 2);
 
@@ -408,7 +433,8 @@ mod tests {
         let w = ExportWriter::create(&dir, LegacyTable::Programs, ExportEncoding::Gbk).unwrap();
         w.finish().unwrap();
         let bytes = std::fs::read(dir.join("T_BTXM.csv")).unwrap();
-        let (expected, _, _) = encoding_rs::GBK.encode("项目代码,项目名称,主管部门,标准类型,补贴标准,有效标志\r\n");
+        let (expected, _, _) =
+            encoding_rs::GBK.encode("项目代码,项目名称,主管部门,标准类型,补贴标准,有效标志\r\n");
         assert_eq!(bytes, expected.as_ref());
         assert!(std::str::from_utf8(&bytes).is_err());
     }
@@ -416,16 +442,23 @@ mod tests {
     #[test]
     fn bad_bytes_and_wrong_captions_name_file_and_line() {
         let dir = temp_dir("bad");
-        let (header, _, _) = encoding_rs::GBK.encode("项目代码,项目名称,主管部门,标准类型,补贴标准,有效标志\r\n");
+        let (header, _, _) =
+            encoding_rs::GBK.encode("项目代码,项目名称,主管部门,标准类型,补贴标准,有效标志\r\n");
         let mut bytes = header.into_owned();
         bytes.extend_from_slice(b"NY001,\x81\x20bad,x,1,60,1\r\n");
         std::fs::write(dir.join("T_BTXM.csv"), &bytes).unwrap();
         let mut r = ExportReader::open(&dir, LegacyTable::Programs).unwrap();
         let err = r.next_row().unwrap_err().to_string();
-        assert!(err.contains("T_BTXM.csv: line 2") && err.contains("GBK"), "{err}");
+        assert!(
+            err.contains("T_BTXM.csv: line 2") && err.contains("GBK"),
+            "{err}"
+        );
 
         std::fs::write(dir.join("T_YH.csv"), "用户ID,登录名\r\n").unwrap();
-        let err = ExportReader::open(&dir, LegacyTable::Users).err().unwrap().to_string();
+        let err = ExportReader::open(&dir, LegacyTable::Users)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("line 1") && err.contains("XM"), "{err}");
     }
 }

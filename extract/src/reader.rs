@@ -21,8 +21,17 @@ fn select_expr(engine: Engine, column: &LegacyColumn) -> String {
 }
 
 /// The `SELECT` of a page: every column as text, keys above `after`, in key order.
-pub fn select_rows_sql(engine: Engine, table: LegacyTable, after: Option<i64>, limit: usize) -> String {
-    let columns: Vec<String> = table.columns().iter().map(|c| select_expr(engine, c)).collect();
+pub fn select_rows_sql(
+    engine: Engine,
+    table: LegacyTable,
+    after: Option<i64>,
+    limit: usize,
+) -> String {
+    let columns: Vec<String> = table
+        .columns()
+        .iter()
+        .map(|c| select_expr(engine, c))
+        .collect();
     let key = ident(engine, table.key_column().name);
     let filter = after.map_or(String::new(), |k| format!(" WHERE {key} > {k}"));
     format!(
@@ -64,7 +73,9 @@ pub async fn read_table(
         if n == 0 {
             break;
         }
-        after = rows[n - 1][0].as_deref().and_then(|k| k.parse::<i64>().ok());
+        after = rows[n - 1][0]
+            .as_deref()
+            .and_then(|k| k.parse::<i64>().ok());
         total += n as u64;
         on_page(rows)?;
         if n < page_size || after.is_none() {

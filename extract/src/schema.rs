@@ -38,7 +38,11 @@ pub fn legacy_ddl(engine: Engine) -> String {
             .enumerate()
             .map(|(i, c)| {
                 let pk = if i == 0 { " NOT NULL PRIMARY KEY" } else { "" };
-                format!("  {} {}{pk}", ident(engine, c.name), sql_type(engine, c.kind))
+                format!(
+                    "  {} {}{pk}",
+                    ident(engine, c.name),
+                    sql_type(engine, c.kind)
+                )
             })
             .collect();
         let options = match engine {

@@ -15,9 +15,13 @@ pub use migrations::{MIGRATIONS_TABLE, apply_migrations, migrations_for};
 pub enum LoadError {
     #[error(transparent)]
     Db(#[from] ykt_db::DbError),
-    #[error("{url}: the new platform is PostgreSQL or SQLite; {engine} is not supported as a target")]
+    #[error(
+        "{url}: the new platform is PostgreSQL or SQLite; {engine} is not supported as a target"
+    )]
     UnsupportedTarget { url: String, engine: &'static str },
-    #[error("{url}: migration {version} ({name}) was changed after it was applied (checksum {found} in the database, {expected} in this ykt); refusing to continue")]
+    #[error(
+        "{url}: migration {version} ({name}) was changed after it was applied (checksum {found} in the database, {expected} in this ykt); refusing to continue"
+    )]
     MigrationChanged {
         url: String,
         version: i64,

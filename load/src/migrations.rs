@@ -12,8 +12,16 @@ pub const MIGRATIONS_TABLE: &str = "ykt_schema_migrations";
 /// (version, name, SQL)
 type Migration = (i64, &'static str, &'static str);
 
-const POSTGRES: &[Migration] = &[(1, "platform", include_str!("../migrations/postgres/0001_platform.sql"))];
-const SQLITE: &[Migration] = &[(1, "platform", include_str!("../migrations/sqlite/0001_platform.sql"))];
+const POSTGRES: &[Migration] = &[(
+    1,
+    "platform",
+    include_str!("../migrations/postgres/0001_platform.sql"),
+)];
+const SQLITE: &[Migration] = &[(
+    1,
+    "platform",
+    include_str!("../migrations/sqlite/0001_platform.sql"),
+)];
 
 /// The migrations for a target engine.
 pub fn migrations_for(engine: Engine) -> Option<&'static [Migration]> {

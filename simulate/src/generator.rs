@@ -7,7 +7,7 @@ use chrono::{Datelike, Duration, NaiveDate};
 use rust_decimal::Decimal;
 use ykt_domain::platform::Basis;
 use ykt_domain::{
-    AuditFlag, CorrectionCode as C, LegacyRow, LegacyTable, RejectCode as R, Regions,
+    AuditFlag, CorrectionCode as C, LegacyRow, LegacyTable, Regions, RejectCode as R,
     UNATTRIBUTED_COUNTY, id_check_char,
 };
 
@@ -192,19 +192,32 @@ struct AuditQuota {
 }
 
 impl<'a> Gen<'a> {
-    fn emit(&mut self, truth: &mut TruthWriter, county: &str, table: LegacyTable, row: LegacyRow) -> Result<(), SimError> {
+    fn emit(
+        &mut self,
+        truth: &mut TruthWriter,
+        county: &str,
+        table: LegacyTable,
+        row: LegacyRow,
+    ) -> Result<(), SimError> {
         *self.rows.entry(table.name()).or_default() += 1;
         truth.row(county, table.name());
         if table == LegacyTable::Payments {
             let n = self.rows[table.name()];
-            if n % 10_000 == 0 {
+            if n.is_multiple_of(10_000) {
                 (self.progress)(n);
             }
         }
         self.sink.row(table, row)
     }
 
-    fn record(&mut self, truth: &mut TruthWriter, table: LegacyTable, key: i64, county: &str, fate: Fate) -> Result<(), SimError> {
+    fn record(
+        &mut self,
+        truth: &mut TruthWriter,
+        table: LegacyTable,
+        key: i64,
+        county: &str,
+        fate: Fate,
+    ) -> Result<(), SimError> {
         let expect: Vec<&'static str> = if fate.merged {
             vec![C::BeneficiaryMerged.code()]
         } else if let Some(r) = fate.reject {
@@ -218,7 +231,11 @@ impl<'a> Gen<'a> {
         self.cases += 1;
         truth.case(&Case {
             quirk: fate.quirk.map(Quirk::name),
-            variant: if fate.variant.is_empty() { "consequence" } else { fate.variant },
+            variant: if fate.variant.is_empty() {
+                "consequence"
+            } else {
+                fate.variant
+            },
             table: table.name(),
             key,
             county,
@@ -248,21 +265,47 @@ impl<'a> Gen<'a> {
 
     fn reference_rows(&mut self, truth: &mut TruthWriter) -> Result<(), SimError> {
         let s = |v: &str| Some(v.to_owned());
-        self.emit(truth, UNATTRIBUTED_COUNTY, LegacyTable::Regions, vec![s("610000"), s("陕西省"), None, s("1"), s("1")])?;
+        self.emit(
+            truth,
+            UNATTRIBUTED_COUNTY,
+            LegacyTable::Regions,
+            vec![s("610000"), s("陕西省"), None, s("1"), s("1")],
+        )?;
         let cities: Vec<(&str, &str)> = self.regions.cities().collect();
         for (code, name) in cities {
-            self.emit(truth, UNATTRIBUTED_COUNTY, LegacyTable::Regions, vec![s(code), s(name), s("610000"), s("2"), s("1")])?;
+            self.emit(
+                truth,
+                UNATTRIBUTED_COUNTY,
+                LegacyTable::Regions,
+                vec![s(code), s(name), s("610000"), s("2"), s("1")],
+            )?;
         }
         let programs = self.programs.clone();
         for p in &programs {
-            let row = vec![s(p.code), s(p.name), s(p.department), s(p.basis_code()), p.rate.map(money_text), s("1")];
+            let row = vec![
+                s(p.code),
+                s(p.name),
+                s(p.department),
+                s(p.basis_code()),
+                p.rate.map(money_text),
+                s("1"),
+            ];
             self.emit(truth, UNATTRIBUTED_COUNTY, LegacyTable::Programs, row)?;
         }
         Ok(())
     }
 
-    fn county(&mut self, truth: &mut TruthWriter, rng: &mut Rng, current: &str) -> Result<(), SimError> {
-        let info = self.regions.county(current).expect("validated county").clone();
+    fn county(
+        &mut self,
+        truth: &mut TruthWriter,
+        rng: &mut Rng,
+        current: &str,
+    ) -> Result<(), SimError> {
+        let info = self
+            .regions
+            .county(current)
+            .expect("validated county")
+            .clone();
         let legacy = legacy_county_code(current).to_owned();
         let obsolete = legacy != current;
         let name = if obsolete {
@@ -271,18 +314,39 @@ impl<'a> Gen<'a> {
             info.name.to_owned()
         };
         let s = |v: &str| Some(v.to_owned());
-        self.emit(truth, current, LegacyTable::Regions, vec![s(&legacy), s(&name), s(info.city_code), s("3"), s("1")])?;
+        self.emit(
+            truth,
+            current,
+            LegacyTable::Regions,
+            vec![s(&legacy), s(&name), s(info.city_code), s("3"), s("1")],
+        )?;
         let mut villages = Vec::new();
         let townships = rng.range(6, 12);
         for t in 0..townships {
             let t_code = format!("{legacy}{:03}", 100 + t);
-            let suffix = if t == 0 { "街道办" } else if rng.percent(70) { "镇" } else { "乡" };
+            let suffix = if t == 0 {
+                "街道办"
+            } else if rng.percent(70) {
+                "镇"
+            } else {
+                "乡"
+            };
             let t_name = format!("{}{suffix}", names::place_name(rng));
-            self.emit(truth, current, LegacyTable::Regions, vec![s(&t_code), s(&t_name), s(&legacy), s("4"), s("1")])?;
+            self.emit(
+                truth,
+                current,
+                LegacyTable::Regions,
+                vec![s(&t_code), s(&t_name), s(&legacy), s("4"), s("1")],
+            )?;
             for v in 0..rng.range(4, 10) {
                 let v_code = format!("{t_code}{:03}", 200 + v);
                 let v_name = format!("{}村", names::place_name(rng));
-                self.emit(truth, current, LegacyTable::Regions, vec![s(&v_code), s(&v_name), s(&t_code), s("5"), s("1")])?;
+                self.emit(
+                    truth,
+                    current,
+                    LegacyTable::Regions,
+                    vec![s(&v_code), s(&v_name), s(&t_code), s("5"), s("1")],
+                )?;
                 villages.push((v_code, format!("{t_name}{v_name}")));
             }
         }
@@ -303,9 +367,20 @@ impl<'a> Gen<'a> {
         Ok(())
     }
 
-    fn users(&mut self, truth: &mut TruthWriter, rng: &mut Rng, county: &mut County) -> Result<(), SimError> {
-        let units = [("财政局农业股", "CZ", "01"), ("财政局农业股", "CZ", "01"), ("财政局农业股", "CZ", "02"),
-            ("农业农村局", "BM", "01"), ("民政局", "BM", "01"), ("财政局", "GL", "01")];
+    fn users(
+        &mut self,
+        truth: &mut TruthWriter,
+        rng: &mut Rng,
+        county: &mut County,
+    ) -> Result<(), SimError> {
+        let units = [
+            ("财政局农业股", "CZ", "01"),
+            ("财政局农业股", "CZ", "01"),
+            ("财政局农业股", "CZ", "02"),
+            ("农业农村局", "BM", "01"),
+            ("民政局", "BM", "01"),
+            ("财政局", "GL", "01"),
+        ];
         let mut used = HashSet::new();
         for (i, (unit, role, post)) in units.iter().enumerate() {
             let yhid = bump(&mut self.next.yhid);
@@ -319,9 +394,15 @@ impl<'a> Gen<'a> {
             let birth = random_date(rng, 1965, 1995);
             let id = make_id(rng, &county.current, birth, &mut used, false);
             let row = vec![
-                Some(yhid.to_string()), Some(login), Some(names::person_name(rng)), Some(id),
-                Some(format!("{}{unit}", county.name)), Some(county.legacy.clone()),
-                Some((*role).to_owned()), Some((*post).to_owned()), Some("1".into()),
+                Some(yhid.to_string()),
+                Some(login),
+                Some(names::person_name(rng)),
+                Some(id),
+                Some(format!("{}{unit}", county.name)),
+                Some(county.legacy.clone()),
+                Some((*role).to_owned()),
+                Some((*post).to_owned()),
+                Some("1".into()),
             ];
             self.emit(truth, &county.current.clone(), LegacyTable::Users, row)?;
         }
@@ -330,7 +411,12 @@ impl<'a> Gen<'a> {
 
     fn birthplace(&self, rng: &mut Rng, county: &County) -> String {
         // Birth-place codes of people born before re-codings are historical codes.
-        let old: Vec<&str> = self.regions.remapped_codes().filter(|(_, new)| *new == county.current).map(|(o, _)| o).collect();
+        let old: Vec<&str> = self
+            .regions
+            .remapped_codes()
+            .filter(|(_, new)| *new == county.current)
+            .map(|(o, _)| o)
+            .collect();
         if !old.is_empty() && rng.percent(30) {
             (*rng.pick(&old)).to_owned()
         } else {
@@ -341,7 +427,10 @@ impl<'a> Gen<'a> {
     fn enrollments(&self, rng: &mut Rng, exclude: &[usize], max: usize) -> Vec<Enrollment> {
         let count = (1 + usize::from(rng.percent(45)) + usize::from(rng.percent(15))).min(max);
         let mut out: Vec<Enrollment> = Vec::new();
-        let weights: Vec<u32> = self.programs.iter().enumerate()
+        let weights: Vec<u32> = self
+            .programs
+            .iter()
+            .enumerate()
             .map(|(i, p)| if exclude.contains(&i) { 0 } else { p.weight })
             .collect();
         for _ in 0..count * 3 {
@@ -361,26 +450,45 @@ impl<'a> Gen<'a> {
             };
             let amount = match (p.rate, quantity) {
                 (Some(rate), Some(q)) => rate * q,
-                _ => Decimal::from(rng.range(p.fixed_range.0 / 10, p.fixed_range.1.max(100) / 10) * 10),
+                _ => Decimal::from(
+                    rng.range(p.fixed_range.0 / 10, p.fixed_range.1.max(100) / 10) * 10,
+                ),
             };
             let from_year = if rng.percent(60) {
                 self.params.first_year
             } else {
-                rng.range(i64::from(self.params.first_year), i64::from(self.params.last_year)) as i32
+                rng.range(
+                    i64::from(self.params.first_year),
+                    i64::from(self.params.last_year),
+                ) as i32
             };
-            out.push(Enrollment { program, quantity, amount, from_year });
+            out.push(Enrollment {
+                program,
+                quantity,
+                amount,
+                from_year,
+            });
         }
         out
     }
 
-    fn people(&mut self, truth: &mut TruthWriter, rng: &mut Rng, county: &County) -> Result<Vec<Person>, SimError> {
+    fn people(
+        &mut self,
+        truth: &mut TruthWriter,
+        rng: &mut Rng,
+        county: &County,
+    ) -> Result<Vec<Person>, SimError> {
         let target = self.params.beneficiaries_per_county as usize;
         let mut people: Vec<Person> = Vec::with_capacity(target + target / 50);
         let mut used_ids = HashSet::new();
         let mut household = 0u32;
         let mut account_seq = 0u64;
         let elderly = self.programs.iter().position(|p| p.code == "MZ003");
-        let county_index = self.regions.counties().position(|c| c.code == county.current).unwrap_or(0);
+        let county_index = self
+            .regions
+            .counties()
+            .position(|c| c.code == county.current)
+            .unwrap_or(0);
         let mut quota = AuditQuota::default();
         while people.len() < target {
             household += 1;
@@ -392,7 +500,11 @@ impl<'a> Gen<'a> {
                 let dxid = bump(&mut self.next.dxid);
                 let enroll = self.enrollments(rng, &[], 3);
                 let is_elderly = elderly.is_some_and(|e| enroll.iter().any(|x| x.program == e));
-                let birth = if is_elderly { random_date(rng, 1920, 1940) } else { random_date(rng, 1935, 2000) };
+                let birth = if is_elderly {
+                    random_date(rng, 1920, 1940)
+                } else {
+                    random_date(rng, 1935, 2000)
+                };
                 let deceased = rng.percent(if is_elderly { 10 } else { 3 });
                 let death = deceased.then(|| random_date(rng, 2014, 2019));
                 let suspended = !deceased && rng.percent(1);
@@ -401,7 +513,11 @@ impl<'a> Gen<'a> {
                 if deceased {
                     options.push(Quirk::Q5);
                 }
-                let quirk = if twin { None } else { self.draw(truth, rng, &options) };
+                let quirk = if twin {
+                    None
+                } else {
+                    self.draw(truth, rng, &options)
+                };
 
                 let mut fate = Fate::default();
                 // ID number: variants that need a trailing X ask for one.
@@ -420,9 +536,21 @@ impl<'a> Gen<'a> {
                     if on_head {
                         let head = head_id.clone().expect("a head");
                         let variant = match pick % 3 {
-                            0 if head_born_1900s => Variant { name: "head_id15", raw: Some(to_id15(&head)), outcome: Outcome::Correct(C::Id15Upgraded) },
-                            0 | 1 => Variant { name: "head_spaces", raw: Some(format!(" {head}")), outcome: Outcome::Correct(C::IdNormalized) },
-                            _ => Variant { name: "head_wrong_check", raw: Some(wrong_check(rng, &head)), outcome: Outcome::Correct(C::ValueCleared) },
+                            0 if head_born_1900s => Variant {
+                                name: "head_id15",
+                                raw: Some(to_id15(&head)),
+                                outcome: Outcome::Correct(C::Id15Upgraded),
+                            },
+                            0 | 1 => Variant {
+                                name: "head_spaces",
+                                raw: Some(format!(" {head}")),
+                                outcome: Outcome::Correct(C::IdNormalized),
+                            },
+                            _ => Variant {
+                                name: "head_wrong_check",
+                                raw: Some(wrong_check(rng, &head)),
+                                outcome: Outcome::Correct(C::ValueCleared),
+                            },
                         };
                         hzsfzh = variant.raw.clone();
                         fate.apply(Quirk::Q1, "HZSFZH", &variant);
@@ -436,7 +564,10 @@ impl<'a> Gen<'a> {
                 let mut xm = Some(name.clone());
                 if quirk == Some(Quirk::Q2) {
                     if rng.percent(40) && !name.contains('·') {
-                        name = format!("{name}·{}", names::person_name(rng).chars().skip(1).collect::<String>());
+                        name = format!(
+                            "{name}·{}",
+                            names::person_name(rng).chars().skip(1).collect::<String>()
+                        );
                     }
                     let variant = variants::name(rng, &name);
                     xm = variant.raw.clone();
@@ -446,9 +577,23 @@ impl<'a> Gen<'a> {
                 let mut xzqhdm = village_code.clone();
                 if quirk == Some(Quirk::Q3) {
                     xzqhdm = format!("619{}", &village_code[3..]);
-                    fate.apply(Quirk::Q3, "XZQHDM", &Variant { name: "unknown_code", raw: Some(xzqhdm.clone()), outcome: Outcome::Reject(R::RegionUnknown) });
+                    fate.apply(
+                        Quirk::Q3,
+                        "XZQHDM",
+                        &Variant {
+                            name: "unknown_code",
+                            raw: Some(xzqhdm.clone()),
+                            outcome: Outcome::Reject(R::RegionUnknown),
+                        },
+                    );
                 }
-                let status_code = if deceased { "9" } else if suspended { "2" } else { "1" };
+                let status_code = if deceased {
+                    "9"
+                } else if suspended {
+                    "2"
+                } else {
+                    "1"
+                };
                 let mut dxzt = status_code.to_owned();
                 if quirk == Some(Quirk::Q6) {
                     let variant = variants::status(rng, status_code);
@@ -473,8 +618,13 @@ impl<'a> Gen<'a> {
                 if county.obsolete && !fate.rejected() {
                     fate.corrections.insert(0, C::RegionRemapped);
                 }
-                let first_year = enroll.iter().map(|e| e.from_year).min().unwrap_or(self.params.first_year);
-                let cjsj = NaiveDate::from_ymd_opt(first_year, 1, 5).expect("date") + Duration::days(rng.range(0, 60));
+                let first_year = enroll
+                    .iter()
+                    .map(|e| e.from_year)
+                    .min()
+                    .unwrap_or(self.params.first_year);
+                let cjsj = NaiveDate::from_ymd_opt(first_year, 1, 5).expect("date")
+                    + Duration::days(rng.range(0, 60));
                 let gxsj = cjsj + Duration::days(rng.range(0, 400));
                 let rejected = fate.rejected();
                 let person_county = if rejected && fate.reject == Some(R::RegionUnknown) {
@@ -484,7 +634,8 @@ impl<'a> Gen<'a> {
                 };
                 let clean = quirk.is_none() && !twin && !county.obsolete;
                 let programs: Vec<usize> = enroll.iter().map(|e| e.program).collect();
-                let paid_after_death_case = clean && deceased && quota.take(AuditFlag::PaidAfterDeath, self.params);
+                let paid_after_death_case =
+                    clean && deceased && quota.take(AuditFlag::PaidAfterDeath, self.params);
 
                 // A duplicate registration of the same person (Q8), in another village and
                 // other programs; the row with the later GXSJ survives the merge.
@@ -492,15 +643,33 @@ impl<'a> Gen<'a> {
                     let twin_enroll = self.enrollments(rng, &programs, 1);
                     let twin_dxid = bump(&mut self.next.dxid);
                     let twin_later = rng.percent(50);
-                    let twin_gxsj = if twin_later { gxsj + Duration::days(rng.range(1, 30)) } else { gxsj - Duration::days(rng.range(1, 30)) };
+                    let twin_gxsj = if twin_later {
+                        gxsj + Duration::days(rng.range(1, 30))
+                    } else {
+                        gxsj - Duration::days(rng.range(1, 30))
+                    };
                     let kind = rng.weighted(&[40, 30, 30]);
                     let (variant, twin_sfzh, twin_name) = match kind {
                         1 if birth.year() < 2000 => ("id15_and_id18", to_id15(&id18), name.clone()),
-                        2 => ("name_conflict", id18.clone(), names::conflicting_name(rng, &name)),
+                        2 => (
+                            "name_conflict",
+                            id18.clone(),
+                            names::conflicting_name(rng, &name),
+                        ),
                         _ => ("same_id", id18.clone(), name.clone()),
                     };
-                    let other_village = &county.villages[rng.below(county.villages.len() as u64) as usize].0;
-                    Some((twin_dxid, twin_enroll, twin_later, twin_gxsj, variant, twin_sfzh, twin_name, other_village.clone()))
+                    let other_village =
+                        &county.villages[rng.below(county.villages.len() as u64) as usize].0;
+                    Some((
+                        twin_dxid,
+                        twin_enroll,
+                        twin_later,
+                        twin_gxsj,
+                        variant,
+                        twin_sfzh,
+                        twin_name,
+                        other_village.clone(),
+                    ))
                 } else {
                     None
                 };
@@ -511,27 +680,77 @@ impl<'a> Gen<'a> {
                 }
                 let original_merged = twin_row.as_ref().is_some_and(|t| t.2);
                 if original_merged {
-                    fate = Fate { merged: true, ..Fate::default() };
+                    fate = Fate {
+                        merged: true,
+                        ..Fate::default()
+                    };
                 }
                 let row = vec![
-                    Some(dxid.to_string()), xm, Some(sfzh), Some(xzqhdm),
-                    Some(format!("{}{village_name}{}组", county.name, rng.range(1, 9))),
-                    Some(format!("1{}{:09}", rng.pick(&["3", "5", "8"]), rng.below(1_000_000_000))),
-                    yhzh, Some(bank.to_owned()), hzsfzh.clone(), Some(dxzt), swrq.clone(),
-                    Some(datetime(cjsj, rng)), Some(datetime(gxsj, rng)),
+                    Some(dxid.to_string()),
+                    xm,
+                    Some(sfzh),
+                    Some(xzqhdm),
+                    Some(format!(
+                        "{}{village_name}{}组",
+                        county.name,
+                        rng.range(1, 9)
+                    )),
+                    Some(format!(
+                        "1{}{:09}",
+                        rng.pick(&["3", "5", "8"]),
+                        rng.below(1_000_000_000)
+                    )),
+                    yhzh,
+                    Some(bank.to_owned()),
+                    hzsfzh.clone(),
+                    Some(dxzt),
+                    swrq.clone(),
+                    Some(datetime(cjsj, rng)),
+                    Some(datetime(gxsj, rng)),
                 ];
                 self.emit(truth, &county.current, LegacyTable::Beneficiaries, row)?;
-                self.record(truth, LegacyTable::Beneficiaries, dxid, &person_county, fate)?;
+                self.record(
+                    truth,
+                    LegacyTable::Beneficiaries,
+                    dxid,
+                    &person_county,
+                    fate,
+                )?;
 
                 let person = Person {
-                    dxid, household, account: account.clone(), death, suspended,
-                    enroll, rejected, clean, county: person_county, all_programs: all_programs.clone(),
-                    paid_after_death_case, program_mismatch_used: false,
+                    dxid,
+                    household,
+                    account: account.clone(),
+                    death,
+                    suspended,
+                    enroll,
+                    rejected,
+                    clean,
+                    county: person_county,
+                    all_programs: all_programs.clone(),
+                    paid_after_death_case,
+                    program_mismatch_used: false,
                 };
                 people.push(person);
 
-                if let Some((twin_dxid, twin_enroll, twin_later, twin_gxsj, variant, twin_sfzh, twin_name, other_village)) = twin_row {
-                    let mut fate = Fate { quirk: Some(Quirk::Q8), variant, field: Some("SFZH"), raw: Some(twin_sfzh.clone()), ..Fate::default() };
+                if let Some((
+                    twin_dxid,
+                    twin_enroll,
+                    twin_later,
+                    twin_gxsj,
+                    variant,
+                    twin_sfzh,
+                    twin_name,
+                    other_village,
+                )) = twin_row
+                {
+                    let mut fate = Fate {
+                        quirk: Some(Quirk::Q8),
+                        variant,
+                        field: Some("SFZH"),
+                        raw: Some(twin_sfzh.clone()),
+                        ..Fate::default()
+                    };
                     if twin_later {
                         if county.obsolete {
                             fate.corrections.push(C::RegionRemapped);
@@ -545,24 +764,53 @@ impl<'a> Gen<'a> {
                     if variant == "name_conflict" {
                         fate.field = Some("XM");
                         fate.raw = Some(twin_name.clone());
-                        truth.flag(FlagCase { flag: AuditFlag::NameConflict.code(), table: "T_BTDX", keys: vec![dxid, twin_dxid], county: county.current.clone() });
+                        truth.flag(FlagCase {
+                            flag: AuditFlag::NameConflict.code(),
+                            table: "T_BTDX",
+                            keys: vec![dxid, twin_dxid],
+                            county: county.current.clone(),
+                        });
                     }
                     let (bank, prefix, len) = *rng.pick(BANKS);
                     account_seq += 1;
                     let twin_account = make_account(rng, prefix, len, county_index, account_seq);
                     let twin_cjsj = twin_gxsj - Duration::days(rng.range(0, 30));
                     let row = vec![
-                        Some(twin_dxid.to_string()), Some(twin_name), Some(twin_sfzh), Some(other_village),
-                        Some(format!("{}{}", county.name, county.villages[village].1)), None,
-                        Some(twin_account.clone()), Some(bank.to_owned()), hzsfzh, Some(status_code.to_owned()), death.map(iso),
-                        Some(datetime(twin_cjsj, rng)), Some(datetime(twin_gxsj, rng)),
+                        Some(twin_dxid.to_string()),
+                        Some(twin_name),
+                        Some(twin_sfzh),
+                        Some(other_village),
+                        Some(format!("{}{}", county.name, county.villages[village].1)),
+                        None,
+                        Some(twin_account.clone()),
+                        Some(bank.to_owned()),
+                        hzsfzh,
+                        Some(status_code.to_owned()),
+                        death.map(iso),
+                        Some(datetime(twin_cjsj, rng)),
+                        Some(datetime(twin_gxsj, rng)),
                     ];
                     self.emit(truth, &county.current, LegacyTable::Beneficiaries, row)?;
-                    self.record(truth, LegacyTable::Beneficiaries, twin_dxid, &county.current, fate)?;
+                    self.record(
+                        truth,
+                        LegacyTable::Beneficiaries,
+                        twin_dxid,
+                        &county.current,
+                        fate,
+                    )?;
                     people.push(Person {
-                        dxid: twin_dxid, household, account: twin_account, death, suspended,
-                        enroll: twin_enroll, rejected: false, clean: false, county: county.current.clone(),
-                        all_programs, paid_after_death_case: false, program_mismatch_used: false,
+                        dxid: twin_dxid,
+                        household,
+                        account: twin_account,
+                        death,
+                        suspended,
+                        enroll: twin_enroll,
+                        rejected: false,
+                        clean: false,
+                        county: county.current.clone(),
+                        all_programs,
+                        paid_after_death_case: false,
+                        program_mismatch_used: false,
                     });
                 }
                 if member == 0 {
@@ -574,30 +822,61 @@ impl<'a> Gen<'a> {
         Ok(people)
     }
 
-    fn allocations(&mut self, truth: &mut TruthWriter, rng: &mut Rng, county: &County, people: &[Person]) -> Result<HashMap<(usize, i32), (i64, bool)>, SimError> {
+    fn allocations(
+        &mut self,
+        truth: &mut TruthWriter,
+        rng: &mut Rng,
+        county: &County,
+        people: &[Person],
+    ) -> Result<Allocations, SimError> {
         let mut out = HashMap::new();
         for (pi, program) in self.programs.clone().iter().enumerate() {
             for year in self.params.first_year..=self.params.last_year {
-                let enrolled: usize = people.iter().filter(|p| p.enroll.iter().any(|e| e.program == pi && e.from_year <= year)).count();
+                let enrolled: usize = people
+                    .iter()
+                    .filter(|p| {
+                        p.enroll
+                            .iter()
+                            .any(|e| e.program == pi && e.from_year <= year)
+                    })
+                    .count();
                 if enrolled == 0 {
                     continue;
                 }
                 let zbid = bump(&mut self.next.zbid);
                 let periods = program.months.len() as i64;
-                let typical = program.rate.unwrap_or(Decimal::from(program.fixed_range.1.max(100)));
-                let amount = (typical * Decimal::from(enrolled as i64 * periods * 12) / Decimal::TEN).round_dp(0) * Decimal::from(10);
-                let quirk = self.draw(truth, rng, &[Quirk::Q3, Quirk::Q4, Quirk::Q5, Quirk::Q9, Quirk::Q10]);
+                let typical = program
+                    .rate
+                    .unwrap_or(Decimal::from(program.fixed_range.1.max(100)));
+                let amount = (typical * Decimal::from(enrolled as i64 * periods * 12)
+                    / Decimal::TEN)
+                    .round_dp(0)
+                    * Decimal::from(10);
+                let quirk = self.draw(
+                    truth,
+                    rng,
+                    &[Quirk::Q3, Quirk::Q4, Quirk::Q5, Quirk::Q9, Quirk::Q10],
+                );
                 let mut fate = Fate::default();
                 let mut xzqhdm = county.legacy.clone();
                 let mut xmdm = program.code.to_owned();
                 let mut nd = year.to_string();
                 let mut zbje = Some(money_text(amount));
-                let issued = NaiveDate::from_ymd_opt(year, 1, 10).expect("date") + Duration::days(rng.range(0, 60));
+                let issued = NaiveDate::from_ymd_opt(year, 1, 10).expect("date")
+                    + Duration::days(rng.range(0, 60));
                 let mut xdrq = Some(iso(issued));
                 match quirk {
                     Some(Quirk::Q3) => {
                         xzqhdm = format!("619{}", &county.legacy[3..]);
-                        fate.apply(Quirk::Q3, "XZQHDM", &Variant { name: "unknown_code", raw: Some(xzqhdm.clone()), outcome: Outcome::Reject(R::RegionUnknown) });
+                        fate.apply(
+                            Quirk::Q3,
+                            "XZQHDM",
+                            &Variant {
+                                name: "unknown_code",
+                                raw: Some(xzqhdm.clone()),
+                                outcome: Outcome::Reject(R::RegionUnknown),
+                            },
+                        );
                     }
                     Some(Quirk::Q4) => {
                         let (variant, _) = variants::amount(rng, amount);
@@ -611,7 +890,15 @@ impl<'a> Gen<'a> {
                     }
                     Some(Quirk::Q9) => {
                         xmdm = UNKNOWN_PROGRAM.into();
-                        fate.apply(Quirk::Q9, "XMDM", &Variant { name: "unknown_program", raw: Some(xmdm.clone()), outcome: Outcome::Reject(R::ProgramUnknown) });
+                        fate.apply(
+                            Quirk::Q9,
+                            "XMDM",
+                            &Variant {
+                                name: "unknown_program",
+                                raw: Some(xmdm.clone()),
+                                outcome: Outcome::Reject(R::ProgramUnknown),
+                            },
+                        );
                     }
                     Some(Quirk::Q10) => {
                         let variant = variants::year(rng, year);
@@ -623,13 +910,26 @@ impl<'a> Gen<'a> {
                 if county.obsolete && !fate.rejected() {
                     fate.corrections.insert(0, C::RegionRemapped);
                 }
-                let row_county = if fate.reject == Some(R::RegionUnknown) { UNATTRIBUTED_COUNTY } else { county.current.as_str() }.to_owned();
+                let row_county = if fate.reject == Some(R::RegionUnknown) {
+                    UNATTRIBUTED_COUNTY
+                } else {
+                    county.current.as_str()
+                }
+                .to_owned();
                 out.insert((pi, year), (zbid, !fate.rejected()));
                 let dept = department_initial(program.department);
                 let row = vec![
-                    Some(zbid.to_string()), Some(xzqhdm), Some(xmdm), Some(nd),
-                    Some(format!("{}财{dept}〔{year}〕{}号", county.city_initial, rng.range(1, 120))),
-                    zbje, xdrq,
+                    Some(zbid.to_string()),
+                    Some(xzqhdm),
+                    Some(xmdm),
+                    Some(nd),
+                    Some(format!(
+                        "{}财{dept}〔{year}〕{}号",
+                        county.city_initial,
+                        rng.range(1, 120)
+                    )),
+                    zbje,
+                    xdrq,
                 ];
                 self.emit(truth, &county.current, LegacyTable::Allocations, row)?;
                 self.record(truth, LegacyTable::Allocations, zbid, &row_county, fate)?;
@@ -638,30 +938,73 @@ impl<'a> Gen<'a> {
         Ok(out)
     }
 
-    fn batches(&mut self, truth: &mut TruthWriter, rng: &mut Rng, county: &County, people: &mut [Person], allocations: &HashMap<(usize, i32), (i64, bool)>) -> Result<(), SimError> {
+    fn batches(
+        &mut self,
+        truth: &mut TruthWriter,
+        rng: &mut Rng,
+        county: &County,
+        people: &mut [Person],
+        allocations: &Allocations,
+    ) -> Result<(), SimError> {
         let mut quota = AuditQuota::default();
-        let fixed_programs: Vec<usize> = self.programs.iter().enumerate().filter(|(_, p)| p.basis == Basis::Fixed).map(|(i, _)| i).collect();
+        let fixed_programs: Vec<usize> = self
+            .programs
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.basis == Basis::Fixed)
+            .map(|(i, _)| i)
+            .collect();
         for (pi, program) in self.programs.clone().iter().enumerate() {
             for year in self.params.first_year..=self.params.last_year {
                 for (period_no, month) in program.months.iter().enumerate() {
-                    let announce_from = NaiveDate::from_ymd_opt(year, *month, 1).expect("date") + Duration::days(rng.range(0, 5));
+                    let announce_from = NaiveDate::from_ymd_opt(year, *month, 1).expect("date")
+                        + Duration::days(rng.range(0, 5));
                     let announce_to = announce_from + Duration::days(7);
                     let pay_day = announce_to + Duration::days(rng.range(3, 10));
                     let pending = pay_day > self.pay_cutoff;
-                    let members: Vec<(usize, usize)> = people.iter().enumerate().filter_map(|(i, p)| {
-                        let e = p.enroll.iter().position(|e| e.program == pi)?;
-                        let e_ref = &p.enroll[e];
-                        let active = if program.one_off { e_ref.from_year == year && period_no == 0 } else { e_ref.from_year <= year };
-                        let alive = p.death.is_none_or(|d| pay_day <= d || p.paid_after_death_case);
-                        let not_suspended = !p.suspended || year < self.params.last_year;
-                        (active && alive && not_suspended).then_some((i, e))
-                    }).collect();
+                    let members: Vec<(usize, usize)> = people
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, p)| {
+                            let e = p.enroll.iter().position(|e| e.program == pi)?;
+                            let e_ref = &p.enroll[e];
+                            let active = if program.one_off {
+                                e_ref.from_year == year && period_no == 0
+                            } else {
+                                e_ref.from_year <= year
+                            };
+                            let alive = p
+                                .death
+                                .is_none_or(|d| pay_day <= d || p.paid_after_death_case);
+                            let not_suspended = !p.suspended || year < self.params.last_year;
+                            (active && alive && not_suspended).then_some((i, e))
+                        })
+                        .collect();
                     if members.is_empty() {
                         continue;
                     }
                     let pcid = bump(&mut self.next.pcid);
-                    let ctx = BatchCtx { pi, year, month: *month, announce_from, announce_to, pay_day, pending, pcid };
-                    self.batch(truth, rng, county, people, &members, allocations, &ctx, &fixed_programs, &mut quota)?;
+                    let ctx = BatchCtx {
+                        pi,
+                        year,
+                        month: *month,
+                        announce_from,
+                        announce_to,
+                        pay_day,
+                        pending,
+                        pcid,
+                    };
+                    self.batch(
+                        truth,
+                        rng,
+                        county,
+                        people,
+                        &members,
+                        allocations,
+                        &ctx,
+                        &fixed_programs,
+                        &mut quota,
+                    )?;
                 }
             }
         }
@@ -669,9 +1012,32 @@ impl<'a> Gen<'a> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn batch(&mut self, truth: &mut TruthWriter, rng: &mut Rng, county: &County, people: &mut [Person], members: &[(usize, usize)], allocations: &HashMap<(usize, i32), (i64, bool)>, ctx: &BatchCtx, fixed_programs: &[usize], quota: &mut AuditQuota) -> Result<(), SimError> {
+    fn batch(
+        &mut self,
+        truth: &mut TruthWriter,
+        rng: &mut Rng,
+        county: &County,
+        people: &mut [Person],
+        members: &[(usize, usize)],
+        allocations: &Allocations,
+        ctx: &BatchCtx,
+        fixed_programs: &[usize],
+        quota: &mut AuditQuota,
+    ) -> Result<(), SimError> {
         let program = self.programs[ctx.pi].clone();
-        let quirk = self.draw(truth, rng, &[Quirk::Q3, Quirk::Q4, Quirk::Q5, Quirk::Q6, Quirk::Q9, Quirk::Q10, Quirk::Q12]);
+        let quirk = self.draw(
+            truth,
+            rng,
+            &[
+                Quirk::Q3,
+                Quirk::Q4,
+                Quirk::Q5,
+                Quirk::Q6,
+                Quirk::Q9,
+                Quirk::Q10,
+                Quirk::Q12,
+            ],
+        );
         let mut fate = Fate::default();
         let mut xzqhdm = county.legacy.clone();
         let mut xmdm = program.code.to_owned();
@@ -683,12 +1049,28 @@ impl<'a> Gen<'a> {
         match quirk {
             Some(Quirk::Q3) => {
                 xzqhdm = format!("619{}", &county.legacy[3..]);
-                fate.apply(Quirk::Q3, "XZQHDM", &Variant { name: "unknown_code", raw: Some(xzqhdm.clone()), outcome: Outcome::Reject(R::RegionUnknown) });
+                fate.apply(
+                    Quirk::Q3,
+                    "XZQHDM",
+                    &Variant {
+                        name: "unknown_code",
+                        raw: Some(xzqhdm.clone()),
+                        outcome: Outcome::Reject(R::RegionUnknown),
+                    },
+                );
             }
             Some(Quirk::Q5) => {
-                let (field, date) = if rng.percent(50) { ("GSKSRQ", ctx.announce_from) } else { ("GSJSRQ", ctx.announce_to) };
+                let (field, date) = if rng.percent(50) {
+                    ("GSKSRQ", ctx.announce_from)
+                } else {
+                    ("GSJSRQ", ctx.announce_to)
+                };
                 let variant = variants::date(rng, date, false);
-                if field == "GSKSRQ" { gsksrq = variant.raw.clone() } else { gsjsrq = variant.raw.clone() }
+                if field == "GSKSRQ" {
+                    gsksrq = variant.raw.clone()
+                } else {
+                    gsjsrq = variant.raw.clone()
+                }
                 fate.apply(Quirk::Q5, field, &variant);
             }
             Some(Quirk::Q6) => {
@@ -698,7 +1080,15 @@ impl<'a> Gen<'a> {
             }
             Some(Quirk::Q9) => {
                 xmdm = UNKNOWN_PROGRAM.into();
-                fate.apply(Quirk::Q9, "XMDM", &Variant { name: "unknown_program", raw: Some(xmdm.clone()), outcome: Outcome::Reject(R::ProgramUnknown) });
+                fate.apply(
+                    Quirk::Q9,
+                    "XMDM",
+                    &Variant {
+                        name: "unknown_program",
+                        raw: Some(xmdm.clone()),
+                        outcome: Outcome::Reject(R::ProgramUnknown),
+                    },
+                );
             }
             Some(Quirk::Q10) => {
                 let variant = variants::year(rng, ctx.year);
@@ -708,7 +1098,11 @@ impl<'a> Gen<'a> {
             _ => {}
         }
         let batch_rejected = fate.rejected();
-        let batch_county = if fate.reject == Some(R::RegionUnknown) { None } else { Some(county.current.clone()) };
+        let batch_county = if fate.reject == Some(R::RegionUnknown) {
+            None
+        } else {
+            Some(county.current.clone())
+        };
         let batch_clean = quirk.is_none();
 
         // The lines.
@@ -723,7 +1117,9 @@ impl<'a> Gen<'a> {
                 let e = &p.enroll[enroll_index];
                 (p.county.clone(), p.rejected, p.clean, e.amount, e.quantity)
             };
-            let line_county = batch_county.clone().unwrap_or_else(|| person_county.clone());
+            let line_county = batch_county
+                .clone()
+                .unwrap_or_else(|| person_county.clone());
             let paid_after_death = people[person_index].paid_after_death_case
                 && !ctx.pending
                 && !batch_rejected
@@ -731,17 +1127,30 @@ impl<'a> Gen<'a> {
             if paid_after_death {
                 people[person_index].paid_after_death_case = false;
             }
-            let eligible_audit = !ctx.pending && !batch_rejected && person_clean && !paid_after_death;
+            let eligible_audit =
+                !ctx.pending && !batch_rejected && person_clean && !paid_after_death;
             // Audit cases, at most a few per county and kind.
             let audit = if paid_after_death {
                 Some(AuditFlag::PaidAfterDeath)
             } else if eligible_audit && rng.chance_ppm(4_000) {
-                let kinds = [AuditFlag::DuplicatePayment, AuditFlag::RateMismatch, AuditFlag::PaidBeforeAnnounced, AuditFlag::FailedNotReissued, AuditFlag::SharedAccount];
+                let kinds = [
+                    AuditFlag::DuplicatePayment,
+                    AuditFlag::RateMismatch,
+                    AuditFlag::PaidBeforeAnnounced,
+                    AuditFlag::FailedNotReissued,
+                    AuditFlag::SharedAccount,
+                ];
                 let kind = *rng.pick(&kinds);
                 let allowed = match kind {
-                    AuditFlag::RateMismatch => program.rate.is_some() && program.basis != Basis::Fixed,
+                    AuditFlag::RateMismatch => {
+                        program.rate.is_some() && program.basis != Basis::Fixed
+                    }
                     AuditFlag::PaidBeforeAnnounced => batch_clean,
-                    AuditFlag::SharedAccount => last_for_shared.as_ref().is_some_and(|(_, _, h, i)| *h != people[person_index].household && *i != person_index),
+                    AuditFlag::SharedAccount => {
+                        last_for_shared.as_ref().is_some_and(|(_, _, h, i)| {
+                            *h != people[person_index].household && *i != person_index
+                        })
+                    }
                     _ => true,
                 };
                 (allowed && quota.take(kind, self.params)).then_some(kind)
@@ -751,12 +1160,23 @@ impl<'a> Gen<'a> {
 
             let mxid = bump(&mut self.next.mxid);
             let mut line = LineDraft {
-                mxid, pcid: ctx.pcid, dxid: people[person_index].dxid, xmdm: program.code.to_owned(), nd: ctx.year.to_string(),
-                sl: quantity.map(|q| q.normalize().to_string()), je: Some(money_text(amount)), readable: Some(amount),
+                mxid,
+                pcid: ctx.pcid,
+                dxid: people[person_index].dxid,
+                xmdm: program.code.to_owned(),
+                nd: ctx.year.to_string(),
+                sl: quantity.map(|q| q.normalize().to_string()),
+                je: Some(money_text(amount)),
+                readable: Some(amount),
                 yhzh: Some(people[person_index].account.clone()),
                 ffzt: if ctx.pending { "0" } else { "1" }.to_owned(),
-                ffrq: (!ctx.pending).then(|| iso(ctx.pay_day)), yhlsh: None, sbyy: None, ymxid: None,
-                gxsj: ctx.pay_day, fate: Fate::default(), county: line_county.clone(),
+                ffrq: (!ctx.pending).then(|| iso(ctx.pay_day)),
+                yhlsh: None,
+                sbyy: None,
+                ymxid: None,
+                gxsj: ctx.pay_day,
+                fate: Fate::default(),
+                county: line_county.clone(),
             };
             if !ctx.pending {
                 line.yhlsh = Some(format!("{}{mxid:010}", ctx.pay_day.format("%Y%m%d")));
@@ -767,28 +1187,59 @@ impl<'a> Gen<'a> {
                     let wrong = amount + Decimal::TEN;
                     line.je = Some(money_text(wrong));
                     line.readable = Some(wrong);
-                    self.flag(truth, AuditFlag::RateMismatch, "T_FFMX", vec![mxid], &line_county);
+                    self.flag(
+                        truth,
+                        AuditFlag::RateMismatch,
+                        "T_FFMX",
+                        vec![mxid],
+                        &line_county,
+                    );
                 }
                 Some(AuditFlag::PaidBeforeAnnounced) => {
                     let early = ctx.announce_from + Duration::days(1);
                     line.ffrq = Some(iso(early));
                     line.gxsj = early;
-                    self.flag(truth, AuditFlag::PaidBeforeAnnounced, "T_FFMX", vec![mxid], &line_county);
+                    self.flag(
+                        truth,
+                        AuditFlag::PaidBeforeAnnounced,
+                        "T_FFMX",
+                        vec![mxid],
+                        &line_county,
+                    );
                 }
                 Some(AuditFlag::FailedNotReissued) => {
                     line.ffzt = "2".into();
                     line.sbyy = Some((*rng.pick(FAILURE_REASONS)).to_owned());
                     line.gxsj = ctx.pay_day + Duration::days(7);
                     any_failed = true;
-                    self.flag(truth, AuditFlag::FailedNotReissued, "T_FFMX", vec![mxid], &line_county);
+                    self.flag(
+                        truth,
+                        AuditFlag::FailedNotReissued,
+                        "T_FFMX",
+                        vec![mxid],
+                        &line_county,
+                    );
                 }
                 Some(AuditFlag::SharedAccount) => {
-                    let (other_mxid, other_account, ..) = last_for_shared.clone().expect("checked above");
+                    let (other_mxid, other_account, ..) =
+                        last_for_shared.clone().expect("checked above");
                     line.yhzh = Some(other_account);
-                    self.flag(truth, AuditFlag::SharedAccount, "T_FFMX", vec![other_mxid, mxid], &line_county);
+                    self.flag(
+                        truth,
+                        AuditFlag::SharedAccount,
+                        "T_FFMX",
+                        vec![other_mxid, mxid],
+                        &line_county,
+                    );
                 }
                 Some(AuditFlag::PaidAfterDeath) => {
-                    self.flag(truth, AuditFlag::PaidAfterDeath, "T_FFMX", vec![mxid], &line_county);
+                    self.flag(
+                        truth,
+                        AuditFlag::PaidAfterDeath,
+                        "T_FFMX",
+                        vec![mxid],
+                        &line_county,
+                    );
                 }
                 Some(AuditFlag::DuplicatePayment) => extra_duplicate = true,
                 _ => {}
@@ -800,10 +1251,21 @@ impl<'a> Gen<'a> {
                 line.fate.reject = Some(R::BeneficiaryRejected);
                 line.fate.field = Some("DXID");
             } else if audit.is_none() {
-                self.line_quirk(truth, rng, &mut line, people, person_index, fixed_programs, ctx)?;
+                self.line_quirk(
+                    truth,
+                    rng,
+                    &mut line,
+                    people,
+                    person_index,
+                    fixed_programs,
+                    ctx,
+                )?;
             }
             // A bank return: the line is reissued by a later line, or refunded.
-            let fails = audit.is_none() && !ctx.pending && people[person_index].death.is_none() && rng.percent(1);
+            let fails = audit.is_none()
+                && !ctx.pending
+                && people[person_index].death.is_none()
+                && rng.percent(1);
             let mut reissue = None;
             if fails {
                 any_failed = true;
@@ -816,34 +1278,83 @@ impl<'a> Gen<'a> {
                 }
             }
             if audit.is_none() && eligible_audit && line.fate.quirk.is_none() && !fails {
-                last_for_shared = Some((mxid, people[person_index].account.clone(), people[person_index].household, person_index));
+                last_for_shared = Some((
+                    mxid,
+                    people[person_index].account.clone(),
+                    people[person_index].household,
+                    person_index,
+                ));
             }
             if line.gxsj > last_gxsj {
                 last_gxsj = line.gxsj;
             }
             let original_pcid = line.pcid;
-            self.write_line(truth, rng, line, &mut declared_count, &mut declared_amount, original_pcid == ctx.pcid)?;
+            self.write_line(
+                truth,
+                rng,
+                line,
+                &mut declared_count,
+                &mut declared_amount,
+                original_pcid == ctx.pcid,
+            )?;
             if extra_duplicate {
                 let dup_mxid = bump(&mut self.next.mxid);
                 let dup = LineDraft {
-                    mxid: dup_mxid, pcid: ctx.pcid, dxid: people[person_index].dxid, xmdm: program.code.to_owned(), nd: ctx.year.to_string(),
-                    sl: quantity.map(|q| q.normalize().to_string()), je: Some(money_text(amount)), readable: Some(amount),
-                    yhzh: Some(people[person_index].account.clone()), ffzt: "1".into(), ffrq: Some(iso(ctx.pay_day)),
-                    yhlsh: Some(format!("{}{dup_mxid:010}", ctx.pay_day.format("%Y%m%d"))), sbyy: None, ymxid: None,
-                    gxsj: ctx.pay_day, fate: Fate::default(), county: line_county.clone(),
+                    mxid: dup_mxid,
+                    pcid: ctx.pcid,
+                    dxid: people[person_index].dxid,
+                    xmdm: program.code.to_owned(),
+                    nd: ctx.year.to_string(),
+                    sl: quantity.map(|q| q.normalize().to_string()),
+                    je: Some(money_text(amount)),
+                    readable: Some(amount),
+                    yhzh: Some(people[person_index].account.clone()),
+                    ffzt: "1".into(),
+                    ffrq: Some(iso(ctx.pay_day)),
+                    yhlsh: Some(format!("{}{dup_mxid:010}", ctx.pay_day.format("%Y%m%d"))),
+                    sbyy: None,
+                    ymxid: None,
+                    gxsj: ctx.pay_day,
+                    fate: Fate::default(),
+                    county: line_county.clone(),
                 };
-                self.flag(truth, AuditFlag::DuplicatePayment, "T_FFMX", vec![mxid, dup_mxid], &line_county);
-                self.write_line(truth, rng, dup, &mut declared_count, &mut declared_amount, true)?;
+                self.flag(
+                    truth,
+                    AuditFlag::DuplicatePayment,
+                    "T_FFMX",
+                    vec![mxid, dup_mxid],
+                    &line_county,
+                );
+                self.write_line(
+                    truth,
+                    rng,
+                    dup,
+                    &mut declared_count,
+                    &mut declared_amount,
+                    true,
+                )?;
             }
             if let Some(original_rejected) = reissue {
                 let new_mxid = bump(&mut self.next.mxid);
                 let reissue_day = ctx.pay_day + Duration::days(20);
                 let mut line = LineDraft {
-                    mxid: new_mxid, pcid: ctx.pcid, dxid: people[person_index].dxid, xmdm: program.code.to_owned(), nd: ctx.year.to_string(),
-                    sl: quantity.map(|q| q.normalize().to_string()), je: Some(money_text(amount)), readable: Some(amount),
-                    yhzh: Some(people[person_index].account.clone()), ffzt: "1".into(), ffrq: Some(iso(reissue_day)),
-                    yhlsh: Some(format!("{}{new_mxid:010}", reissue_day.format("%Y%m%d"))), sbyy: None, ymxid: Some(mxid),
-                    gxsj: reissue_day, fate: Fate::default(), county: line_county.clone(),
+                    mxid: new_mxid,
+                    pcid: ctx.pcid,
+                    dxid: people[person_index].dxid,
+                    xmdm: program.code.to_owned(),
+                    nd: ctx.year.to_string(),
+                    sl: quantity.map(|q| q.normalize().to_string()),
+                    je: Some(money_text(amount)),
+                    readable: Some(amount),
+                    yhzh: Some(people[person_index].account.clone()),
+                    ffzt: "1".into(),
+                    ffrq: Some(iso(reissue_day)),
+                    yhlsh: Some(format!("{}{new_mxid:010}", reissue_day.format("%Y%m%d"))),
+                    sbyy: None,
+                    ymxid: Some(mxid),
+                    gxsj: reissue_day,
+                    fate: Fate::default(),
+                    county: line_county.clone(),
                 };
                 if batch_rejected {
                     line.fate.reject = Some(R::BatchRejected);
@@ -852,7 +1363,15 @@ impl<'a> Gen<'a> {
                     line.fate.reject = Some(R::BeneficiaryRejected);
                     line.fate.field = Some("DXID");
                 } else {
-                    self.line_quirk(truth, rng, &mut line, people, person_index, fixed_programs, ctx)?;
+                    self.line_quirk(
+                        truth,
+                        rng,
+                        &mut line,
+                        people,
+                        person_index,
+                        fixed_programs,
+                        ctx,
+                    )?;
                     if original_rejected && !line.fate.rejected() {
                         line.fate.corrections.push(C::ValueCleared);
                         if line.fate.field.is_none() {
@@ -864,7 +1383,14 @@ impl<'a> Gen<'a> {
                     last_gxsj = reissue_day;
                 }
                 let in_batch = line.pcid == ctx.pcid;
-                self.write_line(truth, rng, line, &mut declared_count, &mut declared_amount, in_batch)?;
+                self.write_line(
+                    truth,
+                    rng,
+                    line,
+                    &mut declared_count,
+                    &mut declared_amount,
+                    in_batch,
+                )?;
             }
         }
 
@@ -874,13 +1400,35 @@ impl<'a> Gen<'a> {
         if quirk == Some(Quirk::Q12) {
             let variant = if rng.percent(50) {
                 zrs += 1;
-                Variant { name: "count_off", raw: Some(zrs.to_string()), outcome: Outcome::Keep }
+                Variant {
+                    name: "count_off",
+                    raw: Some(zrs.to_string()),
+                    outcome: Outcome::Keep,
+                }
             } else {
                 zje_value += Decimal::from(100);
-                Variant { name: "amount_off", raw: Some(money_text(zje_value)), outcome: Outcome::Keep }
+                Variant {
+                    name: "amount_off",
+                    raw: Some(money_text(zje_value)),
+                    outcome: Outcome::Keep,
+                }
             };
-            fate.apply(Quirk::Q12, if variant.name == "count_off" { "ZRS" } else { "ZJE" }, &variant);
-            self.flag(truth, AuditFlag::BatchTotalMismatch, "T_FFPC", vec![ctx.pcid], &county.current);
+            fate.apply(
+                Quirk::Q12,
+                if variant.name == "count_off" {
+                    "ZRS"
+                } else {
+                    "ZJE"
+                },
+                &variant,
+            );
+            self.flag(
+                truth,
+                AuditFlag::BatchTotalMismatch,
+                "T_FFPC",
+                vec![ctx.pcid],
+                &county.current,
+            );
         }
         let mut zje = Some(money_text(zje_value));
         if zje_value <= Decimal::ZERO {
@@ -911,28 +1459,76 @@ impl<'a> Gen<'a> {
         if county.obsolete && !batch_rejected {
             fate.corrections.insert(0, C::RegionRemapped);
         }
-        let pczt = if any_failed && !ctx.pending && pczt == status_code { "5".to_owned() } else { pczt };
+        let pczt = if any_failed && !ctx.pending && pczt == status_code {
+            "5".to_owned()
+        } else {
+            pczt
+        };
         let cjsj = ctx.announce_from - Duration::days(3);
         let row = vec![
             Some(ctx.pcid.to_string()),
-            Some(format!("PC{}{:02}{}-{:03}", ctx.year, ctx.month, program.code, ctx.pcid % 1000)),
-            Some(xzqhdm), Some(xmdm), Some(nd), zbid.map(|z| z.to_string()),
-            Some(format!("{}{:02}", ctx.year, ctx.month)), gsksrq, gsjsrq, Some(pczt),
-            Some(zrs.to_string()), zje, Some(county.entry_login.clone()), Some(county.review_login.clone()),
-            Some(datetime(cjsj, rng)), Some(datetime(last_gxsj.max(cjsj), rng)),
+            Some(format!(
+                "PC{}{:02}{}-{:03}",
+                ctx.year,
+                ctx.month,
+                program.code,
+                ctx.pcid % 1000
+            )),
+            Some(xzqhdm),
+            Some(xmdm),
+            Some(nd),
+            zbid.map(|z| z.to_string()),
+            Some(format!("{}{:02}", ctx.year, ctx.month)),
+            gsksrq,
+            gsjsrq,
+            Some(pczt),
+            Some(zrs.to_string()),
+            zje,
+            Some(county.entry_login.clone()),
+            Some(county.review_login.clone()),
+            Some(datetime(cjsj, rng)),
+            Some(datetime(last_gxsj.max(cjsj), rng)),
         ];
         let row_county = batch_county.unwrap_or_else(|| UNATTRIBUTED_COUNTY.to_owned());
         self.emit(truth, &county.current, LegacyTable::Batches, row)?;
         self.record(truth, LegacyTable::Batches, ctx.pcid, &row_county, fate)
     }
 
-    fn flag(&mut self, truth: &mut TruthWriter, flag: AuditFlag, table: &'static str, keys: Vec<i64>, county: &str) {
-        truth.flag(FlagCase { flag: flag.code(), table, keys, county: county.to_owned() });
+    fn flag(
+        &mut self,
+        truth: &mut TruthWriter,
+        flag: AuditFlag,
+        table: &'static str,
+        keys: Vec<i64>,
+        county: &str,
+    ) {
+        truth.flag(FlagCase {
+            flag: flag.code(),
+            table,
+            keys,
+            county: county.to_owned(),
+        });
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn line_quirk(&mut self, truth: &mut TruthWriter, rng: &mut Rng, line: &mut LineDraft, people: &mut [Person], person_index: usize, fixed_programs: &[usize], ctx: &BatchCtx) -> Result<(), SimError> {
-        let mut options = vec![Quirk::Q4, Quirk::Q6, Quirk::Q7, Quirk::Q9, Quirk::Q10, Quirk::Q11];
+    fn line_quirk(
+        &mut self,
+        truth: &mut TruthWriter,
+        rng: &mut Rng,
+        line: &mut LineDraft,
+        people: &mut [Person],
+        person_index: usize,
+        fixed_programs: &[usize],
+        ctx: &BatchCtx,
+    ) -> Result<(), SimError> {
+        let mut options = vec![
+            Quirk::Q4,
+            Quirk::Q6,
+            Quirk::Q7,
+            Quirk::Q9,
+            Quirk::Q10,
+            Quirk::Q11,
+        ];
         if line.ffrq.is_some() {
             options.insert(1, Quirk::Q5);
         }
@@ -955,7 +1551,11 @@ impl<'a> Gen<'a> {
                 }
             }
             Quirk::Q5 => {
-                let date = line.ffrq.as_deref().and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()).unwrap_or(ctx.pay_day);
+                let date = line
+                    .ffrq
+                    .as_deref()
+                    .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                    .unwrap_or(ctx.pay_day);
                 let variant = variants::date(rng, date, true);
                 line.ffrq = variant.raw.clone();
                 line.fate.apply(Quirk::Q5, "FFRQ", &variant);
@@ -970,25 +1570,64 @@ impl<'a> Gen<'a> {
                 if rng.percent(50) {
                     line.pcid = orphan;
                     line.county = people[person_index].county.clone();
-                    line.fate.apply(Quirk::Q7, "PCID", &Variant { name: "orphan_batch", raw: Some(orphan.to_string()), outcome: Outcome::Reject(R::OrphanBatch) });
+                    line.fate.apply(
+                        Quirk::Q7,
+                        "PCID",
+                        &Variant {
+                            name: "orphan_batch",
+                            raw: Some(orphan.to_string()),
+                            outcome: Outcome::Reject(R::OrphanBatch),
+                        },
+                    );
                 } else {
                     line.dxid = orphan;
-                    line.fate.apply(Quirk::Q7, "DXID", &Variant { name: "orphan_beneficiary", raw: Some(orphan.to_string()), outcome: Outcome::Reject(R::OrphanBeneficiary) });
+                    line.fate.apply(
+                        Quirk::Q7,
+                        "DXID",
+                        &Variant {
+                            name: "orphan_beneficiary",
+                            raw: Some(orphan.to_string()),
+                            outcome: Outcome::Reject(R::OrphanBeneficiary),
+                        },
+                    );
                 }
             }
             Quirk::Q9 => {
                 let person = &mut people[person_index];
-                let other = fixed_programs.iter().find(|p| !person.all_programs.contains(p) && **p != ctx.pi);
+                let other = fixed_programs
+                    .iter()
+                    .find(|p| !person.all_programs.contains(p) && **p != ctx.pi);
                 match other {
                     Some(&other) if !person.program_mismatch_used && person.clean => {
                         person.program_mismatch_used = true;
                         line.xmdm = self.programs[other].code.to_owned();
-                        line.fate.apply(Quirk::Q9, "XMDM", &Variant { name: "program_mismatch", raw: Some(line.xmdm.clone()), outcome: Outcome::Keep });
-                        truth.flag(FlagCase { flag: AuditFlag::ProgramMismatch.code(), table: "T_FFMX", keys: vec![line.mxid], county: line.county.clone() });
+                        line.fate.apply(
+                            Quirk::Q9,
+                            "XMDM",
+                            &Variant {
+                                name: "program_mismatch",
+                                raw: Some(line.xmdm.clone()),
+                                outcome: Outcome::Keep,
+                            },
+                        );
+                        truth.flag(FlagCase {
+                            flag: AuditFlag::ProgramMismatch.code(),
+                            table: "T_FFMX",
+                            keys: vec![line.mxid],
+                            county: line.county.clone(),
+                        });
                     }
                     _ => {
                         line.xmdm = UNKNOWN_PROGRAM.into();
-                        line.fate.apply(Quirk::Q9, "XMDM", &Variant { name: "unknown_program", raw: Some(line.xmdm.clone()), outcome: Outcome::Reject(R::ProgramUnknown) });
+                        line.fate.apply(
+                            Quirk::Q9,
+                            "XMDM",
+                            &Variant {
+                                name: "unknown_program",
+                                raw: Some(line.xmdm.clone()),
+                                outcome: Outcome::Reject(R::ProgramUnknown),
+                            },
+                        );
                     }
                 }
             }
@@ -1008,7 +1647,15 @@ impl<'a> Gen<'a> {
         Ok(())
     }
 
-    fn write_line(&mut self, truth: &mut TruthWriter, rng: &mut Rng, line: LineDraft, count: &mut i64, amount: &mut Decimal, in_batch: bool) -> Result<(), SimError> {
+    fn write_line(
+        &mut self,
+        truth: &mut TruthWriter,
+        rng: &mut Rng,
+        line: LineDraft,
+        count: &mut i64,
+        amount: &mut Decimal,
+        in_batch: bool,
+    ) -> Result<(), SimError> {
         if in_batch {
             *count += 1;
             if let Some(a) = line.readable {
@@ -1016,15 +1663,29 @@ impl<'a> Gen<'a> {
             }
         }
         let row = vec![
-            Some(line.mxid.to_string()), Some(line.pcid.to_string()), Some(line.dxid.to_string()), Some(line.xmdm),
-            Some(line.nd), line.sl, line.je, line.yhzh, Some(line.ffzt), line.ffrq, line.yhlsh, line.sbyy,
-            line.ymxid.map(|m| m.to_string()), Some(datetime(line.gxsj, rng)),
+            Some(line.mxid.to_string()),
+            Some(line.pcid.to_string()),
+            Some(line.dxid.to_string()),
+            Some(line.xmdm),
+            Some(line.nd),
+            line.sl,
+            line.je,
+            line.yhzh,
+            Some(line.ffzt),
+            line.ffrq,
+            line.yhlsh,
+            line.sbyy,
+            line.ymxid.map(|m| m.to_string()),
+            Some(datetime(line.gxsj, rng)),
         ];
         let county = line.county.clone();
         self.emit(truth, &county, LegacyTable::Payments, row)?;
         self.record(truth, LegacyTable::Payments, line.mxid, &county, line.fate)
     }
 }
+
+/// Allocation id and whether it is loaded, per (program, fund year).
+type Allocations = HashMap<(usize, i32), (i64, bool)>;
 
 struct BatchCtx {
     pi: usize,
@@ -1099,11 +1760,23 @@ fn random_date(rng: &mut Rng, from_year: i32, to_year: i32) -> NaiveDate {
 }
 
 fn datetime(day: NaiveDate, rng: &mut Rng) -> String {
-    format!("{} {:02}:{:02}:{:02}", iso(day), rng.range(8, 18), rng.range(0, 59), rng.range(0, 59))
+    format!(
+        "{} {:02}:{:02}:{:02}",
+        iso(day),
+        rng.range(8, 18),
+        rng.range(0, 59),
+        rng.range(0, 59)
+    )
 }
 
 /// A unique 18-digit ID with a real check character; `want_x` asks for one ending in X.
-fn make_id(rng: &mut Rng, birthplace: &str, birth: NaiveDate, used: &mut HashSet<String>, want_x: bool) -> String {
+fn make_id(
+    rng: &mut Rng,
+    birthplace: &str,
+    birth: NaiveDate,
+    used: &mut HashSet<String>,
+    want_x: bool,
+) -> String {
     let mut day = birth;
     loop {
         let start = rng.below(1000);
@@ -1139,12 +1812,32 @@ fn wrong_check(rng: &mut Rng, id18: &str) -> String {
 
 /// A Q1 variant of a person's own ID number. `pick` 1 and 6 need an ID ending in X.
 fn id_variant_for(rng: &mut Rng, pick: usize, id18: &str, birth: NaiveDate) -> Variant {
-    let variant = |name, raw: String, outcome| Variant { name, raw: Some(raw), outcome };
+    let variant = |name, raw: String, outcome| Variant {
+        name,
+        raw: Some(raw),
+        outcome,
+    };
     match pick {
-        0 if birth.year() < 2000 => variant("id15", to_id15(id18), Outcome::Correct(C::Id15Upgraded)),
-        1 => variant("lower_case_x", id18.replace('X', "x"), Outcome::Correct(C::IdNormalized)),
+        0 if birth.year() < 2000 => {
+            variant("id15", to_id15(id18), Outcome::Correct(C::Id15Upgraded))
+        }
+        1 => variant(
+            "lower_case_x",
+            id18.replace('X', "x"),
+            Outcome::Correct(C::IdNormalized),
+        ),
         2 => {
-            let fw: String = id18.chars().enumerate().map(|(i, c)| if i < 6 && c.is_ascii_digit() { char::from_u32(c as u32 - '0' as u32 + 0xFF10).unwrap_or(c) } else { c }).collect();
+            let fw: String = id18
+                .chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    if i < 6 && c.is_ascii_digit() {
+                        char::from_u32(c as u32 - '0' as u32 + 0xFF10).unwrap_or(c)
+                    } else {
+                        c
+                    }
+                })
+                .collect();
             variant("full_width_digits", fw, Outcome::Correct(C::IdNormalized))
         }
         0 | 3 => {
@@ -1155,14 +1848,26 @@ fn id_variant_for(rng: &mut Rng, pick: usize, id18: &str, birth: NaiveDate) -> V
             };
             variant("spaces", raw, Outcome::Correct(C::IdNormalized))
         }
-        4 => variant("wrong_check_character", wrong_check(rng, id18), Outcome::Reject(R::IdChecksum)),
+        4 => variant(
+            "wrong_check_character",
+            wrong_check(rng, id18),
+            Outcome::Reject(R::IdChecksum),
+        ),
         5 => {
             // An impossible birth date (the 30th of February) with a matching check character.
             let first17 = format!("{}{}0230{}", &id18[..6], birth.year(), &id18[14..17]);
             let check = id_check_char(first17.as_bytes()).expect("17 digits") as char;
-            variant("impossible_birth_date", format!("{first17}{check}"), Outcome::Reject(R::IdInvalid))
+            variant(
+                "impossible_birth_date",
+                format!("{first17}{check}"),
+                Outcome::Reject(R::IdInvalid),
+            )
         }
-        _ => variant("lost_trailing_x", id18[..17].to_owned(), Outcome::Correct(C::IdCheckRestored)),
+        _ => variant(
+            "lost_trailing_x",
+            id18[..17].to_owned(),
+            Outcome::Correct(C::IdCheckRestored),
+        ),
     }
 }
 

@@ -47,7 +47,9 @@ pub enum SimError {
     Extract(#[from] ykt_extract::ExtractError),
     #[error(transparent)]
     Db(#[from] ykt_db::DbError),
-    #[error("the legacy database {url} already has a table {table}: generate into an empty database")]
+    #[error(
+        "the legacy database {url} already has a table {table}: generate into an empty database"
+    )]
     NotEmpty { url: String, table: &'static str },
     #[error("the database writer stopped before the simulation ended")]
     WriterGone,

@@ -25,8 +25,19 @@ pub enum Quirk {
 
 impl Quirk {
     pub const ALL: [Quirk; 13] = [
-        Quirk::Q1, Quirk::Q2, Quirk::Q3, Quirk::Q4, Quirk::Q5, Quirk::Q6, Quirk::Q7,
-        Quirk::Q8, Quirk::Q9, Quirk::Q10, Quirk::Q11, Quirk::Q12, Quirk::Q13,
+        Quirk::Q1,
+        Quirk::Q2,
+        Quirk::Q3,
+        Quirk::Q4,
+        Quirk::Q5,
+        Quirk::Q6,
+        Quirk::Q7,
+        Quirk::Q8,
+        Quirk::Q9,
+        Quirk::Q10,
+        Quirk::Q11,
+        Quirk::Q12,
+        Quirk::Q13,
     ];
 
     pub fn name(self) -> &'static str {
@@ -48,7 +59,9 @@ impl Quirk {
     }
 
     pub fn parse(s: &str) -> Option<Quirk> {
-        Quirk::ALL.into_iter().find(|q| q.name().eq_ignore_ascii_case(s))
+        Quirk::ALL
+            .into_iter()
+            .find(|q| q.name().eq_ignore_ascii_case(s))
     }
 
     /// Default rate in parts per million of the rows the quirk can occur in (0.5–2 %).
@@ -166,7 +179,9 @@ impl Params {
         let mut problems = Vec::new();
         for code in &self.counties {
             if regions.county(code).is_none() {
-                problems.push(format!("{code} is not a Shaanxi county code current on 2020-12-31"));
+                problems.push(format!(
+                    "{code} is not a Shaanxi county code current on 2020-12-31"
+                ));
             }
         }
         if self.counties.is_empty() {
@@ -185,7 +200,11 @@ impl Params {
         if total > 300_000 {
             problems.push("the quirk rates add up to more than 30 %".into());
         }
-        if problems.is_empty() { Ok(()) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 }
 

@@ -103,6 +103,10 @@ mod tests {
         let ly003 = p.iter().find(|p| p.code == "LY003").unwrap();
         assert_eq!(ly003.rate, Some(Decimal::from_str("4.75").unwrap()));
         assert!(ly003.whole_mu);
-        assert!(p.iter().filter(|p| p.basis == Basis::Fixed).all(|p| p.rate.is_none()));
+        assert!(
+            p.iter()
+                .filter(|p| p.basis == Basis::Fixed)
+                .all(|p| p.rate.is_none())
+        );
     }
 }

@@ -50,7 +50,10 @@ impl ExportSink {
         })?;
         let mut writers = BTreeMap::new();
         for table in LegacyTable::ALL {
-            let encoding = if utf8_bom_tables.iter().any(|t| t.eq_ignore_ascii_case(table.name())) {
+            let encoding = if utf8_bom_tables
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(table.name()))
+            {
                 ExportEncoding::Utf8Bom
             } else {
                 ExportEncoding::Gbk
@@ -168,7 +171,11 @@ pub async fn write_to_database(
 }
 
 fn insert_sql(engine: Engine, table: LegacyTable, rows: &[LegacyRow]) -> String {
-    let columns: Vec<String> = table.columns().iter().map(|c| ident(engine, c.name)).collect();
+    let columns: Vec<String> = table
+        .columns()
+        .iter()
+        .map(|c| ident(engine, c.name))
+        .collect();
     let head = format!(
         "INSERT INTO {} ({}) VALUES\n",
         ident(engine, table.name()),

@@ -84,7 +84,11 @@ impl TruthWriter {
         if let Some(q) = case.quirk {
             self.summary.quirks.entry(q).or_default().occurrences += 1;
         }
-        let counts = self.summary.expected.entry(case.county.to_owned()).or_default();
+        let counts = self
+            .summary
+            .expected
+            .entry(case.county.to_owned())
+            .or_default();
         for code in &case.expect {
             *counts.entry(code).or_default() += 1;
         }
@@ -107,7 +111,11 @@ impl TruthWriter {
     }
 
     pub(crate) fn eligible(&mut self, quirk: Quirk) {
-        self.summary.quirks.entry(quirk.name()).or_default().eligible_rows += 1;
+        self.summary
+            .quirks
+            .entry(quirk.name())
+            .or_default()
+            .eligible_rows += 1;
     }
 
     /// Counts a file-level quirk (Q13).

@@ -79,8 +79,13 @@ pub struct GenerateArgs {
 }
 
 fn parse_params(args: &GenerateArgs) -> Result<Params, Failure> {
-    let preset = Preset::parse(&args.preset)
-        .ok_or_else(|| input(format!("unknown preset {:?}: use one of {}", args.preset, Preset::NAMES)))?;
+    let preset = Preset::parse(&args.preset).ok_or_else(|| {
+        input(format!(
+            "unknown preset {:?}: use one of {}",
+            args.preset,
+            Preset::NAMES
+        ))
+    })?;
     let mut params = Params::preset(preset, args.seed);
     if let Some(n) = args.counties {
         params.counties = pick_counties(n);
@@ -95,7 +100,12 @@ fn parse_params(args: &GenerateArgs) -> Result<Params, Failure> {
         .years
         .split_once('-')
         .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)))
-        .ok_or_else(|| input(format!("--years {:?} is not a range like 2013-2020", args.years)))?;
+        .ok_or_else(|| {
+            input(format!(
+                "--years {:?} is not a range like 2013-2020",
+                args.years
+            ))
+        })?;
     params.first_year = from;
     params.last_year = to;
     for rate in &args.rate {
@@ -105,21 +115,30 @@ fn parse_params(args: &GenerateArgs) -> Result<Params, Failure> {
         let percent = Decimal::from_str(value.trim().trim_end_matches('%'))
             .ok()
             .filter(|p| *p >= Decimal::ZERO && *p <= Decimal::from(100))
-            .ok_or_else(|| input(format!("--rate {rate:?}: {value:?} is not a percentage from 0 to 100")))?;
+            .ok_or_else(|| {
+                input(format!(
+                    "--rate {rate:?}: {value:?} is not a percentage from 0 to 100"
+                ))
+            })?;
         let ppm = u32::try_from((percent * Decimal::from(10_000)).trunc().mantissa())
             .map_err(|_| input(format!("--rate {rate:?} is out of range")))?;
         if quirk.eq_ignore_ascii_case("all") {
             params.quirk_ppm.values_mut().for_each(|v| *v = ppm);
         } else {
-            let q = Quirk::parse(quirk.trim())
-                .ok_or_else(|| input(format!("--rate {rate:?}: unknown quirk {quirk:?} (Q1 to Q13)")))?;
+            let q = Quirk::parse(quirk.trim()).ok_or_else(|| {
+                input(format!(
+                    "--rate {rate:?}: unknown quirk {quirk:?} (Q1 to Q13)"
+                ))
+            })?;
             params.quirk_ppm.insert(q, ppm);
         }
     }
     params.audit_cases_per_county = args.audit_cases;
     for table in &args.utf8_bom {
         if ykt_domain::LegacyTable::from_name(table).is_none() {
-            return Err(input(format!("--utf8-bom {table:?} is not a legacy table (T_XZQH, T_BTXM, T_ZJZB, T_BTDX, T_FFPC, T_FFMX, T_YH)")));
+            return Err(input(format!(
+                "--utf8-bom {table:?} is not a legacy table (T_XZQH, T_BTXM, T_ZJZB, T_BTDX, T_FFPC, T_FFMX, T_YH)"
+            )));
         }
     }
     params.utf8_bom_tables = args.utf8_bom.clone();
@@ -132,21 +151,28 @@ fn parse_params(args: &GenerateArgs) -> Result<Params, Failure> {
 pub async fn run(args: GenerateArgs) -> Result<ExitCode, Failure> {
     let params = parse_params(&args)?;
     if args.legacy.is_none() && args.export.is_none() {
-        return Err(input("say where to write: --legacy URL, --export DIR, or both"));
+        return Err(input(
+            "say where to write: --legacy URL, --export DIR, or both",
+        ));
     }
     let truth = match (&args.truth, &args.export, &args.legacy) {
         (Some(t), _, _) => t.clone(),
         (None, Some(dir), _) => dir.parent().unwrap_or(dir).join("ykt-truth.json"),
         (None, None, Some(url)) if url.starts_with("sqlite://") => {
             let file = PathBuf::from(&url["sqlite://".len()..]);
-            file.parent().map_or_else(|| PathBuf::from("ykt-truth.json"), |p| p.join("ykt-truth.json"))
+            file.parent().map_or_else(
+                || PathBuf::from("ykt-truth.json"),
+                |p| p.join("ykt-truth.json"),
+            )
         }
         _ => PathBuf::from("ykt-truth.json"),
     };
     let started = Instant::now();
     let mut sinks: Vec<Box<dyn RowSink + Send>> = Vec::new();
     if let Some(dir) = &args.export {
-        sinks.push(Box::new(ExportSink::create(dir, &params.utf8_bom_tables).classify()?));
+        sinks.push(Box::new(
+            ExportSink::create(dir, &params.utf8_bom_tables).classify()?,
+        ));
     }
     let mut writer = None;
     if let Some(raw) = &args.legacy {
@@ -168,31 +194,46 @@ pub async fn run(args: GenerateArgs) -> Result<ExitCode, Failure> {
     );
     let bar = ProgressBar::new_spinner();
     bar.set_style(
-        ProgressStyle::with_template("{spinner} generating: {human_pos} payment lines ({per_sec}, {elapsed})")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ProgressStyle::with_template(
+            "{spinner} generating: {human_pos} payment lines ({per_sec}, {elapsed})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     let bar_for_gen = bar.clone();
     let params_for_gen = params.clone();
     let truth_for_gen = truth.clone();
     let generated = tokio::task::spawn_blocking(move || {
         let mut tee = Tee(sinks);
-        generate(&params_for_gen, &mut tee, &truth_for_gen, &|n| bar_for_gen.set_position(n))
+        generate(&params_for_gen, &mut tee, &truth_for_gen, &|n| {
+            bar_for_gen.set_position(n)
+        })
     })
     .await
     .map_err(|e| Failure::Run(e.into()))?;
     bar.finish_and_clear();
     // A database error explains a generator that stopped because the writer went away.
     if let Some(writer) = writer {
-        let inserted = writer.await.map_err(|e| Failure::Run(e.into()))?.classify()?;
+        let inserted = writer
+            .await
+            .map_err(|e| Failure::Run(e.into()))?
+            .classify()?;
         info!(rows = inserted, "Legacy database written.");
     }
     let report = generated.classify()?;
     let elapsed = started.elapsed();
-    println!("Generated {} counties in {:.1?} (seed {}):", report.counties, elapsed, params.seed);
+    println!(
+        "Generated {} counties in {:.1?} (seed {}):",
+        report.counties, elapsed, params.seed
+    );
     for (table, rows) in &report.rows {
         println!("  {table:<8} {rows:>10} rows");
     }
-    println!("  {} quirk cases and {} audit cases listed in {}", report.cases, report.flags, report.truth_path.display());
+    println!(
+        "  {} quirk cases and {} audit cases listed in {}",
+        report.cases,
+        report.flags,
+        report.truth_path.display()
+    );
     if let Some(dir) = &args.export {
         println!("  export folder: {}", dir.display());
     }

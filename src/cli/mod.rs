@@ -27,7 +27,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    Generate(generate::GenerateArgs),
+    Generate(Box<generate::GenerateArgs>),
     Schema(schema::SchemaArgs),
 }
 
@@ -46,10 +46,14 @@ impl Failure {
             Failure::Input(e) => (e, 2),
             Failure::Run(e) => (e, 3),
         };
-        eprintln!("error: {err}");
+        let message = err.to_string();
+        eprintln!("error: {message}");
         let mut source = err.source();
         while let Some(s) = source {
-            eprintln!("  caused by: {s}");
+            let cause = s.to_string();
+            if !message.contains(&cause) {
+                eprintln!("  caused by: {cause}");
+            }
             source = s.source();
         }
         ExitCode::from(code)
@@ -73,7 +77,12 @@ macro_rules! classify_error {
     )+};
 }
 
-classify_error!(ykt_db::DbError, ykt_extract::ExtractError, ykt_simulate::SimError, ykt_load::LoadError);
+classify_error!(
+    ykt_db::DbError,
+    ykt_extract::ExtractError,
+    ykt_simulate::SimError,
+    ykt_load::LoadError
+);
 
 pub(crate) fn input(message: impl std::fmt::Display) -> Failure {
     Failure::Input(anyhow::anyhow!("{message}"))
@@ -81,7 +90,7 @@ pub(crate) fn input(message: impl std::fmt::Display) -> Failure {
 
 pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
-        Command::Generate(args) => generate::run(args).await,
+        Command::Generate(args) => generate::run(*args).await,
         Command::Schema(args) => schema::run(args).await,
     }
 }
@@ -110,7 +119,10 @@ pub(crate) fn database_url(raw: &str) -> Result<ykt_db::DbUrl, Failure> {
         let path = std::path::Path::new(url.database());
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| {
-                input(format!("cannot create the folder {} for {url}: {e}", parent.display()))
+                input(format!(
+                    "cannot create the folder {} for {url}: {e}",
+                    parent.display()
+                ))
             })?;
         }
     }

@@ -1,1 +1,10 @@
+//! End-to-end tests of ykt, against real SQLite files and real PostgreSQL and MariaDB servers.
+//!
+//! Server tests need `YKT_TEST_POSTGRES_URL` / `YKT_TEST_MYSQL_URL` (defaults: the local
+//! servers). Where a server cannot be reached they print a loud SKIPPED line, unless
+//! `YKT_REQUIRE_SERVERS=1` (as in CI), where they fail.
 
+mod cli_errors;
+mod generate;
+mod schema;
+mod support;

@@ -1,0 +1,83 @@
+//! Wrong flags, bad URLs and unwritable folders: one clear sentence, exit code 2, no password.
+
+use crate::support::{temp_dir, ykt};
+
+fn stderr_of(args: &[&str]) -> (Option<i32>, String) {
+    let out = ykt(args);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn unknown_preset_is_a_usage_error() {
+    let (code, err) = stderr_of(&["generate", "--preset", "galaxy", "--export", "x"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("galaxy") && err.contains("demo"), "{err}");
+}
+
+#[test]
+fn bad_urls_exit_2_and_never_show_the_password() {
+    let (code, err) = stderr_of(&["generate", "--legacy", "oracle://scott:tiger123@db/legacy"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("unsupported") && !err.contains("tiger123"),
+        "{err}"
+    );
+
+    // A server that is not there (port 9 on loopback refuses at once).
+    let (code, err) = stderr_of(&[
+        "generate",
+        "--legacy",
+        "postgres://ykt:s3cr3t-pw@127.0.0.1:9/legacy",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("127.0.0.1:9") && !err.contains("s3cr3t-pw"),
+        "{err}"
+    );
+    assert!(err.contains("ykt:***@"), "{err}");
+}
+
+#[test]
+fn unwritable_folder_exits_2() {
+    let dir = temp_dir("unwritable");
+    let file = dir.join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let target = file.join("export");
+    let (code, err) = stderr_of(&["generate", "--export", target.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("a-file"), "{err}");
+}
+
+#[test]
+fn nothing_to_write_to_is_a_usage_error() {
+    let (code, err) = stderr_of(&["generate", "--preset", "demo"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("--legacy") && err.contains("--export"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_rates_and_counties_are_reported_together() {
+    let (code, err) = stderr_of(&[
+        "generate",
+        "--county",
+        "619999",
+        "--beneficiaries-per-county",
+        "5",
+        "--export",
+        "x",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("619999") && err.contains("at least 20"),
+        "{err}"
+    );
+    let (code, err) = stderr_of(&["generate", "--rate", "Q99=1%", "--export", "x"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("Q99"), "{err}");
+}

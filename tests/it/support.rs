@@ -1,0 +1,120 @@
+//! Test helpers: fresh databases on real servers, temporary folders, the ykt binary.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use ykt_db::{DbUrl, recreate_database};
+use ykt_domain::{LegacyRow, LegacyTable};
+use ykt_extract::{ExportReader, read_table};
+
+#[derive(Debug, Clone, Copy)]
+pub enum Server {
+    Postgres,
+    MySql,
+}
+
+impl Server {
+    fn base_url(self) -> String {
+        match self {
+            Server::Postgres => std::env::var("YKT_TEST_POSTGRES_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
+            Server::MySql => std::env::var("YKT_TEST_MYSQL_URL")
+                .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/mysql".into()),
+        }
+    }
+}
+
+fn servers_required() -> bool {
+    std::env::var("YKT_REQUIRE_SERVERS").is_ok_and(|v| v == "1")
+}
+
+/// A fresh, empty database named after the test on a real server, or `None` (loudly) when
+/// the server is missing and servers are not required.
+pub async fn fresh_database(server: Server, test: &str) -> Option<DbUrl> {
+    let base: DbUrl = server.base_url().parse().expect("a valid test server URL");
+    let url = base.with_database(&format!("ykt_test_{test}"));
+    match recreate_database(&url).await {
+        Ok(()) => Some(url),
+        Err(e) if servers_required() => {
+            panic!("{server:?} is required (YKT_REQUIRE_SERVERS=1) but failed: {e}")
+        }
+        Err(e) => {
+            eprintln!(
+                "\n*** SKIPPED {test}: {server:?} is not reachable ({e}). Set YKT_REQUIRE_SERVERS=1 to make this a failure. ***\n"
+            );
+            None
+        }
+    }
+}
+
+/// A fresh temporary folder for a test.
+pub fn temp_dir(test: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(test);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A fresh SQLite database URL in a test's temporary folder.
+pub fn fresh_sqlite(test: &str, name: &str) -> DbUrl {
+    let dir = temp_dir(&format!("{test}-db"));
+    format!("sqlite://{}", dir.join(name).display())
+        .parse()
+        .expect("sqlite url")
+}
+
+/// Runs the ykt binary.
+pub fn ykt(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ykt"))
+        .args(args)
+        .env("YKT_LOG", "warn")
+        .output()
+        .expect("ykt runs")
+}
+
+/// Runs ykt and insists on success.
+pub fn ykt_ok(args: &[&str]) -> Output {
+    let out = ykt(args);
+    assert!(
+        out.status.success(),
+        "ykt {args:?} failed ({:?}):\n{}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn key_order(a: &LegacyRow, b: &LegacyRow) -> std::cmp::Ordering {
+    let num = |r: &LegacyRow| r[0].as_deref().and_then(|k| k.parse::<i64>().ok());
+    match (num(a), num(b)) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        _ => a[0].cmp(&b[0]),
+    }
+}
+
+/// Every row of a legacy table in a database, sorted by key.
+pub async fn database_rows(url: &DbUrl, table: LegacyTable) -> Vec<LegacyRow> {
+    let db = ykt_db::Db::connect(url).await.expect("connect");
+    let mut rows = Vec::new();
+    read_table(&db, table, 5_000, |page| {
+        rows.extend(page);
+        Ok(())
+    })
+    .await
+    .expect("read table");
+    db.close().await;
+    rows.sort_by(key_order);
+    rows
+}
+
+/// Every data row of a legacy export file, sorted by key, and the totals rows dropped.
+pub fn export_rows(dir: &std::path::Path, table: LegacyTable) -> (Vec<LegacyRow>, u64) {
+    let mut reader = ExportReader::open(dir, table).expect("open export file");
+    let mut rows = Vec::new();
+    while let Some(row) = reader.next_row().expect("read export row") {
+        rows.push(row);
+    }
+    rows.sort_by(key_order);
+    (rows, reader.totals_rows_dropped())
+}
