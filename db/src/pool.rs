@@ -185,19 +185,19 @@ impl Db {
         sql: &str,
     ) -> Result<Vec<Vec<Option<String>>>, DbError> {
         let sql = AssertSqlSafe(sql.to_owned());
-        fn decode<R: Row>(rows: Vec<R>) -> Result<Vec<Vec<Option<String>>>, sqlx::Error>
-        where
-            usize: sqlx::ColumnIndex<R>,
-            for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-        {
-            rows.iter()
-                .map(|row| (0..row.len()).map(|i| row.try_get(i)).collect())
-                .collect()
-        }
         match &self.pool {
-            Pool::Sqlite(p) => sqlx::query(sql).fetch_all(p).await.and_then(decode),
-            Pool::MySql(p) => sqlx::query(sql).fetch_all(p).await.and_then(decode),
-            Pool::Postgres(p) => sqlx::query(sql).fetch_all(p).await.and_then(decode),
+            Pool::Sqlite(p) => sqlx::query(sql)
+                .fetch_all(p)
+                .await
+                .and_then(decode_text_rows),
+            Pool::MySql(p) => sqlx::query(sql)
+                .fetch_all(p)
+                .await
+                .and_then(decode_text_rows),
+            Pool::Postgres(p) => sqlx::query(sql)
+                .fetch_all(p)
+                .await
+                .and_then(decode_text_rows),
         }
         .map_err(self.query_err(what))
     }
@@ -255,6 +255,133 @@ impl Db {
             Pool::MySql(p) => p.close().await,
             Pool::Postgres(p) => p.close().await,
         }
+    }
+}
+
+/// One connection holding a read-only transaction, so that every table read through it
+/// comes from the same consistent snapshot of the database.
+pub struct Snapshot {
+    url: DbUrl,
+    conn: SnapshotConn,
+}
+
+enum SnapshotConn {
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+    MySql(sqlx::pool::PoolConnection<sqlx::MySql>),
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+}
+
+fn decode_text_rows<R: Row>(rows: Vec<R>) -> Result<Vec<Vec<Option<String>>>, sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    rows.iter()
+        .map(|row| (0..row.len()).map(|i| row.try_get(i)).collect())
+        .collect()
+}
+
+impl Db {
+    /// Opens a consistent read-only snapshot: `REPEATABLE READ, READ ONLY` on PostgreSQL,
+    /// `WITH CONSISTENT SNAPSHOT, READ ONLY` on MySQL/MariaDB, a read transaction on SQLite.
+    pub async fn snapshot(&self) -> Result<Snapshot, DbError> {
+        let err = self.query_err("opening a consistent snapshot");
+        let conn = match &self.pool {
+            Pool::Sqlite(p) => {
+                let mut c = p.acquire().await.map_err(err)?;
+                sqlx::raw_sql("BEGIN")
+                    .execute(&mut *c)
+                    .await
+                    .map_err(self.query_err("opening a consistent snapshot"))?;
+                SnapshotConn::Sqlite(c)
+            }
+            Pool::MySql(p) => {
+                let mut c = p.acquire().await.map_err(err)?;
+                sqlx::raw_sql("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ; START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+                    .execute(&mut *c)
+                    .await
+                    .map_err(self.query_err("opening a consistent snapshot"))?;
+                SnapshotConn::MySql(c)
+            }
+            Pool::Postgres(p) => {
+                let mut c = p.acquire().await.map_err(err)?;
+                sqlx::raw_sql("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .execute(&mut *c)
+                    .await
+                    .map_err(self.query_err("opening a consistent snapshot"))?;
+                SnapshotConn::Postgres(c)
+            }
+        };
+        Ok(Snapshot {
+            url: self.url.clone(),
+            conn,
+        })
+    }
+}
+
+impl Snapshot {
+    pub fn url(&self) -> &DbUrl {
+        &self.url
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.url.engine()
+    }
+
+    /// Runs a query whose every column is text and returns the rows.
+    pub async fn fetch_text_rows(
+        &mut self,
+        what: &str,
+        sql: &str,
+    ) -> Result<Vec<Vec<Option<String>>>, DbError> {
+        let q = AssertSqlSafe(sql.to_owned());
+        let result = match &mut self.conn {
+            SnapshotConn::Sqlite(c) => sqlx::query(q)
+                .fetch_all(&mut **c)
+                .await
+                .and_then(decode_text_rows),
+            SnapshotConn::MySql(c) => sqlx::query(q)
+                .fetch_all(&mut **c)
+                .await
+                .and_then(decode_text_rows),
+            SnapshotConn::Postgres(c) => sqlx::query(q)
+                .fetch_all(&mut **c)
+                .await
+                .and_then(decode_text_rows),
+        };
+        result.map_err(|source| DbError::Query {
+            url: self.url.to_string(),
+            what: what.to_owned(),
+            source,
+        })
+    }
+
+    /// Ends the snapshot (nothing was written).
+    pub async fn end(mut self) -> Result<(), DbError> {
+        let result = match &mut self.conn {
+            SnapshotConn::Sqlite(c) => sqlx::raw_sql("COMMIT").execute(&mut **c).await.map(drop),
+            SnapshotConn::MySql(c) => sqlx::raw_sql("COMMIT").execute(&mut **c).await.map(drop),
+            SnapshotConn::Postgres(c) => sqlx::raw_sql("COMMIT").execute(&mut **c).await.map(drop),
+        };
+        result.map_err(|source| DbError::Query {
+            url: self.url.to_string(),
+            what: "ending the snapshot".into(),
+            source,
+        })
+    }
+}
+
+/// The SQL listing the columns of a table (current database and schema), one name a row.
+pub fn columns_sql(engine: Engine, table: &str) -> String {
+    let name = quote_literal(engine, table);
+    match engine {
+        Engine::Sqlite => format!("SELECT name FROM pragma_table_info({name})"),
+        Engine::MySql => format!(
+            "SELECT CAST(column_name AS CHAR) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = {name}"
+        ),
+        Engine::Postgres => format!(
+            "SELECT CAST(column_name AS TEXT) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = {name}"
+        ),
     }
 }
 

@@ -169,3 +169,89 @@ mod tests {
         assert_eq!(PaymentStatus::parse("PAID"), None);
     }
 }
+
+/// Column names of the platform tables as staged by the transform and loaded by the load
+/// stage (the SQL column names). `reject` and `correction` are `migration_reject` and
+/// `migration_correction` without `run_id`, which the load stage adds.
+pub mod columns {
+    pub const REGION: &[&str] = &["code", "name", "level", "parent_code"];
+    pub const PROGRAM: &[&str] = &["code", "name", "department", "basis", "rate"];
+    pub const ALLOCATION: &[&str] = &[
+        "id",
+        "county_code",
+        "program_code",
+        "fund_year",
+        "doc_no",
+        "amount",
+        "issued_on",
+        "legacy_zbid",
+    ];
+    pub const BENEFICIARY: &[&str] = &[
+        "id",
+        "id_number",
+        "name",
+        "county_code",
+        "area_code",
+        "address",
+        "phone",
+        "account_no",
+        "bank_name",
+        "household_head_id_number",
+        "status",
+        "deceased_on",
+    ];
+    pub const BENEFICIARY_LEGACY_MAP: &[&str] = &["legacy_dxid", "beneficiary_id"];
+    pub const PAYMENT_BATCH: &[&str] = &[
+        "id",
+        "batch_no",
+        "county_code",
+        "program_code",
+        "fund_year",
+        "period",
+        "allocation_id",
+        "announce_from",
+        "announce_to",
+        "status",
+        "declared_count",
+        "declared_amount",
+        "entered_by",
+        "reviewed_by",
+        "legacy_pcid",
+    ];
+    pub const PAYMENT: &[&str] = &[
+        "id",
+        "batch_id",
+        "beneficiary_id",
+        "county_code",
+        "program_code",
+        "fund_year",
+        "quantity",
+        "amount",
+        "account_no",
+        "status",
+        "paid_on",
+        "bank_serial",
+        "failure_reason",
+        "reissue_of",
+        "system_of_record",
+        "legacy_mxid",
+    ];
+    pub const REJECT: &[&str] = &[
+        "source_table",
+        "source_key",
+        "county_code",
+        "reason_code",
+        "field",
+        "raw_value",
+        "detail",
+    ];
+    pub const CORRECTION: &[&str] = &[
+        "source_table",
+        "source_key",
+        "county_code",
+        "correction_code",
+        "field",
+        "before",
+        "after",
+    ];
+}

@@ -9,6 +9,14 @@ pub enum ExtractError {
     Db(#[from] ykt_db::DbError),
     #[error("the legacy database {url} has no table {table}")]
     MissingTable { url: String, table: &'static str },
+    #[error("the legacy table {table} has no column {column} in {url}")]
+    MissingColumn {
+        url: String,
+        table: &'static str,
+        column: &'static str,
+    },
+    #[error(transparent)]
+    Stage(#[from] ykt_stage::StageError),
     #[error("cannot read {}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -29,6 +37,11 @@ impl ExtractError {
     pub fn is_input_error(&self) -> bool {
         match self {
             ExtractError::Db(e) => e.is_input_error(),
+            ExtractError::Stage(
+                ykt_stage::StageError::Io { .. }
+                | ykt_stage::StageError::Format { .. }
+                | ykt_stage::StageError::Shape { .. },
+            ) => false,
             _ => true,
         }
     }

@@ -10,8 +10,12 @@ mod error;
 mod export;
 mod reader;
 mod schema;
+mod stage;
 
 pub use error::ExtractError;
 pub use export::{ExportEncoding, ExportReader, ExportWriter, TOTALS_MARKER};
-pub use reader::{read_table, select_rows_sql};
+pub use reader::{check_table, read_table, select_rows_sql};
 pub use schema::{create_legacy_schema, ident, legacy_ddl};
+pub use stage::{
+    ExtractManifest, LegacySource, SourceFingerprint, StagedTable, extract, verified_extract,
+};

@@ -1,7 +1,7 @@
 //! Reads legacy tables from a live database, page by page (keyset pagination on the primary
-//! key), every value as text exactly as stored.
+//! key), every value as text exactly as stored, all from one consistent snapshot.
 
-use ykt_db::{Db, Engine};
+use ykt_db::{Engine, Snapshot, columns_sql};
 use ykt_domain::{ColumnKind, LegacyColumn, LegacyRow, LegacyTable};
 
 use crate::{ExtractError, ident};
@@ -41,24 +41,49 @@ pub fn select_rows_sql(
     )
 }
 
+/// Checks that the table and every column the spec names exist.
+pub async fn check_table(snapshot: &mut Snapshot, table: LegacyTable) -> Result<(), ExtractError> {
+    let found: Vec<String> = snapshot
+        .fetch_text_rows(
+            "listing columns",
+            &columns_sql(snapshot.engine(), table.name()),
+        )
+        .await?
+        .into_iter()
+        .filter_map(|mut r| r.pop().flatten())
+        .collect();
+    if found.is_empty() {
+        return Err(ExtractError::MissingTable {
+            url: snapshot.url().to_string(),
+            table: table.name(),
+        });
+    }
+    for column in table.columns() {
+        if !found.iter().any(|f| f.eq_ignore_ascii_case(column.name)) {
+            return Err(ExtractError::MissingColumn {
+                url: snapshot.url().to_string(),
+                table: table.name(),
+                column: column.name,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Reads a whole table, handing each page of rows to `on_page`. Memory holds one page.
 /// The reference tables (text keys) are small and read in one page, sorted by key.
 pub async fn read_table(
-    db: &Db,
+    snapshot: &mut Snapshot,
     table: LegacyTable,
     page_size: usize,
     mut on_page: impl FnMut(Vec<LegacyRow>) -> Result<(), ExtractError>,
 ) -> Result<u64, ExtractError> {
-    if !db.table_exists(table.name()).await? {
-        return Err(ExtractError::MissingTable {
-            url: db.url().to_string(),
-            table: table.name(),
-        });
-    }
+    check_table(snapshot, table).await?;
     let what = format!("reading {}", table.name());
+    let engine = snapshot.engine();
     if !table.has_numeric_key() {
-        let sql = select_rows_sql(db.engine(), table, None, i32::MAX as usize);
-        let mut rows = db.fetch_text_rows(&what, &sql).await?;
+        let sql = select_rows_sql(engine, table, None, i32::MAX as usize);
+        let mut rows = snapshot.fetch_text_rows(&what, &sql).await?;
         rows.sort_by(|a, b| a[0].cmp(&b[0]));
         let n = rows.len() as u64;
         on_page(rows)?;
@@ -67,8 +92,8 @@ pub async fn read_table(
     let mut after = None;
     let mut total = 0u64;
     loop {
-        let sql = select_rows_sql(db.engine(), table, after, page_size);
-        let rows = db.fetch_text_rows(&what, &sql).await?;
+        let sql = select_rows_sql(engine, table, after, page_size);
+        let rows = snapshot.fetch_text_rows(&what, &sql).await?;
         let n = rows.len();
         if n == 0 {
             break;

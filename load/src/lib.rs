@@ -1,20 +1,28 @@
-//! Loads the new platform: its schema (migrations for PostgreSQL and SQLite) and, stage by
-//! stage, the migrated rows.
+//! Loads the new platform: its schema (migrations for PostgreSQL and SQLite) and the staged
+//! platform rows, county by county.
 //!
 //! Migrations are embedded SQL files under `load/migrations/<engine>/`, applied in order, each
 //! in its own transaction, and recorded with a checksum in `ykt_schema_migrations`. Applying
 //! them again to an up-to-date database changes nothing; a migration whose file changed after
 //! it was applied is refused rather than silently skipped.
+//!
+//! The load ([`load`]) writes PostgreSQL through `COPY` and SQLite through prepared multi-row
+//! inserts, one transaction per county and step (people, then money), each recorded as a
+//! checkpoint so that `--resume` skips what a crashed run already committed.
 
+mod loader;
 mod migrations;
 
-pub use migrations::{MIGRATIONS_TABLE, apply_migrations, migrations_for};
+pub use loader::{LoadOptions, LoadReport, load};
+pub use migrations::{MIGRATIONS_TABLE, apply_migrations, migrations_for, secondary_indexes};
 
 /// Load errors.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error(transparent)]
     Db(#[from] ykt_db::DbError),
+    #[error(transparent)]
+    Stage(#[from] ykt_stage::StageError),
     #[error(
         "{url}: the new platform is PostgreSQL or SQLite; {engine} is not supported as a target"
     )]
@@ -29,13 +37,36 @@ pub enum LoadError {
         found: String,
         expected: String,
     },
+    #[error(
+        "{url}: nothing to resume: the target has no run {run_id} (it was loaded from another stage); run without --resume to replace it"
+    )]
+    NothingToResume { url: String, run_id: String },
+    #[error(
+        "{url}: the target holds {rows} payment rows that did not come from legacy; ykt load only replaces migrated data and refuses to touch a live platform"
+    )]
+    LivePlatform { url: String, rows: i64 },
+    #[error("{what} failed on {url}: {source}")]
+    Sql {
+        url: String,
+        what: String,
+        #[source]
+        source: sqlx::Error,
+    },
 }
 
 impl LoadError {
     pub fn is_input_error(&self) -> bool {
         match self {
             LoadError::Db(e) => e.is_input_error(),
-            LoadError::UnsupportedTarget { .. } | LoadError::MigrationChanged { .. } => true,
+            LoadError::Stage(
+                ykt_stage::StageError::Io { .. } | ykt_stage::StageError::Format { .. },
+            ) => false,
+            LoadError::Stage(_) => true,
+            LoadError::Sql { .. } => false,
+            LoadError::UnsupportedTarget { .. }
+            | LoadError::MigrationChanged { .. }
+            | LoadError::NothingToResume { .. }
+            | LoadError::LivePlatform { .. } => true,
         }
     }
 }

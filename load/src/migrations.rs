@@ -32,6 +32,22 @@ pub fn migrations_for(engine: Engine) -> Option<&'static [Migration]> {
     }
 }
 
+/// The `CREATE INDEX` statements of the migrations, as (index name, statement): the load
+/// drops them before a full load and builds them again after, which is faster than keeping
+/// them up to date row by row.
+pub fn secondary_indexes(engine: Engine) -> Vec<(String, String)> {
+    migrations_for(engine)
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|(_, _, sql)| sql.lines())
+        .filter(|l| l.starts_with("CREATE INDEX "))
+        .filter_map(|l| {
+            let name = l["CREATE INDEX ".len()..].split_whitespace().next()?;
+            Some((name.to_owned(), l.trim_end_matches(';').to_owned()))
+        })
+        .collect()
+}
+
 fn checksum(sql: &str) -> String {
     Sha256::digest(sql.as_bytes())
         .iter()

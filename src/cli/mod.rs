@@ -1,6 +1,7 @@
 //! Command-line definitions and the commands they run.
 
 mod generate;
+mod migrate;
 mod schema;
 
 use std::process::ExitCode;
@@ -28,6 +29,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Generate(Box<generate::GenerateArgs>),
+    Extract(migrate::ExtractArgs),
+    Transform(migrate::TransformArgs),
+    Load(migrate::LoadArgs),
+    Migrate(Box<migrate::MigrateArgs>),
     Schema(schema::SchemaArgs),
 }
 
@@ -81,7 +86,8 @@ classify_error!(
     ykt_db::DbError,
     ykt_extract::ExtractError,
     ykt_simulate::SimError,
-    ykt_load::LoadError
+    ykt_load::LoadError,
+    ykt_transform::TransformError
 );
 
 pub(crate) fn input(message: impl std::fmt::Display) -> Failure {
@@ -91,6 +97,10 @@ pub(crate) fn input(message: impl std::fmt::Display) -> Failure {
 pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     match cli.command {
         Command::Generate(args) => generate::run(*args).await,
+        Command::Extract(args) => migrate::extract(args).await,
+        Command::Transform(args) => migrate::transform(args).await,
+        Command::Load(args) => migrate::load(args).await,
+        Command::Migrate(args) => migrate::migrate(*args).await,
         Command::Schema(args) => schema::run(args).await,
     }
 }

@@ -96,13 +96,15 @@ fn key_order(a: &LegacyRow, b: &LegacyRow) -> std::cmp::Ordering {
 /// Every row of a legacy table in a database, sorted by key.
 pub async fn database_rows(url: &DbUrl, table: LegacyTable) -> Vec<LegacyRow> {
     let db = ykt_db::Db::connect(url).await.expect("connect");
+    let mut snapshot = db.snapshot().await.expect("snapshot");
     let mut rows = Vec::new();
-    read_table(&db, table, 5_000, |page| {
+    read_table(&mut snapshot, table, 5_000, |page| {
         rows.extend(page);
         Ok(())
     })
     .await
     .expect("read table");
+    snapshot.end().await.expect("end snapshot");
     db.close().await;
     rows.sort_by(key_order);
     rows

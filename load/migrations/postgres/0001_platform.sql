@@ -20,7 +20,7 @@ CREATE TABLE program (
 CREATE TABLE allocation (
     id           BIGINT        PRIMARY KEY,
     county_code  CHAR(6)       NOT NULL,
-    program_code VARCHAR(10)   NOT NULL REFERENCES program (code),
+    program_code VARCHAR(10)   NOT NULL REFERENCES program (code) DEFERRABLE INITIALLY DEFERRED,
     fund_year    SMALLINT      NOT NULL CHECK (fund_year BETWEEN 2000 AND 2030),
     doc_no       TEXT,
     amount       NUMERIC(14,2) NOT NULL CHECK (amount > 0),
@@ -47,7 +47,7 @@ CREATE INDEX beneficiary_county ON beneficiary (county_code);
 
 CREATE TABLE beneficiary_legacy_map (
     legacy_dxid    BIGINT PRIMARY KEY,
-    beneficiary_id BIGINT NOT NULL REFERENCES beneficiary (id)
+    beneficiary_id BIGINT NOT NULL REFERENCES beneficiary (id) DEFERRABLE INITIALLY DEFERRED
 );
 CREATE INDEX beneficiary_legacy_map_beneficiary ON beneficiary_legacy_map (beneficiary_id);
 
@@ -55,10 +55,10 @@ CREATE TABLE payment_batch (
     id              BIGINT        PRIMARY KEY,
     batch_no        TEXT          NOT NULL,
     county_code     CHAR(6)       NOT NULL,
-    program_code    VARCHAR(10)   NOT NULL REFERENCES program (code),
+    program_code    VARCHAR(10)   NOT NULL REFERENCES program (code) DEFERRABLE INITIALLY DEFERRED,
     fund_year       SMALLINT      NOT NULL CHECK (fund_year BETWEEN 2000 AND 2030),
     period          CHAR(6)       CHECK (period ~ '^[0-9]{4}(0[1-9]|1[0-2])$'),
-    allocation_id   BIGINT        REFERENCES allocation (id),
+    allocation_id   BIGINT        REFERENCES allocation (id) DEFERRABLE INITIALLY DEFERRED,
     announce_from   DATE,
     announce_to     DATE,
     status          TEXT          NOT NULL CHECK (status IN ('entered', 'reviewed', 'announcing', 'announced', 'sent', 'returned', 'void')),
@@ -72,10 +72,10 @@ CREATE INDEX payment_batch_county ON payment_batch (county_code, program_code, f
 
 CREATE TABLE payment (
     id               BIGINT        PRIMARY KEY,
-    batch_id         BIGINT        NOT NULL REFERENCES payment_batch (id),
-    beneficiary_id   BIGINT        NOT NULL REFERENCES beneficiary (id),
+    batch_id         BIGINT        NOT NULL REFERENCES payment_batch (id) DEFERRABLE INITIALLY DEFERRED,
+    beneficiary_id   BIGINT        NOT NULL REFERENCES beneficiary (id) DEFERRABLE INITIALLY DEFERRED,
     county_code      CHAR(6)       NOT NULL,
-    program_code     VARCHAR(10)   NOT NULL REFERENCES program (code),
+    program_code     VARCHAR(10)   NOT NULL REFERENCES program (code) DEFERRABLE INITIALLY DEFERRED,
     fund_year        SMALLINT      NOT NULL CHECK (fund_year BETWEEN 2000 AND 2030),
     quantity         NUMERIC(14,2),
     amount           NUMERIC(14,2) NOT NULL CHECK (amount > 0),
@@ -84,7 +84,7 @@ CREATE TABLE payment (
     paid_on          DATE,
     bank_serial      TEXT,
     failure_reason   TEXT,
-    reissue_of       BIGINT        REFERENCES payment (id),
+    reissue_of       BIGINT        REFERENCES payment (id) DEFERRABLE INITIALLY DEFERRED,
     system_of_record TEXT          NOT NULL CHECK (system_of_record IN ('legacy', 'new')),
     legacy_mxid      BIGINT        UNIQUE
 );
@@ -106,7 +106,8 @@ CREATE TABLE platform_user (
     active      BOOLEAN     NOT NULL
 );
 
--- Bookkeeping: one row per migration run, and the counties each run has completed.
+-- Bookkeeping: one row per migration run, and the county steps each run has completed
+-- (foreign keys are checked at commit, so a county can be replaced inside one transaction).
 CREATE TABLE migration_run (
     run_id             TEXT        PRIMARY KEY,
     command            TEXT        NOT NULL,
@@ -120,11 +121,12 @@ CREATE TABLE migration_run (
 );
 
 CREATE TABLE migration_checkpoint (
-    run_id       TEXT        NOT NULL REFERENCES migration_run (run_id),
+    run_id       TEXT        NOT NULL REFERENCES migration_run (run_id) DEFERRABLE INITIALLY DEFERRED,
     county_code  CHAR(6)     NOT NULL,
     completed_at TIMESTAMPTZ NOT NULL,
+    step         TEXT        NOT NULL CHECK (step IN ('people', 'money')),
     rows_loaded  BIGINT      NOT NULL,
-    PRIMARY KEY (run_id, county_code)
+    PRIMARY KEY (run_id, county_code, step)
 );
 
 -- Every legacy row that was not loaded, once per run, with the first failing rule.

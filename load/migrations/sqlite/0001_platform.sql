@@ -21,7 +21,7 @@ CREATE TABLE program (
 CREATE TABLE allocation (
     id           INTEGER PRIMARY KEY,
     county_code  TEXT    NOT NULL CHECK (length(county_code) = 6),
-    program_code TEXT    NOT NULL REFERENCES program (code),
+    program_code TEXT    NOT NULL REFERENCES program (code) DEFERRABLE INITIALLY DEFERRED,
     fund_year    INTEGER NOT NULL CHECK (fund_year BETWEEN 2000 AND 2030),
     doc_no       TEXT,
     amount       TEXT    NOT NULL CHECK (typeof(amount) = 'text' AND amount GLOB '[0-9]*.[0-9][0-9]'),
@@ -48,7 +48,7 @@ CREATE INDEX beneficiary_county ON beneficiary (county_code);
 
 CREATE TABLE beneficiary_legacy_map (
     legacy_dxid    INTEGER PRIMARY KEY,
-    beneficiary_id INTEGER NOT NULL REFERENCES beneficiary (id)
+    beneficiary_id INTEGER NOT NULL REFERENCES beneficiary (id) DEFERRABLE INITIALLY DEFERRED
 );
 CREATE INDEX beneficiary_legacy_map_beneficiary ON beneficiary_legacy_map (beneficiary_id);
 
@@ -56,10 +56,10 @@ CREATE TABLE payment_batch (
     id              INTEGER PRIMARY KEY,
     batch_no        TEXT    NOT NULL,
     county_code     TEXT    NOT NULL CHECK (length(county_code) = 6),
-    program_code    TEXT    NOT NULL REFERENCES program (code),
+    program_code    TEXT    NOT NULL REFERENCES program (code) DEFERRABLE INITIALLY DEFERRED,
     fund_year       INTEGER NOT NULL CHECK (fund_year BETWEEN 2000 AND 2030),
     period          TEXT    CHECK (period IS NULL OR (length(period) = 6 AND period NOT GLOB '*[^0-9]*')),
-    allocation_id   INTEGER REFERENCES allocation (id),
+    allocation_id   INTEGER REFERENCES allocation (id) DEFERRABLE INITIALLY DEFERRED,
     announce_from   TEXT    CHECK (announce_from IS NULL OR date(announce_from) = announce_from),
     announce_to     TEXT    CHECK (announce_to IS NULL OR date(announce_to) = announce_to),
     status          TEXT    NOT NULL CHECK (status IN ('entered', 'reviewed', 'announcing', 'announced', 'sent', 'returned', 'void')),
@@ -73,10 +73,10 @@ CREATE INDEX payment_batch_county ON payment_batch (county_code, program_code, f
 
 CREATE TABLE payment (
     id               INTEGER PRIMARY KEY,
-    batch_id         INTEGER NOT NULL REFERENCES payment_batch (id),
-    beneficiary_id   INTEGER NOT NULL REFERENCES beneficiary (id),
+    batch_id         INTEGER NOT NULL REFERENCES payment_batch (id) DEFERRABLE INITIALLY DEFERRED,
+    beneficiary_id   INTEGER NOT NULL REFERENCES beneficiary (id) DEFERRABLE INITIALLY DEFERRED,
     county_code      TEXT    NOT NULL CHECK (length(county_code) = 6),
-    program_code     TEXT    NOT NULL REFERENCES program (code),
+    program_code     TEXT    NOT NULL REFERENCES program (code) DEFERRABLE INITIALLY DEFERRED,
     fund_year        INTEGER NOT NULL CHECK (fund_year BETWEEN 2000 AND 2030),
     quantity         TEXT    CHECK (quantity IS NULL OR (typeof(quantity) = 'text' AND quantity GLOB '*[0-9].[0-9][0-9]')),
     amount           TEXT    NOT NULL CHECK (typeof(amount) = 'text' AND amount GLOB '[0-9]*.[0-9][0-9]'),
@@ -85,7 +85,7 @@ CREATE TABLE payment (
     paid_on          TEXT    CHECK (paid_on IS NULL OR date(paid_on) = paid_on),
     bank_serial      TEXT,
     failure_reason   TEXT,
-    reissue_of       INTEGER REFERENCES payment (id),
+    reissue_of       INTEGER REFERENCES payment (id) DEFERRABLE INITIALLY DEFERRED,
     system_of_record TEXT    NOT NULL CHECK (system_of_record IN ('legacy', 'new')),
     legacy_mxid      INTEGER UNIQUE
 );
@@ -107,7 +107,8 @@ CREATE TABLE platform_user (
     active      INTEGER NOT NULL CHECK (active IN (0, 1))
 );
 
--- Bookkeeping: one row per migration run, and the counties each run has completed.
+-- Bookkeeping: one row per migration run, and the county steps each run has completed
+-- (foreign keys are checked at commit, so a county can be replaced inside one transaction).
 CREATE TABLE migration_run (
     run_id             TEXT PRIMARY KEY,
     command            TEXT NOT NULL,
@@ -121,11 +122,12 @@ CREATE TABLE migration_run (
 );
 
 CREATE TABLE migration_checkpoint (
-    run_id       TEXT    NOT NULL REFERENCES migration_run (run_id),
+    run_id       TEXT    NOT NULL REFERENCES migration_run (run_id) DEFERRABLE INITIALLY DEFERRED,
     county_code  TEXT    NOT NULL,
     completed_at TEXT    NOT NULL,
+    step         TEXT    NOT NULL CHECK (step IN ('people', 'money')),
     rows_loaded  INTEGER NOT NULL,
-    PRIMARY KEY (run_id, county_code)
+    PRIMARY KEY (run_id, county_code, step)
 );
 
 -- Every legacy row that was not loaded, once per run, with the first failing rule.

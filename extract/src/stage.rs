@@ -1,0 +1,238 @@
+//! The extract step: the legacy system, database or export folder, into the stage folder.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use tracing::info;
+use ykt_db::{Db, DbUrl};
+use ykt_domain::{LegacyRow, LegacyTable};
+use ykt_stage::{Stage, Step, TextTableWriter, sha256_file};
+
+use crate::{ExportReader, ExtractError, read_table};
+
+/// Where the legacy data comes from.
+#[derive(Debug, Clone)]
+pub enum LegacySource {
+    Database(DbUrl),
+    Export(PathBuf),
+}
+
+impl std::fmt::Display for LegacySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LegacySource::Database(url) => write!(f, "{url}"),
+            LegacySource::Export(dir) => write!(f, "{}", dir.display()),
+        }
+    }
+}
+
+/// What was read: the source's fingerprint, rows and checksums per staged file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExtractManifest {
+    pub ykt_version: String,
+    pub source: SourceFingerprint,
+    pub tables: BTreeMap<String, StagedTable>,
+    pub started_at: String,
+    pub finished_at: String,
+}
+
+/// Identifies the source without any password.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SourceFingerprint {
+    /// `database` or `export`.
+    pub kind: String,
+    /// `sqlite`, `mysql`, `postgres` or `export`.
+    pub engine: String,
+    /// The URL with its password hidden, or the export folder.
+    pub location: String,
+    pub row_counts: BTreeMap<String, u64>,
+    /// The latest GXSJ per table that has one.
+    pub max_change_stamp: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StagedTable {
+    /// Path relative to the stage folder.
+    pub file: String,
+    pub rows: u64,
+    pub sha256: String,
+    /// `合计` totals rows dropped from an export file.
+    pub totals_rows_dropped: u64,
+    /// The export file's encoding (export sources only).
+    pub encoding: Option<String>,
+}
+
+const PAGE_ROWS: usize = 20_000;
+
+struct TableSink {
+    writer: TextTableWriter,
+    stamp_index: Option<usize>,
+    max_stamp: Option<String>,
+    rows: u64,
+}
+
+impl TableSink {
+    fn new(stage: &Stage, table: LegacyTable) -> Result<TableSink, ExtractError> {
+        let columns: Vec<&str> = table.columns().iter().map(|c| c.name).collect();
+        Ok(TableSink {
+            writer: TextTableWriter::create(&stage.legacy_file(table.name()), &columns)?,
+            stamp_index: table.change_stamp_index(),
+            max_stamp: None,
+            rows: 0,
+        })
+    }
+
+    fn write(&mut self, row: &LegacyRow) -> Result<(), ExtractError> {
+        if let Some(i) = self.stamp_index
+            && let Some(stamp) = &row[i]
+            && self.max_stamp.as_ref().is_none_or(|m| stamp > m)
+        {
+            self.max_stamp = Some(stamp.clone());
+        }
+        self.rows += 1;
+        Ok(self.writer.write(row)?)
+    }
+}
+
+/// Reads every legacy table into `stage/legacy/`, values exactly as found, and writes the
+/// manifest. `progress` hears (table, rows so far).
+pub async fn extract(
+    source: &LegacySource,
+    stage: &Stage,
+    overwrite: bool,
+    progress: &(dyn Fn(&str, u64) + Sync),
+) -> Result<ExtractManifest, ExtractError> {
+    let started_at = chrono::Utc::now().to_rfc3339();
+    let mut tables = BTreeMap::new();
+    let mut stamps = BTreeMap::new();
+    let (kind, engine) = match source {
+        LegacySource::Database(url) => {
+            let db = Db::connect(url).await?;
+            let mut snapshot = db.snapshot().await?;
+            for table in LegacyTable::ALL {
+                crate::reader::check_table(&mut snapshot, table).await?;
+            }
+            stage.begin(Step::Extract, overwrite)?;
+            for table in LegacyTable::ALL {
+                let mut sink = TableSink::new(stage, table)?;
+                read_table(&mut snapshot, table, PAGE_ROWS, |rows| {
+                    for row in &rows {
+                        sink.write(row)?;
+                    }
+                    progress(table.name(), sink.rows);
+                    Ok(())
+                })
+                .await?;
+                finish_table(stage, table, sink, 0, None, &mut tables, &mut stamps)?;
+            }
+            snapshot.end().await?;
+            db.close().await;
+            ("database", url.engine().name())
+        }
+        LegacySource::Export(dir) => {
+            // Open every file first: a missing or foreign file stops the run before the stage
+            // folder is touched.
+            let mut readers = Vec::new();
+            for table in LegacyTable::ALL {
+                readers.push((table, ExportReader::open(dir, table)?));
+            }
+            stage.begin(Step::Extract, overwrite)?;
+            for (table, mut reader) in readers {
+                let mut sink = TableSink::new(stage, table)?;
+                let encoding = reader.encoding().name().to_owned();
+                if table.has_numeric_key() {
+                    while let Some(row) = reader.next_row()? {
+                        sink.write(&row)?;
+                        if sink.rows.is_multiple_of(PAGE_ROWS as u64) {
+                            progress(table.name(), sink.rows);
+                        }
+                    }
+                } else {
+                    // Reference tables are small: sorted by key, as a database read gives them.
+                    let mut rows = Vec::new();
+                    while let Some(row) = reader.next_row()? {
+                        rows.push(row);
+                    }
+                    rows.sort_by(|a, b| a[0].cmp(&b[0]));
+                    for row in &rows {
+                        sink.write(row)?;
+                    }
+                }
+                progress(table.name(), sink.rows);
+                let dropped = reader.totals_rows_dropped();
+                finish_table(
+                    stage,
+                    table,
+                    sink,
+                    dropped,
+                    Some(encoding),
+                    &mut tables,
+                    &mut stamps,
+                )?;
+            }
+            ("export", "export")
+        }
+    };
+    let manifest = ExtractManifest {
+        ykt_version: env!("CARGO_PKG_VERSION").to_owned(),
+        source: SourceFingerprint {
+            kind: kind.to_owned(),
+            engine: engine.to_owned(),
+            location: source.to_string(),
+            row_counts: tables
+                .iter()
+                .map(|(t, s): (&String, &StagedTable)| (t.clone(), s.rows))
+                .collect(),
+            max_change_stamp: stamps,
+        },
+        tables,
+        started_at,
+        finished_at: chrono::Utc::now().to_rfc3339(),
+    };
+    stage.finish(Step::Extract, &manifest)?;
+    Ok(manifest)
+}
+
+fn finish_table(
+    stage: &Stage,
+    table: LegacyTable,
+    sink: TableSink,
+    totals_rows_dropped: u64,
+    encoding: Option<String>,
+    tables: &mut BTreeMap<String, StagedTable>,
+    stamps: &mut BTreeMap<String, String>,
+) -> Result<(), ExtractError> {
+    let rows = sink.writer.finish()?;
+    let path = stage.legacy_file(table.name());
+    if let Some(stamp) = sink.max_stamp {
+        stamps.insert(table.name().to_owned(), stamp);
+    }
+    info!(
+        table = table.name(),
+        rows, totals_rows_dropped, "Extracted table."
+    );
+    tables.insert(
+        table.name().to_owned(),
+        StagedTable {
+            file: format!("legacy/{}.parquet", table.name()),
+            rows,
+            sha256: sha256_file(&path)?,
+            totals_rows_dropped,
+            encoding,
+        },
+    );
+    Ok(())
+}
+
+/// Reads a finished extract's manifest and checks every staged file against its checksum.
+pub fn verified_extract(stage: &Stage) -> Result<ExtractManifest, ExtractError> {
+    let manifest: ExtractManifest = stage.manifest(Step::Extract)?;
+    for entry in manifest.tables.values() {
+        let path = stage.dir().join(&entry.file);
+        if sha256_file(&path)? != entry.sha256 {
+            return Err(ykt_stage::StageError::Checksum { path }.into());
+        }
+    }
+    Ok(manifest)
+}

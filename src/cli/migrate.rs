@@ -1,0 +1,305 @@
+//! `ykt extract`, `ykt transform`, `ykt load` and `ykt migrate` (all three).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use ykt_db::Db;
+use ykt_extract::LegacySource;
+use ykt_stage::Stage;
+use ykt_transform::{TableCounts, TransformManifest, TransformOptions};
+
+use super::{Classify, Failure, database_url, input};
+
+/// Where the legacy data comes from.
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// The legacy database: mysql://USER:PASS@HOST:3306/DB (MariaDB), postgres://… or
+    /// sqlite://FILE. Read from one consistent snapshot.
+    #[arg(
+        long,
+        value_name = "URL",
+        required_unless_present = "legacy_export",
+        conflicts_with = "legacy_export"
+    )]
+    legacy: Option<String>,
+    /// The legacy export folder instead: one CSV per table (GBK or UTF-8, Chinese captions).
+    #[arg(long, value_name = "DIR")]
+    legacy_export: Option<PathBuf>,
+}
+
+impl SourceArgs {
+    fn source(&self) -> Result<LegacySource, Failure> {
+        match (&self.legacy, &self.legacy_export) {
+            (Some(url), _) => Ok(LegacySource::Database(
+                url.parse::<ykt_db::DbUrl>().classify()?,
+            )),
+            (None, Some(dir)) if dir.is_dir() => Ok(LegacySource::Export(dir.clone())),
+            (None, Some(dir)) => Err(input(format!(
+                "the export folder {} does not exist",
+                dir.display()
+            ))),
+            (None, None) => Err(input(
+                "say where legacy is: --legacy URL or --legacy-export DIR",
+            )),
+        }
+    }
+}
+
+/// The stage folder.
+#[derive(Debug, Args)]
+pub struct StageArgs {
+    /// The stage folder that holds what each step hands the next (Parquet + manifests).
+    #[arg(long, value_name = "DIR", default_value = "ykt-stage")]
+    stage: PathBuf,
+}
+
+/// Read every legacy table into the stage folder, values exactly as found.
+///
+/// Streams each table page by page from one consistent snapshot (or reads the export folder),
+/// writes Parquet files and a manifest with row counts, checksums and the source fingerprint.
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    #[command(flatten)]
+    stage: StageArgs,
+    /// Replace what the stage folder holds (also after an interrupted extract).
+    #[arg(long)]
+    overwrite: bool,
+}
+
+/// Apply the mapping rules to an extracted stage: every row loaded, corrected or rejected.
+#[derive(Debug, Args)]
+pub struct TransformArgs {
+    #[command(flatten)]
+    stage: StageArgs,
+    /// Pending or failed lines of fund years up to this one stay owned by legacy.
+    #[arg(long, default_value_t = 2019)]
+    routing_year: i16,
+}
+
+/// Load a transformed stage into the new platform, county by county.
+///
+/// Idempotent: loading the same stage again leaves the target identical. Loading another
+/// stage replaces the migrated data. --resume skips the counties a crashed run committed.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    #[command(flatten)]
+    stage: StageArgs,
+    /// The new platform: postgres://USER:PASS@HOST:5432/DB or sqlite://FILE.
+    #[arg(long, value_name = "URL")]
+    target: String,
+    /// Skip the county steps this run already committed.
+    #[arg(long)]
+    resume: bool,
+}
+
+/// Extract, transform and load in one go.
+///
+/// Example:
+///   ykt migrate --legacy mysql://root@127.0.0.1:3306/legacy --target postgres://postgres@127.0.0.1/ykt
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    #[command(flatten)]
+    stage: StageArgs,
+    /// The new platform: postgres://USER:PASS@HOST:5432/DB or sqlite://FILE.
+    #[arg(long, value_name = "URL", required_unless_present = "dry_run")]
+    target: Option<String>,
+    /// Extract and transform, and say what would be loaded, without touching the target.
+    #[arg(long)]
+    dry_run: bool,
+    /// Continue a crashed migration: reuse the finished stage and skip loaded counties.
+    #[arg(long)]
+    resume: bool,
+    /// Pending or failed lines of fund years up to this one stay owned by legacy.
+    #[arg(long, default_value_t = 2019)]
+    routing_year: i16,
+}
+
+fn bar(prefix: &str) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {prefix}: {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_prefix(prefix.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+fn rate(rows: u64, started: Instant) -> String {
+    let secs = started.elapsed().as_millis().max(1);
+    format!("{}/s", u128::from(rows) * 1000 / secs)
+}
+
+async fn run_extract(
+    source: &LegacySource,
+    stage: &Stage,
+    overwrite: bool,
+) -> Result<Duration, Failure> {
+    let started = Instant::now();
+    let pb = bar("extract");
+    let pb2 = pb.clone();
+    let progress = move |table: &str, rows: u64| {
+        pb2.set_message(format!("{table} {rows} rows, {}", rate(rows, started)))
+    };
+    let manifest = ykt_extract::extract(source, stage, overwrite, &progress).await;
+    pb.finish_and_clear();
+    let manifest = manifest.classify()?;
+    let rows: u64 = manifest.tables.values().map(|t| t.rows).sum();
+    tracing::info!(rows, source = %source, "Extract finished.");
+    Ok(started.elapsed())
+}
+
+async fn run_transform(
+    stage: &Stage,
+    routing_year: i16,
+) -> Result<(TransformManifest, Duration), Failure> {
+    let started = Instant::now();
+    let pb = bar("transform");
+    let stage2 = stage.clone();
+    let pb2 = pb.clone();
+    let options = TransformOptions {
+        routing_year,
+        ..TransformOptions::default()
+    };
+    let manifest = tokio::task::spawn_blocking(move || {
+        ykt_transform::transform(&stage2, &options, &|table, rows| {
+            pb2.set_message(format!("{table} {rows} rows, {}", rate(rows, started)))
+        })
+    })
+    .await
+    .map_err(|e| Failure::Run(e.into()))?;
+    pb.finish_and_clear();
+    Ok((manifest.classify()?, started.elapsed()))
+}
+
+async fn run_load(
+    stage: &Stage,
+    target: &str,
+    resume: bool,
+) -> Result<(ykt_load::LoadReport, Duration), Failure> {
+    let started = Instant::now();
+    let url = database_url(target)?;
+    let db = Db::connect_or_create(&url).await.classify()?;
+    let pb = bar("load");
+    let pb2 = pb.clone();
+    let progress =
+        move |county: &str, rows: u64| pb2.set_message(format!("county {county}: {rows} rows"));
+    let report = ykt_load::load(stage, &db, &ykt_load::LoadOptions { resume }, &progress).await;
+    pb.finish_and_clear();
+    db.close().await;
+    Ok((report.classify()?, started.elapsed()))
+}
+
+/// The summary table: per legacy table, rows read, loaded, merged and rejected.
+fn print_summary(manifest: &TransformManifest, timings: &[(&str, Duration)], would: bool) {
+    let mut totals: BTreeMap<&str, TableCounts> = BTreeMap::new();
+    for tables in manifest.counts.values() {
+        for (table, c) in tables {
+            let t = totals.entry(table.as_str()).or_default();
+            t.read += c.read;
+            t.loaded += c.loaded;
+            t.merged += c.merged;
+            t.rejected += c.rejected;
+        }
+    }
+    let verb = if would { "would load" } else { "loaded" };
+    println!(
+        "{:<8} {:>10} {:>12} {:>8} {:>9}",
+        "table", "read", verb, "merged", "rejected"
+    );
+    for (table, c) in &totals {
+        println!(
+            "{table:<8} {:>10} {:>12} {:>8} {:>9}",
+            c.read, c.loaded, c.merged, c.rejected
+        );
+    }
+    println!(
+        "run {} · {} counties",
+        manifest.run_id,
+        manifest
+            .counts
+            .keys()
+            .filter(|c| c.as_str() != "000000")
+            .count()
+    );
+    let times: Vec<String> = timings
+        .iter()
+        .map(|(s, d)| format!("{s} {:.1}s", d.as_secs_f64()))
+        .collect();
+    println!("time: {}", times.join(", "));
+}
+
+pub async fn extract(args: ExtractArgs) -> Result<ExitCode, Failure> {
+    let source = args.source.source()?;
+    let stage = Stage::new(&args.stage.stage);
+    let t = run_extract(&source, &stage, args.overwrite).await?;
+    println!(
+        "Extracted {source} into {} in {:.1}s.",
+        stage.dir().display(),
+        t.as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn transform(args: TransformArgs) -> Result<ExitCode, Failure> {
+    let stage = Stage::new(&args.stage.stage);
+    let (manifest, t) = run_transform(&stage, args.routing_year).await?;
+    print_summary(&manifest, &[("transform", t)], true);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn load(args: LoadArgs) -> Result<ExitCode, Failure> {
+    let stage = Stage::new(&args.stage.stage);
+    let manifest: TransformManifest = stage
+        .manifest(ykt_stage::Step::Transform)
+        .map_err(|e| input(e))?;
+    let (report, t) = run_load(&stage, &args.target, args.resume).await?;
+    print_summary(&manifest, &[("load", t)], false);
+    if report.steps_skipped > 0 {
+        println!(
+            "resumed: {} county steps were already loaded",
+            report.steps_skipped
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn migrate(args: MigrateArgs) -> Result<ExitCode, Failure> {
+    let source = args.source.source()?;
+    let stage = Stage::new(&args.stage.stage);
+    let mut timings = Vec::new();
+    let reuse = args.resume && stage.is_done(ykt_stage::Step::Transform);
+    let manifest = if reuse {
+        tracing::info!(stage = %stage.dir().display(), "Resuming: the stage is already transformed.");
+        stage
+            .manifest(ykt_stage::Step::Transform)
+            .map_err(|e| input(e))?
+    } else {
+        timings.push(("extract", run_extract(&source, &stage, true).await?));
+        let (manifest, t) = run_transform(&stage, args.routing_year).await?;
+        timings.push(("transform", t));
+        manifest
+    };
+    if args.dry_run {
+        print_summary(&manifest, &timings, true);
+        println!("dry run: the target was not touched");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let target = args
+        .target
+        .as_deref()
+        .ok_or_else(|| input("--target URL is required unless --dry-run"))?;
+    let (_, t) = run_load(&stage, target, args.resume).await?;
+    timings.push(("load", t));
+    print_summary(&manifest, &timings, false);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,1033 @@
+//! The transform step: staged legacy tables in, staged platform rows, rejects and
+//! corrections out, partitioned by county.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use tracing::info;
+use ykt_domain::platform::{BatchStatus, BeneficiaryStatus, PaymentStatus, columns};
+use ykt_domain::{CorrectionCode as C, LegacyTable, Regions, RejectCode as R, UNATTRIBUTED_COUNTY};
+use ykt_stage::{Stage, StageError, Step, TextTableReader, TextTableWriter, sha256_file};
+
+use crate::rules::{self, DateRead, Fixed};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransformError {
+    #[error(transparent)]
+    Stage(#[from] StageError),
+    #[error(transparent)]
+    Extract(#[from] ykt_extract::ExtractError),
+}
+
+impl TransformError {
+    pub fn is_input_error(&self) -> bool {
+        match self {
+            TransformError::Stage(
+                StageError::Io { .. } | StageError::Format { .. } | StageError::Shape { .. },
+            ) => false,
+            TransformError::Stage(_) => true,
+            TransformError::Extract(e) => e.is_input_error(),
+        }
+    }
+}
+
+/// Settings of a transform; the defaults follow the specs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TransformOptions {
+    /// Lines of fund years up to this one that are pending or failed stay owned by legacy.
+    pub routing_year: i16,
+    /// Birth dates after this day are impossible. Default: the day the extract finished.
+    pub as_of: Option<NaiveDate>,
+    pub overwrite: bool,
+}
+
+impl Default for TransformOptions {
+    fn default() -> Self {
+        TransformOptions {
+            routing_year: 2019,
+            as_of: None,
+            overwrite: true,
+        }
+    }
+}
+
+/// Rows of one legacy table, by fate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableCounts {
+    pub read: u64,
+    pub loaded: u64,
+    pub merged: u64,
+    pub rejected: u64,
+}
+
+/// County → legacy table → counts.
+pub type CountyCounts = BTreeMap<String, BTreeMap<String, TableCounts>>;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TransformManifest {
+    pub ykt_version: String,
+    /// The run this stage loads as: derived from the extract, so loading the same stage twice
+    /// is the same run.
+    pub run_id: String,
+    pub extract_sha256: String,
+    pub options: TransformOptions,
+    pub as_of: NaiveDate,
+    pub counts: CountyCounts,
+    /// Rejects and corrections per code.
+    pub codes: BTreeMap<String, u64>,
+    /// Staged platform files (relative to `platform/`) with rows and checksums.
+    pub files: BTreeMap<String, StagedFile>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StagedFile {
+    pub rows: u64,
+    pub sha256: String,
+}
+
+type Row = Vec<Option<String>>;
+
+/// A county as a number (`0` = unattributed), to keep lookups small.
+fn county_id(code: &str) -> u32 {
+    code.parse().unwrap_or(0)
+}
+
+fn county_code(id: u32) -> String {
+    if id == 0 {
+        UNATTRIBUTED_COUNTY.to_owned()
+    } else {
+        format!("{id:06}")
+    }
+}
+
+struct Outputs {
+    stage: Stage,
+    writers: BTreeMap<(String, &'static str), TextTableWriter>,
+    counts: CountyCounts,
+    codes: BTreeMap<String, u64>,
+}
+
+impl Outputs {
+    fn write(
+        &mut self,
+        group: &str,
+        table: &'static str,
+        row: &[Option<String>],
+    ) -> Result<(), TransformError> {
+        let key = (group.to_owned(), table);
+        if !self.writers.contains_key(&key) {
+            let cols = match table {
+                "region" => columns::REGION,
+                "program" => columns::PROGRAM,
+                "allocation" => columns::ALLOCATION,
+                "beneficiary" => columns::BENEFICIARY,
+                "beneficiary_legacy_map" => columns::BENEFICIARY_LEGACY_MAP,
+                "payment_batch" => columns::PAYMENT_BATCH,
+                "payment" => columns::PAYMENT,
+                "reject" => columns::REJECT,
+                _ => columns::CORRECTION,
+            };
+            let writer = TextTableWriter::create(&self.stage.platform_file(group, table), cols)?;
+            self.writers.insert(key.clone(), writer);
+        }
+        self.writers
+            .get_mut(&key)
+            .expect("just inserted")
+            .write(row)?;
+        Ok(())
+    }
+
+    fn count(&mut self, county: &str, table: LegacyTable) -> &mut TableCounts {
+        self.counts
+            .entry(county.to_owned())
+            .or_default()
+            .entry(table.name().to_owned())
+            .or_default()
+    }
+
+    fn reject(
+        &mut self,
+        table: LegacyTable,
+        key: &str,
+        county: &str,
+        reject: &Reject,
+    ) -> Result<(), TransformError> {
+        self.count(county, table).read += 1;
+        self.count(county, table).rejected += 1;
+        *self.codes.entry(reject.code.code().to_owned()).or_default() += 1;
+        let detail = format!("{}（字段 {}）", reject.code.explanation(), reject.field);
+        let row = vec![
+            Some(table.name().to_owned()),
+            Some(key.to_owned()),
+            Some(county.to_owned()),
+            Some(reject.code.code().to_owned()),
+            Some(reject.field.to_owned()),
+            reject.raw.clone(),
+            Some(detail),
+        ];
+        self.write(county, "reject", &row)
+    }
+
+    fn corrections(
+        &mut self,
+        table: LegacyTable,
+        key: &str,
+        county: &str,
+        corrections: &[Correction],
+    ) -> Result<(), TransformError> {
+        for c in corrections {
+            *self.codes.entry(c.code.code().to_owned()).or_default() += 1;
+            let row = vec![
+                Some(table.name().to_owned()),
+                Some(key.to_owned()),
+                Some(county.to_owned()),
+                Some(c.code.code().to_owned()),
+                Some(c.field.to_owned()),
+                c.before.clone(),
+                c.after.clone(),
+            ];
+            self.write(county, "correction", &row)?;
+        }
+        Ok(())
+    }
+
+    fn loaded(&mut self, table: LegacyTable, county: &str) {
+        let c = self.count(county, table);
+        c.read += 1;
+        c.loaded += 1;
+    }
+
+    fn finish(
+        self,
+    ) -> Result<
+        (
+            BTreeMap<String, StagedFile>,
+            CountyCounts,
+            BTreeMap<String, u64>,
+        ),
+        TransformError,
+    > {
+        let mut files = BTreeMap::new();
+        for ((group, table), writer) in self.writers {
+            let rows = writer.finish()?;
+            let path = self.stage.platform_file(&group, table);
+            files.insert(
+                format!("{group}/{table}.parquet"),
+                StagedFile {
+                    rows,
+                    sha256: sha256_file(&path)?,
+                },
+            );
+        }
+        Ok((files, self.counts, self.codes))
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Reject {
+    code: R,
+    field: &'static str,
+    raw: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Correction {
+    code: C,
+    field: &'static str,
+    before: Option<String>,
+    after: Option<String>,
+}
+
+/// Collects a row's corrections as its rules run.
+#[derive(Default)]
+struct Notes(Vec<Correction>);
+
+impl Notes {
+    fn add<T>(
+        &mut self,
+        field: &'static str,
+        raw: &Option<String>,
+        fixed: &Fixed<T>,
+        after: impl Fn(&T) -> Option<String>,
+    ) {
+        for code in &fixed.corrections {
+            self.0.push(Correction {
+                code: *code,
+                field,
+                before: raw.clone(),
+                after: after(&fixed.value),
+            });
+        }
+    }
+}
+
+fn reject(code: R, field: &'static str, raw: &Option<String>) -> Reject {
+    Reject {
+        code,
+        field,
+        raw: raw.clone(),
+    }
+}
+
+fn text(d: &Decimal) -> Option<String> {
+    Some(d.to_string())
+}
+
+fn date_text(d: &NaiveDate) -> Option<String> {
+    Some(d.format("%Y-%m-%d").to_string())
+}
+
+/// Applies the mapping rules to a finished extract in `stage`, writing `stage/platform/`.
+pub fn transform(
+    stage: &Stage,
+    options: &TransformOptions,
+    progress: &dyn Fn(&str, u64),
+) -> Result<TransformManifest, TransformError> {
+    let extract = ykt_extract::verified_extract(stage)?;
+    let extract_sha256 = sha256_file(&stage.manifest_path(Step::Extract))?;
+    let as_of = options.as_of.unwrap_or_else(|| {
+        chrono::DateTime::parse_from_rfc3339(&extract.finished_at)
+            .map(|d| d.date_naive())
+            .unwrap_or(NaiveDate::MAX)
+    });
+    if stage.interrupted(Step::Transform) {
+        tracing::warn!(stage = %stage.dir().display(), "An earlier transform of this stage was interrupted; doing it again from the start.");
+    }
+    stage.begin(Step::Transform, true)?;
+    let mut t = Transformer {
+        stage: stage.clone(),
+        regions: Regions::shaanxi(),
+        out: Outputs {
+            stage: stage.clone(),
+            writers: BTreeMap::new(),
+            counts: BTreeMap::new(),
+            codes: BTreeMap::new(),
+        },
+        as_of,
+        routing_year: options.routing_year,
+        programs: BTreeSet::new(),
+        people: HashMap::new(),
+        allocations: HashSet::new(),
+        batches: HashMap::new(),
+        progress,
+    };
+    t.regions_table()?;
+    t.programs_table()?;
+    t.beneficiaries()?;
+    t.allocations_table()?;
+    t.batches_table()?;
+    t.payments()?;
+    let (files, counts, codes) = t.out.finish()?;
+    let manifest = TransformManifest {
+        ykt_version: env!("CARGO_PKG_VERSION").to_owned(),
+        run_id: format!("run-{}", &extract_sha256[..12]),
+        extract_sha256,
+        options: options.clone(),
+        as_of,
+        counts,
+        codes,
+        files,
+    };
+    stage.finish(Step::Transform, &manifest)?;
+    Ok(manifest)
+}
+
+#[derive(Clone, Copy)]
+enum Person {
+    Loaded { beneficiary_id: i64, county: u32 },
+    Rejected { county: u32 },
+}
+
+#[derive(Clone, Copy)]
+enum Batch {
+    Loaded { county: u32 },
+    Rejected { county: u32 },
+}
+
+struct Transformer<'a> {
+    stage: Stage,
+    regions: Regions,
+    out: Outputs,
+    as_of: NaiveDate,
+    routing_year: i16,
+    programs: BTreeSet<String>,
+    people: HashMap<i64, Person>,
+    allocations: HashSet<i64>,
+    batches: HashMap<i64, Batch>,
+    progress: &'a dyn Fn(&str, u64),
+}
+
+/// Column positions of a legacy table, by name.
+struct Cols(LegacyTable);
+
+impl Cols {
+    fn get<'r>(&self, row: &'r Row, name: &str) -> &'r Option<String> {
+        &row[self.0.column_index(name).expect("a column of the spec")]
+    }
+}
+
+impl Transformer<'_> {
+    fn each_row(
+        &mut self,
+        table: LegacyTable,
+        mut f: impl FnMut(&mut Self, Row) -> Result<(), TransformError>,
+    ) -> Result<(), TransformError> {
+        let path: PathBuf = self.stage.legacy_file(table.name());
+        let mut reader = TextTableReader::open(&path)?;
+        for (i, column) in table.columns().iter().enumerate() {
+            if reader.column(column.name)? != i {
+                return Err(StageError::Format {
+                    path,
+                    message: format!("column {} out of place", column.name),
+                }
+                .into());
+            }
+        }
+        let mut n = 0u64;
+        while let Some(rows) = reader.next_rows()? {
+            for row in rows {
+                f(self, row)?;
+                n += 1;
+            }
+            (self.progress)(table.name(), n);
+        }
+        Ok(())
+    }
+
+    /// The county a row's region code tells, without recording anything.
+    fn county_of(&self, raw: &Option<String>) -> u32 {
+        rules::region(raw.as_deref(), &self.regions).map_or(0, |r| county_id(&r.value.county))
+    }
+
+    fn regions_table(&mut self) -> Result<(), TransformError> {
+        let table = LegacyTable::Regions;
+        let cols = Cols(table);
+        self.each_row(table, |t, row| {
+            let raw_code = cols.get(&row, "XZQHDM").clone();
+            let key = raw_code.clone().unwrap_or_default();
+            let level: i16 = cols
+                .get(&row, "JB")
+                .as_deref()
+                .and_then(|l| l.trim().parse().ok())
+                .unwrap_or(match key.len() {
+                    12 => 5,
+                    9 => 4,
+                    _ => 3,
+                });
+            let mut notes = Notes::default();
+            let (code, county) = if level <= 2 {
+                (key.clone(), UNATTRIBUTED_COUNTY.to_owned())
+            } else {
+                match rules::region(raw_code.as_deref(), &t.regions) {
+                    Ok(fixed) => {
+                        notes.add("XZQHDM", &raw_code, &fixed, |r| Some(r.code.clone()));
+                        (fixed.value.code.clone(), fixed.value.county.clone())
+                    }
+                    Err(code) => {
+                        t.out.reject(
+                            table,
+                            &key,
+                            UNATTRIBUTED_COUNTY,
+                            &reject(code, "XZQHDM", &raw_code),
+                        )?;
+                        return Ok(());
+                    }
+                }
+            };
+            let parent =
+                cols.get(&row, "SJDM")
+                    .clone()
+                    .map(|p| match rules::region(Some(&p), &t.regions) {
+                        Ok(f) if p.len() >= 6 && level >= 4 => f.value.code,
+                        _ => p,
+                    });
+            let name = match (level, t.regions.county(&code)) {
+                (3, Some(c)) => c.name.to_owned(),
+                _ => cols.get(&row, "XZQHMC").clone().unwrap_or_default(),
+            };
+            t.out.write(
+                "reference",
+                "region",
+                &[Some(code), Some(name), Some(level.to_string()), parent],
+            )?;
+            t.out.loaded(table, &county);
+            t.out.corrections(table, &key, &county, &notes.0)
+        })
+    }
+
+    fn programs_table(&mut self) -> Result<(), TransformError> {
+        let table = LegacyTable::Programs;
+        let cols = Cols(table);
+        self.each_row(table, |t, row| {
+            let code = cols
+                .get(&row, "XMDM")
+                .as_deref()
+                .unwrap_or("")
+                .trim()
+                .to_owned();
+            let basis_raw = cols.get(&row, "BZLX").clone();
+            let basis = match rules::status(
+                basis_raw.as_deref(),
+                &[
+                    ("1", "area"),
+                    ("2", "person"),
+                    ("3", "household"),
+                    ("4", "fixed"),
+                ],
+            ) {
+                Ok(b) => b,
+                Err(r) => {
+                    return t.out.reject(
+                        table,
+                        &code,
+                        UNATTRIBUTED_COUNTY,
+                        &reject(r, "BZLX", &basis_raw),
+                    );
+                }
+            };
+            let mut notes = Notes::default();
+            let rate_raw = cols.get(&row, "BZJE").clone();
+            let mut rate = rules::optional_amount(rate_raw.as_deref());
+            if basis == "fixed" && rate.value.is_some() {
+                rate = Fixed {
+                    value: None,
+                    corrections: vec![C::ValueCleared],
+                };
+            }
+            notes.add("BZJE", &rate_raw, &rate, |v| v.as_ref().and_then(text));
+            let row_out = vec![
+                Some(code.clone()),
+                Some(cols.get(&row, "XMMC").clone().unwrap_or_default()),
+                Some(cols.get(&row, "ZGBM").clone().unwrap_or_default()),
+                Some(basis.to_owned()),
+                rate.value.as_ref().and_then(text),
+            ];
+            t.out.write("reference", "program", &row_out)?;
+            t.programs.insert(code.clone());
+            t.out.loaded(table, UNATTRIBUTED_COUNTY);
+            t.out
+                .corrections(table, &code, UNATTRIBUTED_COUNTY, &notes.0)
+        })
+    }
+
+    /// The rules of one T_BTDX row: the platform row (without id) and its corrections, or the
+    /// reject. Also returns the row's county.
+    fn person_rules(&self, row: &Row) -> (u32, Result<(Row, Notes, String), Reject>) {
+        let cols = Cols(LegacyTable::Beneficiaries);
+        let region_raw = cols.get(row, "XZQHDM");
+        let county = self.county_of(region_raw);
+        let result = (|| {
+            let mut notes = Notes::default();
+            let sfzh = cols.get(row, "SFZH");
+            let id = rules::id_number(sfzh.as_deref(), self.as_of)
+                .map_err(|r| reject(r, "SFZH", sfzh))?;
+            notes.add("SFZH", sfzh, &id, |v| Some(v.clone()));
+            let xm = cols.get(row, "XM");
+            let name = rules::name(xm.as_deref()).map_err(|r| reject(r, "XM", xm))?;
+            notes.add("XM", xm, &name, |v| Some(v.clone()));
+            let region = rules::region(region_raw.as_deref(), &self.regions)
+                .map_err(|r| reject(r, "XZQHDM", region_raw))?;
+            notes.add("XZQHDM", region_raw, &region, |v| Some(v.code.clone()));
+            let dxzt = cols.get(row, "DXZT");
+            let status = rules::status(
+                dxzt.as_deref(),
+                &[
+                    ("1", BeneficiaryStatus::Active),
+                    ("2", BeneficiaryStatus::Suspended),
+                    ("9", BeneficiaryStatus::Deceased),
+                ],
+            )
+            .map_err(|r| reject(r, "DXZT", dxzt))?;
+            let hz = cols.get(row, "HZSFZH");
+            let head = match hz.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(_) => match rules::id_number(hz.as_deref(), self.as_of) {
+                    Ok(fixed) => {
+                        notes.add("HZSFZH", hz, &fixed, |v| Some(v.clone()));
+                        Some(fixed.value)
+                    }
+                    Err(_) => {
+                        notes.0.push(Correction {
+                            code: C::ValueCleared,
+                            field: "HZSFZH",
+                            before: hz.clone(),
+                            after: None,
+                        });
+                        None
+                    }
+                },
+            };
+            let yhzh = cols.get(row, "YHZH");
+            let account = rules::account(yhzh.as_deref());
+            notes.add("YHZH", yhzh, &account, |v| v.clone());
+            let swrq = cols.get(row, "SWRQ");
+            let died = rules::optional_date(swrq.as_deref());
+            notes.add("SWRQ", swrq, &died, |v| v.as_ref().and_then(date_text));
+            let area = (region.value.code.len() > 6).then(|| region.value.code.clone());
+            let out = vec![
+                None,
+                Some(id.value.clone()),
+                Some(name.value),
+                Some(region.value.county),
+                area,
+                cols.get(row, "ZZ").clone(),
+                cols.get(row, "LXDH").clone(),
+                account.value,
+                cols.get(row, "KHYH").clone(),
+                head,
+                Some(status.as_str().to_owned()),
+                died.value.as_ref().and_then(date_text),
+            ];
+            Ok((out, notes, id.value))
+        })();
+        (county, result)
+    }
+
+    fn beneficiaries(&mut self) -> Result<(), TransformError> {
+        let table = LegacyTable::Beneficiaries;
+        let cols = Cols(table);
+        // Pass 1: the survivor of each ID number: latest GXSJ, tie the highest DXID.
+        let mut survivors: HashMap<String, (Option<String>, i64, u32)> = HashMap::new();
+        self.each_row(table, |t, row| {
+            let Some(dxid) = cols
+                .get(&row, "DXID")
+                .as_deref()
+                .and_then(|k| k.parse::<i64>().ok())
+            else {
+                return Ok(());
+            };
+            if let (county, Ok((_, _, id))) = t.person_rules(&row) {
+                let stamp = cols.get(&row, "GXSJ").clone();
+                let better = survivors
+                    .get(&id)
+                    .is_none_or(|(s, d, _)| (&stamp, dxid) > (s, *d));
+                if better {
+                    survivors.insert(id, (stamp, dxid, county));
+                }
+            }
+            Ok(())
+        })?;
+        // Pass 2: write survivors, map every valid DXID, record merges and rejects.
+        self.each_row(table, |t, row| {
+            let key_raw = cols.get(&row, "DXID").clone().unwrap_or_default();
+            let (county, result) = t.person_rules(&row);
+            let county_text = county_code(county);
+            // A key that is not a number (possible only in an export file) cannot be loaded:
+            // the row is rejected under the table's first rule, naming the key column.
+            let Ok(dxid) = key_raw.parse::<i64>() else {
+                return t.out.reject(
+                    table,
+                    &key_raw,
+                    &county_text,
+                    &reject(R::IdInvalid, "DXID", &Some(key_raw.clone())),
+                );
+            };
+            match result {
+                Err(r) => {
+                    t.people.insert(dxid, Person::Rejected { county });
+                    t.out.reject(table, &key_raw, &county_text, &r)
+                }
+                Ok((mut out, notes, id)) => {
+                    let (_, survivor, survivor_county) = survivors[&id];
+                    t.people.insert(
+                        dxid,
+                        Person::Loaded {
+                            beneficiary_id: survivor,
+                            county: survivor_county,
+                        },
+                    );
+                    let group = county_code(survivor_county);
+                    t.out.write(
+                        &group,
+                        "beneficiary_legacy_map",
+                        &[Some(dxid.to_string()), Some(survivor.to_string())],
+                    )?;
+                    if survivor == dxid {
+                        out[0] = Some(dxid.to_string());
+                        t.out.write(&group, "beneficiary", &out)?;
+                        t.out.loaded(table, &county_text);
+                        t.out.corrections(table, &key_raw, &county_text, &notes.0)
+                    } else {
+                        let c = t.out.count(&county_text, table);
+                        c.read += 1;
+                        c.merged += 1;
+                        let merged = Correction {
+                            code: C::BeneficiaryMerged,
+                            field: "DXID",
+                            before: Some(dxid.to_string()),
+                            after: Some(survivor.to_string()),
+                        };
+                        t.out.corrections(table, &key_raw, &county_text, &[merged])
+                    }
+                }
+            }
+        })
+    }
+
+    fn allocations_table(&mut self) -> Result<(), TransformError> {
+        let table = LegacyTable::Allocations;
+        let cols = Cols(table);
+        self.each_row(table, |t, row| {
+            let key = cols.get(&row, "ZBID").clone().unwrap_or_default();
+            let region_raw = cols.get(&row, "XZQHDM");
+            let county = county_code(t.county_of(region_raw));
+            let result = (|| {
+                let mut notes = Notes::default();
+                let region = rules::region(region_raw.as_deref(), &t.regions)
+                    .map_err(|r| reject(r, "XZQHDM", region_raw))?;
+                notes.add("XZQHDM", region_raw, &region, |v| Some(v.code.clone()));
+                let xmdm = cols.get(&row, "XMDM");
+                let program = rules::program(xmdm.as_deref(), &t.programs)
+                    .map_err(|r| reject(r, "XMDM", xmdm))?
+                    .to_owned();
+                let nd = cols.get(&row, "ND");
+                let year = rules::fund_year(nd.as_deref()).map_err(|r| reject(r, "ND", nd))?;
+                notes.add("ND", nd, &year, |v| Some(v.to_string()));
+                let zbje = cols.get(&row, "ZBJE");
+                let amount = rules::amount(zbje.as_deref()).map_err(|r| reject(r, "ZBJE", zbje))?;
+                notes.add("ZBJE", zbje, &amount, text);
+                let xdrq = cols.get(&row, "XDRQ");
+                let issued = rules::optional_date(xdrq.as_deref());
+                notes.add("XDRQ", xdrq, &issued, |v| v.as_ref().and_then(date_text));
+                Ok((
+                    vec![
+                        Some(key.clone()),
+                        Some(region.value.county),
+                        Some(program),
+                        Some(year.value.to_string()),
+                        cols.get(&row, "ZBWH").clone(),
+                        text(&amount.value),
+                        issued.value.as_ref().and_then(date_text),
+                        Some(key.clone()),
+                    ],
+                    notes,
+                ))
+            })();
+            match (result, key.parse::<i64>()) {
+                (Ok((out, notes)), Ok(zbid)) => {
+                    t.allocations.insert(zbid);
+                    t.out.write(&county, "allocation", &out)?;
+                    t.out.loaded(table, &county);
+                    t.out.corrections(table, &key, &county, &notes.0)
+                }
+                (Err(r), _) => t.out.reject(table, &key, &county, &r),
+                (Ok(_), Err(_)) => t.out.reject(
+                    table,
+                    &key,
+                    &county,
+                    &reject(R::RegionUnknown, "ZBID", &Some(key.clone())),
+                ),
+            }
+        })
+    }
+
+    fn batches_table(&mut self) -> Result<(), TransformError> {
+        let table = LegacyTable::Batches;
+        let cols = Cols(table);
+        self.each_row(table, |t, row| {
+            let key = cols.get(&row, "PCID").clone().unwrap_or_default();
+            let region_raw = cols.get(&row, "XZQHDM");
+            let county_n = t.county_of(region_raw);
+            let county = county_code(county_n);
+            let result = (|| {
+                let mut notes = Notes::default();
+                let region = rules::region(region_raw.as_deref(), &t.regions)
+                    .map_err(|r| reject(r, "XZQHDM", region_raw))?;
+                notes.add("XZQHDM", region_raw, &region, |v| Some(v.code.clone()));
+                let xmdm = cols.get(&row, "XMDM");
+                let program = rules::program(xmdm.as_deref(), &t.programs)
+                    .map_err(|r| reject(r, "XMDM", xmdm))?
+                    .to_owned();
+                let nd = cols.get(&row, "ND");
+                let year = rules::fund_year(nd.as_deref()).map_err(|r| reject(r, "ND", nd))?;
+                notes.add("ND", nd, &year, |v| Some(v.to_string()));
+                let pczt = cols.get(&row, "PCZT");
+                let status = rules::status(
+                    pczt.as_deref(),
+                    &[
+                        ("0", BatchStatus::Entered),
+                        ("1", BatchStatus::Reviewed),
+                        ("2", BatchStatus::Announcing),
+                        ("3", BatchStatus::Announced),
+                        ("4", BatchStatus::Sent),
+                        ("5", BatchStatus::Returned),
+                        ("9", BatchStatus::Void),
+                    ],
+                )
+                .map_err(|r| reject(r, "PCZT", pczt))?;
+                let zbid_raw = cols.get(&row, "ZBID");
+                let allocation = match zbid_raw.as_deref().map(|z| z.trim().parse::<i64>()) {
+                    None => None,
+                    Some(Ok(z)) if t.allocations.contains(&z) => Some(z.to_string()),
+                    Some(_) => {
+                        notes.0.push(Correction {
+                            code: C::ValueCleared,
+                            field: "ZBID",
+                            before: zbid_raw.clone(),
+                            after: None,
+                        });
+                        None
+                    }
+                };
+                let qh = cols.get(&row, "QH");
+                let period = match qh.as_deref() {
+                    None => None,
+                    Some(p)
+                        if p.len() == 6
+                            && p.bytes().all(|b| b.is_ascii_digit())
+                            && (1..=12).contains(&p[4..].parse::<u32>().unwrap_or(0)) =>
+                    {
+                        Some(p.to_owned())
+                    }
+                    Some(_) => {
+                        notes.0.push(Correction {
+                            code: C::ValueCleared,
+                            field: "QH",
+                            before: qh.clone(),
+                            after: None,
+                        });
+                        None
+                    }
+                };
+                let mut dates = Vec::new();
+                for field in ["GSKSRQ", "GSJSRQ"] {
+                    let raw = cols.get(&row, field);
+                    let d = rules::optional_date(raw.as_deref());
+                    notes.add(field, raw, &d, |v| v.as_ref().and_then(date_text));
+                    dates.push(d.value.as_ref().and_then(date_text));
+                }
+                let zrs = cols.get(&row, "ZRS");
+                let declared_count = match zrs.as_deref().map(|z| z.trim().parse::<i32>()) {
+                    None => None,
+                    Some(Ok(n)) => Some(n.to_string()),
+                    Some(Err(_)) => {
+                        notes.0.push(Correction {
+                            code: C::ValueCleared,
+                            field: "ZRS",
+                            before: zrs.clone(),
+                            after: None,
+                        });
+                        None
+                    }
+                };
+                let zje = cols.get(&row, "ZJE");
+                let declared_amount = rules::optional_amount(zje.as_deref());
+                notes.add("ZJE", zje, &declared_amount, |v| v.as_ref().and_then(text));
+                Ok((
+                    vec![
+                        Some(key.clone()),
+                        Some(cols.get(&row, "PCH").clone().unwrap_or_default()),
+                        Some(region.value.county),
+                        Some(program),
+                        Some(year.value.to_string()),
+                        period,
+                        allocation,
+                        dates[0].clone(),
+                        dates[1].clone(),
+                        Some(status.as_str().to_owned()),
+                        declared_count,
+                        declared_amount.value.as_ref().and_then(text),
+                        cols.get(&row, "LRR").clone(),
+                        cols.get(&row, "SHR").clone(),
+                        Some(key.clone()),
+                    ],
+                    notes,
+                ))
+            })();
+            let Ok(pcid) = key.parse::<i64>() else {
+                return t.out.reject(
+                    table,
+                    &key,
+                    &county,
+                    &reject(R::RegionUnknown, "PCID", &Some(key.clone())),
+                );
+            };
+            match result {
+                Ok((out, notes)) => {
+                    t.batches.insert(pcid, Batch::Loaded { county: county_n });
+                    t.out.write(&county, "payment_batch", &out)?;
+                    t.out.loaded(table, &county);
+                    t.out.corrections(table, &key, &county, &notes.0)
+                }
+                Err(r) => {
+                    t.batches.insert(pcid, Batch::Rejected { county: county_n });
+                    t.out.reject(table, &key, &county, &r)
+                }
+            }
+        })
+    }
+
+    /// The rules of one T_FFMX line, in the spec's precedence. Returns the county and either
+    /// the platform row (with `reissue_of` still the raw YMXID) or the reject.
+    fn line_rules(&self, row: &Row) -> (u32, Result<(Row, Notes), Reject>) {
+        let cols = Cols(LegacyTable::Payments);
+        let pcid_raw = cols.get(row, "PCID");
+        let dxid_raw = cols.get(row, "DXID");
+        let batch = pcid_raw
+            .as_deref()
+            .and_then(|p| p.trim().parse::<i64>().ok())
+            .and_then(|p| self.batches.get(&p).copied().map(|b| (p, b)));
+        let person = dxid_raw
+            .as_deref()
+            .and_then(|d| d.trim().parse::<i64>().ok())
+            .and_then(|d| self.people.get(&d).copied());
+        let county = match (batch, person) {
+            (Some((_, Batch::Loaded { county } | Batch::Rejected { county })), _)
+                if county != 0 =>
+            {
+                county
+            }
+            (_, Some(Person::Loaded { county, .. } | Person::Rejected { county })) => county,
+            _ => 0,
+        };
+        let result = (|| {
+            let mxid = cols.get(row, "MXID");
+            if mxid
+                .as_deref()
+                .and_then(|m| m.parse::<i64>().ok())
+                .is_none()
+            {
+                return Err(reject(R::OrphanBatch, "MXID", mxid));
+            }
+            let (pcid, batch_county) = match batch {
+                None => return Err(reject(R::OrphanBatch, "PCID", pcid_raw)),
+                Some((_, Batch::Rejected { .. })) => {
+                    return Err(reject(R::BatchRejected, "PCID", pcid_raw));
+                }
+                Some((p, Batch::Loaded { county })) => (p, county),
+            };
+            let beneficiary = match person {
+                None => return Err(reject(R::OrphanBeneficiary, "DXID", dxid_raw)),
+                Some(Person::Rejected { .. }) => {
+                    return Err(reject(R::BeneficiaryRejected, "DXID", dxid_raw));
+                }
+                Some(Person::Loaded { beneficiary_id, .. }) => beneficiary_id,
+            };
+            let mut notes = Notes::default();
+            let xmdm = cols.get(row, "XMDM");
+            let program = rules::program(xmdm.as_deref(), &self.programs)
+                .map_err(|r| reject(r, "XMDM", xmdm))?
+                .to_owned();
+            let nd = cols.get(row, "ND");
+            let year = rules::fund_year(nd.as_deref()).map_err(|r| reject(r, "ND", nd))?;
+            notes.add("ND", nd, &year, |v| Some(v.to_string()));
+            let ffzt = cols.get(row, "FFZT");
+            let status = rules::status(
+                ffzt.as_deref(),
+                &[
+                    ("0", PaymentStatus::Pending),
+                    ("1", PaymentStatus::Paid),
+                    ("2", PaymentStatus::Failed),
+                    ("3", PaymentStatus::Refunded),
+                    ("4", PaymentStatus::Reissued),
+                ],
+            )
+            .map_err(|r| reject(r, "FFZT", ffzt))?;
+            let je = cols.get(row, "JE");
+            let amount = rules::amount(je.as_deref()).map_err(|r| reject(r, "JE", je))?;
+            notes.add("JE", je, &amount, text);
+            let ffrq = cols.get(row, "FFRQ");
+            let paid_on = if status == PaymentStatus::Pending {
+                let d = rules::optional_date(ffrq.as_deref());
+                notes.add("FFRQ", ffrq, &d, |v| v.as_ref().and_then(date_text));
+                d.value
+            } else {
+                match rules::date(ffrq.as_deref()) {
+                    DateRead::Date(d) => {
+                        notes.add("FFRQ", ffrq, &d, date_text);
+                        Some(d.value)
+                    }
+                    DateRead::Null | DateRead::Invalid => {
+                        return Err(reject(R::DateInvalid, "FFRQ", ffrq));
+                    }
+                }
+            };
+            let sl = cols.get(row, "SL");
+            let quantity = rules::optional_amount(sl.as_deref());
+            notes.add("SL", sl, &quantity, |v| v.as_ref().and_then(text));
+            let yhzh = cols.get(row, "YHZH");
+            let account = rules::account(yhzh.as_deref());
+            notes.add("YHZH", yhzh, &account, |v| v.clone());
+            let owner = if year.value <= self.routing_year
+                && matches!(status, PaymentStatus::Pending | PaymentStatus::Failed)
+            {
+                "legacy"
+            } else {
+                "new"
+            };
+            let key = cols.get(row, "MXID").clone();
+            Ok((
+                vec![
+                    key.clone(),
+                    Some(pcid.to_string()),
+                    Some(beneficiary.to_string()),
+                    Some(county_code(batch_county)),
+                    Some(program),
+                    Some(year.value.to_string()),
+                    quantity.value.as_ref().and_then(text),
+                    text(&amount.value),
+                    account.value,
+                    Some(status.as_str().to_owned()),
+                    paid_on.as_ref().and_then(date_text),
+                    cols.get(row, "YHLSH").clone(),
+                    cols.get(row, "SBYY").clone(),
+                    cols.get(row, "YMXID").clone(),
+                    Some(owner.to_owned()),
+                    key,
+                ],
+                notes,
+            ))
+        })();
+        (county, result)
+    }
+
+    fn payments(&mut self) -> Result<(), TransformError> {
+        let table = LegacyTable::Payments;
+        let cols = Cols(table);
+        // Pass 1: which lines load, for reissue references.
+        let mut loaded = HashSet::new();
+        self.each_row(table, |t, row| {
+            if let (_, Ok(_)) = t.line_rules(&row)
+                && let Some(m) = cols
+                    .get(&row, "MXID")
+                    .as_deref()
+                    .and_then(|m| m.parse::<i64>().ok())
+            {
+                loaded.insert(m);
+            }
+            Ok(())
+        })?;
+        let reissue_of = 13;
+        self.each_row(table, |t, row| {
+            let key = cols.get(&row, "MXID").clone().unwrap_or_default();
+            let (county, result) = t.line_rules(&row);
+            let county = county_code(county);
+            match result {
+                Err(r) => t.out.reject(table, &key, &county, &r),
+                Ok((mut out, mut notes)) => {
+                    let ymxid = out[reissue_of].take();
+                    if let Some(raw) = ymxid {
+                        match raw.trim().parse::<i64>() {
+                            Ok(m) if loaded.contains(&m) => out[reissue_of] = Some(m.to_string()),
+                            _ => notes.0.push(Correction {
+                                code: C::ValueCleared,
+                                field: "YMXID",
+                                before: Some(raw),
+                                after: None,
+                            }),
+                        }
+                    }
+                    let group = out[3].clone().unwrap_or_default();
+                    t.out.write(&group, "payment", &out)?;
+                    t.out.loaded(table, &county);
+                    t.out.corrections(table, &key, &county, &notes.0)
+                }
+            }
+        })?;
+        info!(lines = loaded.len(), "Transformed payment lines.");
+        Ok(())
+    }
+}
