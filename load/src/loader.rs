@@ -277,6 +277,7 @@ pub async fn load(
             }
             let rows = load_unit(stage, db, step, county, &run_id, &mut report.rows).await?;
             report.steps_loaded += 1;
+            crash_point(report.steps_loaded);
             progress(county, rows);
             info!(county = %county, step = step.name(), rows, "Loaded county step.");
         }
@@ -297,6 +298,18 @@ pub async fn load(
     .await?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// For the resume test: `YKT_CRASH_AFTER_STEPS=N` kills the process (as `kill -9` would) right
+/// after the N-th county step has committed.
+fn crash_point(steps_loaded: usize) {
+    if std::env::var("YKT_CRASH_AFTER_STEPS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        == Some(steps_loaded)
+    {
+        std::process::abort();
+    }
 }
 
 fn now_sql(engine: Engine) -> &'static str {
@@ -440,7 +453,7 @@ fn staged_rows(
     stage: &Stage,
     county: &str,
     insert: &Insert,
-) -> Result<Option<(Vec<String>, TextTableReader, Option<usize>)>, LoadError> {
+) -> Result<Option<StagedRows>, LoadError> {
     let path = stage.platform_file(county, insert.file);
     if !path.exists() {
         return Ok(None);
@@ -454,7 +467,17 @@ fn staged_rows(
     if insert.people_rows.is_some() {
         columns.insert(0, "run_id".to_owned());
     }
-    Ok(Some((columns, reader, filter)))
+    Ok(Some(StagedRows {
+        columns,
+        reader,
+        filter,
+    }))
+}
+
+struct StagedRows {
+    columns: Vec<String>,
+    reader: TextTableReader,
+    filter: Option<usize>,
 }
 
 fn keep(row: &[Option<String>], filter: Option<usize>, people_rows: Option<bool>) -> bool {
@@ -481,7 +504,12 @@ async fn copy_file(
     run_id: &str,
     insert: &Insert,
 ) -> Result<u64, LoadError> {
-    let Some((columns, mut reader, filter)) = staged_rows(stage, county, insert)? else {
+    let Some(StagedRows {
+        columns,
+        mut reader,
+        filter,
+    }) = staged_rows(stage, county, insert)?
+    else {
         return Ok(0);
     };
     let what = format!("copying {} of county {county}", insert.table);
@@ -549,7 +577,12 @@ async fn insert_file_sqlite(
     run_id: &str,
     insert: &Insert,
 ) -> Result<u64, LoadError> {
-    let Some((columns, mut reader, filter)) = staged_rows(stage, county, insert)? else {
+    let Some(StagedRows {
+        columns,
+        mut reader,
+        filter,
+    }) = staged_rows(stage, county, insert)?
+    else {
         return Ok(0);
     };
     let what = format!("inserting {} of county {county}", insert.table);

@@ -1731,9 +1731,9 @@ impl AuditQuota {
     }
 }
 
-/// Replaces the status code inside a possibly padded or broken status text.
+/// Replaces the paid status inside a possibly padded status text; a broken one stays broken.
 fn set_status(current: &str, code: &str) -> String {
-    if current.trim().len() == 1 && current.trim().chars().all(|c| c.is_ascii_digit()) {
+    if current.trim() == "1" {
         current.replace(current.trim(), code)
     } else {
         current.to_owned()

@@ -197,8 +197,8 @@ impl Params {
             problems.push("--years must be a range within 2000-2030, e.g. 2013-2020".into());
         }
         let total: u32 = self.quirk_ppm.values().sum();
-        if total > 300_000 {
-            problems.push("the quirk rates add up to more than 30 %".into());
+        if total > 600_000 {
+            problems.push("the quirk rates add up to more than 60 %".into());
         }
         if problems.is_empty() {
             Ok(())

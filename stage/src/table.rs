@@ -208,9 +208,9 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ykt-stage-table-{}", std::process::id()));
         let path = dir.join("t.parquet");
         let mut w = TextTableWriter::create(&path, &["a", "b"]).unwrap();
-        let n = 20_000;
+        let n: u64 = 20_000;
         for i in 0..n {
-            let b = if i % 3 == 0 {
+            let b = if i.is_multiple_of(3) {
                 None
             } else {
                 Some(format!("值{i} "))
@@ -226,7 +226,7 @@ mod tests {
         while let Some(rows) = r.next_rows().unwrap() {
             for row in rows {
                 assert_eq!(row[0].as_deref(), Some(seen.to_string().as_str()));
-                assert_eq!(row[1].is_none(), seen % 3 == 0);
+                assert_eq!(row[1].is_none(), seen.is_multiple_of(3));
                 seen += 1;
             }
         }

@@ -6,5 +6,6 @@
 
 mod cli_errors;
 mod generate;
+mod migrate;
 mod schema;
 mod support;

@@ -90,6 +90,13 @@ pub struct StagedFile {
 
 type Row = Vec<Option<String>>;
 
+/// The staged files, the counts and the codes of a finished transform.
+type Finished = (
+    BTreeMap<String, StagedFile>,
+    CountyCounts,
+    BTreeMap<String, u64>,
+);
+
 /// A county as a number (`0` = unattributed), to keep lookups small.
 fn county_id(code: &str) -> u32 {
     code.parse().unwrap_or(0)
@@ -200,16 +207,7 @@ impl Outputs {
         c.loaded += 1;
     }
 
-    fn finish(
-        self,
-    ) -> Result<
-        (
-            BTreeMap<String, StagedFile>,
-            CountyCounts,
-            BTreeMap<String, u64>,
-        ),
-        TransformError,
-    > {
+    fn finish(self) -> Result<Finished, TransformError> {
         let mut files = BTreeMap::new();
         for ((group, table), writer) in self.writers {
             let rows = writer.finish()?;

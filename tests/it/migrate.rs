@@ -1,0 +1,711 @@
+//! `ykt migrate` and its stages on real engines: against the simulator's truth file, the
+//! balance identity read back from the target, idempotency, resume, and input errors.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use rust_decimal::Decimal;
+use ykt_db::{Db, DbUrl, Engine, columns_sql};
+use ykt_domain::{CountyResolution, LegacyTable, Regions};
+use ykt_stage::{Stage, TextTableReader};
+use ykt_transform::rules::money_value;
+
+use crate::support::{Server, database_rows, fresh_database, fresh_sqlite, temp_dir, ykt, ykt_ok};
+
+type Rows = Vec<Vec<Option<String>>>;
+
+/// Every platform table of a target, each column as text, rows sorted.
+async fn dump(url: &DbUrl) -> BTreeMap<String, Rows> {
+    let db = Db::connect(url).await.unwrap();
+    let mut out = BTreeMap::new();
+    for table in [
+        "region",
+        "program",
+        "allocation",
+        "beneficiary",
+        "beneficiary_legacy_map",
+        "payment_batch",
+        "payment",
+        "migration_reject",
+        "migration_correction",
+    ] {
+        let columns: Vec<String> = db
+            .fetch_text_rows("columns", &columns_sql(db.engine(), table))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|mut r| r.pop().flatten())
+            .collect();
+        let cast: Vec<String> = columns
+            .iter()
+            .map(|c| format!("CAST(\"{c}\" AS TEXT)"))
+            .collect();
+        let mut rows = db
+            .fetch_text_rows("dump", &format!("SELECT {} FROM {table}", cast.join(", ")))
+            .await
+            .unwrap();
+        rows.sort();
+        out.insert(table.to_owned(), rows);
+    }
+    db.close().await;
+    out
+}
+
+/// Checks every truth-file case against the target's rejects and corrections, and that no
+/// row has a code the truth file does not predict.
+async fn assert_matches_truth(target: &DbUrl, truth_path: &Path) {
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(truth_path).unwrap()).unwrap();
+    let db = Db::connect(target).await.unwrap();
+    let mut got: HashMap<(String, String), Vec<String>> = HashMap::new();
+    for row in db
+        .fetch_text_rows(
+            "rejects",
+            "SELECT source_table, source_key, reason_code FROM migration_reject",
+        )
+        .await
+        .unwrap()
+    {
+        got.entry((row[0].clone().unwrap(), row[1].clone().unwrap()))
+            .or_default()
+            .push(row[2].clone().unwrap());
+    }
+    for row in db
+        .fetch_text_rows(
+            "corrections",
+            "SELECT source_table, source_key, correction_code FROM migration_correction",
+        )
+        .await
+        .unwrap()
+    {
+        got.entry((row[0].clone().unwrap(), row[1].clone().unwrap()))
+            .or_default()
+            .push(row[2].clone().unwrap());
+    }
+    db.close().await;
+    let mut expected: HashMap<(String, String), Vec<String>> = HashMap::new();
+    for case in truth["cases"].as_array().unwrap() {
+        let key = (
+            case["table"].as_str().unwrap().to_owned(),
+            case["key"].as_i64().unwrap().to_string(),
+        );
+        let codes: Vec<String> = case["expect"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_owned())
+            .collect();
+        expected.insert(key, codes);
+    }
+    let mut wrong = Vec::new();
+    for (key, want) in &expected {
+        let mut want = want.clone();
+        want.sort();
+        let mut have = got.get(key).cloned().unwrap_or_default();
+        have.sort();
+        if want != have {
+            wrong.push(format!("{key:?}: expected {want:?}, got {have:?}"));
+        }
+    }
+    for (key, have) in &got {
+        let migrated = ["T_BTDX", "T_FFMX", "T_FFPC", "T_ZJZB"].contains(&key.0.as_str());
+        if migrated && !expected.contains_key(key) {
+            wrong.push(format!("{key:?}: unexpected {have:?}"));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {} cases differ from the truth file:\n{}",
+        wrong.len(),
+        expected.len(),
+        wrong
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(expected.len() > 100, "the truth file lists cases");
+}
+
+fn migrate(legacy: &[&str], stage: &Path, target: &DbUrl) {
+    let mut args = vec!["migrate"];
+    args.extend_from_slice(legacy);
+    args.extend_from_slice(&[
+        "--stage",
+        stage.to_str().unwrap(),
+        "--target",
+        target.expose(),
+    ]);
+    ykt_ok(&args);
+}
+
+#[tokio::test]
+async fn demo_preset_sqlite_to_sqlite_matches_the_truth_file() {
+    let dir = temp_dir("migrate_demo_sqlite");
+    let legacy = fresh_sqlite("migrate_demo_sqlite", "legacy.sqlite");
+    let target = fresh_sqlite("migrate_demo_sqlite_target", "platform.sqlite");
+    let truth = dir.join("truth.json");
+    ykt_ok(&[
+        "generate",
+        "--preset",
+        "demo",
+        "--seed",
+        "7",
+        "--legacy",
+        legacy.expose(),
+        "--truth",
+        truth.to_str().unwrap(),
+    ]);
+    migrate(&["--legacy", legacy.expose()], &dir.join("stage"), &target);
+    assert_matches_truth(&target, &truth).await;
+    assert_balanced(&legacy, &target).await;
+}
+
+#[tokio::test]
+async fn mariadb_to_postgres_matches_the_truth_file() {
+    let Some(legacy) = fresh_database(Server::MySql, "migrate_legacy").await else {
+        return;
+    };
+    let Some(target) = fresh_database(Server::Postgres, "migrate_target").await else {
+        return;
+    };
+    let dir = temp_dir("migrate_mariadb_pg");
+    let truth = dir.join("truth.json");
+    ykt_ok(&[
+        "generate",
+        "--counties",
+        "2",
+        "--beneficiaries-per-county",
+        "300",
+        "--seed",
+        "21",
+        "--legacy",
+        legacy.expose(),
+        "--truth",
+        truth.to_str().unwrap(),
+    ]);
+    migrate(&["--legacy", legacy.expose()], &dir.join("stage"), &target);
+    assert_matches_truth(&target, &truth).await;
+    assert_balanced(&legacy, &target).await;
+}
+
+#[tokio::test]
+async fn export_folder_to_postgres_matches_the_truth_file() {
+    let Some(target) = fresh_database(Server::Postgres, "migrate_export_target").await else {
+        return;
+    };
+    let dir = temp_dir("migrate_export_pg");
+    let export = dir.join("export");
+    let truth = dir.join("truth.json");
+    let legacy = fresh_sqlite("migrate_export_pg", "legacy.sqlite");
+    ykt_ok(&[
+        "generate",
+        "--counties",
+        "2",
+        "--beneficiaries-per-county",
+        "300",
+        "--seed",
+        "22",
+        "--legacy",
+        legacy.expose(),
+        "--export",
+        export.to_str().unwrap(),
+        "--utf8-bom",
+        "T_BTDX",
+        "--truth",
+        truth.to_str().unwrap(),
+    ]);
+    migrate(
+        &["--legacy-export", export.to_str().unwrap()],
+        &dir.join("stage"),
+        &target,
+    );
+    assert_matches_truth(&target, &truth).await;
+    assert_balanced(&legacy, &target).await;
+}
+
+fn staged(stage: &Path, table: &str) -> Rows {
+    let mut rows = Vec::new();
+    TextTableReader::open(&Stage::new(stage).legacy_file(table))
+        .unwrap()
+        .for_each(|r| {
+            rows.push(r);
+            Ok(())
+        })
+        .unwrap();
+    rows
+}
+
+#[test]
+fn database_and_export_give_identical_staged_rows() {
+    let dir = temp_dir("extract_db_vs_export");
+    let legacy = fresh_sqlite("extract_db_vs_export", "legacy.sqlite");
+    let export = dir.join("export");
+    ykt_ok(&[
+        "generate",
+        "--counties",
+        "2",
+        "--beneficiaries-per-county",
+        "200",
+        "--legacy",
+        legacy.expose(),
+        "--export",
+        export.to_str().unwrap(),
+    ]);
+    ykt_ok(&[
+        "extract",
+        "--legacy",
+        legacy.expose(),
+        "--stage",
+        dir.join("a").to_str().unwrap(),
+    ]);
+    ykt_ok(&[
+        "extract",
+        "--legacy-export",
+        export.to_str().unwrap(),
+        "--stage",
+        dir.join("b").to_str().unwrap(),
+    ]);
+    for table in LegacyTable::ALL {
+        let (a, b) = (
+            staged(&dir.join("a"), table.name()),
+            staged(&dir.join("b"), table.name()),
+        );
+        assert!(!a.is_empty());
+        assert_eq!(a, b, "{}", table.name());
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("b/manifest.json")).unwrap()).unwrap();
+    assert_eq!(
+        manifest["tables"]["T_FFMX"]["totals_rows_dropped"], 1,
+        "the 合计 row is dropped and counted"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("a/manifest.json")).unwrap()).unwrap();
+    assert!(
+        manifest["source"]["max_change_stamp"]["T_FFMX"]
+            .as_str()
+            .unwrap()
+            .starts_with("20")
+    );
+    assert_eq!(
+        manifest["source"]["row_counts"]["T_FFMX"],
+        manifest["tables"]["T_FFMX"]["rows"]
+    );
+}
+
+/// The county a legacy row belongs to, derived here independently of the transform.
+fn county_of(regions: &Regions, code: &Option<String>) -> String {
+    let code = code.as_deref().unwrap_or("");
+    let digits = matches!(code.len(), 6 | 9 | 12) && code.bytes().all(|b| b.is_ascii_digit());
+    match (digits, regions.resolve_county(code)) {
+        (true, CountyResolution::Current(c) | CountyResolution::Remapped(c)) => c.to_owned(),
+        _ => "000000".to_owned(),
+    }
+}
+
+#[derive(Debug, Default, PartialEq, Eq, Clone)]
+struct Figures {
+    rows: u64,
+    amount: Decimal,
+}
+
+/// The balance identity, per county and table: source rows = loaded + merged + rejected and
+/// source amount = loaded amount + rejected amount, with every loaded figure read back from
+/// the target by SQL.
+async fn assert_balanced(legacy: &DbUrl, target: &DbUrl) {
+    let regions = Regions::shaanxi();
+    let key = |r: &Vec<Option<String>>| r[0].clone().unwrap_or_default();
+    let mut source: BTreeMap<(String, &str), Figures> = BTreeMap::new();
+    let mut amount_of: HashMap<(&str, String), Decimal> = HashMap::new();
+    let mut batch_county: HashMap<String, String> = HashMap::new();
+    let mut person_county: HashMap<String, String> = HashMap::new();
+    for (table, amount_col) in [
+        (LegacyTable::Beneficiaries, None),
+        (LegacyTable::Allocations, Some("ZBJE")),
+        (LegacyTable::Batches, None),
+    ] {
+        let region = table.column_index("XZQHDM").unwrap();
+        for row in database_rows(legacy, table).await {
+            let county = county_of(&regions, &row[region]);
+            let f = source.entry((county.clone(), table.name())).or_default();
+            f.rows += 1;
+            if let Some(col) = amount_col
+                && let Some(v) = money_value(row[table.column_index(col).unwrap()].as_deref())
+            {
+                f.amount += v;
+                amount_of.insert((table.name(), key(&row)), v);
+            }
+            match table {
+                LegacyTable::Batches => {
+                    batch_county.insert(key(&row), county);
+                }
+                LegacyTable::Beneficiaries => {
+                    person_county.insert(key(&row), county);
+                }
+                _ => {}
+            }
+        }
+    }
+    let t = LegacyTable::Payments;
+    let (pcid, dxid, je) = (
+        t.column_index("PCID").unwrap(),
+        t.column_index("DXID").unwrap(),
+        t.column_index("JE").unwrap(),
+    );
+    for row in database_rows(legacy, t).await {
+        let by_batch = row[pcid]
+            .as_ref()
+            .and_then(|p| batch_county.get(p))
+            .filter(|c| c.as_str() != "000000");
+        let county = by_batch
+            .or_else(|| row[dxid].as_ref().and_then(|d| person_county.get(d)))
+            .cloned()
+            .unwrap_or_else(|| "000000".into());
+        let f = source.entry((county, t.name())).or_default();
+        f.rows += 1;
+        if let Some(v) = money_value(row[je].as_deref()) {
+            f.amount += v;
+            amount_of.insert((t.name(), key(&row)), v);
+        }
+    }
+
+    let db = Db::connect(target).await.unwrap();
+    let num = |s: &Option<String>| s.as_deref().unwrap_or("0").parse::<Decimal>().unwrap();
+    let mut loaded: BTreeMap<(String, &str), Figures> = BTreeMap::new();
+    let cast = if db.engine() == Engine::Postgres {
+        "CAST(amount AS TEXT)"
+    } else {
+        "amount"
+    };
+    for (table, platform, amount) in [
+        ("T_BTDX", "beneficiary", None),
+        ("T_ZJZB", "allocation", Some(cast)),
+        ("T_FFPC", "payment_batch", None),
+        ("T_FFMX", "payment", Some(cast)),
+    ] {
+        let sql = format!(
+            "SELECT county_code, {} FROM {platform}",
+            amount.unwrap_or("NULL")
+        );
+        for row in db.fetch_text_rows("loaded", &sql).await.unwrap() {
+            let f = loaded.entry((row[0].clone().unwrap(), table)).or_default();
+            f.rows += 1;
+            f.amount += num(&row[1]);
+        }
+    }
+    let mut merged: BTreeMap<(String, &str), u64> = BTreeMap::new();
+    for row in db.fetch_text_rows("merged", "SELECT county_code FROM migration_correction WHERE correction_code = 'C_BENEFICIARY_MERGED'").await.unwrap() {
+        *merged.entry((row[0].clone().unwrap(), "T_BTDX")).or_default() += 1;
+    }
+    let mut rejected: BTreeMap<(String, &str), Figures> = BTreeMap::new();
+    for row in db
+        .fetch_text_rows(
+            "rejected",
+            "SELECT county_code, source_table, source_key FROM migration_reject",
+        )
+        .await
+        .unwrap()
+    {
+        let table: &str = match row[1].as_deref().unwrap() {
+            "T_BTDX" => "T_BTDX",
+            "T_ZJZB" => "T_ZJZB",
+            "T_FFPC" => "T_FFPC",
+            "T_FFMX" => "T_FFMX",
+            _ => continue,
+        };
+        let f = rejected
+            .entry((row[0].clone().unwrap(), table))
+            .or_default();
+        f.rows += 1;
+        f.amount += amount_of
+            .get(&(table, row[2].clone().unwrap()))
+            .copied()
+            .unwrap_or_default();
+    }
+    db.close().await;
+
+    assert!(source.len() >= 4);
+    for (key, src) in &source {
+        let l = loaded.get(key).cloned().unwrap_or_default();
+        let r = rejected.get(key).cloned().unwrap_or_default();
+        let m = merged.get(key).copied().unwrap_or(0);
+        assert_eq!(
+            src.rows,
+            l.rows + m + r.rows,
+            "rows of {key:?}: source {src:?}, loaded {l:?}, merged {m}, rejected {r:?}"
+        );
+        assert_eq!(src.amount, l.amount + r.amount, "amount of {key:?}");
+    }
+    for key in loaded.keys().chain(rejected.keys()) {
+        assert!(
+            source.contains_key(key),
+            "{key:?} in the target but not in legacy"
+        );
+    }
+}
+
+/// For any generated legacy data (several seeds, sizes and quirk rates), every row is loaded,
+/// merged or rejected, and the amounts add up, per county and table.
+#[tokio::test]
+async fn balance_identity_holds_for_generated_data() {
+    for (seed, counties, per_county, rate) in [
+        (1u64, "1", "60", "3%"),
+        (2, "2", "120", "1%"),
+        (3, "3", "80", "4.5%"),
+        (4, "1", "200", "0%"),
+    ] {
+        let name = format!("balance_{seed}");
+        let dir = temp_dir(&name);
+        let legacy = fresh_sqlite(&name, "legacy.sqlite");
+        let target = fresh_sqlite(&format!("{name}_target"), "platform.sqlite");
+        ykt_ok(&[
+            "generate",
+            "--counties",
+            counties,
+            "--beneficiaries-per-county",
+            per_county,
+            "--seed",
+            &seed.to_string(),
+            "--rate",
+            &format!("all={rate}"),
+            "--legacy",
+            legacy.expose(),
+        ]);
+        migrate(&["--legacy", legacy.expose()], &dir.join("stage"), &target);
+        assert_balanced(&legacy, &target).await;
+    }
+}
+
+async fn idempotent_and_resumable(target_a: DbUrl, target_b: DbUrl, test: &str) {
+    let dir = temp_dir(test);
+    let legacy = fresh_sqlite(test, "legacy.sqlite");
+    let stage = dir.join("stage");
+    ykt_ok(&[
+        "generate",
+        "--counties",
+        "3",
+        "--beneficiaries-per-county",
+        "150",
+        "--seed",
+        "5",
+        "--legacy",
+        legacy.expose(),
+    ]);
+    ykt_ok(&[
+        "extract",
+        "--legacy",
+        legacy.expose(),
+        "--stage",
+        stage.to_str().unwrap(),
+    ]);
+    ykt_ok(&["transform", "--stage", stage.to_str().unwrap()]);
+    ykt_ok(&[
+        "load",
+        "--stage",
+        stage.to_str().unwrap(),
+        "--target",
+        target_a.expose(),
+    ]);
+    let first = dump(&target_a).await;
+    assert!(first["payment"].len() > 1000);
+    ykt_ok(&[
+        "load",
+        "--stage",
+        stage.to_str().unwrap(),
+        "--target",
+        target_a.expose(),
+    ]);
+    assert_eq!(
+        dump(&target_a).await,
+        first,
+        "loading the same stage twice leaves the same tables"
+    );
+
+    // Killed after three county steps, then resumed: the same as an uninterrupted load.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ykt"))
+        .args([
+            "load",
+            "--stage",
+            stage.to_str().unwrap(),
+            "--target",
+            target_b.expose(),
+        ])
+        .env("YKT_CRASH_AFTER_STEPS", "3")
+        .env("YKT_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the load was killed");
+    let partial = dump(&target_b).await;
+    assert_ne!(partial, first, "a killed load is incomplete");
+    let out = ykt_ok(&[
+        "load",
+        "--stage",
+        stage.to_str().unwrap(),
+        "--target",
+        target_b.expose(),
+        "--resume",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("3 county steps were already loaded"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        dump(&target_b).await,
+        first,
+        "a resumed load equals an uninterrupted one"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_load_is_idempotent_and_resumable() {
+    idempotent_and_resumable(
+        fresh_sqlite("idem_sqlite_a", "a.sqlite"),
+        fresh_sqlite("idem_sqlite_b", "b.sqlite"),
+        "idem_sqlite",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn postgres_load_is_idempotent_and_resumable() {
+    let Some(a) = fresh_database(Server::Postgres, "idem_a").await else {
+        return;
+    };
+    let Some(b) = fresh_database(Server::Postgres, "idem_b").await else {
+        return;
+    };
+    idempotent_and_resumable(a, b, "idem_pg").await;
+}
+
+fn fails_with(args: &[&str], code: i32, needles: &[&str]) {
+    let out = ykt(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: expected {n:?} in: {err}");
+    }
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("error:")).count(),
+        1,
+        "one sentence: {err}"
+    );
+}
+
+#[tokio::test]
+async fn input_errors_name_the_thing_and_exit_2() {
+    let dir = temp_dir("migrate_errors");
+    let legacy = fresh_sqlite("migrate_errors", "legacy.sqlite");
+    let export = dir.join("export");
+    ykt_ok(&[
+        "generate",
+        "--counties",
+        "1",
+        "--beneficiaries-per-county",
+        "30",
+        "--legacy",
+        legacy.expose(),
+        "--export",
+        export.to_str().unwrap(),
+    ]);
+    let stage = dir.join("stage");
+    let stage_s = stage.to_str().unwrap();
+
+    // A missing column, then a missing table.
+    let db = Db::connect(&legacy).await.unwrap();
+    db.execute("drop column", "ALTER TABLE \"T_FFMX\" DROP COLUMN \"SBYY\"")
+        .await
+        .unwrap();
+    db.close().await;
+    fails_with(
+        &["extract", "--legacy", legacy.expose(), "--stage", stage_s],
+        2,
+        &["T_FFMX", "SBYY"],
+    );
+    let db = Db::connect(&legacy).await.unwrap();
+    db.execute("drop table", "DROP TABLE \"T_FFMX\"")
+        .await
+        .unwrap();
+    db.close().await;
+    fails_with(
+        &["extract", "--legacy", legacy.expose(), "--stage", stage_s],
+        2,
+        &["no table T_FFMX"],
+    );
+    assert!(!stage.join("manifest.json").exists());
+
+    // A database that is not there; a folder that is not there.
+    fails_with(
+        &[
+            "extract",
+            "--legacy",
+            "postgres://u:hunter2@127.0.0.1:9/x",
+            "--stage",
+            stage_s,
+        ],
+        2,
+        &["127.0.0.1:9", "u:***@"],
+    );
+    fails_with(
+        &[
+            "extract",
+            "--legacy-export",
+            "/no/such/folder",
+            "--stage",
+            stage_s,
+        ],
+        2,
+        &["/no/such/folder"],
+    );
+
+    // Bytes that are neither GBK nor UTF-8, with the file and line.
+    let file = export.join("T_BTDX.csv");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let second_line = bytes.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
+    bytes.splice(second_line..second_line, [0x81, 0x20]);
+    std::fs::write(&file, bytes).unwrap();
+    fails_with(
+        &[
+            "extract",
+            "--legacy-export",
+            export.to_str().unwrap(),
+            "--stage",
+            stage_s,
+        ],
+        2,
+        &["T_BTDX.csv", "line 2", "GBK"],
+    );
+
+    // A stage folder left by a crash is reported, not reused.
+    std::fs::create_dir_all(&stage).unwrap();
+    std::fs::write(stage.join(".extract-in-progress"), b"").unwrap();
+    fails_with(
+        &["transform", "--stage", stage_s],
+        2,
+        &["interrupted extract"],
+    );
+    fails_with(
+        &[
+            "extract",
+            "--legacy-export",
+            export.to_str().unwrap(),
+            "--stage",
+            stage_s,
+        ],
+        2,
+        &["interrupted extract", "--overwrite"],
+    );
+    fails_with(
+        &[
+            "load",
+            "--stage",
+            dir.join("nothing").to_str().unwrap(),
+            "--target",
+            "sqlite://x.sqlite",
+        ],
+        2,
+        &["transform"],
+    );
+}
