@@ -259,9 +259,7 @@ pub async fn transform(args: TransformArgs) -> Result<ExitCode, Failure> {
 
 pub async fn load(args: LoadArgs) -> Result<ExitCode, Failure> {
     let stage = Stage::new(&args.stage.stage);
-    let manifest: TransformManifest = stage
-        .manifest(ykt_stage::Step::Transform)
-        .map_err(|e| input(e))?;
+    let manifest: TransformManifest = stage.manifest(ykt_stage::Step::Transform).map_err(input)?;
     let (report, t) = run_load(&stage, &args.target, args.resume).await?;
     print_summary(&manifest, &[("load", t)], false);
     if report.steps_skipped > 0 {
@@ -280,9 +278,7 @@ pub async fn migrate(args: MigrateArgs) -> Result<ExitCode, Failure> {
     let reuse = args.resume && stage.is_done(ykt_stage::Step::Transform);
     let manifest = if reuse {
         tracing::info!(stage = %stage.dir().display(), "Resuming: the stage is already transformed.");
-        stage
-            .manifest(ykt_stage::Step::Transform)
-            .map_err(|e| input(e))?
+        stage.manifest(ykt_stage::Step::Transform).map_err(input)?
     } else {
         timings.push(("extract", run_extract(&source, &stage, true).await?));
         let (manifest, t) = run_transform(&stage, args.routing_year).await?;
