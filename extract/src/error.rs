@@ -17,6 +17,8 @@ pub enum ExtractError {
     },
     #[error(transparent)]
     Stage(#[from] ykt_stage::StageError),
+    #[error("the stage writer for {table} stopped")]
+    WriterStopped { table: &'static str },
     #[error("cannot read {}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -37,6 +39,7 @@ impl ExtractError {
     pub fn is_input_error(&self) -> bool {
         match self {
             ExtractError::Db(e) => e.is_input_error(),
+            ExtractError::WriterStopped { .. } => false,
             ExtractError::Stage(
                 ykt_stage::StageError::Io { .. }
                 | ykt_stage::StageError::Format { .. }

@@ -115,15 +115,31 @@ pub async fn extract(
             }
             stage.begin(Step::Extract, overwrite)?;
             for table in LegacyTable::ALL {
+                // Writing Parquet runs on its own thread while the next page is fetched.
                 let mut sink = TableSink::new(stage, table)?;
-                read_table(&mut snapshot, table, PAGE_ROWS, |rows| {
-                    for row in &rows {
-                        sink.write(row)?;
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<LegacyRow>>(2);
+                let writer = std::thread::spawn(move || -> Result<TableSink, ExtractError> {
+                    for rows in rx {
+                        for row in &rows {
+                            sink.write(row)?;
+                        }
                     }
-                    progress(table.name(), sink.rows);
-                    Ok(())
+                    Ok(sink)
+                });
+                let mut read = 0u64;
+                let result = read_table(&mut snapshot, table, PAGE_ROWS, |rows| {
+                    read += rows.len() as u64;
+                    progress(table.name(), read);
+                    tx.send(rows).map_err(|_| ExtractError::WriterStopped {
+                        table: table.name(),
+                    })
                 })
-                .await?;
+                .await;
+                drop(tx);
+                let sink = writer.join().map_err(|_| ExtractError::WriterStopped {
+                    table: table.name(),
+                })??;
+                result?;
                 finish_table(stage, table, sink, 0, None, &mut tables, &mut stamps)?;
             }
             snapshot.end().await?;

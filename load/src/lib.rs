@@ -45,6 +45,12 @@ pub enum LoadError {
         "{url}: the target holds {rows} payment rows that did not come from legacy; ykt load only replaces migrated data and refuses to touch a live platform"
     )]
     LivePlatform { url: String, rows: i64 },
+    #[error("{url}: {count} rows break a foreign key after the load, e.g. {example}")]
+    ForeignKeys {
+        url: String,
+        count: usize,
+        example: String,
+    },
     #[error("{what} failed on {url}: {source}")]
     Sql {
         url: String,
@@ -62,7 +68,7 @@ impl LoadError {
                 ykt_stage::StageError::Io { .. } | ykt_stage::StageError::Format { .. },
             ) => false,
             LoadError::Stage(_) => true,
-            LoadError::Sql { .. } => false,
+            LoadError::Sql { .. } | LoadError::ForeignKeys { .. } => false,
             LoadError::UnsupportedTarget { .. }
             | LoadError::MigrationChanged { .. }
             | LoadError::NothingToResume { .. }

@@ -113,7 +113,7 @@ pub fn init_logging(verbose: u8, quiet: bool) {
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("YKT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default},sqlx=error")));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

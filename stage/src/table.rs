@@ -7,8 +7,8 @@ use std::sync::Arc;
 use arrow_array::builder::StringBuilder;
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
@@ -117,20 +117,39 @@ impl TextTableWriter {
 pub struct TextTableReader {
     path: PathBuf,
     columns: Vec<String>,
+    /// The file column each read column comes from.
+    positions: Vec<usize>,
     reader: ParquetRecordBatchReader,
 }
 
 impl TextTableReader {
     pub fn open(path: &Path) -> Result<TextTableReader, StageError> {
+        Self::open_columns(path, None)
+    }
+
+    /// Opens a table reading only the named columns (when `only` is given); the others read as
+    /// `None`, so rows keep the file's column positions.
+    pub fn open_columns(path: &Path, only: Option<&[&str]>) -> Result<TextTableReader, StageError> {
         let file = File::open(path).map_err(|e| StageError::io(path, e))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        let mut builder = ParquetRecordBatchReaderBuilder::try_new(file)
             .map_err(|e| StageError::parquet(path, e))?;
-        let columns = builder
+        let columns: Vec<String> = builder
             .schema()
             .fields()
             .iter()
             .map(|f| f.name().clone())
             .collect();
+        let mut positions = (0..columns.len()).collect::<Vec<_>>();
+        if let Some(only) = only {
+            positions = columns
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| only.contains(&c.as_str()))
+                .map(|(i, _)| i)
+                .collect();
+            let mask = ProjectionMask::roots(builder.parquet_schema(), positions.clone());
+            builder = builder.with_projection(mask);
+        }
         let reader = builder
             .with_batch_size(BATCH_ROWS)
             .build()
@@ -138,6 +157,7 @@ impl TextTableReader {
         Ok(TextTableReader {
             path: path.to_owned(),
             columns,
+            positions,
             reader,
         })
     }
@@ -174,12 +194,14 @@ impl TextTableReader {
                     })
             })
             .collect::<Result<_, _>>()?;
+        let width = self.columns.len();
         let rows = (0..batch.num_rows())
             .map(|i| {
-                columns
-                    .iter()
-                    .map(|c| (!c.is_null(i)).then(|| c.value(i).to_owned()))
-                    .collect()
+                let mut row = vec![None; width];
+                for (c, &p) in columns.iter().zip(&self.positions) {
+                    row[p] = (!c.is_null(i)).then(|| c.value(i).to_owned());
+                }
+                row
             })
             .collect();
         Ok(Some(rows))
@@ -222,6 +244,9 @@ mod tests {
         assert_eq!(r.columns(), ["a", "b"]);
         assert_eq!(r.column("b").unwrap(), 1);
         assert!(r.column("c").is_err());
+        let mut projected = TextTableReader::open_columns(&path, Some(&["b"])).unwrap();
+        let first = projected.next_rows().unwrap().unwrap();
+        assert_eq!(first[1], vec![None, Some("值1 ".to_owned())]);
         let mut seen = 0u64;
         while let Some(rows) = r.next_rows().unwrap() {
             for row in rows {

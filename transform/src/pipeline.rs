@@ -112,7 +112,7 @@ fn county_code(id: u32) -> String {
 
 struct Outputs {
     stage: Stage,
-    writers: BTreeMap<(String, &'static str), TextTableWriter>,
+    writers: BTreeMap<String, BTreeMap<&'static str, TextTableWriter>>,
     counts: CountyCounts,
     codes: BTreeMap<String, u64>,
 }
@@ -124,35 +124,38 @@ impl Outputs {
         table: &'static str,
         row: &[Option<String>],
     ) -> Result<(), TransformError> {
-        let key = (group.to_owned(), table);
-        if !self.writers.contains_key(&key) {
-            let cols = match table {
-                "region" => columns::REGION,
-                "program" => columns::PROGRAM,
-                "allocation" => columns::ALLOCATION,
-                "beneficiary" => columns::BENEFICIARY,
-                "beneficiary_legacy_map" => columns::BENEFICIARY_LEGACY_MAP,
-                "payment_batch" => columns::PAYMENT_BATCH,
-                "payment" => columns::PAYMENT,
-                "reject" => columns::REJECT,
-                _ => columns::CORRECTION,
-            };
-            let writer = TextTableWriter::create(&self.stage.platform_file(group, table), cols)?;
-            self.writers.insert(key.clone(), writer);
+        if let Some(writer) = self.writers.get_mut(group).and_then(|g| g.get_mut(table)) {
+            return Ok(writer.write(row)?);
         }
+        let cols = match table {
+            "region" => columns::REGION,
+            "program" => columns::PROGRAM,
+            "allocation" => columns::ALLOCATION,
+            "beneficiary" => columns::BENEFICIARY,
+            "beneficiary_legacy_map" => columns::BENEFICIARY_LEGACY_MAP,
+            "payment_batch" => columns::PAYMENT_BATCH,
+            "payment" => columns::PAYMENT,
+            "reject" => columns::REJECT,
+            _ => columns::CORRECTION,
+        };
+        let mut writer = TextTableWriter::create(&self.stage.platform_file(group, table), cols)?;
+        writer.write(row)?;
         self.writers
-            .get_mut(&key)
-            .expect("just inserted")
-            .write(row)?;
+            .entry(group.to_owned())
+            .or_default()
+            .insert(table, writer);
         Ok(())
     }
 
     fn count(&mut self, county: &str, table: LegacyTable) -> &mut TableCounts {
-        self.counts
-            .entry(county.to_owned())
-            .or_default()
-            .entry(table.name().to_owned())
-            .or_default()
+        if !self.counts.contains_key(county) {
+            self.counts.insert(county.to_owned(), BTreeMap::new());
+        }
+        let tables = self.counts.get_mut(county).expect("just ensured");
+        if !tables.contains_key(table.name()) {
+            tables.insert(table.name().to_owned(), TableCounts::default());
+        }
+        tables.get_mut(table.name()).expect("just ensured")
     }
 
     fn reject(
@@ -164,7 +167,7 @@ impl Outputs {
     ) -> Result<(), TransformError> {
         self.count(county, table).read += 1;
         self.count(county, table).rejected += 1;
-        *self.codes.entry(reject.code.code().to_owned()).or_default() += 1;
+        bump_code(&mut self.codes, reject.code.code());
         let detail = format!("{}（字段 {}）", reject.code.explanation(), reject.field);
         let row = vec![
             Some(table.name().to_owned()),
@@ -186,7 +189,7 @@ impl Outputs {
         corrections: &[Correction],
     ) -> Result<(), TransformError> {
         for c in corrections {
-            *self.codes.entry(c.code.code().to_owned()).or_default() += 1;
+            bump_code(&mut self.codes, c.code.code());
             let row = vec![
                 Some(table.name().to_owned()),
                 Some(key.to_owned()),
@@ -209,7 +212,11 @@ impl Outputs {
 
     fn finish(self) -> Result<Finished, TransformError> {
         let mut files = BTreeMap::new();
-        for ((group, table), writer) in self.writers {
+        let writers = self
+            .writers
+            .into_iter()
+            .flat_map(|(g, ws)| ws.into_iter().map(move |(t, w)| (g.clone(), t, w)));
+        for (group, table, writer) in writers {
             let rows = writer.finish()?;
             let path = self.stage.platform_file(&group, table);
             files.insert(
@@ -221,6 +228,15 @@ impl Outputs {
             );
         }
         Ok((files, self.counts, self.codes))
+    }
+}
+
+fn bump_code(codes: &mut BTreeMap<String, u64>, code: &str) {
+    match codes.get_mut(code) {
+        Some(n) => *n += 1,
+        None => {
+            codes.insert(code.to_owned(), 1);
+        }
     }
 }
 
@@ -275,7 +291,8 @@ fn text(d: &Decimal) -> Option<String> {
 }
 
 fn date_text(d: &NaiveDate) -> Option<String> {
-    Some(d.format("%Y-%m-%d").to_string())
+    use chrono::Datelike;
+    Some(format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day()))
 }
 
 /// Applies the mapping rules to a finished extract in `stage`, writing `stage/platform/`.
@@ -371,10 +388,21 @@ impl Transformer<'_> {
     fn each_row(
         &mut self,
         table: LegacyTable,
+        f: impl FnMut(&mut Self, Row) -> Result<(), TransformError>,
+    ) -> Result<(), TransformError> {
+        self.each_row_of(table, None, f)
+    }
+
+    /// Calls `f` for every row of a staged legacy table; with `only`, the other columns are
+    /// not read (they are `None`).
+    fn each_row_of(
+        &mut self,
+        table: LegacyTable,
+        only: Option<&[&str]>,
         mut f: impl FnMut(&mut Self, Row) -> Result<(), TransformError>,
     ) -> Result<(), TransformError> {
         let path: PathBuf = self.stage.legacy_file(table.name());
-        let mut reader = TextTableReader::open(&path)?;
+        let mut reader = TextTableReader::open_columns(&path, only)?;
         for (i, column) in table.columns().iter().enumerate() {
             if reader.column(column.name)? != i {
                 return Err(StageError::Format {
@@ -385,13 +413,41 @@ impl Transformer<'_> {
             }
         }
         let mut n = 0u64;
-        while let Some(rows) = reader.next_rows()? {
-            for row in rows {
-                f(self, row)?;
-                n += 1;
+        let started = std::time::Instant::now();
+        // Decoding the Parquet file runs on its own thread, beside the rules.
+        std::thread::scope(|scope| -> Result<(), TransformError> {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Row>, StageError>>(4);
+            scope.spawn(move || {
+                loop {
+                    match reader.next_rows() {
+                        Ok(Some(rows)) => {
+                            if tx.send(Ok(rows)).is_err() {
+                                return;
+                            }
+                        }
+                        Ok(None) => return,
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    }
+                }
+            });
+            for rows in rx {
+                for row in rows? {
+                    f(self, row)?;
+                    n += 1;
+                }
+                (self.progress)(table.name(), n);
             }
-            (self.progress)(table.name(), n);
-        }
+            Ok(())
+        })?;
+        tracing::debug!(
+            table = table.name(),
+            rows = n,
+            ms = started.elapsed().as_millis() as u64,
+            "Read a staged table."
+        );
         Ok(())
     }
 
@@ -860,7 +916,7 @@ impl Transformer<'_> {
 
     /// The rules of one T_FFMX line, in the spec's precedence. Returns the county and either
     /// the platform row (with `reissue_of` still the raw YMXID) or the reject.
-    fn line_rules(&self, row: &Row) -> (u32, Result<(Row, Notes), Reject>) {
+    fn line_rules(&self, row: &Row, decide_only: bool) -> (u32, Result<(Row, Notes), Reject>) {
         let cols = Cols(LegacyTable::Payments);
         let pcid_raw = cols.get(row, "PCID");
         let dxid_raw = cols.get(row, "DXID");
@@ -943,6 +999,9 @@ impl Transformer<'_> {
                     }
                 }
             };
+            if decide_only {
+                return Ok((Vec::new(), notes));
+            }
             let sl = cols.get(row, "SL");
             let quantity = rules::optional_amount(sl.as_deref());
             notes.add("SL", sl, &quantity, |v| v.as_ref().and_then(text));
@@ -987,8 +1046,9 @@ impl Transformer<'_> {
         let cols = Cols(table);
         // Pass 1: which lines load, for reissue references.
         let mut loaded = HashSet::new();
-        self.each_row(table, |t, row| {
-            if let (_, Ok(_)) = t.line_rules(&row)
+        let decisive = ["MXID", "PCID", "DXID", "XMDM", "ND", "FFZT", "JE", "FFRQ"];
+        self.each_row_of(table, Some(&decisive), |t, row| {
+            if let (_, Ok(_)) = t.line_rules(&row, true)
                 && let Some(m) = cols
                     .get(&row, "MXID")
                     .as_deref()
@@ -1001,7 +1061,7 @@ impl Transformer<'_> {
         let reissue_of = 13;
         self.each_row(table, |t, row| {
             let key = cols.get(&row, "MXID").clone().unwrap_or_default();
-            let (county, result) = t.line_rules(&row);
+            let (county, result) = t.line_rules(&row, false);
             let county = county_code(county);
             match result {
                 Err(r) => t.out.reject(table, &key, &county, &r),

@@ -301,8 +301,15 @@ pub fn date(raw: Option<&str>) -> DateRead {
     };
     match parsed {
         Some(d) => {
-            let iso = d.format("%Y-%m-%d").to_string();
-            DateRead::Date(Fixed::with(d, iso != raw, C::DateNormalized))
+            use chrono::Datelike;
+            let b = raw.as_bytes();
+            let iso = raw.len() == 10
+                && b[4] == b'-'
+                && b[7] == b'-'
+                && raw[0..4].parse() == Ok(d.year())
+                && raw[5..7].parse() == Ok(d.month())
+                && raw[8..].parse() == Ok(d.day());
+            DateRead::Date(Fixed::with(d, !iso, C::DateNormalized))
         }
         None => DateRead::Invalid,
     }

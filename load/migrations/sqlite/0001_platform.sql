@@ -130,6 +130,15 @@ CREATE TABLE migration_checkpoint (
     PRIMARY KEY (run_id, county_code, step)
 );
 
+-- Foreign keys a full load set aside, to be validated and put back in one pass at its end
+-- (or when a crashed load is resumed).
+CREATE TABLE migration_pending_constraint (
+    table_name TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    PRIMARY KEY (table_name, name)
+);
+
 -- Every legacy row that was not loaded, once per run, with the first failing rule.
 CREATE TABLE migration_reject (
     run_id       TEXT NOT NULL,
