@@ -3,6 +3,7 @@
 mod generate;
 mod migrate;
 mod schema;
+mod users;
 
 use std::process::ExitCode;
 
@@ -34,6 +35,7 @@ pub enum Command {
     Load(migrate::LoadArgs),
     Migrate(Box<migrate::MigrateArgs>),
     Schema(schema::SchemaArgs),
+    Users(users::UsersArgs),
 }
 
 /// Why a command did not succeed, sorted by what the operator does next.
@@ -87,7 +89,8 @@ classify_error!(
     ykt_extract::ExtractError,
     ykt_simulate::SimError,
     ykt_load::LoadError,
-    ykt_transform::TransformError
+    ykt_transform::TransformError,
+    ykt_users::UsersError
 );
 
 pub(crate) fn input(message: impl std::fmt::Display) -> Failure {
@@ -102,6 +105,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Load(args) => migrate::load(args).await,
         Command::Migrate(args) => migrate::migrate(*args).await,
         Command::Schema(args) => schema::run(args).await,
+        Command::Users(args) => users::run(args).await,
     }
 }
 

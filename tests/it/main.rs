@@ -9,3 +9,4 @@ mod generate;
 mod migrate;
 mod schema;
 mod support;
+mod users;
