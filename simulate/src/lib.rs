@@ -48,7 +48,7 @@ pub enum SimError {
     #[error(transparent)]
     Db(#[from] ykt_db::DbError),
     #[error(
-        "the legacy database {url} already has a table {table}: generate into an empty database"
+        "the legacy database {url} already has a table {table}: generate into an empty database, or add --replace"
     )]
     NotEmpty { url: String, table: &'static str },
     #[error("the database writer stopped before the simulation ended")]

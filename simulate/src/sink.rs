@@ -145,14 +145,19 @@ impl RowSink for ChannelSink {
     }
 }
 
-/// Creates the legacy tables (the database must not have them yet) and inserts every chunk
-/// that arrives, each in its own transaction. Returns the rows inserted.
+/// Creates the legacy tables and inserts every chunk that arrives, each in its own
+/// transaction. Returns the rows inserted. The database must not have the tables yet, unless
+/// `replace`, which drops them first (for rehearsals).
 pub async fn write_to_database(
     db: &Db,
     mut rx: mpsc::Receiver<(LegacyTable, Vec<LegacyRow>)>,
+    replace: bool,
 ) -> Result<u64, SimError> {
     for table in LegacyTable::ALL {
-        if db.table_exists(table.name()).await? {
+        if replace {
+            let sql = format!("DROP TABLE IF EXISTS {}", ident(db.engine(), table.name()));
+            db.execute("dropping a legacy table", &sql).await?;
+        } else if db.table_exists(table.name()).await? {
             return Err(SimError::NotEmpty {
                 url: db.url().to_string(),
                 table: table.name(),

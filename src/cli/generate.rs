@@ -63,9 +63,12 @@ pub struct GenerateArgs {
     audit_cases: u32,
     /// Write the legacy database here: sqlite://FILE, mysql://USER:PASS@HOST:PORT/DB or
     /// postgres://USER:PASS@HOST:PORT/DB. The database is created if missing and must not
-    /// hold the legacy tables yet.
+    /// hold the legacy tables yet (see --replace).
     #[arg(long, value_name = "URL")]
     legacy: Option<String>,
+    /// Drop the legacy tables the --legacy database already has (a rehearsal's leftovers).
+    #[arg(long)]
+    replace: bool,
     /// Write the legacy export folder here (GBK CSV, Chinese captions, CRLF).
     #[arg(long, value_name = "DIR")]
     export: Option<PathBuf>,
@@ -179,9 +182,10 @@ pub async fn run(args: GenerateArgs) -> Result<ExitCode, Failure> {
         let url = database_url(raw)?;
         let db = Db::connect_or_create(&url).await.classify()?;
         let (tx, rx) = mpsc::channel(8);
+        let replace = args.replace;
         sinks.push(Box::new(ChannelSink::new(tx)));
         writer = Some(tokio::spawn(async move {
-            let result = write_to_database(&db, rx).await;
+            let result = write_to_database(&db, rx, replace).await;
             db.close().await;
             result
         }));

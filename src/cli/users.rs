@@ -33,6 +33,14 @@ use super::{Classify, Failure, database_url, input};
 ///             about one county.
 ///
 /// Violations are printed in Chinese with file, sheet, row and cell.
+///
+/// 说明（系统管理员）：
+///   1. 收齐本市县的财政、部门用户信息采集表（Excel 或 CSV 均可，示例行不删也可以）。
+///   2. 运行 `ykt users check 表1.xlsx 表2.csv`，按提示的文件、行号、单元格逐条改正。
+///      “错误”必须改正；“提示（原则性要求）”确认无误后可以保留。
+///   3. 运行 `ykt users import --target 平台数据库 表1.xlsx 表2.csv` 创建账号；
+///      每个县（区）得到一份账号清单 ykt-users/<区划代码>/accounts.xlsx（身份证号已脱敏）。
+///      重复导入同一批表不会重复建号。
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct UsersArgs {

@@ -298,3 +298,26 @@ fn quirks_occur_at_their_rates_and_the_truth_file_lists_each() {
         assert!(n >= 2, "{flag}: {n} cases");
     }
 }
+
+#[tokio::test]
+async fn a_second_generate_needs_replace() {
+    let url = fresh_sqlite("generate_replace", "legacy.sqlite");
+    let args = [
+        "generate",
+        "--counties",
+        "1",
+        "--beneficiaries-per-county",
+        "40",
+        "--legacy",
+        url.expose(),
+    ];
+    ykt_ok(&args);
+    let first = database_rows(&url, LegacyTable::Payments).await;
+    let out = crate::support::ykt(&args);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--replace"));
+    let mut replace = args.to_vec();
+    replace.push("--replace");
+    ykt_ok(&replace);
+    assert_eq!(database_rows(&url, LegacyTable::Payments).await, first);
+}
