@@ -32,7 +32,7 @@ pub struct SourceArgs {
 }
 
 impl SourceArgs {
-    fn source(&self) -> Result<LegacySource, Failure> {
+    pub(crate) fn source(&self) -> Result<LegacySource, Failure> {
         match (&self.legacy, &self.legacy_export) {
             (Some(url), _) => Ok(LegacySource::Database(
                 url.parse::<ykt_db::DbUrl>().classify()?,
@@ -54,7 +54,7 @@ impl SourceArgs {
 pub struct StageArgs {
     /// The stage folder that holds what each step hands the next (Parquet + manifests).
     #[arg(long, value_name = "DIR", default_value = "ykt-stage")]
-    stage: PathBuf,
+    pub(crate) stage: PathBuf,
 }
 
 /// Read every legacy table into the stage folder, values exactly as found.
@@ -269,6 +269,21 @@ pub async fn load(args: LoadArgs) -> Result<ExitCode, Failure> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+impl MigrateArgs {
+    /// The source, the stage and the target URL, for `ykt run`.
+    pub(crate) fn parts(&self) -> Result<(LegacySource, Stage, String), Failure> {
+        let target = self
+            .target
+            .clone()
+            .ok_or_else(|| input("--target URL is required"))?;
+        Ok((self.source.source()?, Stage::new(&self.stage.stage), target))
+    }
+
+    pub(crate) fn is_dry_run(&self) -> bool {
+        self.dry_run
+    }
 }
 
 pub async fn migrate(args: MigrateArgs) -> Result<ExitCode, Failure> {

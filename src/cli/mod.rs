@@ -2,6 +2,7 @@
 
 mod generate;
 mod migrate;
+mod reconcile;
 mod schema;
 mod users;
 
@@ -34,6 +35,9 @@ pub enum Command {
     Transform(migrate::TransformArgs),
     Load(migrate::LoadArgs),
     Migrate(Box<migrate::MigrateArgs>),
+    Reconcile(Box<reconcile::ReconcileArgs>),
+    Run(Box<reconcile::RunArgs>),
+    Demo(reconcile::DemoArgs),
     Schema(schema::SchemaArgs),
     Users(users::UsersArgs),
 }
@@ -90,11 +94,19 @@ classify_error!(
     ykt_simulate::SimError,
     ykt_load::LoadError,
     ykt_transform::TransformError,
-    ykt_users::UsersError
+    ykt_users::UsersError,
+    ykt_reconcile::ReconcileError
 );
 
 pub(crate) fn input(message: impl std::fmt::Display) -> Failure {
     Failure::Input(anyhow::anyhow!("{message}"))
+}
+
+impl Cli {
+    /// Parses a command line built by ykt itself (the demo runs other commands this way).
+    pub(crate) fn try_parse_from_args(args: &[&str]) -> Result<Cli, Failure> {
+        Cli::try_parse_from(args).map_err(|e| Failure::Run(anyhow::anyhow!("{e}")))
+    }
 }
 
 pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
@@ -104,6 +116,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Transform(args) => migrate::transform(args).await,
         Command::Load(args) => migrate::load(args).await,
         Command::Migrate(args) => migrate::migrate(*args).await,
+        Command::Reconcile(args) => reconcile::reconcile_cmd(*args).await,
+        Command::Run(args) => reconcile::run(*args).await,
+        Command::Demo(args) => Box::pin(reconcile::demo(args)).await,
         Command::Schema(args) => schema::run(args).await,
         Command::Users(args) => users::run(args).await,
     }

@@ -7,6 +7,7 @@
 mod cli_errors;
 mod generate;
 mod migrate;
+mod reconcile;
 mod schema;
 mod support;
 mod users;

@@ -1,0 +1,247 @@
+//! The balance identity, per county and table.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rust_decimal::Decimal;
+use serde::{Serialize, Serializer};
+use ykt_db::{Db, Engine, quote_literal};
+use ykt_domain::{LegacyTable, Regions, UNATTRIBUTED_COUNTY, format_money};
+
+use crate::ReconcileError;
+use crate::legacy_side::{LegacySide, money};
+
+fn as_money<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_money(*d))
+}
+
+/// One legacy table's figures in one county.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TableFigures {
+    pub source_rows: u64,
+    pub loaded_rows: u64,
+    pub merged_rows: u64,
+    pub rejected_rows: u64,
+    #[serde(serialize_with = "as_money")]
+    pub source_amount: Decimal,
+    #[serde(serialize_with = "as_money")]
+    pub loaded_amount: Decimal,
+    #[serde(serialize_with = "as_money")]
+    pub rejected_amount: Decimal,
+    pub unreadable_amount_rows: u64,
+}
+
+/// One county's balance.
+#[derive(Debug, Clone, Serialize)]
+pub struct CountyBalance {
+    pub county_code: String,
+    pub county_name: String,
+    pub balanced: bool,
+    pub tables: BTreeMap<String, TableFigures>,
+    /// Each identity that does not hold, in Chinese.
+    pub problems: Vec<String>,
+}
+
+/// A legacy amount that does not read as money: counted and listed, never guessed.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnreadableAmount {
+    pub table: String,
+    pub key: String,
+    pub county_code: String,
+    pub raw: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Reconciliation {
+    pub run_id: String,
+    pub balanced: bool,
+    pub counties: Vec<CountyBalance>,
+    pub unreadable_amounts: Vec<UnreadableAmount>,
+}
+
+const TABLES: [LegacyTable; 4] = [
+    LegacyTable::Beneficiaries,
+    LegacyTable::Allocations,
+    LegacyTable::Batches,
+    LegacyTable::Payments,
+];
+
+fn sum_expr(engine: Engine) -> &'static str {
+    match engine {
+        // Exact: NUMERIC sums in PostgreSQL; in SQLite the canonical text `1200.00` summed as
+        // integer fen, never as REAL.
+        Engine::Postgres => "CAST(SUM(amount) AS TEXT)",
+        _ => "CAST(SUM(CAST(REPLACE(amount, '.', '') AS INTEGER)) AS TEXT)",
+    }
+}
+
+fn parse_sum(engine: Engine, raw: Option<&str>) -> Decimal {
+    let raw = raw.unwrap_or("0");
+    match engine {
+        Engine::Postgres => raw.parse().unwrap_or_default(),
+        _ => raw
+            .parse::<i64>()
+            .map(|fen| Decimal::new(fen, 2))
+            .unwrap_or_default(),
+    }
+}
+
+/// Reconciles the legacy side against the target for one migration run.
+pub async fn reconcile(
+    legacy: &LegacySide<'_>,
+    target: &Db,
+    run_id: &str,
+) -> Result<Reconciliation, ReconcileError> {
+    let engine = target.engine();
+    let r = quote_literal(engine, run_id);
+    let known = target
+        .fetch_i64(
+            "looking up the run",
+            &format!("SELECT COUNT(*) FROM migration_run WHERE run_id = {r}"),
+        )
+        .await?;
+    if known.unwrap_or(0) == 0 {
+        return Err(ReconcileError::NoRun {
+            url: target.url().to_string(),
+            run_id: run_id.to_owned(),
+        });
+    }
+    let mut figures: BTreeMap<(String, &'static str), TableFigures> = BTreeMap::new();
+
+    // Loaded, read back from the target.
+    let sum = sum_expr(engine);
+    let loaded_sql = [
+        ("T_BTDX", "SELECT county_code, CAST(COUNT(*) AS TEXT), NULL FROM beneficiary b WHERE EXISTS (SELECT 1 FROM beneficiary_legacy_map m WHERE m.legacy_dxid = b.id) GROUP BY county_code".to_owned()),
+        ("T_ZJZB", format!("SELECT county_code, CAST(COUNT(*) AS TEXT), {sum} FROM allocation WHERE legacy_zbid IS NOT NULL GROUP BY county_code")),
+        ("T_FFPC", "SELECT county_code, CAST(COUNT(*) AS TEXT), NULL FROM payment_batch WHERE legacy_pcid IS NOT NULL GROUP BY county_code".to_owned()),
+        ("T_FFMX", format!("SELECT county_code, CAST(COUNT(*) AS TEXT), {sum} FROM payment WHERE legacy_mxid IS NOT NULL GROUP BY county_code")),
+    ];
+    for (table, sql) in loaded_sql {
+        for row in target
+            .fetch_text_rows("reading loaded figures", &sql)
+            .await?
+        {
+            let f = figures
+                .entry((row[0].clone().unwrap_or_default(), table))
+                .or_default();
+            f.loaded_rows = row[1].as_deref().and_then(|n| n.parse().ok()).unwrap_or(0);
+            f.loaded_amount = parse_sum(engine, row[2].as_deref());
+        }
+    }
+    let merged_sql = format!(
+        "SELECT county_code, CAST(COUNT(*) AS TEXT) FROM migration_correction WHERE run_id = {r} AND correction_code = 'C_BENEFICIARY_MERGED' GROUP BY county_code"
+    );
+    for row in target
+        .fetch_text_rows("reading merges", &merged_sql)
+        .await?
+    {
+        figures
+            .entry((row[0].clone().unwrap_or_default(), "T_BTDX"))
+            .or_default()
+            .merged_rows = row[1].as_deref().and_then(|n| n.parse().ok()).unwrap_or(0);
+    }
+    // Rejected: counted in the target; their amounts are the legacy values of those keys.
+    let mut rejected: HashMap<(&'static str, String), String> = HashMap::new();
+    let rejects_sql = format!(
+        "SELECT source_table, source_key, county_code FROM migration_reject WHERE run_id = {r} AND source_table IN ('T_BTDX', 'T_ZJZB', 'T_FFPC', 'T_FFMX')"
+    );
+    for row in target
+        .fetch_text_rows("reading rejects", &rejects_sql)
+        .await?
+    {
+        let Some(table) = TABLES
+            .iter()
+            .find(|t| Some(t.name()) == row[0].as_deref())
+            .map(|t| t.name())
+        else {
+            continue;
+        };
+        let county = row[2].clone().unwrap_or_default();
+        figures
+            .entry((county.clone(), table))
+            .or_default()
+            .rejected_rows += 1;
+        rejected.insert((table, row[1].clone().unwrap_or_default()), county);
+    }
+
+    // The legacy side.
+    let mut unreadable = Vec::new();
+    legacy
+        .each(|fact| {
+            let table = fact.table.name();
+            let f = figures.entry((fact.county.to_owned(), table)).or_default();
+            f.source_rows += 1;
+            if matches!(fact.table, LegacyTable::Payments | LegacyTable::Allocations) {
+                match money(fact.amount) {
+                    Some(v) => {
+                        f.source_amount += v;
+                        if let Some(county) = rejected.get(&(table, fact.key.to_owned())) {
+                            figures
+                                .entry((county.clone(), table))
+                                .or_default()
+                                .rejected_amount += v;
+                        }
+                    }
+                    None => {
+                        f.unreadable_amount_rows += 1;
+                        unreadable.push(UnreadableAmount {
+                            table: table.to_owned(),
+                            key: fact.key.to_owned(),
+                            county_code: fact.county.to_owned(),
+                            raw: fact.amount.map(str::to_owned),
+                        });
+                    }
+                }
+            }
+        })
+        .await?;
+
+    let regions = Regions::shaanxi();
+    let mut counties: BTreeMap<String, CountyBalance> = BTreeMap::new();
+    for ((county, table), f) in figures {
+        let entry = counties
+            .entry(county.clone())
+            .or_insert_with(|| CountyBalance {
+                county_name: if county == UNATTRIBUTED_COUNTY {
+                    "未归属".to_owned()
+                } else {
+                    regions
+                        .county(&county)
+                        .map_or_else(|| county.clone(), |c| c.name.to_owned())
+                },
+                county_code: county.clone(),
+                balanced: true,
+                tables: BTreeMap::new(),
+                problems: Vec::new(),
+            });
+        let accounted = f.loaded_rows + f.merged_rows + f.rejected_rows;
+        if f.source_rows != accounted {
+            entry.problems.push(format!(
+                "{table}：旧系统 {} 行，迁移 {} + 合并 {} + 拒绝 {} = {} 行，相差 {} 行",
+                f.source_rows,
+                f.loaded_rows,
+                f.merged_rows,
+                f.rejected_rows,
+                accounted,
+                f.source_rows.abs_diff(accounted)
+            ));
+        }
+        if f.source_amount != f.loaded_amount + f.rejected_amount {
+            entry.problems.push(format!(
+                "{table}：旧系统金额 {}，迁移 {} + 拒绝 {}，相差 {}",
+                format_money(f.source_amount),
+                format_money(f.loaded_amount),
+                format_money(f.rejected_amount),
+                format_money(f.source_amount - f.loaded_amount - f.rejected_amount)
+            ));
+        }
+        entry.balanced = entry.problems.is_empty();
+        entry.tables.insert(table.to_owned(), f);
+    }
+    let counties: Vec<CountyBalance> = counties.into_values().collect();
+    Ok(Reconciliation {
+        run_id: run_id.to_owned(),
+        balanced: counties.iter().all(|c| c.balanced),
+        counties,
+        unreadable_amounts: unreadable,
+    })
+}

@@ -1,0 +1,251 @@
+//! The legacy side: every migrated legacy row with its key, county and amount text.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use ykt_db::{Db, Engine};
+use ykt_domain::{CountyResolution, LegacyTable, Regions, UNATTRIBUTED_COUNTY};
+use ykt_extract::ident;
+use ykt_stage::{Stage, TextTableReader};
+
+use crate::ReconcileError;
+
+/// Where the legacy figures come from.
+pub enum LegacySide<'a> {
+    /// The legacy database, by SQL.
+    Database(&'a Db),
+    /// The raw extracted snapshot in a stage folder (for export sources).
+    Snapshot(&'a Stage),
+}
+
+/// An amount's value when its text reads as money: at most two decimals, any sign.
+pub fn money(raw: Option<&str>) -> Option<Decimal> {
+    let text: String = raw?
+        .trim()
+        .chars()
+        .filter(|c| *c != ',' && *c != '，')
+        .map(|c| match c {
+            '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32).unwrap_or(c),
+            '．' => '.',
+            '－' => '-',
+            _ => c,
+        })
+        .collect();
+    let digits = text.strip_prefix('-').unwrap_or(&text);
+    let ok = !digits.is_empty()
+        && !digits.starts_with('.')
+        && !digits.ends_with('.')
+        && digits.chars().filter(|c| *c == '.').count() <= 1
+        && digits.chars().all(|c| c.is_ascii_digit() || c == '.');
+    if !ok {
+        return None;
+    }
+    let value = Decimal::from_str(&text).ok()?;
+    (value.normalize().scale() <= 2).then_some(value)
+}
+
+/// The current county a region code names, `000000` when none.
+pub fn county_of(regions: &Regions, code: Option<&str>) -> String {
+    let code = code.unwrap_or("");
+    if !matches!(code.len(), 6 | 9 | 12) || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return UNATTRIBUTED_COUNTY.to_owned();
+    }
+    match regions.resolve_county(code) {
+        CountyResolution::Current(c) | CountyResolution::Remapped(c) => c.to_owned(),
+        CountyResolution::Unknown => UNATTRIBUTED_COUNTY.to_owned(),
+    }
+}
+
+/// One legacy row as the balance sees it.
+pub(crate) struct Fact<'a> {
+    pub table: LegacyTable,
+    pub key: &'a str,
+    pub county: &'a str,
+    pub amount: Option<&'a str>,
+}
+
+const PAGE: usize = 20_000;
+
+fn text(engine: Engine, expr: &str) -> String {
+    match engine {
+        Engine::MySql => format!("CAST({expr} AS CHAR)"),
+        _ => format!("CAST({expr} AS TEXT)"),
+    }
+}
+
+impl LegacySide<'_> {
+    /// Calls `f` for every row of T_BTDX, T_ZJZB, T_FFPC and T_FFMX.
+    pub(crate) async fn each(&self, mut f: impl FnMut(Fact<'_>)) -> Result<(), ReconcileError> {
+        let regions = Regions::shaanxi();
+        match self {
+            LegacySide::Database(db) => {
+                let mut snapshot = db.snapshot().await?;
+                let e = db.engine();
+                let id = |n: &str| ident(e, n);
+                let simple = [
+                    (LegacyTable::Beneficiaries, "DXID", None),
+                    (LegacyTable::Allocations, "ZBID", Some("ZBJE")),
+                    (LegacyTable::Batches, "PCID", None),
+                ];
+                for (table, key, amount) in simple {
+                    let mut after: Option<i64> = None;
+                    loop {
+                        let filter =
+                            after.map_or(String::new(), |k| format!(" WHERE {} > {k}", id(key)));
+                        let amount_expr = amount.map_or("NULL".to_owned(), |a| text(e, &id(a)));
+                        let sql = format!(
+                            "SELECT {}, {}, {amount_expr} FROM {}{filter} ORDER BY {} LIMIT {PAGE}",
+                            text(e, &id(key)),
+                            text(e, &id("XZQHDM")),
+                            id(table.name()),
+                            id(key)
+                        );
+                        let rows = snapshot
+                            .fetch_text_rows("reading legacy control figures", &sql)
+                            .await?;
+                        for r in &rows {
+                            let county = county_of(&regions, r[1].as_deref());
+                            f(Fact {
+                                table,
+                                key: r[0].as_deref().unwrap_or(""),
+                                county: &county,
+                                amount: r[2].as_deref(),
+                            });
+                        }
+                        after = rows
+                            .last()
+                            .and_then(|r| r[0].as_deref())
+                            .and_then(|k| k.parse().ok());
+                        if rows.len() < PAGE || after.is_none() {
+                            break;
+                        }
+                    }
+                }
+                // A line belongs to its batch's county when the batch tells one, else to its
+                // beneficiary's.
+                let mut after: Option<i64> = None;
+                loop {
+                    let filter =
+                        after.map_or(String::new(), |k| format!(" WHERE m.{} > {k}", id("MXID")));
+                    let sql = format!(
+                        "SELECT {}, {}, {}, {} FROM {} m LEFT JOIN {} p ON p.{} = m.{} LEFT JOIN {} d ON d.{} = m.{}{filter} ORDER BY m.{} LIMIT {PAGE}",
+                        text(e, &format!("m.{}", id("MXID"))),
+                        text(e, &format!("p.{}", id("XZQHDM"))),
+                        text(e, &format!("d.{}", id("XZQHDM"))),
+                        text(e, &format!("m.{}", id("JE"))),
+                        id("T_FFMX"),
+                        id("T_FFPC"),
+                        id("PCID"),
+                        id("PCID"),
+                        id("T_BTDX"),
+                        id("DXID"),
+                        id("DXID"),
+                        id("MXID")
+                    );
+                    let rows = snapshot
+                        .fetch_text_rows("reading legacy control figures", &sql)
+                        .await?;
+                    for r in &rows {
+                        let mut county = county_of(&regions, r[1].as_deref());
+                        if county == UNATTRIBUTED_COUNTY {
+                            county = county_of(&regions, r[2].as_deref());
+                        }
+                        f(Fact {
+                            table: LegacyTable::Payments,
+                            key: r[0].as_deref().unwrap_or(""),
+                            county: &county,
+                            amount: r[3].as_deref(),
+                        });
+                    }
+                    after = rows
+                        .last()
+                        .and_then(|r| r[0].as_deref())
+                        .and_then(|k| k.parse().ok());
+                    if rows.len() < PAGE || after.is_none() {
+                        break;
+                    }
+                }
+                snapshot.end().await?;
+            }
+            LegacySide::Snapshot(stage) => {
+                let mut batch_county: HashMap<String, String> = HashMap::new();
+                let mut person_county: HashMap<String, String> = HashMap::new();
+                for table in [
+                    LegacyTable::Beneficiaries,
+                    LegacyTable::Allocations,
+                    LegacyTable::Batches,
+                ] {
+                    let region = table.column_index("XZQHDM").expect("a region column");
+                    let amount = table.column_index("ZBJE");
+                    TextTableReader::open(&stage.legacy_file(table.name()))?.for_each(|r| {
+                        let key = r[0].clone().unwrap_or_default();
+                        let county = county_of(&regions, r[region].as_deref());
+                        f(Fact {
+                            table,
+                            key: &key,
+                            county: &county,
+                            amount: amount.and_then(|a| r[a].as_deref()),
+                        });
+                        match table {
+                            LegacyTable::Batches => batch_county.insert(key, county),
+                            LegacyTable::Beneficiaries => person_county.insert(key, county),
+                            _ => None,
+                        };
+                        Ok(())
+                    })?;
+                }
+                let t = LegacyTable::Payments;
+                let (pcid, dxid, je) = (
+                    t.column_index("PCID"),
+                    t.column_index("DXID"),
+                    t.column_index("JE"),
+                );
+                let (pcid, dxid, je) = (pcid.expect("PCID"), dxid.expect("DXID"), je.expect("JE"));
+                TextTableReader::open(&stage.legacy_file(t.name()))?.for_each(|r| {
+                    let by_batch = r[pcid]
+                        .as_ref()
+                        .and_then(|p| batch_county.get(p))
+                        .filter(|c| c.as_str() != UNATTRIBUTED_COUNTY);
+                    let county = by_batch
+                        .or_else(|| r[dxid].as_ref().and_then(|d| person_county.get(d)))
+                        .cloned()
+                        .unwrap_or_else(|| UNATTRIBUTED_COUNTY.to_owned());
+                    f(Fact {
+                        table: t,
+                        key: r[0].as_deref().unwrap_or(""),
+                        county: &county,
+                        amount: r[je].as_deref(),
+                    });
+                    Ok(())
+                })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_money_like_the_spec() {
+        let d = |s: &str| Some(Decimal::from_str(s).unwrap());
+        assert_eq!(money(Some("1,200.00")), d("1200"));
+        assert_eq!(money(Some(" １２００．５ ")), d("1200.5"));
+        assert_eq!(money(Some("-50.00")), d("-50"));
+        assert_eq!(money(Some("1200.005")), None);
+        assert_eq!(money(Some("NULL")), None);
+        assert_eq!(money(Some("")), None);
+        assert_eq!(money(Some("1.")), None);
+    }
+
+    #[test]
+    fn counties_remap_and_fall_back() {
+        let r = Regions::shaanxi();
+        assert_eq!(county_of(&r, Some("610821101203")), "610881");
+        assert_eq!(county_of(&r, Some("619821")), "000000");
+        assert_eq!(county_of(&r, None), "000000");
+    }
+}

@@ -1,0 +1,183 @@
+//! `ykt reconcile`, `ykt run` and `ykt demo`: the balance identity from both databases, and
+//! tampering in the target found.
+
+use ykt_db::Db;
+
+use crate::support::{Server, fresh_database, fresh_sqlite, temp_dir, ykt, ykt_ok};
+
+fn reconciliation(out: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(out.join("reconcile.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn demo_runs_without_a_server_and_balances() {
+    let dir = temp_dir("demo");
+    let out = ykt_ok(&["demo", "--dir", dir.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("every county balances"), "{stdout}");
+    assert!(stdout.contains("610802 榆阳区：平衡"), "{stdout}");
+    let rec = reconciliation(&dir.join("out"));
+    assert_eq!(rec["balanced"], true);
+    let counties = rec["counties"].as_array().unwrap();
+    assert_eq!(
+        counties
+            .iter()
+            .filter(|c| c["county_code"] != "000000")
+            .count(),
+        3
+    );
+    let yuyang = counties
+        .iter()
+        .find(|c| c["county_code"] == "610802")
+        .unwrap();
+    let lines = &yuyang["tables"]["T_FFMX"];
+    assert!(lines["source_rows"].as_u64().unwrap() > 9000);
+    assert!(
+        lines["source_amount"]
+            .as_str()
+            .unwrap()
+            .ends_with(|c: char| c.is_ascii_digit())
+    );
+    // Running the demo again works (it replaces what it wrote).
+    ykt_ok(&["demo", "--dir", dir.to_str().unwrap()]);
+}
+
+async fn tamper_and_reconcile(legacy_flags: &[&str], target: ykt_db::DbUrl, test: &str) {
+    let dir = temp_dir(test);
+    let stage = dir.join("stage");
+    let out = dir.join("out");
+    let mut args = vec!["run"];
+    args.extend_from_slice(legacy_flags);
+    args.extend_from_slice(&[
+        "--stage",
+        stage.to_str().unwrap(),
+        "--target",
+        target.expose(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    ykt_ok(&args);
+    assert_eq!(reconciliation(&out)["balanced"], true);
+
+    let mut again = vec!["reconcile"];
+    again.extend_from_slice(legacy_flags);
+    again.extend_from_slice(&[
+        "--stage",
+        stage.to_str().unwrap(),
+        "--target",
+        target.expose(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    // A deleted payment line and a changed allocation amount, by hand in the target.
+    let db = Db::connect(&target).await.unwrap();
+    let victim = db
+        .fetch_i64(
+            "a line",
+            "SELECT MIN(id) FROM payment WHERE county_code = '610802'",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    db.execute(
+        "tamper",
+        &format!("DELETE FROM payment WHERE reissue_of = {victim}"),
+    )
+    .await
+    .unwrap();
+    db.execute(
+        "tamper",
+        &format!("DELETE FROM payment WHERE id = {victim}"),
+    )
+    .await
+    .unwrap();
+    db.execute("tamper", "UPDATE allocation SET amount = '1.00' WHERE id = (SELECT MIN(id) FROM allocation WHERE county_code = '610881')").await.unwrap();
+    db.close().await;
+    let result = ykt(&again);
+    assert_eq!(
+        result.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(stdout.contains("610802 榆阳区：不平衡"), "{stdout}");
+    assert!(stdout.contains("T_FFMX：旧系统"), "{stdout}");
+    assert!(stdout.contains("610881 神木市：不平衡"), "{stdout}");
+    assert!(stdout.contains("T_ZJZB：旧系统金额"), "{stdout}");
+    let rec = reconciliation(&out);
+    assert_eq!(rec["balanced"], false);
+    let balanced: Vec<&str> = rec["counties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["balanced"] == true)
+        .map(|c| c["county_code"].as_str().unwrap())
+        .collect();
+    assert!(!balanced.contains(&"610802") && !balanced.contains(&"610881"));
+}
+
+#[tokio::test]
+async fn sqlite_tampering_is_found() {
+    let legacy = fresh_sqlite("reconcile_sqlite", "legacy.sqlite");
+    ykt_ok(&[
+        "generate",
+        "--counties",
+        "2",
+        "--beneficiaries-per-county",
+        "150",
+        "--legacy",
+        legacy.expose(),
+    ]);
+    let target = fresh_sqlite("reconcile_sqlite_target", "platform.sqlite");
+    tamper_and_reconcile(&["--legacy", legacy.expose()], target, "reconcile_sqlite").await;
+}
+
+#[tokio::test]
+async fn mariadb_to_postgres_tampering_is_found() {
+    let Some(legacy) = fresh_database(Server::MySql, "reconcile_legacy").await else {
+        return;
+    };
+    let Some(target) = fresh_database(Server::Postgres, "reconcile_target").await else {
+        return;
+    };
+    ykt_ok(&[
+        "generate",
+        "--counties",
+        "2",
+        "--beneficiaries-per-county",
+        "150",
+        "--legacy",
+        legacy.expose(),
+    ]);
+    tamper_and_reconcile(
+        &["--legacy", legacy.expose()],
+        target,
+        "reconcile_mariadb_pg",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn export_source_reconciles_from_the_snapshot() {
+    let Some(target) = fresh_database(Server::Postgres, "reconcile_export_target").await else {
+        return;
+    };
+    let dir = temp_dir("reconcile_export");
+    let export = dir.join("export");
+    ykt_ok(&[
+        "generate",
+        "--counties",
+        "2",
+        "--beneficiaries-per-county",
+        "150",
+        "--export",
+        export.to_str().unwrap(),
+    ]);
+    tamper_and_reconcile(
+        &["--legacy-export", export.to_str().unwrap()],
+        target,
+        "reconcile_export_pg",
+    )
+    .await;
+}
