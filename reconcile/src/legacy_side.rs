@@ -225,6 +225,66 @@ impl LegacySide<'_> {
     }
 }
 
+impl LegacySide<'_> {
+    /// Calls `f` with the named columns of every row of a legacy table (key order for a
+    /// database; file order for a snapshot).
+    pub(crate) async fn scan(
+        &self,
+        table: LegacyTable,
+        columns: &[&str],
+        mut f: impl FnMut(&[Option<String>]),
+    ) -> Result<(), ReconcileError> {
+        match self {
+            LegacySide::Database(db) => {
+                let e = db.engine();
+                let key = table.key_column().name;
+                let cols: Vec<String> = std::iter::once(key)
+                    .chain(columns.iter().copied())
+                    .map(|c| text(e, &ident(e, c)))
+                    .collect();
+                let mut snapshot = db.snapshot().await?;
+                let mut after: Option<i64> = None;
+                loop {
+                    let filter =
+                        after.map_or(String::new(), |k| format!(" WHERE {} > {k}", ident(e, key)));
+                    let sql = format!(
+                        "SELECT {} FROM {}{filter} ORDER BY {} LIMIT {PAGE}",
+                        cols.join(", "),
+                        ident(e, table.name()),
+                        ident(e, key)
+                    );
+                    let rows = snapshot
+                        .fetch_text_rows("reading legacy rows", &sql)
+                        .await?;
+                    for r in &rows {
+                        f(&r[1..]);
+                    }
+                    after = rows
+                        .last()
+                        .and_then(|r| r[0].as_deref())
+                        .and_then(|k| k.parse().ok());
+                    if rows.len() < PAGE || after.is_none() {
+                        break;
+                    }
+                }
+                snapshot.end().await?;
+            }
+            LegacySide::Snapshot(stage) => {
+                let idx: Vec<usize> = columns
+                    .iter()
+                    .map(|c| table.column_index(c).expect("a legacy column"))
+                    .collect();
+                TextTableReader::open(&stage.legacy_file(table.name()))?.for_each(|r| {
+                    let picked: Vec<Option<String>> = idx.iter().map(|&i| r[i].clone()).collect();
+                    f(&picked);
+                    Ok(())
+                })?;
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,9 +12,11 @@
 //! purpose: a second, simple implementation to check the first.
 
 mod balance;
+mod flags;
 mod legacy_side;
 
 pub use balance::{CountyBalance, Reconciliation, TableFigures, reconcile};
+pub use flags::{FlagHit, audit_flags};
 pub use legacy_side::{LegacySide, county_of, money};
 
 /// Reconcile errors.

@@ -7,7 +7,7 @@ use clap::Args;
 use ykt_db::Db;
 use ykt_domain::format_money;
 use ykt_extract::LegacySource;
-use ykt_reconcile::{LegacySide, Reconciliation, reconcile};
+use ykt_reconcile::{FlagHit, LegacySide, Reconciliation, audit_flags, reconcile};
 use ykt_stage::Stage;
 use ykt_transform::TransformManifest;
 
@@ -67,30 +67,53 @@ pub(crate) async fn run_reconcile(
     let manifest: TransformManifest = stage.manifest(ykt_stage::Step::Transform).map_err(input)?;
     let url = database_url(target)?;
     let target_db = Db::connect(&url).await.classify()?;
-    let result = match source {
-        LegacySource::Database(url) => {
-            let legacy = Db::connect(url).await.classify()?;
-            let r = reconcile(&LegacySide::Database(&legacy), &target_db, &manifest.run_id).await;
-            legacy.close().await;
-            r
-        }
-        LegacySource::Export(_) => {
-            reconcile(&LegacySide::Snapshot(stage), &target_db, &manifest.run_id).await
-        }
+    let legacy_db = match source {
+        LegacySource::Database(url) => Some(Db::connect(url).await.classify()?),
+        LegacySource::Export(_) => None,
     };
+    let side = match &legacy_db {
+        Some(db) => LegacySide::Database(db),
+        None => LegacySide::Snapshot(stage),
+    };
+    let result = reconcile(&side, &target_db, &manifest.run_id).await;
+    let flags = audit_flags(&side, &target_db).await;
+    if let Some(db) = legacy_db {
+        db.close().await;
+    }
     target_db.close().await;
     let rec = result.classify()?;
+    let flags = flags.classify()?;
     std::fs::create_dir_all(out)
         .map_err(|e| input(format!("cannot create {}: {e}", out.display())))?;
     let path = out.join("reconcile.json");
     ykt_stage::write_json(&path, &rec).map_err(|e| Failure::Run(e.into()))?;
+    let flags_path = out.join("flags.json");
+    ykt_stage::write_json(&flags_path, &flags).map_err(|e| Failure::Run(e.into()))?;
     print_reconciliation(&rec);
-    println!("written: {}", path.display());
+    print_flags(&flags);
+    println!("written: {}, {}", path.display(), flags_path.display());
     Ok(if rec.balanced {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+fn print_flags(flags: &[FlagHit]) {
+    let mut counts: std::collections::BTreeMap<(&str, &str), usize> =
+        std::collections::BTreeMap::new();
+    for f in flags {
+        *counts.entry((f.county_code.as_str(), f.flag)).or_default() += 1;
+    }
+    if counts.is_empty() {
+        println!("audit flags: none");
+        return;
+    }
+    println!("audit flags (for auditors; they do not change what is loaded):");
+    for ((county, flag), n) in counts {
+        let explanation = ykt_domain::AuditFlag::from_code(flag).map_or("", |f| f.explanation());
+        println!("  {county} {flag:<28} {n:>5}  {explanation}");
+    }
 }
 
 fn print_reconciliation(rec: &Reconciliation) {

@@ -1,0 +1,215 @@
+//! The audit flags of `mapping-rules.md` (A_ codes): suspicious but real history in the loaded
+//! data, each with the rows involved. Flags never change what is loaded.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+use ykt_db::{Db, Engine};
+use ykt_domain::{AuditFlag, LegacyTable};
+
+use crate::ReconcileError;
+use crate::legacy_side::{LegacySide, money};
+
+/// One flagged case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FlagHit {
+    pub flag: &'static str,
+    pub county_code: String,
+    /// The platform table of the rows involved and their legacy keys.
+    pub table: &'static str,
+    pub legacy_keys: Vec<String>,
+    /// What was found, in Chinese.
+    pub detail: String,
+}
+
+fn hit(
+    flag: AuditFlag,
+    county: &Option<String>,
+    table: &'static str,
+    keys: Vec<String>,
+    detail: String,
+) -> FlagHit {
+    FlagHit {
+        flag: flag.code(),
+        county_code: county.clone().unwrap_or_default(),
+        table,
+        legacy_keys: keys,
+        detail,
+    }
+}
+
+/// Integer fen of a money column, exact on both engines.
+fn fen(engine: Engine, column: &str) -> String {
+    match engine {
+        Engine::Postgres => format!("CAST({column} * 100 AS BIGINT)"),
+        _ => format!("CAST(REPLACE({column}, '.', '') AS INTEGER)"),
+    }
+}
+
+/// Computes every audit flag over the loaded data (and, for batch totals and names, the
+/// legacy rows they came from).
+pub async fn audit_flags(
+    legacy: &LegacySide<'_>,
+    target: &Db,
+) -> Result<Vec<FlagHit>, ReconcileError> {
+    let e = target.engine();
+    let mut hits = Vec::new();
+    let rows =
+        |sql: String| async move { target.fetch_text_rows("computing audit flags", &sql).await };
+    let keys = |s: &Option<String>| {
+        s.clone()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let list = |col: &str| match e {
+        Engine::Postgres => format!("string_agg(CAST({col} AS TEXT), ',' ORDER BY {col})"),
+        _ => format!("group_concat({col}, ',')"),
+    };
+
+    // Two or more paid lines for one person, program, fund year and period.
+    for r in rows(format!(
+        "SELECT MIN(p.county_code), {} , CAST(COUNT(*) AS TEXT) FROM payment p JOIN payment_batch b ON b.id = p.batch_id \
+         WHERE p.status = 'paid' AND p.legacy_mxid IS NOT NULL \
+         AND NOT EXISTS (SELECT 1 FROM payment o WHERE o.id = p.reissue_of AND o.beneficiary_id = p.beneficiary_id AND o.status = 'paid') \
+         GROUP BY p.beneficiary_id, p.program_code, p.fund_year, b.period HAVING COUNT(*) > 1",
+        list("p.legacy_mxid")
+    )).await? {
+        hits.push(hit(AuditFlag::DuplicatePayment, &r[0], "payment", keys(&r[1]), format!("同一人同一项目同一年度同一期发放 {} 次", r[2].as_deref().unwrap_or("?"))));
+    }
+    // A paid line dated after the person's death.
+    for r in rows(
+        "SELECT p.county_code, CAST(p.legacy_mxid AS TEXT), CAST(p.paid_on AS TEXT), CAST(d.deceased_on AS TEXT) FROM payment p JOIN beneficiary d ON d.id = p.beneficiary_id \
+         WHERE p.status = 'paid' AND d.deceased_on IS NOT NULL AND p.paid_on > d.deceased_on AND p.legacy_mxid IS NOT NULL".to_owned(),
+    ).await? {
+        hits.push(hit(AuditFlag::PaidAfterDeath, &r[0], "payment", keys(&r[1]), format!("发放日期 {} 晚于死亡日期 {}", r[2].as_deref().unwrap_or("?"), r[3].as_deref().unwrap_or("?"))));
+    }
+    // One account paid to people of two or more households in one fund year.
+    for r in rows(format!(
+        "SELECT MIN(p.county_code), {}, p.account_no, CAST(p.fund_year AS TEXT) FROM payment p JOIN beneficiary d ON d.id = p.beneficiary_id \
+         WHERE p.status = 'paid' AND p.account_no IS NOT NULL AND p.legacy_mxid IS NOT NULL \
+         GROUP BY p.account_no, p.fund_year HAVING COUNT(DISTINCT COALESCE(d.household_head_id_number, d.id_number)) > 1",
+        list("p.legacy_mxid")
+    )).await? {
+        let account = r[2].clone().unwrap_or_default();
+        let tail = account.get(account.len().saturating_sub(4)..).unwrap_or("");
+        hits.push(hit(AuditFlag::SharedAccount, &r[0], "payment", keys(&r[1]), format!("账号尾号 {tail} 在 {} 年度发放给不同户的多人", r[3].as_deref().unwrap_or("?"))));
+    }
+    // Paid before the announcement period ended.
+    for r in rows(
+        "SELECT p.county_code, CAST(p.legacy_mxid AS TEXT), CAST(p.paid_on AS TEXT), CAST(b.announce_to AS TEXT) FROM payment p JOIN payment_batch b ON b.id = p.batch_id \
+         WHERE p.status = 'paid' AND b.announce_to IS NOT NULL AND p.paid_on < b.announce_to AND p.legacy_mxid IS NOT NULL".to_owned(),
+    ).await? {
+        hits.push(hit(AuditFlag::PaidBeforeAnnounced, &r[0], "payment", keys(&r[1]), format!("发放日期 {} 早于公示结束日期 {}", r[2].as_deref().unwrap_or("?"), r[3].as_deref().unwrap_or("?"))));
+    }
+    // Quantity × rate ≠ amount.
+    for r in rows(format!(
+        "SELECT p.county_code, CAST(p.legacy_mxid AS TEXT), CAST(p.quantity AS TEXT), CAST(g.rate AS TEXT), CAST(p.amount AS TEXT) FROM payment p JOIN program g ON g.code = p.program_code \
+         WHERE g.basis IN ('area', 'person', 'household') AND g.rate IS NOT NULL AND p.quantity IS NOT NULL AND p.legacy_mxid IS NOT NULL \
+         AND {} * {} <> {} * 100",
+        fen(e, "p.quantity"), fen(e, "g.rate"), fen(e, "p.amount")
+    )).await? {
+        hits.push(hit(AuditFlag::RateMismatch, &r[0], "payment", keys(&r[1]), format!("数量 {} × 标准 {} ≠ 金额 {}", r[2].as_deref().unwrap_or("?"), r[3].as_deref().unwrap_or("?"), r[4].as_deref().unwrap_or("?"))));
+    }
+    // Failed, and neither reissued nor refunded.
+    for r in rows(
+        "SELECT p.county_code, CAST(p.legacy_mxid AS TEXT) FROM payment p WHERE p.status = 'failed' AND p.legacy_mxid IS NOT NULL \
+         AND NOT EXISTS (SELECT 1 FROM payment n WHERE n.reissue_of = p.id)".to_owned(),
+    ).await? {
+        hits.push(hit(AuditFlag::FailedNotReissued, &r[0], "payment", keys(&r[1]), "发放失败后既未重发也未退回".into()));
+    }
+    // A line whose program differs from its batch's.
+    for r in rows(
+        "SELECT p.county_code, CAST(p.legacy_mxid AS TEXT), p.program_code, b.program_code FROM payment p JOIN payment_batch b ON b.id = p.batch_id \
+         WHERE p.program_code <> b.program_code AND p.legacy_mxid IS NOT NULL".to_owned(),
+    ).await? {
+        hits.push(hit(AuditFlag::ProgramMismatch, &r[0], "payment", keys(&r[1]), format!("明细项目 {} 与批次项目 {} 不一致", r[2].as_deref().unwrap_or("?"), r[3].as_deref().unwrap_or("?"))));
+    }
+
+    // Declared batch totals against their source lines in legacy.
+    let batches = rows("SELECT CAST(legacy_pcid AS TEXT), county_code, CAST(declared_count AS TEXT), CAST(declared_amount AS TEXT) FROM payment_batch WHERE legacy_pcid IS NOT NULL".to_owned()).await?;
+    let mut lines: HashMap<String, (i64, Decimal)> = HashMap::new();
+    legacy
+        .scan(LegacyTable::Payments, &["PCID", "JE"], |r| {
+            let entry = lines.entry(r[0].clone().unwrap_or_default()).or_default();
+            entry.0 += 1;
+            if let Some(v) = money(r[1].as_deref()) {
+                entry.1 += v;
+            }
+        })
+        .await?;
+    for b in batches {
+        let pcid = b[0].clone().unwrap_or_default();
+        let (count, amount) = lines.get(&pcid).copied().unwrap_or_default();
+        let declared_count = b[2].as_deref().and_then(|n| n.parse::<i64>().ok());
+        let declared_amount = b[3].as_deref().and_then(|a| a.parse::<Decimal>().ok());
+        let count_off = declared_count.is_some_and(|d| d != count);
+        let amount_off = declared_amount.is_some_and(|d| d != amount);
+        if count_off || amount_off {
+            hits.push(hit(
+                AuditFlag::BatchTotalMismatch,
+                &b[1],
+                "payment_batch",
+                vec![pcid],
+                format!(
+                    "申报 {} 人 {} 元，明细 {count} 条 {} 元",
+                    b[2].as_deref().unwrap_or("-"),
+                    b[3].as_deref().unwrap_or("-"),
+                    ykt_domain::format_money(amount)
+                ),
+            ));
+        }
+    }
+
+    // Merged duplicates whose names differ.
+    let groups = rows(format!(
+        "SELECT CAST(m.beneficiary_id AS TEXT), MIN(b.county_code), {} FROM beneficiary_legacy_map m JOIN beneficiary b ON b.id = m.beneficiary_id GROUP BY m.beneficiary_id HAVING COUNT(*) > 1",
+        list("m.legacy_dxid")
+    )).await?;
+    let wanted: HashSet<String> = groups.iter().flat_map(|g| keys(&g[2])).collect();
+    let mut names: HashMap<String, String> = HashMap::new();
+    legacy
+        .scan(LegacyTable::Beneficiaries, &["DXID", "XM"], |r| {
+            if let Some(k) = r[0].as_deref().filter(|k| wanted.contains(*k)) {
+                let name: String = r[1]
+                    .as_deref()
+                    .unwrap_or("")
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .map(|c| {
+                        if matches!(c, '•' | '・' | '．' | '.' | '-') {
+                            '·'
+                        } else {
+                            c
+                        }
+                    })
+                    .collect();
+                names.insert(k.to_owned(), name);
+            }
+        })
+        .await?;
+    for g in groups {
+        let members = keys(&g[2]);
+        let distinct: BTreeMap<&str, ()> = members
+            .iter()
+            .filter_map(|k| names.get(k))
+            .map(|n| (n.as_str(), ()))
+            .collect();
+        if distinct.len() > 1 {
+            let shown: Vec<&str> = distinct.keys().copied().collect();
+            hits.push(hit(
+                AuditFlag::NameConflict,
+                &g[1],
+                "beneficiary",
+                members,
+                format!("合并的重复登记姓名不一致：{}", shown.join("、")),
+            ));
+        }
+    }
+    hits.sort_by(|a, b| {
+        (a.flag, &a.county_code, &a.legacy_keys).cmp(&(b.flag, &b.county_code, &b.legacy_keys))
+    });
+    Ok(hits)
+}
