@@ -37,8 +37,42 @@ pub struct CountyBalance {
     pub county_name: String,
     pub balanced: bool,
     pub tables: BTreeMap<String, TableFigures>,
-    /// Each identity that does not hold, in Chinese.
+    /// Rows that differ between what legacy should have become and the target.
+    pub row_diff: RowDiffCounts,
+    /// Each identity that does not hold, and each kind of row difference, in Chinese.
     pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RowDiffCounts {
+    pub missing_in_target: u64,
+    pub unexpected_in_target: u64,
+    pub value_mismatches: u64,
+}
+
+impl Reconciliation {
+    /// Adds the row-level differences: a county with any is not balanced.
+    pub fn apply_row_diff(&mut self, diffs: &[crate::RowDiff]) {
+        for county in &mut self.counties {
+            let mut counts = RowDiffCounts::default();
+            for d in diffs.iter().filter(|d| d.county_code == county.county_code) {
+                match d.kind {
+                    "missing_in_target" => counts.missing_in_target += 1,
+                    "unexpected_in_target" => counts.unexpected_in_target += 1,
+                    _ => counts.value_mismatches += 1,
+                }
+            }
+            if counts != RowDiffCounts::default() {
+                county.problems.push(format!(
+                    "逐行比对：目标库缺少 {} 行，多出 {} 行，{} 处字段值不一致",
+                    counts.missing_in_target, counts.unexpected_in_target, counts.value_mismatches
+                ));
+                county.balanced = false;
+            }
+            county.row_diff = counts;
+        }
+        self.balanced = self.counties.iter().all(|c| c.balanced);
+    }
 }
 
 /// A legacy amount that does not read as money: counted and listed, never guessed.
@@ -211,6 +245,7 @@ pub async fn reconcile(
                 county_code: county.clone(),
                 balanced: true,
                 tables: BTreeMap::new(),
+                row_diff: RowDiffCounts::default(),
                 problems: Vec::new(),
             });
         let accounted = f.loaded_rows + f.merged_rows + f.rejected_rows;

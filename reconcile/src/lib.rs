@@ -12,10 +12,12 @@
 //! purpose: a second, simple implementation to check the first.
 
 mod balance;
+mod diff;
 mod flags;
 mod legacy_side;
 
-pub use balance::{CountyBalance, Reconciliation, TableFigures, reconcile};
+pub use balance::{CountyBalance, Reconciliation, RowDiffCounts, TableFigures, reconcile};
+pub use diff::{RowDiff, row_diff};
 pub use flags::{FlagHit, audit_flags};
 pub use legacy_side::{LegacySide, county_of, money};
 
@@ -28,6 +30,8 @@ pub enum ReconcileError {
     Stage(#[from] ykt_stage::StageError),
     #[error(transparent)]
     Extract(#[from] ykt_extract::ExtractError),
+    #[error("comparing rows: {0}")]
+    Polars(String),
     #[error("{url}: the target has no migration run {run_id}; load the stage first")]
     NoRun { url: String, run_id: String },
 }
@@ -38,6 +42,7 @@ impl ReconcileError {
             ReconcileError::Db(e) => e.is_input_error(),
             ReconcileError::Extract(e) => e.is_input_error(),
             ReconcileError::Stage(_) | ReconcileError::NoRun { .. } => true,
+            ReconcileError::Polars(_) => false,
         }
     }
 }

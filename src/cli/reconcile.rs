@@ -7,7 +7,7 @@ use clap::Args;
 use ykt_db::Db;
 use ykt_domain::format_money;
 use ykt_extract::LegacySource;
-use ykt_reconcile::{FlagHit, LegacySide, Reconciliation, audit_flags, reconcile};
+use ykt_reconcile::{FlagHit, LegacySide, Reconciliation, audit_flags, reconcile, row_diff};
 use ykt_stage::Stage;
 use ykt_transform::TransformManifest;
 
@@ -77,21 +77,34 @@ pub(crate) async fn run_reconcile(
     };
     let result = reconcile(&side, &target_db, &manifest.run_id).await;
     let flags = audit_flags(&side, &target_db).await;
+    let counties: std::collections::BTreeSet<String> = match &result {
+        Ok(rec) => rec.counties.iter().map(|c| c.county_code.clone()).collect(),
+        Err(_) => Default::default(),
+    };
+    let diffs = row_diff(stage, &target_db, &counties).await;
     if let Some(db) = legacy_db {
         db.close().await;
     }
     target_db.close().await;
-    let rec = result.classify()?;
+    let mut rec = result.classify()?;
     let flags = flags.classify()?;
+    let diffs = diffs.classify()?;
+    rec.apply_row_diff(&diffs);
     std::fs::create_dir_all(out)
         .map_err(|e| input(format!("cannot create {}: {e}", out.display())))?;
     let path = out.join("reconcile.json");
     ykt_stage::write_json(&path, &rec).map_err(|e| Failure::Run(e.into()))?;
+    ykt_stage::write_json(&out.join("diffs.json"), &diffs).map_err(|e| Failure::Run(e.into()))?;
     let flags_path = out.join("flags.json");
     ykt_stage::write_json(&flags_path, &flags).map_err(|e| Failure::Run(e.into()))?;
     print_reconciliation(&rec);
     print_flags(&flags);
-    println!("written: {}, {}", path.display(), flags_path.display());
+    println!(
+        "written: {}, {}, {}",
+        path.display(),
+        flags_path.display(),
+        out.join("diffs.json").display()
+    );
     Ok(if rec.balanced {
         ExitCode::SUCCESS
     } else {

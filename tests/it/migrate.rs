@@ -709,3 +709,61 @@ async fn input_errors_name_the_thing_and_exit_2() {
         &["transform"],
     );
 }
+
+#[test]
+fn the_same_stage_transforms_to_the_same_bytes() {
+    let dir = temp_dir("transform_deterministic");
+    let legacy = fresh_sqlite("transform_deterministic", "legacy.sqlite");
+    let stage = dir.join("stage");
+    ykt_ok(&[
+        "generate",
+        "--counties",
+        "2",
+        "--beneficiaries-per-county",
+        "120",
+        "--legacy",
+        legacy.expose(),
+    ]);
+    ykt_ok(&[
+        "extract",
+        "--legacy",
+        legacy.expose(),
+        "--stage",
+        stage.to_str().unwrap(),
+    ]);
+    ykt_ok(&["transform", "--stage", stage.to_str().unwrap()]);
+    let first = std::fs::read(stage.join("platform/manifest.json")).unwrap();
+    ykt_ok(&["transform", "--stage", stage.to_str().unwrap()]);
+    let second = std::fs::read(stage.join("platform/manifest.json")).unwrap();
+    assert_eq!(first, second, "same files, same checksums, same run id");
+    let manifest: serde_json::Value = serde_json::from_slice(&first).unwrap();
+    assert!(manifest["files"].as_object().unwrap().len() > 10);
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_one_sentence_without_the_password() {
+    let Some(url) = fresh_database(Server::MySql, "wrong_password").await else {
+        return;
+    };
+    let wrong = url.expose().replacen("root@", "root:not-the-password@", 1);
+    let dir = temp_dir("wrong_password");
+    fails_with(
+        &[
+            "extract",
+            "--legacy",
+            &wrong,
+            "--stage",
+            dir.join("s").to_str().unwrap(),
+        ],
+        2,
+        &["root:***@", "cannot connect"],
+    );
+    let out = ykt(&[
+        "extract",
+        "--legacy",
+        &wrong,
+        "--stage",
+        dir.join("s").to_str().unwrap(),
+    ]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("not-the-password"));
+}

@@ -286,3 +286,144 @@ async fn audit_flags_match_the_truth_file_on_sqlite_and_postgres() {
         assert_flags_match_truth(&truth, &out);
     }
 }
+
+/// Each hand-made change to the target is found by the row-level diff, with its row and field.
+async fn row_diff_finds_tampering(target: ykt_db::DbUrl, test: &str) {
+    let dir = temp_dir(test);
+    let legacy = fresh_sqlite(test, "legacy.sqlite");
+    ykt_ok(&[
+        "generate",
+        "--counties",
+        "2",
+        "--beneficiaries-per-county",
+        "120",
+        "--seed",
+        "4",
+        "--legacy",
+        legacy.expose(),
+    ]);
+    let stage = dir.join("stage");
+    let out = dir.join("out");
+    let args = [
+        "run",
+        "--legacy",
+        legacy.expose(),
+        "--stage",
+        stage.to_str().unwrap(),
+        "--target",
+        target.expose(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    ykt_ok(&args);
+    let diffs: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("diffs.json")).unwrap()).unwrap();
+    assert_eq!(
+        diffs.as_array().unwrap().len(),
+        0,
+        "an untouched target has no differences"
+    );
+
+    let db = Db::connect(&target).await.unwrap();
+    let one = |sql: &str| {
+        let db = db.clone();
+        let sql = sql.to_owned();
+        async move { db.fetch_i64("pick", &sql).await.unwrap().unwrap() }
+    };
+    let person = one(
+        "SELECT MIN(id) FROM beneficiary WHERE county_code = '610802' AND account_no IS NOT NULL",
+    )
+    .await;
+    let named = one("SELECT MAX(id) FROM beneficiary WHERE county_code = '610802'").await;
+    let line = one(
+        "SELECT MIN(legacy_mxid) FROM payment WHERE county_code = '610802' AND status = 'paid'",
+    )
+    .await;
+    let moved =
+        one("SELECT MAX(legacy_pcid) FROM payment_batch WHERE county_code = '610802'").await;
+    for sql in [
+        format!(
+            "UPDATE beneficiary SET id_number = '11010519491231002X', account_no = '6217000000000000' WHERE id = {person}"
+        ),
+        format!("UPDATE beneficiary SET name = '王五' WHERE id = {named}"),
+        format!("UPDATE payment SET status = 'failed' WHERE legacy_mxid = {line}"),
+        format!("UPDATE payment_batch SET county_code = '610881' WHERE legacy_pcid = {moved}"),
+        "INSERT INTO allocation (id, county_code, program_code, fund_year, amount, legacy_zbid) VALUES (999999, '610802', 'NY001', 2019, '10.00', 999999)".to_owned(),
+    ] {
+        db.execute("tamper", &sql).await.unwrap();
+    }
+    db.close().await;
+    let result = ykt(&[
+        "reconcile",
+        "--legacy",
+        legacy.expose(),
+        "--stage",
+        stage.to_str().unwrap(),
+        "--target",
+        target.expose(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        result.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let diffs: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("diffs.json")).unwrap()).unwrap();
+    let has = |table: &str, kind: &str, key: i64, field: Option<&str>| {
+        diffs.as_array().unwrap().iter().any(|d| {
+            d["table"] == table
+                && d["kind"] == kind
+                && d["key"].as_str() == Some(key.to_string().as_str())
+                && field.is_none_or(|f| d["field"] == f)
+        })
+    };
+    assert!(
+        has("beneficiary", "value_mismatch", person, Some("id_number")),
+        "{diffs}"
+    );
+    assert!(has(
+        "beneficiary",
+        "value_mismatch",
+        person,
+        Some("account_no")
+    ));
+    assert!(has("beneficiary", "value_mismatch", named, Some("name")));
+    assert!(has("payment", "value_mismatch", line, Some("status")));
+    assert!(
+        has("payment_batch", "missing_in_target", moved, None),
+        "moved out of 610802"
+    );
+    assert!(
+        has("payment_batch", "unexpected_in_target", moved, None),
+        "and into 610881"
+    );
+    assert!(has("allocation", "unexpected_in_target", 999999, None));
+    let rec = reconciliation(&out);
+    let yuyang = rec["counties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["county_code"] == "610802")
+        .unwrap();
+    assert_eq!(yuyang["balanced"], false);
+    assert!(yuyang["row_diff"]["value_mismatches"].as_u64().unwrap() >= 4);
+}
+
+#[tokio::test]
+async fn row_diff_finds_tampering_on_sqlite() {
+    row_diff_finds_tampering(
+        fresh_sqlite("row_diff_sqlite_target", "platform.sqlite"),
+        "row_diff_sqlite",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn row_diff_finds_tampering_on_postgres() {
+    if let Some(url) = fresh_database(Server::Postgres, "row_diff").await {
+        row_diff_finds_tampering(url, "row_diff_pg").await;
+    }
+}

@@ -1044,15 +1044,31 @@ impl Transformer<'_> {
     fn payments(&mut self) -> Result<(), TransformError> {
         let table = LegacyTable::Payments;
         let cols = Cols(table);
-        // Pass 1: which lines load, for reissue references.
+        // Pass 0: the lines some reissue points at (few); pass 1: which of them load. Memory
+        // grows with reissues, not with lines.
+        let mut referenced = HashSet::new();
+        self.each_row_of(table, Some(&["YMXID"]), |_, row| {
+            if let Some(m) = cols
+                .get(&row, "YMXID")
+                .as_deref()
+                .and_then(|m| m.trim().parse::<i64>().ok())
+            {
+                referenced.insert(m);
+            }
+            Ok(())
+        })?;
         let mut loaded = HashSet::new();
         let decisive = ["MXID", "PCID", "DXID", "XMDM", "ND", "FFZT", "JE", "FFRQ"];
         self.each_row_of(table, Some(&decisive), |t, row| {
-            if let (_, Ok(_)) = t.line_rules(&row, true)
-                && let Some(m) = cols
-                    .get(&row, "MXID")
-                    .as_deref()
-                    .and_then(|m| m.parse::<i64>().ok())
+            let Some(m) = cols
+                .get(&row, "MXID")
+                .as_deref()
+                .and_then(|m| m.parse::<i64>().ok())
+            else {
+                return Ok(());
+            };
+            if referenced.contains(&m)
+                && let (_, Ok(_)) = t.line_rules(&row, true)
             {
                 loaded.insert(m);
             }
@@ -1085,7 +1101,10 @@ impl Transformer<'_> {
                 }
             }
         })?;
-        info!(lines = loaded.len(), "Transformed payment lines.");
+        info!(
+            reissue_targets_loaded = loaded.len(),
+            "Transformed payment lines."
+        );
         Ok(())
     }
 }
