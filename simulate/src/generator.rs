@@ -577,15 +577,7 @@ impl<'a> Gen<'a> {
                 let mut xzqhdm = village_code.clone();
                 if quirk == Some(Quirk::Q3) {
                     xzqhdm = format!("619{}", &village_code[3..]);
-                    fate.apply(
-                        Quirk::Q3,
-                        "XZQHDM",
-                        &Variant {
-                            name: "unknown_code",
-                            raw: Some(xzqhdm.clone()),
-                            outcome: Outcome::Reject(R::RegionUnknown),
-                        },
-                    );
+                    fate.apply(Quirk::Q3, "XZQHDM", &Variant::unknown_code(&xzqhdm));
                 }
                 let status_code = if deceased {
                     "9"
@@ -868,15 +860,7 @@ impl<'a> Gen<'a> {
                 match quirk {
                     Some(Quirk::Q3) => {
                         xzqhdm = format!("619{}", &county.legacy[3..]);
-                        fate.apply(
-                            Quirk::Q3,
-                            "XZQHDM",
-                            &Variant {
-                                name: "unknown_code",
-                                raw: Some(xzqhdm.clone()),
-                                outcome: Outcome::Reject(R::RegionUnknown),
-                            },
-                        );
+                        fate.apply(Quirk::Q3, "XZQHDM", &Variant::unknown_code(&xzqhdm));
                     }
                     Some(Quirk::Q4) => {
                         let (variant, _) = variants::amount(rng, amount);
@@ -890,15 +874,7 @@ impl<'a> Gen<'a> {
                     }
                     Some(Quirk::Q9) => {
                         xmdm = UNKNOWN_PROGRAM.into();
-                        fate.apply(
-                            Quirk::Q9,
-                            "XMDM",
-                            &Variant {
-                                name: "unknown_program",
-                                raw: Some(xmdm.clone()),
-                                outcome: Outcome::Reject(R::ProgramUnknown),
-                            },
-                        );
+                        fate.apply(Quirk::Q9, "XMDM", &Variant::unknown_program(&xmdm));
                     }
                     Some(Quirk::Q10) => {
                         let variant = variants::year(rng, year);
@@ -1049,15 +1025,7 @@ impl<'a> Gen<'a> {
         match quirk {
             Some(Quirk::Q3) => {
                 xzqhdm = format!("619{}", &county.legacy[3..]);
-                fate.apply(
-                    Quirk::Q3,
-                    "XZQHDM",
-                    &Variant {
-                        name: "unknown_code",
-                        raw: Some(xzqhdm.clone()),
-                        outcome: Outcome::Reject(R::RegionUnknown),
-                    },
-                );
+                fate.apply(Quirk::Q3, "XZQHDM", &Variant::unknown_code(&xzqhdm));
             }
             Some(Quirk::Q5) => {
                 let (field, date) = if rng.percent(50) {
@@ -1080,15 +1048,7 @@ impl<'a> Gen<'a> {
             }
             Some(Quirk::Q9) => {
                 xmdm = UNKNOWN_PROGRAM.into();
-                fate.apply(
-                    Quirk::Q9,
-                    "XMDM",
-                    &Variant {
-                        name: "unknown_program",
-                        raw: Some(xmdm.clone()),
-                        outcome: Outcome::Reject(R::ProgramUnknown),
-                    },
-                );
+                fate.apply(Quirk::Q9, "XMDM", &Variant::unknown_program(&xmdm));
             }
             Some(Quirk::Q10) => {
                 let variant = variants::year(rng, ctx.year);
@@ -1619,15 +1579,8 @@ impl<'a> Gen<'a> {
                     }
                     _ => {
                         line.xmdm = UNKNOWN_PROGRAM.into();
-                        line.fate.apply(
-                            Quirk::Q9,
-                            "XMDM",
-                            &Variant {
-                                name: "unknown_program",
-                                raw: Some(line.xmdm.clone()),
-                                outcome: Outcome::Reject(R::ProgramUnknown),
-                            },
-                        );
+                        line.fate
+                            .apply(Quirk::Q9, "XMDM", &Variant::unknown_program(&line.xmdm));
                     }
                 }
             }

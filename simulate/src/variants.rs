@@ -27,6 +27,26 @@ pub(crate) struct Variant {
     pub outcome: Outcome,
 }
 
+impl Variant {
+    /// A program code that T_BTXM does not have (Q9).
+    pub(crate) fn unknown_program(raw: &str) -> Variant {
+        v(
+            "unknown_program",
+            Some(raw.to_owned()),
+            Outcome::Reject(R::ProgramUnknown),
+        )
+    }
+
+    /// A region code that exists nowhere (Q3).
+    pub(crate) fn unknown_code(raw: &str) -> Variant {
+        v(
+            "unknown_code",
+            Some(raw.to_owned()),
+            Outcome::Reject(R::RegionUnknown),
+        )
+    }
+}
+
 fn v(name: &'static str, raw: Option<String>, outcome: Outcome) -> Variant {
     Variant { name, raw, outcome }
 }
