@@ -7,8 +7,8 @@
 //! it was applied is refused rather than silently skipped.
 //!
 //! The load ([`load`]) writes PostgreSQL through `COPY` and SQLite through prepared multi-row
-//! inserts, one transaction per county and step (people, then money), each recorded as a
-//! checkpoint so that `--resume` skips what a crashed run already committed.
+//! inserts, one transaction per county, each recorded as a checkpoint so that `--resume` skips
+//! what a crashed run already committed.
 
 mod loader;
 mod migrations;

@@ -1,4 +1,5 @@
-//! The load step: staged platform rows into the target, county by county.
+//! The load step: staged platform rows into the target, county by county, each county in one
+//! transaction.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -14,7 +15,7 @@ use crate::{LoadError, apply_migrations, secondary_indexes};
 
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
-    /// Skip the county steps the same run already committed.
+    /// Skip the counties the same run already committed.
     pub resume: bool,
 }
 
@@ -24,7 +25,7 @@ pub struct LoadReport {
     pub run_id: String,
     /// The target held another run's data, which this load replaced.
     pub replaced: bool,
-    /// County steps loaded now and skipped as already done (`--resume`).
+    /// Counties loaded now and skipped as already done (`--resume`).
     pub steps_loaded: usize,
     pub steps_skipped: usize,
     /// Rows inserted per platform table.
@@ -270,18 +271,20 @@ pub async fn load(
         .filter_map(|f| f.split_once('/').map(|(g, _)| g.to_owned()))
         .filter(|g| g != "reference")
         .collect();
-    for step in [UnitStep::People, UnitStep::Money] {
-        for county in &counties {
-            if done.contains(&(county.clone(), step.name().to_owned())) {
-                report.steps_skipped += 1;
-                continue;
-            }
-            let rows = load_unit(stage, db, step, county, &run_id, &mut report.rows).await?;
-            report.steps_loaded += 1;
-            crash_point(report.steps_loaded);
-            progress(county, rows);
-            info!(county = %county, step = step.name(), rows, "Loaded county step.");
+    for county in &counties {
+        let steps = [UnitStep::People, UnitStep::Money];
+        if steps
+            .iter()
+            .all(|s| done.contains(&(county.clone(), s.name().to_owned())))
+        {
+            report.steps_skipped += 1;
+            continue;
         }
+        let rows = load_unit(stage, db, county, &run_id, &mut report.rows).await?;
+        report.steps_loaded += 1;
+        crash_point(report.steps_loaded);
+        progress(county, rows);
+        info!(county = %county, rows, "Loaded county.");
     }
     restore_foreign_keys(db).await?;
     for (_, create) in &indexes {
@@ -473,22 +476,33 @@ fn sql_err(db: &Db, what: &str) -> impl Fn(sqlx::Error) -> LoadError {
 async fn load_unit(
     stage: &Stage,
     db: &Db,
-    step: UnitStep,
     county: &str,
     run_id: &str,
     totals: &mut BTreeMap<String, u64>,
 ) -> Result<u64, LoadError> {
     let engine = db.engine();
-    let (deletes, inserts) = unit_plan(step, county, run_id, engine);
-    let what = format!("loading county {county} ({})", step.name());
+    // People first (beneficiaries, the legacy map), then money (allocations, batches, lines),
+    // with the rejects and corrections of each: the whole county in one transaction.
+    let (mut deletes, mut inserts) = unit_plan(UnitStep::People, county, run_id, engine);
+    let (money_deletes, money_inserts) = unit_plan(UnitStep::Money, county, run_id, engine);
+    deletes.extend(money_deletes);
+    inserts.extend(money_inserts);
+    let what = format!("loading county {county}");
     let mut rows_total = 0u64;
     let checkpoint = |rows: u64| {
+        let row = |step: UnitStep, n: u64| {
+            format!(
+                "({}, {}, '{}', {}, {n})",
+                quote_literal(engine, run_id),
+                quote_literal(engine, county),
+                step.name(),
+                now_sql(engine)
+            )
+        };
         format!(
-            "INSERT INTO migration_checkpoint (run_id, county_code, step, completed_at, rows_loaded) VALUES ({}, {}, '{}', {}, {rows})",
-            quote_literal(engine, run_id),
-            quote_literal(engine, county),
-            step.name(),
-            now_sql(engine)
+            "INSERT INTO migration_checkpoint (run_id, county_code, step, completed_at, rows_loaded) VALUES {}, {}",
+            row(UnitStep::People, 0),
+            row(UnitStep::Money, rows)
         )
     };
     match (db.as_postgres(), db.as_sqlite()) {

@@ -93,7 +93,7 @@ pub struct LoadArgs {
     /// The new platform: postgres://USER:PASS@HOST:5432/DB or sqlite://FILE.
     #[arg(long, value_name = "URL")]
     target: String,
-    /// Skip the county steps this run already committed.
+    /// Skip the counties this run already committed.
     #[arg(long)]
     resume: bool,
 }
@@ -264,7 +264,7 @@ pub async fn load(args: LoadArgs) -> Result<ExitCode, Failure> {
     print_summary(&manifest, &[("load", t)], false);
     if report.steps_skipped > 0 {
         println!(
-            "resumed: {} county steps were already loaded",
+            "resumed: {} counties were already loaded",
             report.steps_skipped
         );
     }

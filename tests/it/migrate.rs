@@ -523,7 +523,7 @@ async fn idempotent_and_resumable(target_a: DbUrl, target_b: DbUrl, test: &str) 
         "loading the same stage twice leaves the same tables"
     );
 
-    // Killed after three county steps, then resumed: the same as an uninterrupted load.
+    // Killed after three counties, then resumed: the same as an uninterrupted load.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ykt"))
         .args([
             "load",
@@ -548,7 +548,7 @@ async fn idempotent_and_resumable(target_a: DbUrl, target_b: DbUrl, test: &str) 
         "--resume",
     ]);
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("3 county steps were already loaded"),
+        String::from_utf8_lossy(&out.stdout).contains("3 counties were already loaded"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
