@@ -505,25 +505,32 @@ async fn load_unit(
             row(UnitStep::Money, rows)
         )
     };
-    match (db.as_postgres(), db.as_sqlite()) {
-        (Some(pool), _) => {
-            let mut tx = pool.begin().await.map_err(sql_err(db, &what))?;
+    // The same steps on either engine: delete what the county had, insert the stage's rows,
+    // record the checkpoint, commit.
+    macro_rules! county_transaction {
+        ($tx:ident, $insert:ident) => {{
             for sql in &deletes {
                 sqlx::query(AssertSqlSafe(sql.clone()))
-                    .execute(&mut *tx)
+                    .execute(&mut *$tx)
                     .await
                     .map_err(sql_err(db, &what))?;
             }
             for insert in &inserts {
-                let n = copy_file(stage, db, &mut tx, county, run_id, insert).await?;
+                let n = $insert(stage, db, &mut $tx, county, run_id, insert).await?;
                 *totals.entry(insert.table.to_owned()).or_default() += n;
                 rows_total += n;
             }
             sqlx::query(AssertSqlSafe(checkpoint(rows_total)))
-                .execute(&mut *tx)
+                .execute(&mut *$tx)
                 .await
                 .map_err(sql_err(db, &what))?;
-            tx.commit().await.map_err(sql_err(db, &what))?;
+            $tx.commit().await.map_err(sql_err(db, &what))?;
+        }};
+    }
+    match (db.as_postgres(), db.as_sqlite()) {
+        (Some(pool), _) => {
+            let mut tx = pool.begin().await.map_err(sql_err(db, &what))?;
+            county_transaction!(tx, copy_file);
         }
         (None, Some(pool)) => {
             // SQLite looks every foreign key up row by row; the load checks them all at once at
@@ -536,22 +543,7 @@ async fn load_unit(
             let mut tx = sqlx::Connection::begin(&mut *conn)
                 .await
                 .map_err(sql_err(db, &what))?;
-            for sql in &deletes {
-                sqlx::query(AssertSqlSafe(sql.clone()))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(sql_err(db, &what))?;
-            }
-            for insert in &inserts {
-                let n = insert_file_sqlite(stage, db, &mut tx, county, run_id, insert).await?;
-                *totals.entry(insert.table.to_owned()).or_default() += n;
-                rows_total += n;
-            }
-            sqlx::query(AssertSqlSafe(checkpoint(rows_total)))
-                .execute(&mut *tx)
-                .await
-                .map_err(sql_err(db, &what))?;
-            tx.commit().await.map_err(sql_err(db, &what))?;
+            county_transaction!(tx, insert_file_sqlite);
             sqlx::raw_sql("PRAGMA foreign_keys = ON")
                 .execute(&mut *conn)
                 .await

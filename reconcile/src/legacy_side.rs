@@ -74,6 +74,33 @@ fn text(engine: Engine, expr: &str) -> String {
     }
 }
 
+/// Reads a query page by page on the key in its first column: `sql(filter)` builds the
+/// statement from a `WHERE key > last` filter (empty on the first page); `f` sees every row.
+async fn keyset_pages(
+    snapshot: &mut ykt_db::Snapshot,
+    key: &str,
+    sql: impl Fn(&str) -> String,
+    mut f: impl FnMut(&[Option<String>]),
+) -> Result<(), ReconcileError> {
+    let mut after: Option<i64> = None;
+    loop {
+        let filter = after.map_or(String::new(), |k| format!(" WHERE {key} > {k}"));
+        let rows = snapshot
+            .fetch_text_rows("reading legacy rows", &sql(&filter))
+            .await?;
+        for r in &rows {
+            f(r);
+        }
+        after = rows
+            .last()
+            .and_then(|r| r[0].as_deref())
+            .and_then(|k| k.parse().ok());
+        if rows.len() < PAGE || after.is_none() {
+            return Ok(());
+        }
+    }
+}
+
 impl LegacySide<'_> {
     /// Calls `f` for every row of T_BTDX, T_ZJZB, T_FFPC and T_FFMX.
     pub(crate) async fn each(&self, mut f: impl FnMut(Fact<'_>)) -> Result<(), ReconcileError> {
@@ -89,46 +116,31 @@ impl LegacySide<'_> {
                     (LegacyTable::Batches, "PCID", None),
                 ];
                 for (table, key, amount) in simple {
-                    let mut after: Option<i64> = None;
-                    loop {
-                        let filter =
-                            after.map_or(String::new(), |k| format!(" WHERE {} > {k}", id(key)));
-                        let amount_expr = amount.map_or("NULL".to_owned(), |a| text(e, &id(a)));
-                        let sql = format!(
+                    let amount_expr = amount.map_or("NULL".to_owned(), |a| text(e, &id(a)));
+                    let sql = |filter: &str| {
+                        format!(
                             "SELECT {}, {}, {amount_expr} FROM {}{filter} ORDER BY {} LIMIT {PAGE}",
                             text(e, &id(key)),
                             text(e, &id("XZQHDM")),
                             id(table.name()),
                             id(key)
-                        );
-                        let rows = snapshot
-                            .fetch_text_rows("reading legacy control figures", &sql)
-                            .await?;
-                        for r in &rows {
-                            let county = county_of(&regions, r[1].as_deref());
-                            f(Fact {
-                                table,
-                                key: r[0].as_deref().unwrap_or(""),
-                                county: &county,
-                                amount: r[2].as_deref(),
-                            });
-                        }
-                        after = rows
-                            .last()
-                            .and_then(|r| r[0].as_deref())
-                            .and_then(|k| k.parse().ok());
-                        if rows.len() < PAGE || after.is_none() {
-                            break;
-                        }
-                    }
+                        )
+                    };
+                    keyset_pages(&mut snapshot, &id(key), sql, |r| {
+                        let county = county_of(&regions, r[1].as_deref());
+                        f(Fact {
+                            table,
+                            key: r[0].as_deref().unwrap_or(""),
+                            county: &county,
+                            amount: r[2].as_deref(),
+                        });
+                    })
+                    .await?;
                 }
                 // A line belongs to its batch's county when the batch tells one, else to its
                 // beneficiary's.
-                let mut after: Option<i64> = None;
-                loop {
-                    let filter =
-                        after.map_or(String::new(), |k| format!(" WHERE m.{} > {k}", id("MXID")));
-                    let sql = format!(
+                let sql = |filter: &str| {
+                    format!(
                         "SELECT {}, {}, {}, {} FROM {} m LEFT JOIN {} p ON p.{} = m.{} LEFT JOIN {} d ON d.{} = m.{}{filter} ORDER BY m.{} LIMIT {PAGE}",
                         text(e, &format!("m.{}", id("MXID"))),
                         text(e, &format!("p.{}", id("XZQHDM"))),
@@ -142,30 +154,21 @@ impl LegacySide<'_> {
                         id("DXID"),
                         id("DXID"),
                         id("MXID")
-                    );
-                    let rows = snapshot
-                        .fetch_text_rows("reading legacy control figures", &sql)
-                        .await?;
-                    for r in &rows {
-                        let mut county = county_of(&regions, r[1].as_deref());
-                        if county == UNATTRIBUTED_COUNTY {
-                            county = county_of(&regions, r[2].as_deref());
-                        }
-                        f(Fact {
-                            table: LegacyTable::Payments,
-                            key: r[0].as_deref().unwrap_or(""),
-                            county: &county,
-                            amount: r[3].as_deref(),
-                        });
+                    )
+                };
+                keyset_pages(&mut snapshot, &format!("m.{}", id("MXID")), sql, |r| {
+                    let mut county = county_of(&regions, r[1].as_deref());
+                    if county == UNATTRIBUTED_COUNTY {
+                        county = county_of(&regions, r[2].as_deref());
                     }
-                    after = rows
-                        .last()
-                        .and_then(|r| r[0].as_deref())
-                        .and_then(|k| k.parse().ok());
-                    if rows.len() < PAGE || after.is_none() {
-                        break;
-                    }
-                }
+                    f(Fact {
+                        table: LegacyTable::Payments,
+                        key: r[0].as_deref().unwrap_or(""),
+                        county: &county,
+                        amount: r[3].as_deref(),
+                    });
+                })
+                .await?;
                 snapshot.end().await?;
             }
             LegacySide::Snapshot(stage) => {
@@ -243,30 +246,15 @@ impl LegacySide<'_> {
                     .map(|c| text(e, &ident(e, c)))
                     .collect();
                 let mut snapshot = db.snapshot().await?;
-                let mut after: Option<i64> = None;
-                loop {
-                    let filter =
-                        after.map_or(String::new(), |k| format!(" WHERE {} > {k}", ident(e, key)));
-                    let sql = format!(
+                let sql = |filter: &str| {
+                    format!(
                         "SELECT {} FROM {}{filter} ORDER BY {} LIMIT {PAGE}",
                         cols.join(", "),
                         ident(e, table.name()),
                         ident(e, key)
-                    );
-                    let rows = snapshot
-                        .fetch_text_rows("reading legacy rows", &sql)
-                        .await?;
-                    for r in &rows {
-                        f(&r[1..]);
-                    }
-                    after = rows
-                        .last()
-                        .and_then(|r| r[0].as_deref())
-                        .and_then(|k| k.parse().ok());
-                    if rows.len() < PAGE || after.is_none() {
-                        break;
-                    }
-                }
+                    )
+                };
+                keyset_pages(&mut snapshot, &ident(e, key), sql, |r| f(&r[1..])).await?;
                 snapshot.end().await?;
             }
             LegacySide::Snapshot(stage) => {

@@ -1259,25 +1259,17 @@ impl<'a> Gen<'a> {
             )?;
             if extra_duplicate {
                 let dup_mxid = bump(&mut self.next.mxid);
-                let dup = LineDraft {
-                    mxid: dup_mxid,
-                    pcid: ctx.pcid,
-                    dxid: people[person_index].dxid,
-                    xmdm: program.code.to_owned(),
-                    nd: ctx.year.to_string(),
-                    sl: quantity.map(|q| q.normalize().to_string()),
-                    je: Some(money_text(amount)),
-                    readable: Some(amount),
-                    yhzh: Some(people[person_index].account.clone()),
-                    ffzt: "1".into(),
-                    ffrq: Some(iso(ctx.pay_day)),
-                    yhlsh: Some(format!("{}{dup_mxid:010}", ctx.pay_day.format("%Y%m%d"))),
-                    sbyy: None,
-                    ymxid: None,
-                    gxsj: ctx.pay_day,
-                    fate: Fate::default(),
-                    county: line_county.clone(),
-                };
+                let dup = LineDraft::paid(
+                    dup_mxid,
+                    ctx,
+                    people[person_index].dxid,
+                    program.code,
+                    quantity,
+                    amount,
+                    &people[person_index].account,
+                    ctx.pay_day,
+                    &line_county,
+                );
                 self.flag(
                     truth,
                     AuditFlag::DuplicatePayment,
@@ -1297,25 +1289,18 @@ impl<'a> Gen<'a> {
             if let Some(original_rejected) = reissue {
                 let new_mxid = bump(&mut self.next.mxid);
                 let reissue_day = ctx.pay_day + Duration::days(20);
-                let mut line = LineDraft {
-                    mxid: new_mxid,
-                    pcid: ctx.pcid,
-                    dxid: people[person_index].dxid,
-                    xmdm: program.code.to_owned(),
-                    nd: ctx.year.to_string(),
-                    sl: quantity.map(|q| q.normalize().to_string()),
-                    je: Some(money_text(amount)),
-                    readable: Some(amount),
-                    yhzh: Some(people[person_index].account.clone()),
-                    ffzt: "1".into(),
-                    ffrq: Some(iso(reissue_day)),
-                    yhlsh: Some(format!("{}{new_mxid:010}", reissue_day.format("%Y%m%d"))),
-                    sbyy: None,
-                    ymxid: Some(mxid),
-                    gxsj: reissue_day,
-                    fate: Fate::default(),
-                    county: line_county.clone(),
-                };
+                let mut line = LineDraft::paid(
+                    new_mxid,
+                    ctx,
+                    people[person_index].dxid,
+                    program.code,
+                    quantity,
+                    amount,
+                    &people[person_index].account,
+                    reissue_day,
+                    &line_county,
+                );
+                line.ymxid = Some(mxid);
                 if batch_rejected {
                     line.fate.reject = Some(R::BatchRejected);
                     line.fate.field = Some("PCID");
@@ -1670,6 +1655,42 @@ struct LineDraft {
     gxsj: NaiveDate,
     fate: Fate,
     county: String,
+}
+
+impl LineDraft {
+    /// A clean paid line of a batch (a duplicate payment, or the line that reissues a failed one).
+    #[allow(clippy::too_many_arguments)]
+    fn paid(
+        mxid: i64,
+        ctx: &BatchCtx,
+        dxid: i64,
+        program: &str,
+        quantity: Option<Decimal>,
+        amount: Decimal,
+        account: &str,
+        day: NaiveDate,
+        county: &str,
+    ) -> LineDraft {
+        LineDraft {
+            mxid,
+            pcid: ctx.pcid,
+            dxid,
+            xmdm: program.to_owned(),
+            nd: ctx.year.to_string(),
+            sl: quantity.map(|q| q.normalize().to_string()),
+            je: Some(money_text(amount)),
+            readable: Some(amount),
+            yhzh: Some(account.to_owned()),
+            ffzt: "1".into(),
+            ffrq: Some(iso(day)),
+            yhlsh: Some(format!("{}{mxid:010}", day.format("%Y%m%d"))),
+            sbyy: None,
+            ymxid: None,
+            gxsj: day,
+            fate: Fate::default(),
+            county: county.to_owned(),
+        }
+    }
 }
 
 impl AuditQuota {
