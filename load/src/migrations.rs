@@ -12,16 +12,30 @@ pub const MIGRATIONS_TABLE: &str = "ykt_schema_migrations";
 /// (version, name, SQL)
 type Migration = (i64, &'static str, &'static str);
 
-const POSTGRES: &[Migration] = &[(
-    1,
-    "platform",
-    include_str!("../migrations/postgres/0001_platform.sql"),
-)];
-const SQLITE: &[Migration] = &[(
-    1,
-    "platform",
-    include_str!("../migrations/sqlite/0001_platform.sql"),
-)];
+const POSTGRES: &[Migration] = &[
+    (
+        1,
+        "platform",
+        include_str!("../migrations/postgres/0001_platform.sql"),
+    ),
+    (
+        2,
+        "cutover",
+        include_str!("../migrations/postgres/0002_cutover.sql"),
+    ),
+];
+const SQLITE: &[Migration] = &[
+    (
+        1,
+        "platform",
+        include_str!("../migrations/sqlite/0001_platform.sql"),
+    ),
+    (
+        2,
+        "cutover",
+        include_str!("../migrations/sqlite/0002_cutover.sql"),
+    ),
+];
 
 /// The migrations for a target engine.
 pub fn migrations_for(engine: Engine) -> Option<&'static [Migration]> {

@@ -30,6 +30,37 @@ pub struct TableFigures {
     pub unreadable_amount_rows: u64,
 }
 
+/// One county's figures for one table, program, fund year and status. The legacy side is
+/// labelled by its own values (fund year and status read as the platform names them); the
+/// loaded side by the target's columns; rejected rows by their legacy labels.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BreakdownRow {
+    pub table: String,
+    pub program: String,
+    pub fund_year: String,
+    pub status: String,
+    pub source_rows: u64,
+    #[serde(serialize_with = "as_money")]
+    pub source_amount: Decimal,
+    pub loaded_rows: u64,
+    #[serde(serialize_with = "as_money")]
+    pub loaded_amount: Decimal,
+    pub rejected_rows: u64,
+    #[serde(serialize_with = "as_money")]
+    pub rejected_amount: Decimal,
+}
+
+impl BreakdownRow {
+    /// Legacy rows not accounted for as loaded or rejected (merges only happen to people).
+    pub fn row_difference(&self) -> i64 {
+        self.source_rows as i64 - self.loaded_rows as i64 - self.rejected_rows as i64
+    }
+
+    pub fn amount_difference(&self) -> Decimal {
+        self.source_amount - self.loaded_amount - self.rejected_amount
+    }
+}
+
 /// One county's balance.
 #[derive(Debug, Clone, Serialize)]
 pub struct CountyBalance {
@@ -37,6 +68,9 @@ pub struct CountyBalance {
     pub county_name: String,
     pub balanced: bool,
     pub tables: BTreeMap<String, TableFigures>,
+    /// The same figures by table × program × fund year × status (allocations, batches and
+    /// payment lines).
+    pub breakdown: Vec<BreakdownRow>,
     /// Rows that differ between what legacy should have become and the target.
     pub row_diff: RowDiffCounts,
     /// Each identity that does not hold, and each kind of row difference, in Chinese.
@@ -140,6 +174,8 @@ pub async fn reconcile(
         });
     }
     let mut figures: BTreeMap<(String, &'static str), TableFigures> = BTreeMap::new();
+    let mut breakdown: BTreeMap<(String, &'static str, String, String, String), BreakdownRow> =
+        BTreeMap::new();
 
     // Loaded, read back from the target.
     let sum = sum_expr(engine);
@@ -159,6 +195,43 @@ pub async fn reconcile(
                 .or_default();
             f.loaded_rows = row[1].as_deref().and_then(|n| n.parse().ok()).unwrap_or(0);
             f.loaded_amount = parse_sum(engine, row[2].as_deref());
+        }
+    }
+    let year = match engine {
+        Engine::MySql => "CAST(fund_year AS CHAR)",
+        _ => "CAST(fund_year AS TEXT)",
+    };
+    let by_label_sql = [
+        (
+            "T_ZJZB",
+            format!(
+                "SELECT county_code, program_code, {year}, '', CAST(COUNT(*) AS TEXT), {sum} FROM allocation WHERE legacy_zbid IS NOT NULL GROUP BY county_code, program_code, fund_year"
+            ),
+        ),
+        (
+            "T_FFPC",
+            format!(
+                "SELECT county_code, program_code, {year}, status, CAST(COUNT(*) AS TEXT), NULL FROM payment_batch WHERE legacy_pcid IS NOT NULL GROUP BY county_code, program_code, fund_year, status"
+            ),
+        ),
+        (
+            "T_FFMX",
+            format!(
+                "SELECT county_code, program_code, {year}, status, CAST(COUNT(*) AS TEXT), {sum} FROM payment WHERE legacy_mxid IS NOT NULL GROUP BY county_code, program_code, fund_year, status"
+            ),
+        ),
+    ];
+    for (table, sql) in by_label_sql {
+        for row in target
+            .fetch_text_rows("reading loaded figures by program and year", &sql)
+            .await?
+        {
+            let text = |i: usize| row[i].clone().unwrap_or_default();
+            let b = breakdown
+                .entry((text(0), table, text(1), text(2), text(3)))
+                .or_default();
+            b.loaded_rows = row[4].as_deref().and_then(|n| n.parse().ok()).unwrap_or(0);
+            b.loaded_amount = parse_sum(engine, row[5].as_deref());
         }
     }
     let merged_sql = format!(
@@ -204,11 +277,36 @@ pub async fn reconcile(
             let table = fact.table.name();
             let f = figures.entry((fact.county.to_owned(), table)).or_default();
             f.source_rows += 1;
+            let reject_county = rejected.get(&(table, fact.key.to_owned()));
+            let value = money(fact.amount);
+            if fact.table != LegacyTable::Beneficiaries {
+                let label = |county: &str| {
+                    (
+                        county.to_owned(),
+                        table,
+                        fact.program.unwrap_or("").trim().to_owned(),
+                        crate::legacy_side::fund_year_label(fact.year),
+                        if fact.table == LegacyTable::Allocations {
+                            String::new()
+                        } else {
+                            crate::legacy_side::status_label(fact.table, fact.status)
+                        },
+                    )
+                };
+                let b = breakdown.entry(label(fact.county)).or_default();
+                b.source_rows += 1;
+                b.source_amount += value.unwrap_or_default();
+                if let Some(county) = reject_county {
+                    let b = breakdown.entry(label(county)).or_default();
+                    b.rejected_rows += 1;
+                    b.rejected_amount += value.unwrap_or_default();
+                }
+            }
             if matches!(fact.table, LegacyTable::Payments | LegacyTable::Allocations) {
-                match money(fact.amount) {
+                match value {
                     Some(v) => {
                         f.source_amount += v;
-                        if let Some(county) = rejected.get(&(table, fact.key.to_owned())) {
+                        if let Some(county) = reject_county {
                             figures
                                 .entry((county.clone(), table))
                                 .or_default()
@@ -245,6 +343,7 @@ pub async fn reconcile(
                 county_code: county.clone(),
                 balanced: true,
                 tables: BTreeMap::new(),
+                breakdown: Vec::new(),
                 row_diff: RowDiffCounts::default(),
                 problems: Vec::new(),
             });
@@ -271,6 +370,15 @@ pub async fn reconcile(
         }
         entry.balanced = entry.problems.is_empty();
         entry.tables.insert(table.to_owned(), f);
+    }
+    for ((county, table, program, fund_year, status), mut row) in breakdown {
+        if let Some(entry) = counties.get_mut(&county) {
+            row.table = table.to_owned();
+            row.program = program;
+            row.fund_year = fund_year;
+            row.status = status;
+            entry.breakdown.push(row);
+        }
     }
     let counties: Vec<CountyBalance> = counties.into_values().collect();
     Ok(Reconciliation {

@@ -63,9 +63,63 @@ pub(crate) struct Fact<'a> {
     pub key: &'a str,
     pub county: &'a str,
     pub amount: Option<&'a str>,
+    /// Program code, fund year and status as legacy holds them (raw text).
+    pub program: Option<&'a str>,
+    pub year: Option<&'a str>,
+    pub status: Option<&'a str>,
 }
 
 const PAGE: usize = 20_000;
+
+/// The amount, program, fund year and status columns of a table, where it has them.
+fn labels(table: LegacyTable) -> [Option<&'static str>; 4] {
+    match table {
+        LegacyTable::Beneficiaries => [None, None, None, Some("DXZT")],
+        LegacyTable::Allocations => [Some("ZBJE"), Some("XMDM"), Some("ND"), None],
+        LegacyTable::Batches => [None, Some("XMDM"), Some("ND"), Some("PCZT")],
+        _ => [Some("JE"), Some("XMDM"), Some("ND"), Some("FFZT")],
+    }
+}
+
+/// A fund year as the platform writes it when the legacy text reads as one: trimmed, a
+/// trailing 年 dropped, `YY` meaning 20YY. Anything else stays as written (it was rejected).
+pub fn fund_year_label(raw: Option<&str>) -> String {
+    let text = raw.unwrap_or("").trim();
+    let text = text.strip_suffix('年').unwrap_or(text).trim();
+    match text.len() {
+        2 if text.bytes().all(|b| b.is_ascii_digit()) => format!("20{text}"),
+        _ => text.to_owned(),
+    }
+}
+
+/// A status as the platform names it, when the legacy code is one of the table's codes.
+pub fn status_label(table: LegacyTable, raw: Option<&str>) -> String {
+    let code = raw.unwrap_or("").trim();
+    let names: &[(&str, &str)] = match table {
+        LegacyTable::Payments => &[
+            ("0", "pending"),
+            ("1", "paid"),
+            ("2", "failed"),
+            ("3", "refunded"),
+            ("4", "reissued"),
+        ],
+        LegacyTable::Batches => &[
+            ("0", "entered"),
+            ("1", "reviewed"),
+            ("2", "announcing"),
+            ("3", "announced"),
+            ("4", "sent"),
+            ("5", "returned"),
+            ("9", "void"),
+        ],
+        LegacyTable::Beneficiaries => &[("1", "active"), ("2", "suspended"), ("9", "deceased")],
+        _ => &[],
+    };
+    names
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or_else(|| code.to_owned(), |(_, n)| (*n).to_owned())
+}
 
 fn text(engine: Engine, expr: &str) -> String {
     match engine {
@@ -110,16 +164,17 @@ impl LegacySide<'_> {
                 let mut snapshot = db.snapshot().await?;
                 let e = db.engine();
                 let id = |n: &str| ident(e, n);
-                let simple = [
-                    (LegacyTable::Beneficiaries, "DXID", None),
-                    (LegacyTable::Allocations, "ZBID", Some("ZBJE")),
-                    (LegacyTable::Batches, "PCID", None),
-                ];
-                for (table, key, amount) in simple {
-                    let amount_expr = amount.map_or("NULL".to_owned(), |a| text(e, &id(a)));
+                for table in [
+                    LegacyTable::Beneficiaries,
+                    LegacyTable::Allocations,
+                    LegacyTable::Batches,
+                ] {
+                    let key = table.key_column().name;
+                    let [amount, program, year, status] =
+                        labels(table).map(|c| c.map_or("NULL".to_owned(), |c| text(e, &id(c))));
                     let sql = |filter: &str| {
                         format!(
-                            "SELECT {}, {}, {amount_expr} FROM {}{filter} ORDER BY {} LIMIT {PAGE}",
+                            "SELECT {}, {}, {amount}, {program}, {year}, {status} FROM {}{filter} ORDER BY {} LIMIT {PAGE}",
                             text(e, &id(key)),
                             text(e, &id("XZQHDM")),
                             id(table.name()),
@@ -133,6 +188,9 @@ impl LegacySide<'_> {
                             key: r[0].as_deref().unwrap_or(""),
                             county: &county,
                             amount: r[2].as_deref(),
+                            program: r[3].as_deref(),
+                            year: r[4].as_deref(),
+                            status: r[5].as_deref(),
                         });
                     })
                     .await?;
@@ -141,11 +199,14 @@ impl LegacySide<'_> {
                 // beneficiary's.
                 let sql = |filter: &str| {
                     format!(
-                        "SELECT {}, {}, {}, {} FROM {} m LEFT JOIN {} p ON p.{} = m.{} LEFT JOIN {} d ON d.{} = m.{}{filter} ORDER BY m.{} LIMIT {PAGE}",
+                        "SELECT {}, {}, {}, {}, {}, {}, {} FROM {} m LEFT JOIN {} p ON p.{} = m.{} LEFT JOIN {} d ON d.{} = m.{}{filter} ORDER BY m.{} LIMIT {PAGE}",
                         text(e, &format!("m.{}", id("MXID"))),
                         text(e, &format!("p.{}", id("XZQHDM"))),
                         text(e, &format!("d.{}", id("XZQHDM"))),
                         text(e, &format!("m.{}", id("JE"))),
+                        text(e, &format!("m.{}", id("XMDM"))),
+                        text(e, &format!("m.{}", id("ND"))),
+                        text(e, &format!("m.{}", id("FFZT"))),
                         id("T_FFMX"),
                         id("T_FFPC"),
                         id("PCID"),
@@ -166,6 +227,9 @@ impl LegacySide<'_> {
                         key: r[0].as_deref().unwrap_or(""),
                         county: &county,
                         amount: r[3].as_deref(),
+                        program: r[4].as_deref(),
+                        year: r[5].as_deref(),
+                        status: r[6].as_deref(),
                     });
                 })
                 .await?;
@@ -180,15 +244,24 @@ impl LegacySide<'_> {
                     LegacyTable::Batches,
                 ] {
                     let region = table.column_index("XZQHDM").expect("a region column");
-                    let amount = table.column_index("ZBJE");
+                    let [amount, program, year, status] =
+                        labels(table).map(|c| c.and_then(|c| table.column_index(c)));
+                    let at = |r: &[Option<String>], i: Option<usize>| -> Option<String> {
+                        i.and_then(|i| r[i].clone())
+                    };
                     TextTableReader::open(&stage.legacy_file(table.name()))?.for_each(|r| {
                         let key = r[0].clone().unwrap_or_default();
                         let county = county_of(&regions, r[region].as_deref());
+                        let [amount, program, year, status] =
+                            [amount, program, year, status].map(|i| at(&r, i));
                         f(Fact {
                             table,
                             key: &key,
                             county: &county,
-                            amount: amount.and_then(|a| r[a].as_deref()),
+                            amount: amount.as_deref(),
+                            program: program.as_deref(),
+                            year: year.as_deref(),
+                            status: status.as_deref(),
                         });
                         match table {
                             LegacyTable::Batches => batch_county.insert(key, county),
@@ -199,12 +272,8 @@ impl LegacySide<'_> {
                     })?;
                 }
                 let t = LegacyTable::Payments;
-                let (pcid, dxid, je) = (
-                    t.column_index("PCID"),
-                    t.column_index("DXID"),
-                    t.column_index("JE"),
-                );
-                let (pcid, dxid, je) = (pcid.expect("PCID"), dxid.expect("DXID"), je.expect("JE"));
+                let [pcid, dxid, je, xmdm, nd, ffzt] = ["PCID", "DXID", "JE", "XMDM", "ND", "FFZT"]
+                    .map(|c| t.column_index(c).expect("a T_FFMX column"));
                 TextTableReader::open(&stage.legacy_file(t.name()))?.for_each(|r| {
                     let by_batch = r[pcid]
                         .as_ref()
@@ -219,6 +288,9 @@ impl LegacySide<'_> {
                         key: r[0].as_deref().unwrap_or(""),
                         county: &county,
                         amount: r[je].as_deref(),
+                        program: r[xmdm].as_deref(),
+                        year: r[nd].as_deref(),
+                        status: r[ffzt].as_deref(),
                     });
                     Ok(())
                 })?;

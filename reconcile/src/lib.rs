@@ -16,10 +16,13 @@ mod diff;
 mod flags;
 mod legacy_side;
 
-pub use balance::{CountyBalance, Reconciliation, RowDiffCounts, TableFigures, reconcile};
+pub use balance::{
+    BreakdownRow, CountyBalance, Reconciliation, RowDiffCounts, TableFigures, UnreadableAmount,
+    reconcile,
+};
 pub use diff::{RowDiff, row_diff};
 pub use flags::{FlagHit, audit_flags};
-pub use legacy_side::{LegacySide, county_of, money};
+pub use legacy_side::{LegacySide, county_of, fund_year_label, money, status_label};
 
 /// Reconcile errors.
 #[derive(Debug, thiserror::Error)]

@@ -3,6 +3,7 @@
 mod generate;
 mod migrate;
 mod reconcile;
+mod report;
 mod schema;
 mod users;
 
@@ -38,6 +39,7 @@ pub enum Command {
     Reconcile(Box<reconcile::ReconcileArgs>),
     Run(Box<reconcile::RunArgs>),
     Demo(reconcile::DemoArgs),
+    Report(report::ReportArgs),
     Schema(schema::SchemaArgs),
     Users(users::UsersArgs),
 }
@@ -95,8 +97,18 @@ classify_error!(
     ykt_load::LoadError,
     ykt_transform::TransformError,
     ykt_users::UsersError,
-    ykt_reconcile::ReconcileError
+    ykt_reconcile::ReconcileError,
+    ykt_reports::ReportError
 );
+
+/// Now in Beijing time, as reports show it.
+pub(crate) fn beijing_now() -> String {
+    let offset = chrono::FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset");
+    chrono::Utc::now()
+        .with_timezone(&offset)
+        .format("%Y-%m-%d %H:%M:%S %:z")
+        .to_string()
+}
 
 pub(crate) fn input(message: impl std::fmt::Display) -> Failure {
     Failure::Input(anyhow::anyhow!("{message}"))
@@ -119,6 +131,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Reconcile(args) => reconcile::reconcile_cmd(*args).await,
         Command::Run(args) => reconcile::run(*args).await,
         Command::Demo(args) => Box::pin(reconcile::demo(args)).await,
+        Command::Report(args) => report::run(args),
         Command::Schema(args) => schema::run(args).await,
         Command::Users(args) => users::run(args).await,
     }

@@ -1,6 +1,6 @@
 //! `ykt reconcile`, `ykt run` (migrate + reconcile) and `ykt demo`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
@@ -8,6 +8,7 @@ use ykt_db::Db;
 use ykt_domain::format_money;
 use ykt_extract::LegacySource;
 use ykt_reconcile::{FlagHit, LegacySide, Reconciliation, audit_flags, reconcile, row_diff};
+use ykt_reports::{ReportInput, write_reports};
 use ykt_stage::Stage;
 use ykt_transform::TransformManifest;
 
@@ -20,8 +21,14 @@ use super::{Classify, Failure, database_url, input};
 /// For every county: legacy rows = loaded + merged + rejected, and for payment lines and
 /// allocations legacy amount = loaded amount + rejected amount. Legacy figures come from the
 /// legacy database by SQL (or from the stage's raw snapshot for an export source), loaded
-/// figures from the target by SQL. Writes OUT/reconcile.json. Exit 0 when every county
-/// balances, 1 when not.
+/// figures from the target by SQL. The target is also compared row by row, field by field, with
+/// what the legacy snapshot should have become, and the audit flags are computed.
+///
+/// Writes, in OUT: counties/<code>/ (reconciliation.html for A4 and .xlsx, rejects.csv,
+/// corrections.csv, flags.csv, diffs.csv, summary.json) for each county finance office;
+/// province.html and province.json; audit/diff.html for auditors; reconcile.json, flags.json,
+/// diffs.json; and manifest.json with the SHA-256 of every file (check with `ykt report
+/// verify OUT`). Exit 0 when every county balances, 1 when not.
 #[derive(Debug, Args)]
 pub struct ReconcileArgs {
     #[command(flatten)]
@@ -31,9 +38,22 @@ pub struct ReconcileArgs {
     /// The new platform: postgres://… or sqlite://FILE.
     #[arg(long, value_name = "URL")]
     target: String,
-    /// Where to write the reconciliation.
+    #[command(flatten)]
+    reports: ReportFlags,
+}
+
+/// Where the reports go and how much personal data they show.
+#[derive(Debug, Args)]
+pub struct ReportFlags {
+    /// Where to write the reports: OUT/province.html, OUT/counties/<code>/…, OUT/audit/diff.html
+    /// and OUT/manifest.json.
     #[arg(long, value_name = "DIR", default_value = "ykt-out")]
     out: PathBuf,
+    /// Write ID numbers and accounts in full (for auditors). By default the reports show an ID
+    /// number as its first 6 and last 4 characters and an account as its last 4. The manifest
+    /// records which was done.
+    #[arg(long)]
+    unmasked: bool,
 }
 
 /// Migrate, then reconcile: `ykt migrate` and `ykt reconcile` with the same flags.
@@ -41,9 +61,8 @@ pub struct ReconcileArgs {
 pub struct RunArgs {
     #[command(flatten)]
     migrate: MigrateArgs,
-    /// Where to write the reconciliation.
-    #[arg(long, value_name = "DIR", default_value = "ykt-out")]
-    out: PathBuf,
+    #[command(flatten)]
+    reports: ReportFlags,
 }
 
 /// The whole job on the embedded default, no server needed: generate a demo legacy system
@@ -56,14 +75,18 @@ pub struct DemoArgs {
     /// Random seed of the simulated legacy system.
     #[arg(long, default_value_t = 7)]
     seed: u64,
+    /// Write ID numbers and accounts in full in the reports.
+    #[arg(long)]
+    unmasked: bool,
 }
 
 pub(crate) async fn run_reconcile(
     source: &LegacySource,
     stage: &Stage,
     target: &str,
-    out: &Path,
+    reports: &ReportFlags,
 ) -> Result<ExitCode, Failure> {
+    let out = reports.out.as_path();
     let manifest: TransformManifest = stage.manifest(ykt_stage::Step::Transform).map_err(input)?;
     let url = database_url(target)?;
     let target_db = Db::connect(&url).await.classify()?;
@@ -85,7 +108,6 @@ pub(crate) async fn run_reconcile(
     if let Some(db) = legacy_db {
         db.close().await;
     }
-    target_db.close().await;
     let mut rec = result.classify()?;
     let flags = flags.classify()?;
     let diffs = diffs.classify()?;
@@ -97,14 +119,35 @@ pub(crate) async fn run_reconcile(
     ykt_stage::write_json(&out.join("diffs.json"), &diffs).map_err(|e| Failure::Run(e.into()))?;
     let flags_path = out.join("flags.json");
     ykt_stage::write_json(&flags_path, &flags).map_err(|e| Failure::Run(e.into()))?;
+    let input = ReportInput {
+        reconciliation: &rec,
+        flags: &flags,
+        diffs: &diffs,
+        unmasked: reports.unmasked,
+        legacy: match source {
+            LegacySource::Database(url) => url.to_string(),
+            LegacySource::Export(dir) => format!("export:{}", dir.display()),
+        },
+        target: url.to_string(),
+        generated_at: super::beijing_now(),
+        parameters: serde_json::json!({
+            "stage": stage.dir().display().to_string(),
+            "out": out.display().to_string(),
+            "unmasked": reports.unmasked,
+            "extract_manifest_sha256": ykt_stage::sha256_file(&stage.manifest_path(ykt_stage::Step::Extract)).ok(),
+        }),
+    };
+    let written = write_reports(&input, &target_db, out).await;
+    target_db.close().await;
+    let written = written.classify()?;
     print_reconciliation(&rec);
     print_flags(&flags);
     println!(
-        "written: {}, {}, {}",
-        path.display(),
-        flags_path.display(),
-        out.join("diffs.json").display()
+        "reports: {} files, each with its SHA-256 in {}",
+        written.files,
+        written.manifest.display()
     );
+    println!("provincial report: {}", written.province_html.display());
     Ok(if rec.balanced {
         ExitCode::SUCCESS
     } else {
@@ -194,7 +237,7 @@ fn print_reconciliation(rec: &Reconciliation) {
 pub async fn reconcile_cmd(args: ReconcileArgs) -> Result<ExitCode, Failure> {
     let source = args.source.source()?;
     let stage = Stage::new(&args.stage.stage);
-    run_reconcile(&source, &stage, &args.target, &args.out).await
+    run_reconcile(&source, &stage, &args.target, &args.reports).await
 }
 
 pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
@@ -205,7 +248,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         ));
     }
     super::migrate::migrate(args.migrate).await?;
-    run_reconcile(&source, &stage, &target, &args.out).await
+    run_reconcile(&source, &stage, &target, &args.reports).await
 }
 
 pub async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
@@ -242,5 +285,9 @@ pub async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     ])?;
     super::run(migrate).await?;
     let source = LegacySource::Database(legacy.parse::<ykt_db::DbUrl>().classify()?);
-    run_reconcile(&source, &Stage::new(&stage), &target, &dir.join("out")).await
+    let reports = ReportFlags {
+        out: dir.join("out"),
+        unmasked: args.unmasked,
+    };
+    run_reconcile(&source, &Stage::new(&stage), &target, &reports).await
 }

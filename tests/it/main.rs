@@ -8,6 +8,7 @@ mod cli_errors;
 mod generate;
 mod migrate;
 mod reconcile;
+mod reports;
 mod schema;
 mod support;
 mod users;

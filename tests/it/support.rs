@@ -24,7 +24,7 @@ impl Server {
     }
 }
 
-fn servers_required() -> bool {
+pub fn servers_required() -> bool {
     std::env::var("YKT_REQUIRE_SERVERS").is_ok_and(|v| v == "1")
 }
 

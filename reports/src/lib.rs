@@ -1,0 +1,416 @@
+//! The reports: one folder per county for county finance to verify and sign (Chinese HTML for
+//! A4, Excel, CSV with BOM, `summary.json`), a provincial summary, a field-level diff report for
+//! auditors, and `manifest.json` with a SHA-256 for every file written.
+//!
+//! Reports read what reconcile found and the target's reject and correction records; they
+//! never recompute a figure. ID numbers and accounts are masked unless asked otherwise.
+
+mod compare;
+mod csv;
+mod html;
+mod manifest;
+mod mask;
+mod summary;
+mod xlsx;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use ykt_db::{Db, quote_literal};
+use ykt_reconcile::{CountyBalance, FlagHit, Reconciliation, RowDiff};
+
+pub use compare::{ReportChanges, compare_reports};
+pub use manifest::{Manifest, ManifestFile, Verification, verify};
+pub use mask::{Masker, mask_account, mask_id};
+pub use summary::{CountySummary, ProvinceSummary, ProvinceTotals, RowDiffSummary, TableSummary};
+
+/// Report errors.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Xlsx { path: PathBuf, message: String },
+    #[error(transparent)]
+    Db(#[from] ykt_db::DbError),
+    #[error(transparent)]
+    Stage(#[from] ykt_stage::StageError),
+    #[error("{path}: not a report folder of ykt ({reason})")]
+    NotReports { path: PathBuf, reason: String },
+}
+
+impl ReportError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> ReportError {
+        ReportError::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+
+    /// A missing or foreign folder is the caller's input, not a failure of ykt.
+    pub fn is_input_error(&self) -> bool {
+        match self {
+            ReportError::NotReports { .. } => true,
+            ReportError::Db(e) => e.is_input_error(),
+            _ => false,
+        }
+    }
+}
+
+/// What the reports are made from.
+pub struct ReportInput<'a> {
+    pub reconciliation: &'a Reconciliation,
+    pub flags: &'a [FlagHit],
+    pub diffs: &'a [RowDiff],
+    /// Write ID numbers and accounts in full (auditors); recorded in the manifest.
+    pub unmasked: bool,
+    /// The legacy source and the target as they may be shown (no passwords).
+    pub legacy: String,
+    pub target: String,
+    /// When the reports were made (shown, and recorded in the manifest).
+    pub generated_at: String,
+    /// The parameters of the run, recorded in the manifest.
+    pub parameters: serde_json::Value,
+}
+
+/// Where the main reports went.
+#[derive(Debug, Clone)]
+pub struct WrittenReports {
+    pub province_html: PathBuf,
+    pub manifest: PathBuf,
+    pub files: usize,
+}
+
+/// A rejected legacy row as the county sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct RejectRow {
+    pub table: String,
+    pub key: String,
+    pub code: String,
+    pub field: String,
+    pub raw: Option<String>,
+}
+
+/// A value changed on the way in.
+#[derive(Debug, Clone)]
+pub(crate) struct CorrectionRow {
+    pub table: String,
+    pub key: String,
+    pub code: String,
+    pub field: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// One county's report, assembled.
+pub(crate) struct CountyReport<'a> {
+    pub summary: CountySummary,
+    pub balance: &'a CountyBalance,
+    pub rejects: Vec<RejectRow>,
+    pub corrections: Vec<CorrectionRow>,
+    pub flags: Vec<&'a FlagHit>,
+    pub diffs: Vec<&'a RowDiff>,
+    pub programs: &'a BTreeMap<String, String>,
+    pub mask: Masker,
+    pub generated_at: &'a str,
+}
+
+fn key_order(key: &str) -> (i64, String) {
+    (key.parse().unwrap_or(i64::MAX), key.to_owned())
+}
+
+async fn county_rejects(
+    target: &Db,
+    run_id: &str,
+    county: &str,
+) -> Result<Vec<RejectRow>, ReportError> {
+    let e = target.engine();
+    let sql = format!(
+        "SELECT source_table, source_key, reason_code, field, raw_value FROM migration_reject WHERE run_id = {} AND county_code = {}",
+        quote_literal(e, run_id),
+        quote_literal(e, county)
+    );
+    let mut rows: Vec<RejectRow> = target
+        .fetch_text_rows("reading the county's rejects", &sql)
+        .await?
+        .into_iter()
+        .map(|mut r| RejectRow {
+            table: r[0].take().unwrap_or_default(),
+            key: r[1].take().unwrap_or_default(),
+            code: r[2].take().unwrap_or_default(),
+            field: r[3].take().unwrap_or_default(),
+            raw: r[4].take(),
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        (&a.table, &a.code, key_order(&a.key)).cmp(&(&b.table, &b.code, key_order(&b.key)))
+    });
+    Ok(rows)
+}
+
+async fn county_corrections(
+    target: &Db,
+    run_id: &str,
+    county: &str,
+) -> Result<Vec<CorrectionRow>, ReportError> {
+    let e = target.engine();
+    let sql = format!(
+        "SELECT source_table, source_key, correction_code, field, \"before\", \"after\" FROM migration_correction WHERE run_id = {} AND county_code = {}",
+        quote_literal(e, run_id),
+        quote_literal(e, county)
+    );
+    let mut rows: Vec<CorrectionRow> = target
+        .fetch_text_rows("reading the county's corrections", &sql)
+        .await?
+        .into_iter()
+        .map(|mut r| CorrectionRow {
+            table: r[0].take().unwrap_or_default(),
+            key: r[1].take().unwrap_or_default(),
+            code: r[2].take().unwrap_or_default(),
+            field: r[3].take().unwrap_or_default(),
+            before: r[4].take(),
+            after: r[5].take(),
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        (&a.table, &a.code, key_order(&a.key), &a.field).cmp(&(
+            &b.table,
+            &b.code,
+            key_order(&b.key),
+            &b.field,
+        ))
+    });
+    Ok(rows)
+}
+
+fn counts<'a>(codes: impl Iterator<Item = &'a str>) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for c in codes {
+        *out.entry(c.to_owned()).or_default() += 1;
+    }
+    out
+}
+
+/// Removes what an earlier run wrote, so the folder holds one run's reports only.
+fn clear_previous(out: &Path) -> Result<(), ReportError> {
+    for dir in ["counties", "audit"] {
+        let p = out.join(dir);
+        if p.exists() {
+            std::fs::remove_dir_all(&p).map_err(|e| ReportError::io(&p, e))?;
+        }
+    }
+    for file in ["province.html", "province.json", manifest::MANIFEST] {
+        let p = out.join(file);
+        if p.exists() {
+            std::fs::remove_file(&p).map_err(|e| ReportError::io(&p, e))?;
+        }
+    }
+    Ok(())
+}
+
+fn create_dir(path: &Path) -> Result<(), ReportError> {
+    std::fs::create_dir_all(path).map_err(|e| ReportError::io(path, e))
+}
+
+fn write_text(path: &Path, text: &str) -> Result<(), ReportError> {
+    std::fs::write(path, text).map_err(|e| ReportError::io(path, e))
+}
+
+/// Writes every report into `out` (which may already hold `reconcile.json` and the like: those
+/// are checksummed too), county by county, then the manifest last.
+pub async fn write_reports(
+    input: &ReportInput<'_>,
+    target: &Db,
+    out: &Path,
+) -> Result<WrittenReports, ReportError> {
+    create_dir(out)?;
+    clear_previous(out)?;
+    let rec = input.reconciliation;
+    let mask = Masker {
+        unmasked: input.unmasked,
+    };
+    let programs: BTreeMap<String, String> = target
+        .fetch_text_rows("reading program names", "SELECT code, name FROM program")
+        .await?
+        .into_iter()
+        .map(|mut r| {
+            (
+                r[0].take().unwrap_or_default(),
+                r[1].take().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let mut summaries = Vec::new();
+    for balance in &rec.counties {
+        let code = &balance.county_code;
+        let rejects = county_rejects(target, &rec.run_id, code).await?;
+        let corrections = county_corrections(target, &rec.run_id, code).await?;
+        let flags: Vec<&FlagHit> = input
+            .flags
+            .iter()
+            .filter(|f| &f.county_code == code)
+            .collect();
+        let diffs: Vec<&RowDiff> = input
+            .diffs
+            .iter()
+            .filter(|d| &d.county_code == code)
+            .collect();
+        let summary = CountySummary::new(
+            &rec.run_id,
+            balance,
+            counts(rejects.iter().map(|r| r.code.as_str())),
+            counts(corrections.iter().map(|c| c.code.as_str())),
+            counts(flags.iter().map(|f| f.flag)),
+        );
+        let report = CountyReport {
+            summary,
+            balance,
+            rejects,
+            corrections,
+            flags,
+            diffs,
+            programs: &programs,
+            mask,
+            generated_at: &input.generated_at,
+        };
+        let dir = out.join("counties").join(code);
+        create_dir(&dir)?;
+        ykt_stage::write_json(&dir.join("summary.json"), &report.summary)?;
+        write_county_csvs(&report, &dir)?;
+        write_text(&dir.join("reconciliation.html"), &html::county(&report))?;
+        xlsx::county(&report, &dir.join("reconciliation.xlsx"))?;
+        tracing::info!(county = %code, balanced = report.summary.balanced, "County report written.");
+        summaries.push(report.summary);
+    }
+    let province = ProvinceSummary::new(&rec.run_id, summaries);
+    ykt_stage::write_json(&out.join("province.json"), &province)?;
+    let province_html = out.join("province.html");
+    write_text(&province_html, &html::province(&province, rec, input))?;
+    create_dir(&out.join("audit"))?;
+    write_text(
+        &out.join("audit").join("diff.html"),
+        &html::audit_diff(rec, input.diffs, mask, &input.generated_at),
+    )?;
+    let manifest_path = manifest::write(out, input)?;
+    let files = manifest::read(out)?.files.len();
+    Ok(WrittenReports {
+        province_html,
+        manifest: manifest_path,
+        files,
+    })
+}
+
+pub(crate) fn table_caption(table: &str) -> &'static str {
+    match table {
+        "T_BTDX" | "beneficiary" => "补贴对象",
+        "T_ZJZB" | "allocation" => "资金指标",
+        "T_FFPC" | "payment_batch" => "发放批次",
+        "T_FFMX" | "payment" => "发放明细",
+        "T_XZQH" | "region" => "行政区划",
+        "T_BTXM" | "program" => "补贴项目",
+        _ => "",
+    }
+}
+
+fn write_county_csvs(r: &CountyReport<'_>, dir: &Path) -> Result<(), ReportError> {
+    use ykt_domain::{AuditFlag, CorrectionCode, RejectCode};
+    let m = r.mask;
+    csv::write_csv(
+        &dir.join("rejects.csv"),
+        &[
+            "表",
+            "旧系统主键",
+            "拒绝代码",
+            "字段",
+            "原始值",
+            "说明",
+            "县区需做的处理",
+        ],
+        r.rejects.iter().map(|x| {
+            let code = RejectCode::from_code(&x.code);
+            vec![
+                x.table.clone(),
+                x.key.clone(),
+                x.code.clone(),
+                x.field.clone(),
+                m.show(&x.field, x.raw.as_deref()),
+                code.map_or("", |c| c.explanation()).to_owned(),
+                code.map_or("", |c| c.county_action()).to_owned(),
+            ]
+        }),
+    )?;
+    csv::write_csv(
+        &dir.join("corrections.csv"),
+        &[
+            "表",
+            "旧系统主键",
+            "更正代码",
+            "字段",
+            "更正前",
+            "更正后",
+            "说明",
+        ],
+        r.corrections.iter().map(|x| {
+            vec![
+                x.table.clone(),
+                x.key.clone(),
+                x.code.clone(),
+                x.field.clone(),
+                m.show(&x.field, x.before.as_deref()),
+                m.show(&x.field, x.after.as_deref()),
+                CorrectionCode::from_code(&x.code)
+                    .map_or("", |c| c.explanation())
+                    .to_owned(),
+            ]
+        }),
+    )?;
+    csv::write_csv(
+        &dir.join("flags.csv"),
+        &["审计标记", "说明", "表", "旧系统主键", "详情"],
+        r.flags.iter().map(|f| {
+            vec![
+                f.flag.to_owned(),
+                AuditFlag::from_code(f.flag)
+                    .map_or("", |c| c.explanation())
+                    .to_owned(),
+                f.table.to_owned(),
+                f.legacy_keys.join(" "),
+                f.detail.clone(),
+            ]
+        }),
+    )?;
+    csv::write_csv(
+        &dir.join("diffs.csv"),
+        &[
+            "表",
+            "旧系统主键",
+            "差异类型",
+            "字段",
+            "应为（按旧系统）",
+            "目标库实际",
+        ],
+        r.diffs.iter().map(|d| {
+            let field = d.field.clone().unwrap_or_default();
+            vec![
+                d.table.to_owned(),
+                d.key.clone(),
+                diff_kind_caption(d.kind).to_owned(),
+                field.clone(),
+                m.show(&field, d.expected.as_deref()),
+                m.show(&field, d.actual.as_deref()),
+            ]
+        }),
+    )?;
+    Ok(())
+}
+
+pub(crate) fn diff_kind_caption(kind: &str) -> &'static str {
+    match kind {
+        "missing_in_target" => "目标库缺少",
+        "unexpected_in_target" => "目标库多出（非旧系统数据）",
+        _ => "字段值不一致",
+    }
+}

@@ -1,0 +1,314 @@
+//! `reconciliation.xlsx`: the county report's sections, one sheet each. Amounts are numeric
+//! cells formatted to two decimals (an xlsx number is a double; the exact text is in the CSV
+//! and `summary.json`, and two-decimal yuan amounts below 10^13 read back exactly).
+
+use std::path::Path;
+
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
+use ykt_domain::{AuditFlag, CorrectionCode, RejectCode};
+
+use crate::html::program_years;
+use crate::{CountyReport, ReportError, diff_kind_caption, table_caption};
+
+/// Excel's row limit, less the header.
+const MAX_ROWS: usize = 1_048_575;
+
+enum Cell {
+    Text(String),
+    Int(i64),
+    Money(Decimal),
+}
+
+fn text(s: &str) -> Cell {
+    Cell::Text(s.to_owned())
+}
+
+struct Sheet<'a> {
+    ws: &'a mut Worksheet,
+    row: u32,
+    bold: Format,
+    money: Format,
+}
+
+impl<'a> Sheet<'a> {
+    fn new(
+        book: &'a mut Workbook,
+        name: &str,
+        header: &[&str],
+        widths: &[f64],
+    ) -> Result<Sheet<'a>, XlsxError> {
+        let ws = book.add_worksheet();
+        ws.set_name(name)?;
+        let bold = Format::new().set_bold();
+        for (c, h) in header.iter().enumerate() {
+            ws.write_string_with_format(0, c as u16, *h, &bold)?;
+        }
+        for (c, w) in widths.iter().enumerate() {
+            ws.set_column_width(c as u16, *w)?;
+        }
+        ws.set_freeze_panes(1, 0)?;
+        Ok(Sheet {
+            ws,
+            row: 1,
+            bold,
+            money: Format::new().set_num_format("#,##0.00"),
+        })
+    }
+
+    fn push(&mut self, cells: Vec<Cell>) -> Result<(), XlsxError> {
+        self.push_styled(cells, false)
+    }
+
+    fn push_styled(&mut self, cells: Vec<Cell>, bold: bool) -> Result<(), XlsxError> {
+        if self.row as usize > MAX_ROWS {
+            return Ok(());
+        }
+        for (c, cell) in cells.into_iter().enumerate() {
+            let c = c as u16;
+            match cell {
+                Cell::Text(s) if bold => {
+                    self.ws
+                        .write_string_with_format(self.row, c, &s, &self.bold)?;
+                }
+                Cell::Text(s) => {
+                    self.ws.write_string(self.row, c, &s)?;
+                }
+                Cell::Int(n) => {
+                    self.ws.write_number(self.row, c, n as f64)?;
+                }
+                Cell::Money(d) => {
+                    let value = d.to_f64().unwrap_or_default();
+                    self.ws
+                        .write_number_with_format(self.row, c, value, &self.money)?;
+                }
+            }
+        }
+        self.row += 1;
+        Ok(())
+    }
+}
+
+fn amount(s: &str) -> Decimal {
+    s.parse().unwrap_or_default()
+}
+
+fn build(r: &CountyReport<'_>, book: &mut Workbook) -> Result<(), XlsxError> {
+    let s = &r.summary;
+    let m = r.mask;
+    {
+        let mut sh = Sheet::new(book, "结论", &["项目", "内容"], &[18.0, 90.0])?;
+        sh.push(vec![
+            text("县（区）"),
+            Cell::Text(format!("{}（{}）", s.county_name, s.county_code)),
+        ])?;
+        sh.push(vec![text("迁移批次"), text(&s.run_id)])?;
+        sh.push(vec![text("生成时间"), text(r.generated_at)])?;
+        sh.push_styled(
+            vec![
+                text("核对结论"),
+                text(if s.balanced { "平衡" } else { "不平衡" }),
+            ],
+            true,
+        )?;
+        for p in &r.balance.problems {
+            sh.push(vec![text("原因"), text(p)])?;
+        }
+    }
+    {
+        let mut sh = Sheet::new(
+            book,
+            "总体情况",
+            &[
+                "表",
+                "数据",
+                "旧系统行数",
+                "迁移",
+                "合并",
+                "拒绝",
+                "旧系统金额",
+                "迁移金额",
+                "拒绝金额",
+                "金额无法识别（行）",
+            ],
+            &[9.0, 10.0, 11.0, 11.0, 8.0, 8.0, 18.0, 18.0, 16.0, 12.0],
+        )?;
+        for (t, f) in &s.tables {
+            sh.push(vec![
+                text(t),
+                text(table_caption(t)),
+                Cell::Int(f.source_rows as i64),
+                Cell::Int(f.loaded_rows as i64),
+                Cell::Int(f.merged_rows as i64),
+                Cell::Int(f.rejected_rows as i64),
+                Cell::Money(amount(&f.source_amount)),
+                Cell::Money(amount(&f.loaded_amount)),
+                Cell::Money(amount(&f.rejected_amount)),
+                Cell::Int(f.unreadable_amount_rows as i64),
+            ])?;
+        }
+    }
+    {
+        let mut sh = Sheet::new(
+            book,
+            "分项目年度",
+            &[
+                "表",
+                "项目代码",
+                "项目名称",
+                "资金年度",
+                "旧系统行数",
+                "旧系统金额",
+                "迁移",
+                "迁移金额",
+                "合并",
+                "拒绝",
+                "拒绝金额",
+                "行数差额",
+                "金额差额",
+            ],
+            &[
+                9.0, 10.0, 22.0, 9.0, 11.0, 16.0, 11.0, 16.0, 6.0, 8.0, 14.0, 9.0, 12.0,
+            ],
+        )?;
+        for table in ["T_FFMX", "T_ZJZB"] {
+            for p in program_years(r, table) {
+                sh.push(vec![
+                    text(table),
+                    text(&p.program),
+                    text(r.programs.get(&p.program).map_or("", String::as_str)),
+                    text(&p.year),
+                    Cell::Int(p.source_rows as i64),
+                    Cell::Money(p.source_amount),
+                    Cell::Int(p.loaded_rows as i64),
+                    Cell::Money(p.loaded_amount),
+                    Cell::Int(0),
+                    Cell::Int(p.rejected_rows as i64),
+                    Cell::Money(p.rejected_amount),
+                    Cell::Int(p.row_difference()),
+                    Cell::Money(p.amount_difference()),
+                ])?;
+            }
+        }
+    }
+    {
+        let mut sh = Sheet::new(
+            book,
+            "拒绝清单",
+            &[
+                "表",
+                "旧系统主键",
+                "拒绝代码",
+                "字段",
+                "原始值",
+                "说明",
+                "县区需做的处理",
+            ],
+            &[9.0, 12.0, 24.0, 9.0, 22.0, 40.0, 50.0],
+        )?;
+        for x in &r.rejects {
+            let code = RejectCode::from_code(&x.code);
+            sh.push(vec![
+                text(&x.table),
+                text(&x.key),
+                text(&x.code),
+                text(&x.field),
+                Cell::Text(m.show(&x.field, x.raw.as_deref())),
+                text(code.map_or("", |c| c.explanation())),
+                text(code.map_or("", |c| c.county_action())),
+            ])?;
+        }
+    }
+    {
+        let mut sh = Sheet::new(
+            book,
+            "更正记录",
+            &[
+                "表",
+                "旧系统主键",
+                "更正代码",
+                "字段",
+                "更正前",
+                "更正后",
+                "说明",
+            ],
+            &[9.0, 12.0, 24.0, 9.0, 22.0, 22.0, 40.0],
+        )?;
+        for x in &r.corrections {
+            sh.push(vec![
+                text(&x.table),
+                text(&x.key),
+                text(&x.code),
+                text(&x.field),
+                Cell::Text(m.show(&x.field, x.before.as_deref())),
+                Cell::Text(m.show(&x.field, x.after.as_deref())),
+                text(CorrectionCode::from_code(&x.code).map_or("", |c| c.explanation())),
+            ])?;
+        }
+    }
+    {
+        let mut sh = Sheet::new(
+            book,
+            "审计标记",
+            &["审计标记", "说明", "表", "旧系统主键", "详情"],
+            &[26.0, 36.0, 9.0, 30.0, 40.0],
+        )?;
+        for f in &r.flags {
+            sh.push(vec![
+                text(f.flag),
+                text(AuditFlag::from_code(f.flag).map_or("", |c| c.explanation())),
+                text(f.table),
+                Cell::Text(f.legacy_keys.join(" ")),
+                text(&f.detail),
+            ])?;
+        }
+    }
+    {
+        let mut sh = Sheet::new(
+            book,
+            "逐行差异",
+            &[
+                "表",
+                "旧系统主键",
+                "差异类型",
+                "字段",
+                "应为（按旧系统）",
+                "目标库实际",
+            ],
+            &[12.0, 12.0, 22.0, 16.0, 24.0, 24.0],
+        )?;
+        for d in &r.diffs {
+            let field = d.field.clone().unwrap_or_default();
+            sh.push(vec![
+                text(d.table),
+                text(&d.key),
+                text(diff_kind_caption(d.kind)),
+                text(&field),
+                Cell::Text(m.show(&field, d.expected.as_deref())),
+                Cell::Text(m.show(&field, d.actual.as_deref())),
+            ])?;
+        }
+    }
+    {
+        let mut sh = Sheet::new(book, "签字确认", &["项目", "签字"], &[20.0, 40.0])?;
+        sh.push(vec![
+            text("核对结论"),
+            text("经核对，本县（区）迁移数据与旧系统一致（核对无误）。"),
+        ])?;
+        for label in ["核对人", "审核人", "日期", "单位（盖章）", "异议说明"] {
+            sh.push(vec![text(label), text("")])?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn county(r: &CountyReport<'_>, path: &Path) -> Result<(), ReportError> {
+    let err = |e: XlsxError| ReportError::Xlsx {
+        path: path.to_owned(),
+        message: e.to_string(),
+    };
+    let mut book = Workbook::new();
+    build(r, &mut book).map_err(err)?;
+    book.save(path).map_err(err)
+}

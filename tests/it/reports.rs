@@ -1,0 +1,575 @@
+//! The reports of issue 4: county folders in the promised shape, figures equal to the
+//! simulator's truth, Excel equal to `summary.json`, masking, the manifest, `ykt report diff`,
+//! and the HTML rendered by a real headless browser.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use calamine::{Data, Reader};
+use ykt_db::Db;
+
+use crate::support::{
+    Server, fresh_database, fresh_sqlite, servers_required, temp_dir, ykt, ykt_ok,
+};
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(
+        &std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
+}
+
+fn county_dirs(out: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(out.join("counties"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+fn is_money(v: &serde_json::Value) -> bool {
+    let s = v.as_str().unwrap_or("x");
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    matches!(digits.split_once('.'), Some((i, f)) if !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()) && f.len() == 2 && f.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// summary.json has exactly the issue's keys, amounts as two-decimal strings.
+fn assert_summary_shape(s: &serde_json::Value) {
+    let keys: BTreeSet<&str> = s.as_object().unwrap().keys().map(String::as_str).collect();
+    let want: BTreeSet<&str> = [
+        "county_code",
+        "county_name",
+        "run_id",
+        "balanced",
+        "tables",
+        "rejects",
+        "corrections",
+        "flags",
+        "row_diff",
+    ]
+    .into();
+    assert_eq!(keys, want);
+    for table in ["T_FFMX", "T_BTDX", "T_FFPC", "T_ZJZB"] {
+        let t = &s["tables"][table];
+        let keys: BTreeSet<&str> = t.as_object().unwrap().keys().map(String::as_str).collect();
+        let want: BTreeSet<&str> = [
+            "source_rows",
+            "loaded_rows",
+            "merged_rows",
+            "rejected_rows",
+            "source_amount",
+            "loaded_amount",
+            "rejected_amount",
+            "unreadable_amount_rows",
+        ]
+        .into();
+        assert_eq!(keys, want, "{table}");
+        for a in ["source_amount", "loaded_amount", "rejected_amount"] {
+            assert!(is_money(&t[a]), "{table}.{a} = {}", t[a]);
+        }
+    }
+    let rd: BTreeSet<&str> = s["row_diff"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        rd,
+        [
+            "missing_in_target",
+            "unexpected_in_target",
+            "value_mismatches"
+        ]
+        .into()
+    );
+}
+
+/// Per county and code, how many the truth file predicts.
+fn truth_counts(truth: &serde_json::Value) -> BTreeMap<(String, String), u64> {
+    let mut m = BTreeMap::new();
+    for case in truth["cases"].as_array().unwrap() {
+        for code in case["expect"].as_array().unwrap() {
+            *m.entry((
+                case["county"].as_str().unwrap().to_owned(),
+                code.as_str().unwrap().to_owned(),
+            ))
+            .or_default() += 1;
+        }
+    }
+    for f in truth["flags"].as_array().unwrap() {
+        *m.entry((
+            f["county"].as_str().unwrap().to_owned(),
+            f["flag"].as_str().unwrap().to_owned(),
+        ))
+        .or_default() += 1;
+    }
+    m
+}
+
+fn report_counts(out: &Path) -> BTreeMap<(String, String), u64> {
+    let mut m = BTreeMap::new();
+    for dir in county_dirs(out) {
+        let s = json(&dir.join("summary.json"));
+        for section in ["rejects", "corrections", "flags"] {
+            for (code, n) in s[section].as_object().unwrap() {
+                m.insert(
+                    (s["county_code"].as_str().unwrap().to_owned(), code.clone()),
+                    n.as_u64().unwrap(),
+                );
+            }
+        }
+    }
+    m
+}
+
+/// The xlsx's overall sheet, read back with calamine, equals summary.json.
+fn assert_xlsx_equals_summary(dir: &Path) {
+    let s = json(&dir.join("summary.json"));
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook(dir.join("reconciliation.xlsx")).unwrap();
+    let sheets = book.sheet_names();
+    for want in [
+        "结论",
+        "总体情况",
+        "分项目年度",
+        "拒绝清单",
+        "更正记录",
+        "审计标记",
+        "逐行差异",
+        "签字确认",
+    ] {
+        assert!(
+            sheets.iter().any(|n| n == want),
+            "sheet {want} in {sheets:?}"
+        );
+    }
+    let range = book.worksheet_range("总体情况").unwrap();
+    let mut seen = 0;
+    for row in range.rows().skip(1) {
+        let table = row[0].to_string();
+        let t = &s["tables"][&table];
+        let int = |c: &Data| match c {
+            Data::Float(f) => *f as u64,
+            Data::Int(i) => *i as u64,
+            other => panic!("not a number: {other:?}"),
+        };
+        let money = |c: &Data| match c {
+            Data::Float(f) => format!("{f:.2}"),
+            other => panic!("amount is not a numeric cell: {other:?}"),
+        };
+        assert_eq!(int(&row[2]), t["source_rows"].as_u64().unwrap(), "{table}");
+        assert_eq!(int(&row[3]), t["loaded_rows"].as_u64().unwrap(), "{table}");
+        assert_eq!(int(&row[4]), t["merged_rows"].as_u64().unwrap(), "{table}");
+        assert_eq!(
+            int(&row[5]),
+            t["rejected_rows"].as_u64().unwrap(),
+            "{table}"
+        );
+        assert_eq!(
+            money(&row[6]),
+            t["source_amount"].as_str().unwrap(),
+            "{table}"
+        );
+        assert_eq!(
+            money(&row[7]),
+            t["loaded_amount"].as_str().unwrap(),
+            "{table}"
+        );
+        assert_eq!(
+            money(&row[8]),
+            t["rejected_amount"].as_str().unwrap(),
+            "{table}"
+        );
+        seen += 1;
+    }
+    assert_eq!(seen, s["tables"].as_object().unwrap().len());
+    let rejects = book.worksheet_range("拒绝清单").unwrap();
+    let total: u64 = s["rejects"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(rejects.rows().count() as u64 - 1, total);
+}
+
+fn csv_rows(path: &Path) -> Vec<String> {
+    let bytes = std::fs::read(path).unwrap();
+    assert!(
+        bytes.starts_with(b"\xEF\xBB\xBF"),
+        "{} starts with a BOM",
+        path.display()
+    );
+    String::from_utf8(bytes[3..].to_vec())
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// No run of 15 or more digits (a whole ID number or account) in any text file of a county.
+fn assert_masked(out: &Path) {
+    for dir in county_dirs(out) {
+        for file in [
+            "rejects.csv",
+            "corrections.csv",
+            "flags.csv",
+            "diffs.csv",
+            "reconciliation.html",
+            "summary.json",
+        ] {
+            let text = std::fs::read_to_string(dir.join(file)).unwrap();
+            let mut run = 0;
+            for c in text.chars() {
+                run = if c.is_ascii_digit() { run + 1 } else { 0 };
+                assert!(run < 15, "{}/{file} shows a full number", dir.display());
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn county_reports_on_postgres_match_the_truth_and_verify() {
+    let Some(target) = fresh_database(Server::Postgres, "reports").await else {
+        return;
+    };
+    let dir = temp_dir("reports_pg");
+    let legacy = fresh_sqlite("reports_pg", "legacy.sqlite");
+    let truth_path = dir.join("truth.json");
+    ykt_ok(&[
+        "generate",
+        "--preset",
+        "demo",
+        "--seed",
+        "7",
+        "--legacy",
+        legacy.expose(),
+        "--truth",
+        truth_path.to_str().unwrap(),
+    ]);
+    let stage = dir.join("stage");
+    let out = dir.join("out");
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    let run = ykt_ok(&[
+        "run",
+        "--legacy",
+        legacy.expose(),
+        "--stage",
+        &s(&stage),
+        "--target",
+        target.expose(),
+        "--out",
+        &s(&out),
+    ]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("provincial report:"), "{stdout}");
+
+    // The shape, the verdict and the figures.
+    let dirs = county_dirs(&out);
+    assert_eq!(
+        dirs.len(),
+        4,
+        "three demo counties and the unattributed 000000: {dirs:?}"
+    );
+    for d in &dirs {
+        for f in [
+            "reconciliation.html",
+            "reconciliation.xlsx",
+            "rejects.csv",
+            "corrections.csv",
+            "flags.csv",
+            "diffs.csv",
+            "summary.json",
+        ] {
+            assert!(d.join(f).is_file(), "{}/{f}", d.display());
+        }
+        let summary = json(&d.join("summary.json"));
+        assert_summary_shape(&summary);
+        assert_eq!(summary["balanced"], true, "{summary}");
+        assert_xlsx_equals_summary(d);
+        let rejected: u64 = summary["rejects"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum();
+        assert_eq!(csv_rows(&d.join("rejects.csv")).len() as u64, rejected);
+        let html = std::fs::read_to_string(d.join("reconciliation.html")).unwrap();
+        assert!(html.contains("核对结论：<b>平衡</b>"));
+        assert!(html.contains("核对人（签字）") && html.contains("审核人（签字）"));
+    }
+    // The truth file models the four migrated tables; corrections of reference rows (an
+    // obsolete region code in T_XZQH) are counted from the target on their own.
+    let mut expected = truth_counts(&json(&truth_path));
+    let db = Db::connect(&target).await.unwrap();
+    for r in db
+        .fetch_text_rows(
+            "reference corrections",
+            "SELECT county_code, correction_code, CAST(COUNT(*) AS TEXT) FROM migration_correction WHERE source_table NOT IN ('T_BTDX', 'T_ZJZB', 'T_FFPC', 'T_FFMX') GROUP BY county_code, correction_code",
+        )
+        .await
+        .unwrap()
+    {
+        *expected.entry((r[0].clone().unwrap(), r[1].clone().unwrap())).or_default() +=
+            r[2].as_deref().unwrap().parse::<u64>().unwrap();
+    }
+    db.close().await;
+    assert_eq!(
+        report_counts(&out),
+        expected,
+        "reject, correction and flag counts per county equal the truth file"
+    );
+
+    // The program × fund-year breakdown balances line by line.
+    let rec = json(&out.join("reconcile.json"));
+    let mut rows = 0;
+    for c in rec["counties"].as_array().unwrap() {
+        for b in c["breakdown"].as_array().unwrap() {
+            let n = |k: &str| b[k].as_u64().unwrap();
+            assert_eq!(
+                n("source_rows"),
+                n("loaded_rows") + n("rejected_rows"),
+                "{b}"
+            );
+            let a = |k: &str| {
+                b[k].as_str()
+                    .unwrap()
+                    .parse::<rust_decimal::Decimal>()
+                    .unwrap()
+            };
+            assert_eq!(
+                a("source_amount"),
+                a("loaded_amount") + a("rejected_amount"),
+                "{b}"
+            );
+            rows += 1;
+        }
+    }
+    assert!(rows > 20, "the breakdown has rows by program and year");
+
+    // The province: every county, and totals that add up.
+    let province = json(&out.join("province.json"));
+    let counties = province["counties"].as_array().unwrap();
+    assert!(counties.iter().any(|c| c["county_code"] == "000000"));
+    let sum: u64 = counties
+        .iter()
+        .map(|c| c["tables"]["T_FFMX"]["source_rows"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        province["totals"]["tables"]["T_FFMX"]["source_rows"]
+            .as_u64()
+            .unwrap(),
+        sum
+    );
+    let amount: rust_decimal::Decimal = counties
+        .iter()
+        .map(|c| {
+            c["tables"]["T_FFMX"]["loaded_amount"]
+                .as_str()
+                .unwrap()
+                .parse::<rust_decimal::Decimal>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(
+        province["totals"]["tables"]["T_FFMX"]["loaded_amount"]
+            .as_str()
+            .unwrap(),
+        amount.to_string()
+    );
+    assert!(out.join("audit/diff.html").is_file());
+
+    // Masked by default; --unmasked writes in full and says so.
+    assert_masked(&out);
+    let manifest = json(&out.join("manifest.json"));
+    assert_eq!(manifest["unmasked"], false);
+    assert!(!manifest["target"].as_str().unwrap().is_empty());
+    let files = manifest["files"].as_array().unwrap();
+    assert!(
+        files
+            .iter()
+            .any(|f| f["path"] == "counties/610802/summary.json")
+    );
+    assert!(files.iter().any(|f| f["path"] == "province.html"));
+
+    // The manifest verifies, and a changed report is caught.
+    let ok = ykt_ok(&["report", "verify", &s(&out)]);
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("match manifest.json"));
+    let summary_path = out.join("counties/610802/summary.json");
+    let original = std::fs::read_to_string(&summary_path).unwrap();
+    std::fs::write(
+        &summary_path,
+        original.replace("\"balanced\": true", "\"balanced\": false"),
+    )
+    .unwrap();
+    let bad = ykt(&["report", "verify", &s(&out)]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stdout).contains("changed  counties/610802/summary.json"));
+    std::fs::write(&summary_path, original).unwrap();
+    ykt_ok(&["report", "verify", &s(&out)]);
+
+    let full = dir.join("out-unmasked");
+    ykt_ok(&[
+        "reconcile",
+        "--legacy",
+        legacy.expose(),
+        "--stage",
+        &s(&stage),
+        "--target",
+        target.expose(),
+        "--out",
+        &s(&full),
+        "--unmasked",
+    ]);
+    assert_eq!(json(&full.join("manifest.json"))["unmasked"], true);
+    let corrections =
+        std::fs::read_to_string(full.join("counties/610802/corrections.csv")).unwrap();
+    assert!(
+        corrections.lines().any(|l| l.contains("C_ID15_UPGRADED")
+            && l.split(',').any(|c| c.len() == 18 && !c.contains('*'))),
+        "unmasked corrections show the upgraded ID in full"
+    );
+
+    // A line deleted by hand: `ykt report diff` names the county, the figure and the new diff line.
+    let db = Db::connect(&target).await.unwrap();
+    let victim = db
+        .fetch_i64(
+            "a line",
+            "SELECT MIN(legacy_mxid) FROM payment WHERE county_code = '610802'",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    db.execute(
+        "tamper",
+        &format!("DELETE FROM payment WHERE legacy_mxid = {victim}"),
+    )
+    .await
+    .unwrap();
+    db.close().await;
+    let after = dir.join("out-after");
+    let r = ykt(&[
+        "reconcile",
+        "--legacy",
+        legacy.expose(),
+        "--stage",
+        &s(&stage),
+        "--target",
+        target.expose(),
+        "--out",
+        &s(&after),
+    ]);
+    assert_eq!(r.status.code(), Some(1), "differences found");
+    let summary = json(&after.join("counties/610802/summary.json"));
+    assert_eq!(summary["balanced"], false);
+    assert_eq!(summary["row_diff"]["missing_in_target"], 1);
+    let html = std::fs::read_to_string(after.join("counties/610802/reconciliation.html")).unwrap();
+    assert!(html.contains("核对结论：<b>不平衡</b>"));
+    let diff = ykt(&["report", "diff", &s(&out), &s(&after)]);
+    assert_eq!(diff.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&diff.stdout);
+    assert!(text.contains("610802  tables.T_FFMX.loaded_rows"), "{text}");
+    assert!(text.contains("610802 diffs.csv: 1 added, 0 gone"), "{text}");
+    assert!(
+        text.contains(&format!("+ payment,{victim},目标库缺少")),
+        "{text}"
+    );
+    let same = ykt(&["report", "diff", &s(&out), &s(&out)]);
+    assert_eq!(same.status.code(), Some(0));
+}
+
+fn chromium() -> Option<PathBuf> {
+    let found = [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.is_file());
+    let tools = ["/usr/bin/pdfinfo", "/usr/bin/pdftotext"]
+        .iter()
+        .all(|p| Path::new(p).is_file());
+    match (found, tools) {
+        (Some(c), true) => Some(c),
+        _ if servers_required() => panic!(
+            "chromium and poppler-utils are required (YKT_REQUIRE_SERVERS=1); .ci/run installs them"
+        ),
+        _ => {
+            eprintln!(
+                "\n*** SKIPPED html_reports_render_in_chromium: chromium or pdfinfo/pdftotext missing (apt-get install chromium fonts-noto-cjk poppler-utils). ***\n"
+            );
+            None
+        }
+    }
+}
+
+fn render_pdf(chromium: &Path, html: &Path, pdf: &Path) -> (String, u32) {
+    let status = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-pdf-header-footer",
+        ])
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!("file://{}", html.canonicalize().unwrap().display()))
+        .output()
+        .unwrap();
+    assert!(
+        pdf.is_file(),
+        "chromium wrote no PDF: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let text = std::process::Command::new("pdftotext")
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .unwrap();
+    let info = std::process::Command::new("pdfinfo")
+        .arg(pdf)
+        .output()
+        .unwrap();
+    let pages = String::from_utf8_lossy(&info.stdout)
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Pages:")
+                .map(|n| n.trim().parse::<u32>().unwrap())
+        })
+        .unwrap();
+    (String::from_utf8_lossy(&text.stdout).into_owned(), pages)
+}
+
+#[test]
+fn html_reports_render_in_chromium() {
+    let Some(chromium) = chromium() else { return };
+    let dir = temp_dir("render");
+    ykt_ok(&["demo", "--dir", dir.to_str().unwrap()]);
+    let out = dir.join("out");
+    let county = out.join("counties/610881/reconciliation.html");
+    let (text, pages) = render_pdf(&chromium, &county, &dir.join("county.pdf"));
+    let flat: String = text.split_whitespace().collect();
+    assert!(flat.contains("数据迁移核对报告"), "{text}");
+    assert!(flat.contains("核对结论：平衡"), "{text}");
+    assert!(flat.contains("神木市"), "{text}");
+    assert!(flat.contains("核对人（签字）"), "{text}");
+    assert!(
+        (1..=25).contains(&pages),
+        "a small county's report prints on {pages} A4 pages"
+    );
+    let (text, pages) = render_pdf(
+        &chromium,
+        &out.join("province.html"),
+        &dir.join("province.pdf"),
+    );
+    let flat: String = text.split_whitespace().collect();
+    assert!(flat.contains("全省核对结论：平衡"), "{text}");
+    assert!(flat.contains("榆阳区"), "{text}");
+    assert!(
+        (1..=5).contains(&pages),
+        "the provincial summary prints on {pages} pages"
+    );
+}
