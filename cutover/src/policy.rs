@@ -283,3 +283,14 @@ mod tests {
         assert_eq!(ok.legacy_max_fund_year, 2018);
     }
 }
+
+#[cfg(test)]
+mod example {
+    use super::*;
+
+    #[test]
+    fn the_documented_example_is_the_default_policy() {
+        let text = include_str!("../../ykt.example.toml");
+        assert_eq!(Policy::from_toml(text).unwrap(), Policy::default());
+    }
+}

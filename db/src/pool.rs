@@ -181,6 +181,58 @@ impl Db {
         .map_err(self.query_err(what))
     }
 
+    /// Runs statements in one transaction: all of them or none.
+    pub async fn execute_in_transaction(
+        &self,
+        what: &str,
+        statements: &[String],
+    ) -> Result<(), DbError> {
+        macro_rules! all_or_none {
+            ($pool:expr) => {{
+                let mut tx = $pool.begin().await?;
+                for s in statements {
+                    sqlx::raw_sql(AssertSqlSafe(s.clone()))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await
+            }};
+        }
+        let result: Result<(), sqlx::Error> = async {
+            match &self.pool {
+                Pool::Sqlite(p) => all_or_none!(p),
+                Pool::MySql(p) => all_or_none!(p),
+                Pool::Postgres(p) => all_or_none!(p),
+            }
+        }
+        .await;
+        result.map_err(self.query_err(what))
+    }
+
+    /// Runs one statement inside a transaction that is always rolled back: how a guard is
+    /// tested without changing anything. Returns the rows it would have affected, or the
+    /// database's own message when it refused.
+    pub async fn try_rolled_back(&self, sql: &str) -> Result<u64, String> {
+        let sql = AssertSqlSafe(sql.to_owned());
+        let message = |e: sqlx::Error| match e.as_database_error() {
+            Some(d) => d.message().to_owned(),
+            None => e.to_string(),
+        };
+        macro_rules! rolled_back {
+            ($pool:expr) => {{
+                let mut tx = $pool.begin().await.map_err(message)?;
+                let result = sqlx::query(sql).execute(&mut *tx).await;
+                let _ = tx.rollback().await;
+                result.map(|r| r.rows_affected()).map_err(message)
+            }};
+        }
+        match &self.pool {
+            Pool::Sqlite(p) => rolled_back!(p),
+            Pool::MySql(p) => rolled_back!(p),
+            Pool::Postgres(p) => rolled_back!(p),
+        }
+    }
+
     /// Runs a query whose every column is text (cast in SQL where needed) and returns the rows.
     pub async fn fetch_text_rows(
         &self,

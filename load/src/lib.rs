@@ -12,9 +12,11 @@
 
 mod loader;
 mod migrations;
+mod upsert;
 
 pub use loader::{LoadOptions, LoadReport, load};
 pub use migrations::{MIGRATIONS_TABLE, apply_migrations, migrations_for, secondary_indexes};
+pub use upsert::{ChangedKeys, UpsertReport, upsert_changed, with_dependent_lines};
 
 /// Load errors.
 #[derive(Debug, thiserror::Error)]

@@ -533,7 +533,68 @@ pub(crate) fn county(r: &CountyReport<'_>) -> String {
         more(&mut b, PRINTED_DIFFS, r.diffs.len(), "diffs.csv");
     }
 
+    if !r.increments.is_empty() {
+        b.push_str("<h2>双轨运行期同步增量</h2>\n<p class=\"note\">旧系统在双轨期继续办理 2019 年及以前年度资金，变动按增量同步到新平台，每次同步后重新核对。</p>\n<table>");
+        header(&mut b, &["增量", "同步时间", "本县变动行数"]);
+        for (id, at, n) in &r.increments {
+            b.push_str("<tr>");
+            td(&mut b, id);
+            td(&mut b, at);
+            num(&mut b, n);
+            b.push_str("</tr>\n");
+        }
+        b.push_str("</table>\n");
+    }
+    if !r.carried.is_empty() {
+        let total: Decimal = r
+            .carried
+            .iter()
+            .map(|c| c.amount.parse::<Decimal>().unwrap_or_default())
+            .sum();
+        let _ = writeln!(
+            b,
+            "<h2>年末结转清单：{} 笔，金额 {} 元</h2>\n<p class=\"note\">冻结时仍由旧系统负责（待发或发放失败）的明细，已转由新平台办理，是本县尚需发放的资金。完整清单见 carried-over.csv。</p>",
+            r.carried.len(),
+            yuan(total)
+        );
+        b.push_str("<table>");
+        header(
+            &mut b,
+            &["旧系统明细主键", "项目", "资金年度", "金额（元）", "状态"],
+        );
+        for c in r.carried.iter().take(PRINTED_REJECTS) {
+            b.push_str("<tr>");
+            td(&mut b, &c.legacy_mxid);
+            td(&mut b, &c.program);
+            td(&mut b, &c.fund_year);
+            num(&mut b, yuan_text(&c.amount));
+            td(&mut b, &c.status);
+            b.push_str("</tr>\n");
+        }
+        b.push_str("</table>\n");
+        more(&mut b, PRINTED_REJECTS, r.carried.len(), "carried-over.csv");
+    }
     b.push_str("<div class=\"sign\"><h2>七、签字确认</h2>\n");
+    match &r.signoff {
+        Some(s) if s.applies => {
+            let _ = writeln!(
+                b,
+                "<div class=\"verdict ok\">已签字：{} 于 {} 签字确认（核对无误）。本次核对结果与签字时的报告一致，签字仍然有效。</div>",
+                esc(&s.signed_by),
+                esc(&s.signed_at)
+            );
+        }
+        Some(s) => {
+            let _ = writeln!(
+                b,
+                "<div class=\"verdict bad\">原签字不再适用：{} 曾于 {} 签字确认，但{}。请重新核对并签字。</div>",
+                esc(&s.signed_by),
+                esc(&s.signed_at),
+                esc(s.reason.as_deref().unwrap_or(""))
+            );
+        }
+        None => {}
+    }
     b.push_str(
         "<p>经核对，本县（区）上述迁移数据与旧系统一致（核对无误）。如有异议，请在下方注明。</p>\n",
     );

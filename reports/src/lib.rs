@@ -10,6 +10,7 @@ mod csv;
 mod html;
 mod manifest;
 mod mask;
+mod signoff;
 mod summary;
 mod xlsx;
 
@@ -22,6 +23,7 @@ use ykt_reconcile::{CountyBalance, FlagHit, Reconciliation, RowDiff};
 pub use compare::{ReportChanges, compare_reports};
 pub use manifest::{Manifest, ManifestFile, Verification, verify};
 pub use mask::{Masker, mask_account, mask_id};
+pub use signoff::{SignoffState, signoff_state};
 pub use summary::{CountySummary, ProvinceSummary, ProvinceTotals, RowDiffSummary, TableSummary};
 
 /// Report errors.
@@ -116,6 +118,9 @@ pub(crate) struct CountyReport<'a> {
     pub programs: &'a BTreeMap<String, String>,
     pub mask: Masker,
     pub generated_at: &'a str,
+    pub signoff: Option<SignoffState>,
+    pub carried: Vec<signoff::CarriedLine>,
+    pub increments: Vec<(String, String, u64)>,
 }
 
 fn key_order(key: &str) -> (i64, String) {
@@ -265,7 +270,15 @@ pub async fn write_reports(
             counts(corrections.iter().map(|c| c.code.as_str())),
             counts(flags.iter().map(|f| f.flag)),
         );
+        let dir = out.join("counties").join(code);
+        create_dir(&dir)?;
+        let summary_path = dir.join("summary.json");
+        ykt_stage::write_json(&summary_path, &summary)?;
+        let sha = ykt_stage::sha256_file(&summary_path)?;
         let report = CountyReport {
+            signoff: signoff::signoff_state(target, code, &sha).await?,
+            carried: signoff::carried_over(target, code).await?,
+            increments: signoff::increments(target, code).await?,
             summary,
             balance,
             rejects,
@@ -276,12 +289,19 @@ pub async fn write_reports(
             mask,
             generated_at: &input.generated_at,
         };
-        let dir = out.join("counties").join(code);
-        create_dir(&dir)?;
-        ykt_stage::write_json(&dir.join("summary.json"), &report.summary)?;
         write_county_csvs(&report, &dir)?;
         write_text(&dir.join("reconciliation.html"), &html::county(&report))?;
         xlsx::county(&report, &dir.join("reconciliation.xlsx"))?;
+        signoff::record_report(
+            target,
+            &input.generated_at,
+            code,
+            &rec.run_id,
+            report.summary.balanced,
+            &sha,
+            &out.display().to_string(),
+        )
+        .await?;
         tracing::info!(county = %code, balanced = report.summary.balanced, "County report written.");
         summaries.push(report.summary);
     }
@@ -382,6 +402,21 @@ fn write_county_csvs(r: &CountyReport<'_>, dir: &Path) -> Result<(), ReportError
             ]
         }),
     )?;
+    if !r.carried.is_empty() {
+        csv::write_csv(
+            &dir.join("carried-over.csv"),
+            &["旧系统明细主键", "项目代码", "资金年度", "金额", "状态"],
+            r.carried.iter().map(|c| {
+                vec![
+                    c.legacy_mxid.clone(),
+                    c.program.clone(),
+                    c.fund_year.clone(),
+                    c.amount.clone(),
+                    c.status.clone(),
+                ]
+            }),
+        )?;
+    }
     csv::write_csv(
         &dir.join("diffs.csv"),
         &[

@@ -1,5 +1,6 @@
 //! Command-line definitions and the commands they run.
 
+mod cutover;
 mod generate;
 mod migrate;
 mod reconcile;
@@ -25,6 +26,16 @@ pub struct Cli {
     /// Only warnings and errors.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Run as if at this time (Beijing time unless an offset is given): 2020-11-20,
+    /// "2020-11-20 10:00" or 2020-11-20T10:00:00+08:00. Rehearsals walk the cutover timeline
+    /// with it; it decides the phase, and stamps records and reports.
+    #[arg(long, global = true, value_name = "TIME", value_parser = parse_at)]
+    pub at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// The cutover policy (phase boundaries, routing year, application accounts). Default:
+    /// ./ykt.toml when it exists, else the notice's dates (2020-11-10 / 2020-11-15 /
+    /// 2021-01-01 00:00 +08:00, fund years ≤ 2019 to legacy).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -40,6 +51,12 @@ pub enum Command {
     Run(Box<reconcile::RunArgs>),
     Demo(reconcile::DemoArgs),
     Report(report::ReportArgs),
+    Status(cutover::StatusArgs),
+    Guard(cutover::GuardArgs),
+    Route(cutover::RouteArgs),
+    Sync(Box<cutover::SyncArgs>),
+    Freeze(Box<cutover::FreezeArgs>),
+    Signoff(cutover::SignoffArgs),
     Schema(schema::SchemaArgs),
     Users(users::UsersArgs),
 }
@@ -98,17 +115,9 @@ classify_error!(
     ykt_transform::TransformError,
     ykt_users::UsersError,
     ykt_reconcile::ReconcileError,
-    ykt_reports::ReportError
+    ykt_reports::ReportError,
+    ykt_cutover::CutoverError
 );
-
-/// Now in Beijing time, as reports show it.
-pub(crate) fn beijing_now() -> String {
-    let offset = chrono::FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset");
-    chrono::Utc::now()
-        .with_timezone(&offset)
-        .format("%Y-%m-%d %H:%M:%S %:z")
-        .to_string()
-}
 
 pub(crate) fn input(message: impl std::fmt::Display) -> Failure {
     Failure::Input(anyhow::anyhow!("{message}"))
@@ -121,7 +130,70 @@ impl Cli {
     }
 }
 
+fn parse_at(text: &str) -> Result<chrono::DateTime<chrono::FixedOffset>, String> {
+    ykt_cutover::parse_time(text).ok_or_else(|| {
+        format!("{text:?} is not a time; write 2020-11-20, \"2020-11-20 10:00\" or 2020-11-20T10:00:00+08:00")
+    })
+}
+
+/// The moment a command runs as (`--at`, else now) and the policy in force.
+pub(crate) struct Context {
+    pub at: chrono::DateTime<chrono::FixedOffset>,
+    pub policy: ykt_cutover::Policy,
+    /// Where the policy came from, for the record.
+    pub policy_source: String,
+}
+
+static CONTEXT: std::sync::OnceLock<Context> = std::sync::OnceLock::new();
+
+fn init_context(cli: &Cli) -> Result<(), Failure> {
+    if CONTEXT.get().is_some() {
+        return Ok(());
+    }
+    let (policy, policy_source) = match &cli.config {
+        Some(path) => (
+            ykt_cutover::Policy::from_file(path).classify()?,
+            path.display().to_string(),
+        ),
+        None if std::path::Path::new("ykt.toml").is_file() => (
+            ykt_cutover::Policy::from_file(std::path::Path::new("ykt.toml")).classify()?,
+            "ykt.toml".to_owned(),
+        ),
+        None => (
+            ykt_cutover::Policy::default(),
+            "built-in defaults".to_owned(),
+        ),
+    };
+    let at = cli
+        .at
+        .unwrap_or_else(|| chrono::Utc::now().with_timezone(&ykt_cutover::beijing()));
+    let _ = CONTEXT.set(Context {
+        at,
+        policy,
+        policy_source,
+    });
+    Ok(())
+}
+
+pub(crate) fn context() -> &'static Context {
+    CONTEXT.get_or_init(|| Context {
+        at: chrono::Utc::now().with_timezone(&ykt_cutover::beijing()),
+        policy: ykt_cutover::Policy::default(),
+        policy_source: "built-in defaults".to_owned(),
+    })
+}
+
+/// The moment as records and reports write it, sortable: `2020-11-20 10:00:00+08:00`.
+pub(crate) fn stamp() -> String {
+    context()
+        .at
+        .with_timezone(&ykt_cutover::beijing())
+        .format("%Y-%m-%d %H:%M:%S%:z")
+        .to_string()
+}
+
 pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    init_context(&cli)?;
     match cli.command {
         Command::Generate(args) => generate::run(*args).await,
         Command::Extract(args) => migrate::extract(args).await,
@@ -132,6 +204,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Run(args) => reconcile::run(*args).await,
         Command::Demo(args) => Box::pin(reconcile::demo(args)).await,
         Command::Report(args) => report::run(args),
+        Command::Status(args) => cutover::status(args).await,
+        Command::Guard(args) => cutover::guard(args).await,
+        Command::Route(args) => cutover::route(args),
+        Command::Sync(args) => cutover::sync(*args).await,
+        Command::Freeze(args) => cutover::freeze(*args).await,
+        Command::Signoff(args) => cutover::signoff(args).await,
         Command::Schema(args) => schema::run(args).await,
         Command::Users(args) => users::run(args).await,
     }

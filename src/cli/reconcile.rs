@@ -88,6 +88,8 @@ pub(crate) async fn run_reconcile(
 ) -> Result<ExitCode, Failure> {
     let out = reports.out.as_path();
     let manifest: TransformManifest = stage.manifest(ykt_stage::Step::Transform).map_err(input)?;
+    // A stage a delta sync refreshed holds rows recorded under the run it synced into.
+    let run_id = ykt_cutover::stage_run_id(stage).unwrap_or(manifest.run_id);
     let url = database_url(target)?;
     let target_db = Db::connect(&url).await.classify()?;
     let legacy_db = match source {
@@ -98,8 +100,11 @@ pub(crate) async fn run_reconcile(
         Some(db) => LegacySide::Database(db),
         None => LegacySide::Snapshot(stage),
     };
-    let result = reconcile(&side, &target_db, &manifest.run_id).await;
-    let flags = audit_flags(&side, &target_db).await;
+    let result = reconcile(&side, &target_db, &run_id).await;
+    let mut flags = audit_flags(&side, &target_db).await;
+    if let (Some(db), Ok(found)) = (&legacy_db, &mut flags) {
+        found.extend(writes_after_freeze(db).await.classify()?);
+    }
     let counties: std::collections::BTreeSet<String> = match &result {
         Ok(rec) => rec.counties.iter().map(|c| c.county_code.clone()).collect(),
         Err(_) => Default::default(),
@@ -129,7 +134,7 @@ pub(crate) async fn run_reconcile(
             LegacySource::Export(dir) => format!("export:{}", dir.display()),
         },
         target: url.to_string(),
-        generated_at: super::beijing_now(),
+        generated_at: super::stamp(),
         parameters: serde_json::json!({
             "stage": stage.dir().display().to_string(),
             "out": out.display().to_string(),
@@ -137,6 +142,7 @@ pub(crate) async fn run_reconcile(
             "extract_manifest_sha256": ykt_stage::sha256_file(&stage.manifest_path(ykt_stage::Step::Extract)).ok(),
         }),
     };
+    ykt_load::apply_migrations(&target_db).await.classify()?;
     let written = write_reports(&input, &target_db, out).await;
     target_db.close().await;
     let written = written.classify()?;
@@ -153,6 +159,32 @@ pub(crate) async fn run_reconcile(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `A_LEGACY_WRITE_AFTER_FREEZE`: legacy rows stamped at or after the freeze boundary.
+async fn writes_after_freeze(legacy: &Db) -> Result<Vec<FlagHit>, ykt_cutover::CutoverError> {
+    let frozen = super::context()
+        .policy
+        .frozen_from
+        .with_timezone(&ykt_cutover::beijing())
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    let regions = ykt_domain::Regions::shaanxi();
+    Ok(ykt_cutover::writes_after(legacy, &frozen)
+        .await?
+        .into_iter()
+        .map(|w| FlagHit {
+            flag: ykt_domain::AuditFlag::LegacyWriteAfterFreeze.code(),
+            county_code: ykt_reconcile::county_of(&regions, w.region.as_deref()),
+            table: match w.table {
+                "T_BTDX" => "beneficiary",
+                "T_FFPC" => "payment_batch",
+                _ => "payment",
+            },
+            legacy_keys: vec![w.key],
+            detail: format!("旧系统在冻结（{frozen}）后仍有改动，更新时间 {}", w.stamp),
+        })
+        .collect())
 }
 
 fn print_flags(flags: &[FlagHit]) {

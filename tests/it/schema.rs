@@ -77,12 +77,23 @@ const PLATFORM_TABLES: &[&str] = &[
     "migration_checkpoint",
     "migration_reject",
     "migration_correction",
+    "cutover_guard_event",
+    "cutover_sync_cursor",
+    "cutover_sync_increment",
+    "cutover_sync_change",
+    "cutover_carry_over",
+    "cutover_freeze_step",
+    "cutover_county_report",
+    "cutover_signoff",
 ];
 
 async fn migrations_apply_once_then_change_nothing(url: DbUrl) {
     let db = Db::connect_or_create(&url).await.expect("connect");
     let first = apply_migrations(&db).await.expect("first apply");
-    assert_eq!(first, vec!["0001_platform".to_owned()]);
+    assert_eq!(
+        first,
+        vec!["0001_platform".to_owned(), "0002_cutover".to_owned()]
+    );
     for table in PLATFORM_TABLES {
         assert!(
             db.table_exists(table).await.unwrap(),
@@ -90,14 +101,14 @@ async fn migrations_apply_once_then_change_nothing(url: DbUrl) {
         );
     }
     let recorded = format!("SELECT COUNT(*) FROM {MIGRATIONS_TABLE}");
-    assert_eq!(db.fetch_i64("count", &recorded).await.unwrap(), Some(1));
+    assert_eq!(db.fetch_i64("count", &recorded).await.unwrap(), Some(2));
 
     let second = apply_migrations(&db).await.expect("second apply");
     assert!(
         second.is_empty(),
         "an up-to-date database gets nothing: {second:?}"
     );
-    assert_eq!(db.fetch_i64("count", &recorded).await.unwrap(), Some(1));
+    assert_eq!(db.fetch_i64("count", &recorded).await.unwrap(), Some(2));
 
     // A real platform refuses what the spec forbids.
     db.execute("program", "INSERT INTO program (code, name, department, basis, rate) VALUES ('NY001', '耕地地力保护补贴', '农业农村局', 'area', '60.00')")

@@ -1,0 +1,283 @@
+//! The delta sync during dual-run: legacy rows changed since the cursor, brought over as
+//! upserts keyed on their legacy keys (`cutover-policy.md` § Delta sync).
+//!
+//! The cursor is `(GXSJ, key)` per table, persisted in the target. Each increment also re-reads
+//! a look-back window before the cursor: a row committed late with an earlier GXSJ, or one that
+//! ties the cursor's GXSJ, is caught there, and writing it again is harmless.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDateTime;
+use ykt_db::{Db, DbUrl, Engine, quote_literal};
+use ykt_domain::LegacyTable;
+use ykt_extract::{ExtractManifest, LegacySource, ident};
+use ykt_load::ChangedKeys;
+use ykt_stage::{Stage, Step};
+use ykt_transform::{TransformManifest, TransformOptions};
+
+use crate::{CutoverError, Policy};
+
+/// The tables legacy stamps with GXSJ.
+pub const SYNCED: [LegacyTable; 3] = [
+    LegacyTable::Beneficiaries,
+    LegacyTable::Batches,
+    LegacyTable::Payments,
+];
+
+/// Written into a stage that a sync refreshed: the run its rows are recorded under.
+pub const SYNC_MARKER: &str = "sync.json";
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SyncMarker {
+    pub base_run_id: String,
+    pub increment: i64,
+}
+
+/// What one increment did.
+#[derive(Debug, Clone, Default)]
+pub struct SyncReport {
+    pub increment: i64,
+    pub base_run_id: String,
+    /// Rows read per table (new since the cursor, and re-read in the look-back window).
+    pub new_rows: BTreeMap<&'static str, u64>,
+    pub reread_rows: BTreeMap<&'static str, u64>,
+    pub rows_written: u64,
+    /// Changed legacy keys per county.
+    pub counties: BTreeMap<String, u64>,
+}
+
+pub struct SyncOptions<'a> {
+    pub at: String,
+    pub lookback_minutes: i64,
+    pub policy: &'a Policy,
+}
+
+const STAMP: &str = "%Y-%m-%d %H:%M:%S";
+
+fn stamp(text: &str) -> Option<NaiveDateTime> {
+    let t = text.trim();
+    NaiveDateTime::parse_from_str(t.get(..19).unwrap_or(t), STAMP).ok()
+}
+
+/// The run the target's migrated rows are recorded under.
+pub async fn base_run(target: &Db) -> Result<String, CutoverError> {
+    let rows = target
+        .fetch_text_rows(
+            "finding the migration run",
+            "SELECT run_id FROM migration_run WHERE status = 'completed' ORDER BY finished_at DESC",
+        )
+        .await?;
+    rows.into_iter()
+        .next()
+        .and_then(|r| r[0].clone())
+        .ok_or_else(|| CutoverError::NotMigrated {
+            url: target.url().to_string(),
+        })
+}
+
+/// The run a stage's rows belong to in the target: the sync's base run when a sync refreshed
+/// it, else the stage's own.
+pub fn stage_run_id(stage: &Stage) -> Option<String> {
+    let marker = stage.dir().join(SYNC_MARKER);
+    if let Ok(m) = ykt_stage::read_json::<SyncMarker>(&marker) {
+        return Some(m.base_run_id);
+    }
+    stage
+        .manifest::<TransformManifest>(Step::Transform)
+        .ok()
+        .map(|m| m.run_id)
+}
+
+async fn cursors(
+    target: &Db,
+    stage: &Stage,
+) -> Result<BTreeMap<String, (String, i64)>, CutoverError> {
+    let mut out = BTreeMap::new();
+    for r in target
+        .fetch_text_rows(
+            "reading the sync cursor",
+            "SELECT table_name, gxsj, CAST(legacy_key AS TEXT) FROM cutover_sync_cursor",
+        )
+        .await?
+    {
+        out.insert(
+            r[0].clone().unwrap_or_default(),
+            (
+                r[1].clone().unwrap_or_default(),
+                r[2].as_deref().and_then(|k| k.parse().ok()).unwrap_or(0),
+            ),
+        );
+    }
+    // No cursor yet: start where the full load's extract ended.
+    if out.len() < SYNCED.len() {
+        let manifest: ExtractManifest =
+            stage
+                .manifest(Step::Extract)
+                .map_err(|e| CutoverError::NoCursor {
+                    stage: stage.dir().to_owned(),
+                    reason: e.to_string(),
+                })?;
+        for t in SYNCED {
+            out.entry(t.name().to_owned()).or_insert_with(|| {
+                (
+                    manifest
+                        .source
+                        .max_change_stamp
+                        .get(t.name())
+                        .cloned()
+                        .unwrap_or_else(|| "1900-01-01 00:00:00".to_owned()),
+                    0,
+                )
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// One increment: read what changed, refresh the stage, upsert, record, move the cursor.
+pub async fn sync(
+    legacy_url: &DbUrl,
+    target: &Db,
+    stage: &Stage,
+    options: &SyncOptions<'_>,
+    carry_over: bool,
+) -> Result<SyncReport, CutoverError> {
+    let engine = target.engine();
+    let base_run_id = base_run(target).await?;
+    let cursor = cursors(target, stage).await?;
+    let legacy = Db::connect(legacy_url).await?;
+    let le = legacy.engine();
+    let text = |e: &str| match le {
+        Engine::MySql => format!("CAST({e} AS CHAR)"),
+        _ => format!("CAST({e} AS TEXT)"),
+    };
+    let mut keys: ChangedKeys = BTreeMap::new();
+    let mut report = SyncReport {
+        base_run_id: base_run_id.clone(),
+        ..SyncReport::default()
+    };
+    let mut new_cursor = cursor.clone();
+    for t in SYNCED {
+        let (at, key) = cursor.get(t.name()).cloned().unwrap_or_default();
+        let lower = stamp(&at)
+            .map(|s| {
+                (s - chrono::Duration::minutes(options.lookback_minutes))
+                    .format(STAMP)
+                    .to_string()
+            })
+            .unwrap_or_else(|| "1900-01-01 00:00:00".to_owned());
+        let k = ident(le, t.key_column().name);
+        let g = ident(le, "GXSJ");
+        let sql = format!(
+            "SELECT {}, {} FROM {} WHERE {g} >= {} ORDER BY {g}, {k}",
+            text(&k),
+            text(&g),
+            ident(le, t.name()),
+            quote_literal(le, &lower)
+        );
+        let rows = legacy
+            .fetch_text_rows("reading changed legacy rows", &sql)
+            .await?;
+        let (mut fresh, mut reread) = (0u64, 0u64);
+        for r in rows {
+            let (Some(row_key), Some(row_at)) = (r[0].clone(), r[1].clone()) else {
+                continue;
+            };
+            let row_at = stamp(&row_at)
+                .map(|s| s.format(STAMP).to_string())
+                .unwrap_or(row_at);
+            let n: i64 = row_key.parse().unwrap_or(0);
+            if (row_at.as_str(), n) > (at.as_str(), key) {
+                fresh += 1;
+            } else {
+                reread += 1;
+            }
+            let entry = new_cursor
+                .entry(t.name().to_owned())
+                .or_insert((row_at.clone(), n));
+            if (row_at.as_str(), n) > (entry.0.as_str(), entry.1) {
+                *entry = (row_at.clone(), n);
+            }
+            keys.entry(t.name()).or_default().insert(row_key);
+        }
+        report.new_rows.insert(t.name(), fresh);
+        report.reread_rows.insert(t.name(), reread);
+    }
+    legacy.close().await;
+
+    let mut statements = Vec::new();
+    let increment = target
+        .fetch_i64(
+            "numbering the increment",
+            "SELECT COALESCE(MAX(id), 0) + 1 FROM cutover_sync_increment",
+        )
+        .await?
+        .unwrap_or(1);
+    report.increment = increment;
+    if !keys.is_empty() {
+        let source = LegacySource::Database(legacy_url.clone());
+        ykt_extract::extract(&source, stage, true, &|_, _| {}).await?;
+        let routing_year = if carry_over {
+            0
+        } else {
+            options.policy.legacy_max_fund_year as i16
+        };
+        ykt_transform::transform(
+            stage,
+            &TransformOptions {
+                routing_year,
+                overwrite: true,
+                ..TransformOptions::default()
+            },
+            &|_, _| {},
+        )?;
+        ykt_stage::write_json(
+            &stage.dir().join(SYNC_MARKER),
+            &SyncMarker {
+                base_run_id: base_run_id.clone(),
+                increment,
+            },
+        )?;
+        ykt_load::with_dependent_lines(stage, &mut keys)?;
+        let upsert = ykt_load::upsert_changed(stage, target, &base_run_id, &keys).await?;
+        report.rows_written = upsert.rows_written;
+        for (table, key, county) in &upsert.changes {
+            *report.counties.entry(county.clone()).or_default() += 1;
+            statements.push(format!(
+                "INSERT INTO cutover_sync_change (increment_id, source_table, source_key, county_code) VALUES ({increment}, '{table}', {}, {})",
+                quote_literal(engine, key),
+                quote_literal(engine, county)
+            ));
+        }
+    }
+    let read: u64 =
+        report.new_rows.values().sum::<u64>() + report.reread_rows.values().sum::<u64>();
+    // The increment numbers are chosen here, not by the identity column.
+    let overriding = if engine == Engine::Postgres {
+        " OVERRIDING SYSTEM VALUE"
+    } else {
+        ""
+    };
+    statements.insert(
+        0,
+        format!(
+            "INSERT INTO cutover_sync_increment (id, at, run_id, rows_read, rows_upserted){overriding} VALUES ({increment}, {}, {}, {read}, {})",
+            quote_literal(engine, &options.at),
+            quote_literal(engine, &base_run_id),
+            report.rows_written
+        ),
+    );
+    statements.push("DELETE FROM cutover_sync_cursor".to_owned());
+    for (table, (at, key)) in &new_cursor {
+        statements.push(format!(
+            "INSERT INTO cutover_sync_cursor (table_name, gxsj, legacy_key, updated_at) VALUES ({}, {}, {key}, {})",
+            quote_literal(engine, table),
+            quote_literal(engine, at),
+            quote_literal(engine, &options.at)
+        ));
+    }
+    target
+        .execute_in_transaction("recording the increment", &statements)
+        .await?;
+    Ok(report)
+}
