@@ -5,6 +5,7 @@
 //! `YKT_REQUIRE_SERVERS=1` (as in CI), where they fail.
 
 mod cli_errors;
+mod cutover;
 mod generate;
 mod migrate;
 mod reconcile;
