@@ -313,9 +313,7 @@ async fn walk_the_timeline(legacy: DbUrl, target: DbUrl, test: &str) {
     let st = status(&target, "2020-12-28 14:00");
     assert!(st.contains("phase: dual-run"), "{st}");
     assert!(
-        st.contains(&format!("{county}"))
-            && st.contains("signed by 王会计")
-            && st.contains(": applies"),
+        st.contains(county.as_str()) && st.contains("signed by 王会计") && st.contains(": applies"),
         "{st}"
     );
     ldb.execute(
@@ -532,7 +530,7 @@ async fn walk_the_timeline(legacy: DbUrl, target: DbUrl, test: &str) {
             .unwrap()
             .iter()
             .any(|f| f["flag"] == "A_LEGACY_WRITE_AFTER_FREEZE"
-                && f["legacy_keys"][0] == returned.to_string()),
+                && f["legacy_keys"][0].as_str() == Some(returned.to_string().as_str())),
         "{flags}"
     );
     ldb.close().await;
