@@ -68,7 +68,7 @@ mod tests {
     #[test]
     fn masks_like_the_issue_says() {
         assert_eq!(mask_id("61080219800101123X"), "610802********123X");
-        assert_eq!(mask_id("610802800101123"), "610802********0123");
+        assert_eq!(mask_id("610802800101123"), "610802********1123");
         assert_eq!(mask_id("12345"), "*****");
         assert_eq!(mask_account("6217001234567890123"), "****0123");
         assert_eq!(mask_account("123"), "****");

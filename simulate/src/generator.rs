@@ -617,7 +617,12 @@ impl<'a> Gen<'a> {
                     .unwrap_or(self.params.first_year);
                 let cjsj = NaiveDate::from_ymd_opt(first_year, 1, 5).expect("date")
                     + Duration::days(rng.range(0, 60));
-                let gxsj = cjsj + Duration::days(rng.range(0, 400));
+                // Last changed within 400 days, but before the cutover (legacy data is as of
+                // the pause; a stamp after the freeze would be a write after it).
+                let horizon = (NaiveDate::from_ymd_opt(2020, 11, 30).expect("date") - cjsj)
+                    .num_days()
+                    .clamp(1, 400);
+                let gxsj = cjsj + Duration::days(rng.range(0, horizon));
                 let rejected = fate.rejected();
                 let person_county = if rejected && fate.reject == Some(R::RegionUnknown) {
                     UNATTRIBUTED_COUNTY.to_owned()
