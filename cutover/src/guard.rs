@@ -268,8 +268,20 @@ pub async fn install(
     phase: Phase,
 ) -> Result<usize, CutoverError> {
     let engine = db.engine();
-    remove(db).await?;
     let mut statements = Vec::new();
+    if engine == Engine::MySql {
+        remove(db).await?;
+    } else {
+        // Off and on in one transaction: there is never a moment without a guard.
+        for (name, table) in installed(db).await? {
+            statements.push(match engine {
+                Engine::Postgres => {
+                    format!("DROP TRIGGER IF EXISTS {name} ON {}", ident(engine, &table))
+                }
+                _ => format!("DROP TRIGGER IF EXISTS {name}"),
+            });
+        }
+    }
     if engine == Engine::Postgres {
         statements.push(
             "CREATE OR REPLACE FUNCTION ykt_guard_refuse() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'P0001'; END $f$"
@@ -291,8 +303,8 @@ pub async fn install(
             }
         }
         _ => {
-            let script = format!("BEGIN;\n{};\nCOMMIT;", statements.join(";\n"));
-            db.execute_script("installing the guard", &script).await?;
+            db.execute_in_transaction("installing the guard", &statements)
+                .await?;
         }
     }
     Ok(created)

@@ -258,26 +258,17 @@ impl Db {
     }
 
     /// Runs a query returning one integer (NULL and no row give `None`).
+    ///
+    /// Reads every row (there is one): a SQLite statement left half-read keeps its read
+    /// snapshot open, and the connection would then see a stale schema and stale rows.
     pub async fn fetch_i64(&self, what: &str, sql: &str) -> Result<Option<i64>, DbError> {
         let sql = AssertSqlSafe(sql.to_owned());
         match &self.pool {
-            Pool::Sqlite(p) => {
-                sqlx::query_scalar::<_, Option<i64>>(sql)
-                    .fetch_optional(p)
-                    .await
-            }
-            Pool::MySql(p) => {
-                sqlx::query_scalar::<_, Option<i64>>(sql)
-                    .fetch_optional(p)
-                    .await
-            }
-            Pool::Postgres(p) => {
-                sqlx::query_scalar::<_, Option<i64>>(sql)
-                    .fetch_optional(p)
-                    .await
-            }
+            Pool::Sqlite(p) => sqlx::query_scalar::<_, Option<i64>>(sql).fetch_all(p).await,
+            Pool::MySql(p) => sqlx::query_scalar::<_, Option<i64>>(sql).fetch_all(p).await,
+            Pool::Postgres(p) => sqlx::query_scalar::<_, Option<i64>>(sql).fetch_all(p).await,
         }
-        .map(Option::flatten)
+        .map(|rows| rows.into_iter().next().flatten())
         .map_err(self.query_err(what))
     }
 

@@ -285,6 +285,55 @@ async fn walk_the_timeline(legacy: DbUrl, target: DbUrl, test: &str) {
         &s(&sync_out),
     ]);
     assert_eq!(json(&sync_out.join("reconcile.json"))["balanced"], true);
+    // A change committed late, stamped 5 minutes before the cursor: the look-back catches it.
+    let late = one(
+        &ldb,
+        &format!(
+            "SELECT MAX({}) FROM {} WHERE {} = '2019' AND {} = '1'",
+            q("MXID"),
+            q("T_FFMX"),
+            q("ND"),
+            q("FFZT")
+        ),
+    )
+    .await;
+    ldb.execute(
+        "a late-committed bank return",
+        &format!(
+            "UPDATE {} SET {} = '2', {} = '2020-12-28 09:55:00' WHERE {} = {late}",
+            q("T_FFMX"),
+            q("FFZT"),
+            q("GXSJ"),
+            q("MXID")
+        ),
+    )
+    .await
+    .unwrap();
+    ykt_ok(&[
+        "--at",
+        "2020-12-28 12:45",
+        "sync",
+        "--legacy",
+        l,
+        "--stage",
+        &s(&stage),
+        "--target",
+        t,
+        "--out",
+        &s(&sync_out),
+    ]);
+    assert_eq!(
+        one(
+            &tdb,
+            &format!(
+                "SELECT COUNT(*) FROM payment WHERE legacy_mxid = {late} AND status = 'failed'"
+            )
+        )
+        .await,
+        1,
+        "the late commit reached the new platform"
+    );
+    assert_eq!(json(&sync_out.join("reconcile.json"))["balanced"], true);
 
     // Sign-off, and its invalidation by a later change.
     let county = tdb
@@ -366,6 +415,11 @@ async fn walk_the_timeline(legacy: DbUrl, target: DbUrl, test: &str) {
     assert_eq!(stale.status.code(), Some(2));
 
     // Frozen.
+    let owned = one(
+        &tdb,
+        "SELECT COUNT(*) FROM payment WHERE system_of_record = 'legacy'",
+    )
+    .await;
     let final_out = dir.join("out-final");
     let archive = dir.join("archive");
     let freeze = [
@@ -431,6 +485,7 @@ async fn walk_the_timeline(legacy: DbUrl, target: DbUrl, test: &str) {
         "the lines owned by legacy are the ones carried over"
     );
     assert_eq!(json(&final_out.join("reconcile.json"))["balanced"], true);
+    route_agrees_with_guard(&ldb, "2021-01-01 08:00", &dir).await;
     let carried_csv: usize = std::fs::read_dir(final_out.join("counties"))
         .unwrap()
         .map(|d| d.unwrap().path().join("carried-over.csv"))
@@ -592,6 +647,53 @@ async fn guards_on_a_postgres_legacy() {
         )
         .await;
     }
+    // The application role loses its writes while frozen, and gets them back on removal.
+    db.execute_script(
+        "an application role",
+        "DROP ROLE IF EXISTS ykt_test_pg_app; CREATE ROLE ykt_test_pg_app; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ykt_test_pg_app",
+    )
+    .await
+    .unwrap();
+    let dir = temp_dir("guard_pg_legacy");
+    let policy = dir.join("ykt.toml");
+    std::fs::write(&policy, "[accounts]\nlegacy = \"ykt_test_pg_app\"\n").unwrap();
+    let can_insert = "SELECT CAST(CASE WHEN has_table_privilege('ykt_test_pg_app', '\"T_FFMX\"', 'INSERT') THEN 1 ELSE 0 END AS BIGINT)";
+    ykt_ok(&[
+        "--config",
+        &s(&policy),
+        "--at",
+        "2021-01-02",
+        "guard",
+        "install",
+        "--legacy",
+        l,
+        "--target",
+        t,
+    ]);
+    assert_eq!(one(&db, can_insert).await, 0);
+    ykt_ok(&[
+        "--config",
+        &s(&policy),
+        "--at",
+        "2021-01-02",
+        "guard",
+        "remove",
+        "--legacy",
+        l,
+        "--target",
+        t,
+    ]);
+    assert_eq!(one(&db, can_insert).await, 1);
+    ykt_ok(&[
+        "--at",
+        "2021-01-02",
+        "guard",
+        "install",
+        "--legacy",
+        l,
+        "--target",
+        t,
+    ]);
     // TRUNCATE skips row triggers; the guard refuses it too.
     refused(&db, "TRUNCATE \"T_FFMX\"", "冻结期").await;
     ykt_ok(&[
@@ -609,6 +711,12 @@ async fn guards_on_a_postgres_legacy() {
             .await
             .is_ok()
     );
+    db.execute_script(
+        "cleanup",
+        "DROP OWNED BY ykt_test_pg_app; DROP ROLE ykt_test_pg_app",
+    )
+    .await
+    .unwrap();
     db.close().await;
 }
 
