@@ -315,6 +315,43 @@ fn more(out: &mut String, shown: usize, total: usize, file: &str) {
     }
 }
 
+/// A cell of a printed list.
+enum Cell {
+    Text(String),
+    Code(String),
+    Num(String),
+}
+
+fn text(v: impl Into<String>) -> Cell {
+    Cell::Text(v.into())
+}
+
+/// A list table: the first `shown` rows, and where to find the rest.
+fn listing(
+    out: &mut String,
+    headers: &[&str],
+    rows: impl Iterator<Item = Vec<Cell>>,
+    (shown, total, file): (usize, usize, &str),
+) {
+    out.push_str("<table>");
+    header(out, headers);
+    for row in rows.take(shown) {
+        out.push_str("<tr>");
+        for cell in row {
+            match cell {
+                Cell::Text(t) => td(out, &t),
+                Cell::Code(c) => {
+                    let _ = write!(out, "<td><code>{}</code></td>", esc(&c));
+                }
+                Cell::Num(n) => num(out, n),
+            }
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+    more(out, shown, total, file);
+}
+
 fn code_counts(
     out: &mut String,
     counts: &BTreeMap<String, u64>,
@@ -401,19 +438,20 @@ pub(crate) fn county(r: &CountyReport<'_>) -> String {
                 to_fix.len()
             );
         }
-        b.push_str("<table>");
-        header(&mut b, &["数据", "旧系统主键", "代码", "字段", "原始值"]);
-        for x in to_fix.iter().take(PRINTED_REJECTS) {
-            b.push_str("<tr>");
-            td(&mut b, table_caption(&x.table));
-            td(&mut b, &x.key);
-            let _ = write!(b, "<td><code>{}</code></td>", esc(&x.code));
-            td(&mut b, &x.field);
-            td(&mut b, &r.mask.show(&x.field, x.raw.as_deref()));
-            b.push_str("</tr>\n");
-        }
-        b.push_str("</table>\n");
-        more(&mut b, PRINTED_REJECTS, to_fix.len(), "rejects.csv");
+        listing(
+            &mut b,
+            &["数据", "旧系统主键", "代码", "字段", "原始值"],
+            to_fix.iter().map(|x| {
+                vec![
+                    text(table_caption(&x.table)),
+                    text(&x.key),
+                    Cell::Code(x.code.clone()),
+                    text(&x.field),
+                    text(r.mask.show(&x.field, x.raw.as_deref())),
+                ]
+            }),
+            (PRINTED_REJECTS, to_fix.len(), "rejects.csv"),
+        );
     }
 
     let _ = writeln!(
@@ -432,27 +470,20 @@ pub(crate) fn county(r: &CountyReport<'_>) -> String {
                 None,
             )
         });
-        b.push_str("<table>");
-        header(
+        listing(
             &mut b,
             &["数据", "旧系统主键", "代码", "字段", "更正前", "更正后"],
-        );
-        for x in r.corrections.iter().take(PRINTED_CORRECTIONS) {
-            b.push_str("<tr>");
-            td(&mut b, table_caption(&x.table));
-            td(&mut b, &x.key);
-            let _ = write!(b, "<td><code>{}</code></td>", esc(&x.code));
-            td(&mut b, &x.field);
-            td(&mut b, &r.mask.show(&x.field, x.before.as_deref()));
-            td(&mut b, &r.mask.show(&x.field, x.after.as_deref()));
-            b.push_str("</tr>\n");
-        }
-        b.push_str("</table>\n");
-        more(
-            &mut b,
-            PRINTED_CORRECTIONS,
-            r.corrections.len(),
-            "corrections.csv",
+            r.corrections.iter().map(|x| {
+                vec![
+                    text(table_caption(&x.table)),
+                    text(&x.key),
+                    Cell::Code(x.code.clone()),
+                    text(&x.field),
+                    text(r.mask.show(&x.field, x.before.as_deref())),
+                    text(r.mask.show(&x.field, x.after.as_deref())),
+                ]
+            }),
+            (PRINTED_CORRECTIONS, r.corrections.len(), "corrections.csv"),
         );
     }
 
@@ -472,27 +503,28 @@ pub(crate) fn county(r: &CountyReport<'_>) -> String {
                 None,
             )
         });
-        b.push_str("<table>");
-        header(&mut b, &["代码", "数据", "涉及的旧系统主键", "详情"]);
-        for f in r.flags.iter().take(PRINTED_FLAGS) {
-            b.push_str("<tr>");
-            let _ = write!(b, "<td><code>{}</code></td>", esc(f.flag));
-            td(&mut b, table_caption(f.table));
-            let keys = if f.legacy_keys.len() > 8 {
-                format!(
-                    "{} 等 {} 条",
-                    f.legacy_keys[..8].join("、"),
-                    f.legacy_keys.len()
-                )
-            } else {
-                f.legacy_keys.join("、")
-            };
-            td(&mut b, &keys);
-            td(&mut b, &f.detail);
-            b.push_str("</tr>\n");
-        }
-        b.push_str("</table>\n");
-        more(&mut b, PRINTED_FLAGS, r.flags.len(), "flags.csv");
+        listing(
+            &mut b,
+            &["代码", "数据", "涉及的旧系统主键", "详情"],
+            r.flags.iter().map(|f| {
+                let keys = if f.legacy_keys.len() > 8 {
+                    format!(
+                        "{} 等 {} 条",
+                        f.legacy_keys[..8].join("、"),
+                        f.legacy_keys.len()
+                    )
+                } else {
+                    f.legacy_keys.join("、")
+                };
+                vec![
+                    Cell::Code(f.flag.to_owned()),
+                    text(table_caption(f.table)),
+                    text(keys),
+                    text(&f.detail),
+                ]
+            }),
+            (PRINTED_FLAGS, r.flags.len(), "flags.csv"),
+        );
     }
 
     let d = &s.row_diff;
@@ -506,8 +538,7 @@ pub(crate) fn county(r: &CountyReport<'_>) -> String {
             "<p class=\"note\">按旧系统数据逐行推算的应迁移数据与新平台实际数据完全一致。</p>\n",
         );
     } else {
-        b.push_str("<table>");
-        header(
+        listing(
             &mut b,
             &[
                 "数据",
@@ -517,20 +548,19 @@ pub(crate) fn county(r: &CountyReport<'_>) -> String {
                 "应为（按旧系统）",
                 "目标库实际",
             ],
+            r.diffs.iter().map(|x| {
+                let field = x.field.clone().unwrap_or_default();
+                vec![
+                    text(table_caption(x.table)),
+                    text(&x.key),
+                    text(diff_kind_caption(x.kind)),
+                    text(&field),
+                    text(r.mask.show(&field, x.expected.as_deref())),
+                    text(r.mask.show(&field, x.actual.as_deref())),
+                ]
+            }),
+            (PRINTED_DIFFS, r.diffs.len(), "diffs.csv"),
         );
-        for x in r.diffs.iter().take(PRINTED_DIFFS) {
-            let field = x.field.clone().unwrap_or_default();
-            b.push_str("<tr>");
-            td(&mut b, table_caption(x.table));
-            td(&mut b, &x.key);
-            td(&mut b, diff_kind_caption(x.kind));
-            td(&mut b, &field);
-            td(&mut b, &r.mask.show(&field, x.expected.as_deref()));
-            td(&mut b, &r.mask.show(&field, x.actual.as_deref()));
-            b.push_str("</tr>\n");
-        }
-        b.push_str("</table>\n");
-        more(&mut b, PRINTED_DIFFS, r.diffs.len(), "diffs.csv");
     }
 
     if !r.increments.is_empty() {
@@ -557,22 +587,20 @@ pub(crate) fn county(r: &CountyReport<'_>) -> String {
             r.carried.len(),
             yuan(total)
         );
-        b.push_str("<table>");
-        header(
+        listing(
             &mut b,
             &["旧系统明细主键", "项目", "资金年度", "金额（元）", "状态"],
+            r.carried.iter().map(|c| {
+                vec![
+                    text(&c.legacy_mxid),
+                    text(&c.program),
+                    text(&c.fund_year),
+                    Cell::Num(yuan_text(&c.amount)),
+                    text(&c.status),
+                ]
+            }),
+            (PRINTED_REJECTS, r.carried.len(), "carried-over.csv"),
         );
-        for c in r.carried.iter().take(PRINTED_REJECTS) {
-            b.push_str("<tr>");
-            td(&mut b, &c.legacy_mxid);
-            td(&mut b, &c.program);
-            td(&mut b, &c.fund_year);
-            num(&mut b, yuan_text(&c.amount));
-            td(&mut b, &c.status);
-            b.push_str("</tr>\n");
-        }
-        b.push_str("</table>\n");
-        more(&mut b, PRINTED_REJECTS, r.carried.len(), "carried-over.csv");
     }
     b.push_str("<div class=\"sign\"><h2>七、签字确认</h2>\n");
     match &r.signoff {

@@ -174,6 +174,47 @@ async fn open(url: &str) -> Result<Db, Failure> {
     Db::connect(&database_url(url)?).await.classify()
 }
 
+/// Puts a phase's guard on one database (with the legacy account's privileges), and records
+/// it in the target. Returns the triggers created and what was done to the privileges.
+async fn put_on_guard(
+    target: &Db,
+    side: Side,
+    db: &Db,
+    phase: Phase,
+    by: &str,
+    reason: &str,
+) -> Result<(usize, String), Failure> {
+    let policy = &context().policy;
+    let n = ykt_cutover::install(db, side, policy, phase)
+        .await
+        .classify()?;
+    let mut note = String::new();
+    if side == Side::Legacy
+        && let Some(account) = &policy.legacy_account
+    {
+        let writes = matches!(phase, Phase::Open | Phase::DualRun);
+        if let Some(sql) = ykt_cutover::set_write_privileges(db, account, writes)
+            .await
+            .classify()?
+        {
+            note = format!("; {sql}");
+        }
+    }
+    ykt_cutover::record_guard(
+        target,
+        &stamp(),
+        "install",
+        side.name(),
+        phase,
+        &db.url().to_string(),
+        by,
+        &format!("{reason}{note}"),
+    )
+    .await
+    .classify()?;
+    Ok((n, note))
+}
+
 pub async fn guard(args: GuardArgs) -> Result<ExitCode, Failure> {
     let ctx = context();
     let (GuardAction::Install(o) | GuardAction::Verify(o) | GuardAction::Remove(o)) = &args.action;
@@ -193,33 +234,7 @@ pub async fn guard(args: GuardArgs) -> Result<ExitCode, Failure> {
     let code = match &args.action {
         GuardAction::Install(_) => {
             for (side, db) in &dbs {
-                let n = ykt_cutover::install(db, *side, &ctx.policy, phase)
-                    .await
-                    .classify()?;
-                let mut note = String::new();
-                if *side == Side::Legacy
-                    && let Some(account) = &ctx.policy.legacy_account
-                {
-                    let writes = matches!(phase, Phase::Open | Phase::DualRun);
-                    if let Some(sql) = ykt_cutover::set_write_privileges(db, account, writes)
-                        .await
-                        .classify()?
-                    {
-                        note = format!("; {sql}");
-                    }
-                }
-                ykt_cutover::record_guard(
-                    &target,
-                    &stamp(),
-                    "install",
-                    side.name(),
-                    phase,
-                    &db.url().to_string(),
-                    &by,
-                    &format!("{}{note}", o.reason),
-                )
-                .await
-                .classify()?;
+                let (n, note) = put_on_guard(&target, *side, db, phase, &by, &o.reason).await?;
                 println!(
                     "{} ({}): {} guard installed, {n} triggers{note}",
                     side.name(),
@@ -573,28 +588,7 @@ pub async fn freeze(args: FreezeArgs) -> Result<ExitCode, Failure> {
     let stage = Stage::new(&args.stage);
     // 1. The frozen guard, on both sides (installing it again is harmless).
     for (side, db) in [(Side::Legacy, &legacy), (Side::Target, &target)] {
-        let n = ykt_cutover::install(db, side, &ctx.policy, Phase::Frozen)
-            .await
-            .classify()?;
-        if side == Side::Legacy
-            && let Some(account) = &ctx.policy.legacy_account
-        {
-            ykt_cutover::set_write_privileges(db, account, false)
-                .await
-                .classify()?;
-        }
-        ykt_cutover::record_guard(
-            &target,
-            &stamp(),
-            "install",
-            side.name(),
-            Phase::Frozen,
-            &db.url().to_string(),
-            &by,
-            "year-end freeze",
-        )
-        .await
-        .classify()?;
+        let (n, _) = put_on_guard(&target, side, db, Phase::Frozen, &by, "year-end freeze").await?;
         println!("freeze 1/5: {} frozen guard on ({n} triggers)", side.name());
     }
     legacy.close().await;

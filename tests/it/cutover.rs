@@ -12,6 +12,28 @@ fn s(p: &Path) -> String {
     p.to_str().unwrap().to_owned()
 }
 
+/// `ykt --at AT guard ACTION --legacy L --target T`, which must succeed.
+fn guard_ok(at: &str, action: &str, l: &str, t: &str) {
+    ykt_ok(&["--at", at, "guard", action, "--legacy", l, "--target", t]);
+}
+
+/// `ykt --at AT sync …`, which must succeed (the reconciliation balances).
+fn sync_ok(at: &str, l: &str, stage: &Path, t: &str, out: &Path) {
+    ykt_ok(&[
+        "--at",
+        at,
+        "sync",
+        "--legacy",
+        l,
+        "--stage",
+        &s(stage),
+        "--target",
+        t,
+        "--out",
+        &s(out),
+    ]);
+}
+
 fn json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
@@ -142,41 +164,14 @@ async fn walk_the_timeline(legacy: DbUrl, target: DbUrl, test: &str) {
         "暂停期",
     )
     .await;
-    ykt_ok(&[
-        "--at",
-        "2020-11-12",
-        "guard",
-        "verify",
-        "--legacy",
-        l,
-        "--target",
-        t,
-    ]);
+    guard_ok("2020-11-12", "verify", l, t);
     route_agrees_with_guard(&ldb, "2020-11-12", &dir).await;
     let events = one(&tdb, "SELECT COUNT(*) FROM cutover_guard_event WHERE action = 'install' AND phase = 'paused' AND by_whom = '省厅信息中心'").await;
     assert_eq!(events, 2, "both installs are recorded with who and why");
 
     // Dual-run.
-    ykt_ok(&[
-        "--at",
-        "2020-11-15 08:00",
-        "guard",
-        "install",
-        "--legacy",
-        l,
-        "--target",
-        t,
-    ]);
-    ykt_ok(&[
-        "--at",
-        "2020-11-15 08:00",
-        "guard",
-        "verify",
-        "--legacy",
-        l,
-        "--target",
-        t,
-    ]);
+    guard_ok("2020-11-15 08:00", "install", l, t);
+    guard_ok("2020-11-15 08:00", "verify", l, t);
     route_agrees_with_guard(&ldb, "2020-11-20", &dir).await;
     // A legacy write for fund year 2020 is refused.
     refused(
@@ -245,19 +240,7 @@ async fn walk_the_timeline(legacy: DbUrl, target: DbUrl, test: &str) {
     .await;
     // The sync brings the 2019 change over, and the reconciliation stays balanced.
     let sync_out = dir.join("out-sync");
-    ykt_ok(&[
-        "--at",
-        "2020-12-28 12:00",
-        "sync",
-        "--legacy",
-        l,
-        "--stage",
-        &s(&stage),
-        "--target",
-        t,
-        "--out",
-        &s(&sync_out),
-    ]);
+    sync_ok("2020-12-28 12:00", l, &stage, t, &sync_out);
     let now = tdb
         .fetch_text_rows("the returned line", &format!("SELECT status, system_of_record, failure_reason FROM payment WHERE legacy_mxid = {returned}"))
         .await
@@ -271,19 +254,7 @@ async fn walk_the_timeline(legacy: DbUrl, target: DbUrl, test: &str) {
     assert_eq!(now[0][2].as_deref(), Some("账号已销户"));
     assert_eq!(json(&sync_out.join("reconcile.json"))["balanced"], true);
     // Re-running the increment is harmless.
-    ykt_ok(&[
-        "--at",
-        "2020-12-28 12:30",
-        "sync",
-        "--legacy",
-        l,
-        "--stage",
-        &s(&stage),
-        "--target",
-        t,
-        "--out",
-        &s(&sync_out),
-    ]);
+    sync_ok("2020-12-28 12:30", l, &stage, t, &sync_out);
     assert_eq!(json(&sync_out.join("reconcile.json"))["balanced"], true);
     // A change committed late, stamped 5 minutes before the cursor: the look-back catches it.
     let late = one(
@@ -309,19 +280,7 @@ async fn walk_the_timeline(legacy: DbUrl, target: DbUrl, test: &str) {
     )
     .await
     .unwrap();
-    ykt_ok(&[
-        "--at",
-        "2020-12-28 12:45",
-        "sync",
-        "--legacy",
-        l,
-        "--stage",
-        &s(&stage),
-        "--target",
-        t,
-        "--out",
-        &s(&sync_out),
-    ]);
+    sync_ok("2020-12-28 12:45", l, &stage, t, &sync_out);
     assert_eq!(
         one(
             &tdb,
@@ -372,19 +331,7 @@ async fn walk_the_timeline(legacy: DbUrl, target: DbUrl, test: &str) {
     .await
     .unwrap();
     let sync2 = dir.join("out-sync2");
-    ykt_ok(&[
-        "--at",
-        "2020-12-29 12:00",
-        "sync",
-        "--legacy",
-        l,
-        "--stage",
-        &s(&stage),
-        "--target",
-        t,
-        "--out",
-        &s(&sync2),
-    ]);
+    sync_ok("2020-12-29 12:00", l, &stage, t, &sync2);
     let st = status(&target, "2020-12-29 13:00");
     assert!(st.contains("NO LONGER APPLIES"), "{st}");
     let html = std::fs::read_to_string(
@@ -460,16 +407,7 @@ async fn walk_the_timeline(legacy: DbUrl, target: DbUrl, test: &str) {
         "冻结期",
     )
     .await;
-    ykt_ok(&[
-        "--at",
-        "2021-01-01",
-        "guard",
-        "verify",
-        "--legacy",
-        l,
-        "--target",
-        t,
-    ]);
+    guard_ok("2021-01-01", "verify", l, t);
     assert_eq!(
         one(
             &tdb,
@@ -638,8 +576,8 @@ async fn guards_on_a_postgres_legacy() {
         ("2020-11-20", "双轨期"),
         ("2021-01-02", "冻结期"),
     ] {
-        ykt_ok(&["--at", at, "guard", "install", "--legacy", l, "--target", t]);
-        ykt_ok(&["--at", at, "guard", "verify", "--legacy", l, "--target", t]);
+        guard_ok(at, "install", l, t);
+        guard_ok(at, "verify", l, t);
         refused(
             &db,
             "INSERT INTO \"T_FFMX\" (\"MXID\", \"ND\") VALUES (-9, '2020')",
@@ -684,28 +622,10 @@ async fn guards_on_a_postgres_legacy() {
         t,
     ]);
     assert_eq!(one(&db, can_insert).await, 1);
-    ykt_ok(&[
-        "--at",
-        "2021-01-02",
-        "guard",
-        "install",
-        "--legacy",
-        l,
-        "--target",
-        t,
-    ]);
+    guard_ok("2021-01-02", "install", l, t);
     // TRUNCATE skips row triggers; the guard refuses it too.
     refused(&db, "TRUNCATE \"T_FFMX\"", "冻结期").await;
-    ykt_ok(&[
-        "--at",
-        "2021-01-02",
-        "guard",
-        "remove",
-        "--legacy",
-        l,
-        "--target",
-        t,
-    ]);
+    guard_ok("2021-01-02", "remove", l, t);
     assert!(
         db.try_rolled_back("INSERT INTO \"T_FFMX\" (\"MXID\", \"ND\") VALUES (-9, '2020')")
             .await
