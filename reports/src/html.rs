@@ -352,6 +352,24 @@ fn listing(
     more(out, shown, total, file);
 }
 
+/// The head of a section of coded rows: the heading with the total, "无。" when there are none,
+/// else the count per code. Returns whether there is a list to print.
+fn coded_section(
+    out: &mut String,
+    title: &str,
+    total: usize,
+    counts: &BTreeMap<String, u64>,
+    explain: impl Fn(&str) -> (String, Option<String>),
+) -> bool {
+    let _ = writeln!(out, "<h2>{title}：共 {total} 条</h2>");
+    if total == 0 {
+        out.push_str("<p class=\"note\">无。</p>\n");
+        return false;
+    }
+    code_counts(out, counts, explain);
+    true
+}
+
 fn code_counts(
     out: &mut String,
     counts: &BTreeMap<String, u64>,
@@ -410,21 +428,19 @@ pub(crate) fn county(r: &CountyReport<'_>) -> String {
     b.push_str("<p class=\"note\">资金指标：</p>\n");
     program_year_table(&mut b, r, "T_ZJZB", "条数");
 
-    let _ = writeln!(
-        b,
-        "<h2>三、拒绝清单（未迁移，需县区处理）：共 {} 条</h2>",
-        r.rejects.len()
-    );
-    if r.rejects.is_empty() {
-        b.push_str("<p class=\"note\">无。</p>\n");
-    } else {
-        code_counts(&mut b, &s.rejects, |c| {
+    if coded_section(
+        &mut b,
+        "三、拒绝清单（未迁移，需县区处理）",
+        r.rejects.len(),
+        &s.rejects,
+        |c| {
             let code = RejectCode::from_code(c);
             (
                 code.map_or("", |c| c.explanation()).to_owned(),
                 Some(code.map_or("", |c| c.county_action()).to_owned()),
             )
-        });
+        },
+    ) {
         // A line rejected with its batch or person is fixed by fixing that batch or person:
         // the printed list shows the rows to fix; rejects.csv lists every row.
         let cascaded = |code: &str| matches!(code, "R_BATCH_REJECTED" | "R_BENEFICIARY_REJECTED");
@@ -454,22 +470,20 @@ pub(crate) fn county(r: &CountyReport<'_>) -> String {
         );
     }
 
-    let _ = writeln!(
-        b,
-        "<h2>四、更正记录（已迁移，数值按规则规范化）：共 {} 条</h2>",
-        r.corrections.len()
-    );
-    if r.corrections.is_empty() {
-        b.push_str("<p class=\"note\">无。</p>\n");
-    } else {
-        code_counts(&mut b, &s.corrections, |c| {
+    if coded_section(
+        &mut b,
+        "四、更正记录（已迁移，数值按规则规范化）",
+        r.corrections.len(),
+        &s.corrections,
+        |c| {
             (
                 CorrectionCode::from_code(c)
                     .map_or("", |c| c.explanation())
                     .to_owned(),
                 None,
             )
-        });
+        },
+    ) {
         listing(
             &mut b,
             &["数据", "旧系统主键", "代码", "字段", "更正前", "更正后"],
@@ -487,22 +501,20 @@ pub(crate) fn county(r: &CountyReport<'_>) -> String {
         );
     }
 
-    let _ = writeln!(
-        b,
-        "<h2>五、审计标记（供核查，不影响迁移）：共 {} 条</h2>",
-        r.flags.len()
-    );
-    if r.flags.is_empty() {
-        b.push_str("<p class=\"note\">无。</p>\n");
-    } else {
-        code_counts(&mut b, &s.flags, |c| {
+    if coded_section(
+        &mut b,
+        "五、审计标记（供核查，不影响迁移）",
+        r.flags.len(),
+        &s.flags,
+        |c| {
             (
                 AuditFlag::from_code(c)
                     .map_or("", |c| c.explanation())
                     .to_owned(),
                 None,
             )
-        });
+        },
+    ) {
         listing(
             &mut b,
             &["代码", "数据", "涉及的旧系统主键", "详情"],
