@@ -315,6 +315,18 @@ fn more(out: &mut String, shown: usize, total: usize, file: &str) {
     }
 }
 
+/// A payment line's status as county staff say it.
+fn status_caption(status: &str) -> &str {
+    match status {
+        "pending" => "待发放",
+        "paid" => "已发放",
+        "failed" => "发放失败",
+        "refunded" => "已退回国库",
+        "reissued" => "已重发",
+        other => other,
+    }
+}
+
 /// A cell of a printed list.
 enum Cell {
     Text(String),
@@ -608,7 +620,7 @@ pub(crate) fn county(r: &CountyReport<'_>) -> String {
                     text(&c.program),
                     text(&c.fund_year),
                     Cell::Num(yuan_text(&c.amount)),
-                    text(&c.status),
+                    text(status_caption(&c.status)),
                 ]
             }),
             (PRINTED_REJECTS, r.carried.len(), "carried-over.csv"),

@@ -15,8 +15,8 @@ use ykt_transform::TransformManifest;
 use super::migrate::{MigrateArgs, SourceArgs, StageArgs};
 use super::{Classify, Failure, database_url, input};
 
-/// Reconcile legacy and target independently: control totals read from both databases and
-/// the balance identity checked for every county and table.
+/// Reconcile legacy and target independently, and write the county, provincial and audit
+/// reports: control totals from both databases, the balance identity per county and table.
 ///
 /// For every county: legacy rows = loaded + merged + rejected, and for payment lines and
 /// allocations legacy amount = loaded amount + rejected amount. Legacy figures come from the
@@ -66,7 +66,8 @@ pub struct RunArgs {
 }
 
 /// The whole job on the embedded default, no server needed: generate a demo legacy system
-/// (3 counties, ~30 000 payment lines), migrate it into SQLite and reconcile, all in DIR.
+/// (3 counties, ~30 000 payment lines), migrate it into SQLite, reconcile and write the
+/// reports, all in DIR.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// The folder for everything the demo writes.
