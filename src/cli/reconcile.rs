@@ -110,7 +110,8 @@ pub(crate) async fn run_reconcile(
         Ok(rec) => rec.counties.iter().map(|c| c.county_code.clone()).collect(),
         Err(_) => Default::default(),
     };
-    let diffs = row_diff(stage, &target_db, &counties).await;
+    let live = platform_is_live(&target_db).await.classify()?;
+    let diffs = row_diff(stage, &target_db, &counties, live).await;
     if let Some(db) = legacy_db {
         db.close().await;
     }
@@ -160,6 +161,21 @@ pub(crate) async fn run_reconcile(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Whether the new platform is live: a dual-run or frozen guard was put on it.
+async fn platform_is_live(target: &Db) -> Result<bool, ykt_db::DbError> {
+    if !target.table_exists("cutover_guard_event").await? {
+        return Ok(false);
+    }
+    Ok(target
+        .fetch_i64(
+            "asking whether the platform is live",
+            "SELECT COUNT(*) FROM cutover_guard_event WHERE system = 'target' AND action = 'install' AND phase IN ('dual-run', 'frozen')",
+        )
+        .await?
+        .unwrap_or(0)
+        > 0)
 }
 
 /// `A_LEGACY_WRITE_AFTER_FREEZE`: legacy rows stamped at or after the freeze boundary.
