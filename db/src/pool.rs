@@ -234,13 +234,16 @@ impl Db {
     }
 
     /// Runs a query whose every column is text (cast in SQL where needed) and returns the rows.
+    ///
+    /// All rows are held at once (twice, briefly: the driver's and the strings); callers read
+    /// in bounded pages or key ranges.
     pub async fn fetch_text_rows(
         &self,
         what: &str,
         sql: &str,
     ) -> Result<Vec<Vec<Option<String>>>, DbError> {
         let sql = AssertSqlSafe(sql.to_owned());
-        match &self.pool {
+        let result = match &self.pool {
             Pool::Sqlite(p) => sqlx::query(sql)
                 .fetch_all(p)
                 .await
@@ -253,8 +256,8 @@ impl Db {
                 .fetch_all(p)
                 .await
                 .and_then(decode_text_rows),
-        }
-        .map_err(self.query_err(what))
+        };
+        result.map_err(self.query_err(what))
     }
 
     /// Runs a query returning one integer (NULL and no row give `None`).
@@ -322,9 +325,15 @@ where
     usize: sqlx::ColumnIndex<R>,
     for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
-    rows.iter()
-        .map(|row| (0..row.len()).map(|i| row.try_get(i)).collect())
-        .collect()
+    rows.iter().map(decode_text_row).collect()
+}
+
+fn decode_text_row<R: Row>(row: &R) -> Result<Vec<Option<String>>, sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    (0..row.len()).map(|i| row.try_get(i)).collect()
 }
 
 impl Db {

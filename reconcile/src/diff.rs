@@ -32,7 +32,7 @@ const TABLES: [(&str, &str); 4] = [
     ("payment_batch", "legacy_pcid"),
     ("payment", "legacy_mxid"),
 ];
-const CHUNK: usize = 100_000;
+const CHUNK: usize = 25_000;
 
 /// What the new platform itself changes on the lines it owns once it is live (paying them,
 /// bank returns): left to the platform by the row diff after dual-run starts.
@@ -193,7 +193,13 @@ pub async fn row_diff(
                 .map(|c| format!("CAST({c} AS TEXT)"))
                 .collect();
             let fetch = |lo: Option<i64>, hi: Option<i64>| {
-                let mut filter = format!("county_code = {c} AND {key} IS NOT NULL");
+                // SQLite would pick the county index and scan the whole county for every key
+                // range; `+` keeps it on the legacy key's index.
+                let county_column = match target.engine() {
+                    ykt_db::Engine::Sqlite => "+county_code",
+                    _ => "county_code",
+                };
+                let mut filter = format!("{county_column} = {c} AND {key} IS NOT NULL");
                 if let Some(lo) = lo {
                     filter.push_str(&format!(" AND {key} > {lo}"));
                 }

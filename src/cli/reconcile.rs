@@ -101,8 +101,17 @@ pub(crate) async fn run_reconcile(
         Some(db) => LegacySide::Database(db),
         None => LegacySide::Snapshot(stage),
     };
+    let started = std::time::Instant::now();
     let result = reconcile(&side, &target_db, &run_id).await;
+    tracing::info!(
+        seconds = started.elapsed().as_secs(),
+        "Control totals read from both sides."
+    );
     let mut flags = audit_flags(&side, &target_db).await;
+    tracing::info!(
+        seconds = started.elapsed().as_secs(),
+        "Audit flags computed."
+    );
     if let (Some(db), Ok(found)) = (&legacy_db, &mut flags) {
         found.extend(writes_after_freeze(db).await.classify()?);
     }
@@ -112,6 +121,7 @@ pub(crate) async fn run_reconcile(
     };
     let live = platform_is_live(&target_db).await.classify()?;
     let diffs = row_diff(stage, &target_db, &counties, live).await;
+    tracing::info!(seconds = started.elapsed().as_secs(), "Rows compared.");
     if let Some(db) = legacy_db {
         db.close().await;
     }
