@@ -21,6 +21,7 @@ use ykt_db::{Db, quote_literal};
 use ykt_reconcile::{CountyBalance, FlagHit, Reconciliation, RowDiff};
 
 pub use compare::{ReportChanges, compare_reports};
+
 pub use manifest::{Manifest, ManifestFile, Verification, verify};
 pub use mask::{Masker, mask_account, mask_id};
 pub use signoff::{SignoffState, signoff_state};
@@ -40,6 +41,11 @@ pub enum ReportError {
     Db(#[from] ykt_db::DbError),
     #[error(transparent)]
     Stage(#[from] ykt_stage::StageError),
+    #[error("{path}: cannot write the reports there: {source}")]
+    OutFolder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: not a report folder of ykt ({reason})")]
     NotReports { path: PathBuf, reason: String },
 }
@@ -55,7 +61,7 @@ impl ReportError {
     /// A missing or foreign folder is the caller's input, not a failure of ykt.
     pub fn is_input_error(&self) -> bool {
         match self {
-            ReportError::NotReports { .. } => true,
+            ReportError::NotReports { .. } | ReportError::OutFolder { .. } => true,
             ReportError::Db(e) => e.is_input_error(),
             _ => false,
         }
@@ -199,8 +205,26 @@ fn counts<'a>(codes: impl Iterator<Item = &'a str>) -> BTreeMap<String, u64> {
     out
 }
 
-/// Removes what an earlier run wrote, so the folder holds one run's reports only.
-fn clear_previous(out: &Path) -> Result<(), ReportError> {
+/// Makes `out` ready for a run's reports, removing what an earlier run wrote there. Only a
+/// folder ykt wrote reports into (it has a manifest, or the marker of an interrupted
+/// run) is cleared; anything else named `counties/` or `audit/` is left alone and refused.
+pub fn prepare_out(out: &Path) -> Result<(), ReportError> {
+    std::fs::create_dir_all(out).map_err(|source| ReportError::OutFolder {
+        path: out.to_owned(),
+        source,
+    })?;
+    let ours = out.join(manifest::MANIFEST).is_file() || out.join(manifest::MARKER).is_file();
+    let occupied = ["counties", "audit"].iter().any(|d| out.join(d).exists());
+    if occupied && !ours {
+        return Err(ReportError::NotReports {
+            path: out.to_owned(),
+            reason:
+                "it holds a counties/ or audit/ folder that ykt did not write; choose another --out"
+                    .to_owned(),
+        });
+    }
+    std::fs::write(out.join(manifest::MARKER), "ykt reports\n")
+        .map_err(|e| ReportError::io(&out.join(manifest::MARKER), e))?;
     for dir in ["counties", "audit"] {
         let p = out.join(dir);
         if p.exists() {
@@ -231,8 +255,7 @@ pub async fn write_reports(
     target: &Db,
     out: &Path,
 ) -> Result<WrittenReports, ReportError> {
-    create_dir(out)?;
-    clear_previous(out)?;
+    prepare_out(out)?;
     let rec = input.reconciliation;
     let mask = Masker {
         unmasked: input.unmasked,

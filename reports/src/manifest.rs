@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::{ReportError, ReportInput};
 
 pub(crate) const MANIFEST: &str = "manifest.json";
+/// Marks a folder as ykt's report folder from the start of a run (a run cut short leaves it).
+pub(crate) const MARKER: &str = ".ykt-reports";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestFile {
@@ -39,7 +41,7 @@ fn files_under(root: &Path) -> Result<Vec<PathBuf>, ReportError> {
             let path = entry.map_err(|e| ReportError::io(&dir, e))?.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if path != root.join(MANIFEST) {
+            } else if path != root.join(MANIFEST) && path != root.join(MARKER) {
                 out.push(path);
             }
         }

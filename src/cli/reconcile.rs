@@ -88,6 +88,8 @@ pub(crate) async fn run_reconcile(
     reports: &ReportFlags,
 ) -> Result<ExitCode, Failure> {
     let out = reports.out.as_path();
+    // The report folder first: a folder that cannot take the reports is found before the work.
+    ykt_reports::prepare_out(out).classify()?;
     let manifest: TransformManifest = stage.manifest(ykt_stage::Step::Transform).map_err(input)?;
     // A stage a delta sync refreshed holds rows recorded under the run it synced into.
     let run_id = ykt_cutover::stage_run_id(stage).unwrap_or(manifest.run_id);
@@ -129,8 +131,6 @@ pub(crate) async fn run_reconcile(
     let flags = flags.classify()?;
     let diffs = diffs.classify()?;
     rec.apply_row_diff(&diffs);
-    std::fs::create_dir_all(out)
-        .map_err(|e| input(format!("cannot create {}: {e}", out.display())))?;
     let path = out.join("reconcile.json");
     ykt_stage::write_json(&path, &rec).map_err(|e| Failure::Run(e.into()))?;
     ykt_stage::write_json(&out.join("diffs.json"), &diffs).map_err(|e| Failure::Run(e.into()))?;

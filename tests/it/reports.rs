@@ -479,6 +479,25 @@ async fn county_reports_on_postgres_match_the_truth_and_verify() {
     );
     let same = ykt(&["report", "diff", &s(&out), &s(&out)]);
     assert_eq!(same.status.code(), Some(0));
+
+    // A folder ykt did not write is never cleared.
+    let foreign = dir.join("foreign");
+    std::fs::create_dir_all(foreign.join("counties")).unwrap();
+    std::fs::write(foreign.join("counties/keep.txt"), "mine").unwrap();
+    let refused = ykt(&[
+        "reconcile",
+        "--legacy",
+        legacy.expose(),
+        "--stage",
+        &s(&stage),
+        "--target",
+        target.expose(),
+        "--out",
+        &s(&foreign),
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("ykt did not write"));
+    assert!(foreign.join("counties/keep.txt").is_file());
 }
 
 fn chromium() -> Option<PathBuf> {
