@@ -1,6 +1,6 @@
 //! The freeze at year end, and the records every cutover command keeps in the target.
 
-use ykt_db::{Db, DbUrl, Engine, quote_literal};
+use ykt_db::{Db, DbUrl, Engine, cast_text, quote_literal};
 use ykt_extract::{LegacySource, ident};
 use ykt_stage::Stage;
 
@@ -118,10 +118,7 @@ pub struct LateWrite {
 /// Legacy rows stamped at or after `frozen_from` (`YYYY-MM-DD HH:MM:SS`, Beijing time).
 pub async fn writes_after(legacy: &Db, frozen_from: &str) -> Result<Vec<LateWrite>, CutoverError> {
     let e = legacy.engine();
-    let text = |x: &str| match e {
-        Engine::MySql => format!("CAST({x} AS CHAR)"),
-        _ => format!("CAST({x} AS TEXT)"),
-    };
+    let text = |x: &str| cast_text(e, x);
     let mut out = Vec::new();
     for (table, key, region) in [("T_BTDX", "DXID", "XZQHDM"), ("T_FFPC", "PCID", "XZQHDM")] {
         let sql = format!(

@@ -2,7 +2,7 @@
 //! (`cutover-policy.md` § Guards), their removal, and their verification by trying each write
 //! inside a rolled-back transaction.
 
-use ykt_db::{Db, Engine, quote_literal};
+use ykt_db::{Db, Engine, cast_text, quote_literal};
 use ykt_domain::LegacyTable;
 use ykt_extract::ident;
 
@@ -215,6 +215,13 @@ fn create_sql(engine: Engine, phase: Phase, rule: &Rule) -> Vec<String> {
     }
 }
 
+fn drop_sql(engine: Engine, name: &str, table: &str) -> String {
+    match engine {
+        Engine::Postgres => format!("DROP TRIGGER IF EXISTS {name} ON {}", ident(engine, table)),
+        _ => format!("DROP TRIGGER IF EXISTS {name}"),
+    }
+}
+
 /// The guard triggers in a database: (trigger, table).
 pub async fn installed(db: &Db) -> Result<Vec<(String, String)>, CutoverError> {
     let sql = match db.engine() {
@@ -249,13 +256,8 @@ pub async fn remove(db: &Db) -> Result<usize, CutoverError> {
     let engine = db.engine();
     let triggers = installed(db).await?;
     for (name, table) in &triggers {
-        let sql = match engine {
-            Engine::Postgres => {
-                format!("DROP TRIGGER IF EXISTS {name} ON {}", ident(engine, table))
-            }
-            _ => format!("DROP TRIGGER IF EXISTS {name}"),
-        };
-        db.execute_script("dropping a guard trigger", &sql).await?;
+        db.execute_script("dropping a guard trigger", &drop_sql(engine, name, table))
+            .await?;
     }
     Ok(triggers.len())
 }
@@ -274,12 +276,7 @@ pub async fn install(
     } else {
         // Off and on in one transaction: there is never a moment without a guard.
         for (name, table) in installed(db).await? {
-            statements.push(match engine {
-                Engine::Postgres => {
-                    format!("DROP TRIGGER IF EXISTS {name} ON {}", ident(engine, &table))
-                }
-                _ => format!("DROP TRIGGER IF EXISTS {name}"),
-            });
+            statements.push(drop_sql(engine, &name, &table));
         }
     }
     if engine == Engine::Postgres {
@@ -410,11 +407,11 @@ async fn first_key(
     filter: &str,
 ) -> Result<Option<String>, CutoverError> {
     let e = db.engine();
-    let cast = if e == Engine::MySql { "CHAR" } else { "TEXT" };
+    let k = ident(e, key);
     let sql = format!(
-        "SELECT CAST({k} AS {cast}) FROM {t}{filter} ORDER BY {k} LIMIT 1",
-        k = ident(e, key),
-        t = ident(e, table)
+        "SELECT {} FROM {}{filter} ORDER BY {k} LIMIT 1",
+        cast_text(e, &k),
+        ident(e, table)
     );
     Ok(db
         .fetch_text_rows("finding a row to try", &sql)

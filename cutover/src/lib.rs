@@ -17,9 +17,7 @@ pub use guard::{
 };
 pub use policy::{Phase, Policy, beijing, parse_time};
 pub use route::{Operation, Route, System, fund_year, legacy_may_write, route};
-pub use sync::{
-    SYNC_MARKER, SYNCED, SyncMarker, SyncOptions, SyncReport, base_run, stage_run_id, sync,
-};
+pub use sync::{SYNCED, SyncOptions, SyncReport, base_run, stage_run_id, sync};
 
 /// Cutover errors.
 #[derive(Debug, thiserror::Error)]

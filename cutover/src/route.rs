@@ -70,20 +70,12 @@ pub enum Route {
     Refused(String),
 }
 
-/// A fund year as `mapping-rules.md` reads it: trimmed, a trailing 年 dropped, `YY` = 20YY,
-/// four digits 2000–2030.
+/// A fund year as `mapping-rules.md` reads it (the transform's own rule): trimmed, a trailing 年
+/// dropped, `YY` = 20YY, four digits 2000–2030.
 pub fn fund_year(raw: &str) -> Option<i32> {
-    let text = raw.trim();
-    let text = text.strip_suffix('年').unwrap_or(text).trim();
-    if !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let year = match text.len() {
-        2 => 2000 + text.parse::<i32>().ok()?,
-        4 => text.parse::<i32>().ok()?,
-        _ => return None,
-    };
-    (2000..=2030).contains(&year).then_some(year)
+    ykt_transform::rules::fund_year(Some(raw))
+        .ok()
+        .map(|y| i32::from(y.value))
 }
 
 /// Whether legacy may write a batch or payment line of this fund year: the rule of the

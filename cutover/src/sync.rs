@@ -8,11 +8,11 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDateTime;
-use ykt_db::{Db, DbUrl, Engine, quote_literal};
+use ykt_db::{Db, DbUrl, Engine, cast_text, quote_literal};
 use ykt_domain::LegacyTable;
 use ykt_extract::{ExtractManifest, LegacySource, ident};
 use ykt_load::ChangedKeys;
-use ykt_stage::{Stage, Step};
+use ykt_stage::{SYNC_MARKER, Stage, Step};
 use ykt_transform::{TransformManifest, TransformOptions};
 
 use crate::{CutoverError, Policy};
@@ -24,11 +24,8 @@ pub const SYNCED: [LegacyTable; 3] = [
     LegacyTable::Payments,
 ];
 
-/// Written into a stage that a sync refreshed: the run its rows are recorded under.
-pub const SYNC_MARKER: &str = "sync.json";
-
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct SyncMarker {
+pub(crate) struct SyncMarker {
     pub base_run_id: String,
     pub increment: i64,
 }
@@ -147,10 +144,7 @@ pub async fn sync(
     let cursor = cursors(target, stage).await?;
     let legacy = Db::connect(legacy_url).await?;
     let le = legacy.engine();
-    let text = |e: &str| match le {
-        Engine::MySql => format!("CAST({e} AS CHAR)"),
-        _ => format!("CAST({e} AS TEXT)"),
-    };
+    let text = |e: &str| cast_text(le, e);
     let mut keys: ChangedKeys = BTreeMap::new();
     let mut report = SyncReport {
         base_run_id: base_run_id.clone(),

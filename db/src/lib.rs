@@ -16,5 +16,5 @@ mod pool;
 mod url;
 
 pub use error::DbError;
-pub use pool::{Db, Snapshot, columns_sql, quote_literal, recreate_database};
+pub use pool::{Db, Snapshot, cast_text, columns_sql, quote_literal, recreate_database};
 pub use url::{DbUrl, Engine};

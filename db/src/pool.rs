@@ -442,6 +442,14 @@ pub fn columns_sql(engine: Engine, table: &str) -> String {
 
 /// A SQL string literal for the engine: quotes doubled, and backslashes doubled for MySQL
 /// (which treats them as escapes by default).
+/// An expression read as text: `CAST(… AS CHAR)` on MariaDB, `CAST(… AS TEXT)` elsewhere.
+pub fn cast_text(engine: Engine, expr: &str) -> String {
+    match engine {
+        Engine::MySql => format!("CAST({expr} AS CHAR)"),
+        _ => format!("CAST({expr} AS TEXT)"),
+    }
+}
+
 pub fn quote_literal(engine: Engine, value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('\'');

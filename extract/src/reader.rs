@@ -15,8 +15,7 @@ fn select_expr(engine: Engine, column: &LegacyColumn) -> String {
         (Engine::MySql, ColumnKind::DateTime) => {
             format!("DATE_FORMAT({name}, '%Y-%m-%d %H:%i:%s')")
         }
-        (Engine::Postgres | Engine::Sqlite, _) => format!("CAST({name} AS TEXT)"),
-        (Engine::MySql, _) => format!("CAST({name} AS CHAR)"),
+        _ => ykt_db::cast_text(engine, &name),
     }
 }
 

@@ -197,10 +197,7 @@ pub async fn reconcile(
             f.loaded_amount = parse_sum(engine, row[2].as_deref());
         }
     }
-    let year = match engine {
-        Engine::MySql => "CAST(fund_year AS CHAR)",
-        _ => "CAST(fund_year AS TEXT)",
-    };
+    let year = ykt_db::cast_text(engine, "fund_year");
     let by_label_sql = [
         (
             "T_ZJZB",

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
-use ykt_db::{Db, Engine};
+use ykt_db::{Db, cast_text as text};
 use ykt_domain::{CountyResolution, LegacyTable, Regions, UNATTRIBUTED_COUNTY};
 use ykt_extract::ident;
 use ykt_stage::{Stage, TextTableReader};
@@ -119,13 +119,6 @@ pub fn status_label(table: LegacyTable, raw: Option<&str>) -> String {
         .iter()
         .find(|(c, _)| *c == code)
         .map_or_else(|| code.to_owned(), |(_, n)| (*n).to_owned())
-}
-
-fn text(engine: Engine, expr: &str) -> String {
-    match engine {
-        Engine::MySql => format!("CAST({expr} AS CHAR)"),
-        _ => format!("CAST({expr} AS TEXT)"),
-    }
 }
 
 /// Reads a query page by page on the key in its first column: `sql(filter)` builds the

@@ -9,7 +9,7 @@ use similar::{ChangeTag, TextDiff};
 use ykt_domain::{AuditFlag, CorrectionCode, RejectCode, format_money};
 use ykt_reconcile::{Reconciliation, RowDiff};
 
-use crate::summary::{CountySummary, ProvinceSummary, TableSummary};
+use crate::summary::{CountySummary, ProvinceSummary, TableSummary, amount};
 use crate::{CountyReport, Masker, ReportInput, diff_kind_caption, table_caption};
 
 /// How many rows of a long list the printed report shows; the CSV and Excel files hold all.
@@ -85,7 +85,7 @@ pub(crate) fn yuan(amount: Decimal) -> String {
 }
 
 fn yuan_text(text: &str) -> String {
-    yuan(text.parse().unwrap_or_default())
+    yuan(amount(text))
 }
 
 fn page(title: &str, body: &str) -> String {
@@ -163,10 +163,7 @@ fn figures_table(out: &mut String, tables: &BTreeMap<String, TableSummary>) {
     );
     for t in TABLE_ORDER {
         let Some(f) = tables.get(t) else { continue };
-        let rows = f.source_rows as i64
-            - f.loaded_rows as i64
-            - f.merged_rows as i64
-            - f.rejected_rows as i64;
+        let rows = f.row_difference();
         out.push_str("<tr>");
         td(out, &format!("{}（{t}）", table_caption(t)));
         num(out, f.source_rows);
@@ -175,9 +172,7 @@ fn figures_table(out: &mut String, tables: &BTreeMap<String, TableSummary>) {
         num(out, f.rejected_rows);
         diff_cell(out, rows.to_string(), rows != 0);
         if matches!(t, "T_FFMX" | "T_ZJZB") {
-            let amount = |s: &str| s.parse::<Decimal>().unwrap_or_default();
-            let d =
-                amount(&f.source_amount) - amount(&f.loaded_amount) - amount(&f.rejected_amount);
+            let d = f.amount_difference();
             num(out, yuan_text(&f.source_amount));
             num(out, yuan_text(&f.loaded_amount));
             num(out, yuan_text(&f.rejected_amount));
@@ -600,11 +595,7 @@ pub(crate) fn county(r: &CountyReport<'_>) -> String {
         b.push_str("</table>\n");
     }
     if !r.carried.is_empty() {
-        let total: Decimal = r
-            .carried
-            .iter()
-            .map(|c| c.amount.parse::<Decimal>().unwrap_or_default())
-            .sum();
+        let total: Decimal = r.carried.iter().map(|c| amount(&c.amount)).sum();
         let _ = writeln!(
             b,
             "<h2>年末结转清单：{} 笔，金额 {} 元</h2>\n<p class=\"note\">冻结时仍由旧系统负责（待发或发放失败）的明细，已转由新平台办理，是本县尚需发放的资金。完整清单见 carried-over.csv。</p>",
@@ -719,10 +710,8 @@ pub(crate) fn province(
                 diffs: u64,
                 link: bool,
                 class: &str| {
-        let amount = |s: &str| s.parse::<Decimal>().unwrap_or_default();
-        let rows = f.source_rows as i64 - f.loaded_rows as i64 - f.rejected_rows as i64;
-        let money =
-            amount(&f.source_amount) - amount(&f.loaded_amount) - amount(&f.rejected_amount);
+        let rows = f.row_difference();
+        let money = f.amount_difference();
         let _ = write!(b, "<tr{class}>");
         if link {
             let _ = write!(

@@ -271,6 +271,8 @@ pub async fn write_reports(
             )
         })
         .collect();
+    // A target with the cutover tables (migration 0002) keeps sign-offs, syncs and carry-overs.
+    let cutover = target.table_exists("cutover_county_report").await?;
     let mut summaries = Vec::new();
     for balance in &rec.counties {
         let code = &balance.county_code;
@@ -298,10 +300,19 @@ pub async fn write_reports(
         let summary_path = dir.join("summary.json");
         ykt_stage::write_json(&summary_path, &summary)?;
         let sha = ykt_stage::sha256_file(&summary_path)?;
+        let (signoff, carried, increments) = if cutover {
+            (
+                signoff::signoff_state(target, code, &sha).await?,
+                signoff::carried_over(target, code).await?,
+                signoff::increments(target, code).await?,
+            )
+        } else {
+            (None, Vec::new(), Vec::new())
+        };
         let report = CountyReport {
-            signoff: signoff::signoff_state(target, code, &sha).await?,
-            carried: signoff::carried_over(target, code).await?,
-            increments: signoff::increments(target, code).await?,
+            signoff,
+            carried,
+            increments,
             summary,
             balance,
             rejects,
@@ -315,16 +326,18 @@ pub async fn write_reports(
         write_county_csvs(&report, &dir)?;
         write_text(&dir.join("reconciliation.html"), &html::county(&report))?;
         xlsx::county(&report, &dir.join("reconciliation.xlsx"))?;
-        signoff::record_report(
-            target,
-            &input.generated_at,
-            code,
-            &rec.run_id,
-            report.summary.balanced,
-            &sha,
-            &out.display().to_string(),
-        )
-        .await?;
+        if cutover {
+            signoff::record_report(
+                target,
+                &input.generated_at,
+                code,
+                &rec.run_id,
+                report.summary.balanced,
+                &sha,
+                &out.display().to_string(),
+            )
+            .await?;
+        }
         tracing::info!(county = %code, balanced = report.summary.balanced, "County report written.");
         summaries.push(report.summary);
     }
@@ -358,78 +371,123 @@ pub(crate) fn table_caption(table: &str) -> &'static str {
     }
 }
 
-fn write_county_csvs(r: &CountyReport<'_>, dir: &Path) -> Result<(), ReportError> {
+/// One list of the county report as its CSV file and Excel sheet both hold it: the file, the
+/// sheet (none: CSV only), the header, the column widths in Excel, and the rows.
+pub(crate) struct Listing<'a> {
+    pub file: &'static str,
+    pub sheet: Option<&'static str>,
+    pub header: &'static [&'static str],
+    pub widths: &'static [f64],
+    pub rows: Box<dyn Iterator<Item = Vec<String>> + 'a>,
+}
+
+/// The county's lists, in sheet order; personal fields masked as the report is.
+pub(crate) fn listings<'a>(r: &'a CountyReport<'_>) -> Vec<Listing<'a>> {
     use ykt_domain::{AuditFlag, CorrectionCode, RejectCode};
     let m = r.mask;
-    csv::write_csv(
-        &dir.join("rejects.csv"),
-        &[
-            "表",
-            "旧系统主键",
-            "拒绝代码",
-            "字段",
-            "原始值",
-            "说明",
-            "县区需做的处理",
-        ],
-        r.rejects.iter().map(|x| {
-            let code = RejectCode::from_code(&x.code);
-            vec![
-                x.table.clone(),
-                x.key.clone(),
-                x.code.clone(),
-                x.field.clone(),
-                m.show(&x.field, x.raw.as_deref()),
-                code.map_or("", |c| c.explanation()).to_owned(),
-                code.map_or("", |c| c.county_action()).to_owned(),
-            ]
-        }),
-    )?;
-    csv::write_csv(
-        &dir.join("corrections.csv"),
-        &[
-            "表",
-            "旧系统主键",
-            "更正代码",
-            "字段",
-            "更正前",
-            "更正后",
-            "说明",
-        ],
-        r.corrections.iter().map(|x| {
-            vec![
-                x.table.clone(),
-                x.key.clone(),
-                x.code.clone(),
-                x.field.clone(),
-                m.show(&x.field, x.before.as_deref()),
-                m.show(&x.field, x.after.as_deref()),
-                CorrectionCode::from_code(&x.code)
-                    .map_or("", |c| c.explanation())
-                    .to_owned(),
-            ]
-        }),
-    )?;
-    csv::write_csv(
-        &dir.join("flags.csv"),
-        &["审计标记", "说明", "表", "旧系统主键", "详情"],
-        r.flags.iter().map(|f| {
-            vec![
-                f.flag.to_owned(),
-                AuditFlag::from_code(f.flag)
-                    .map_or("", |c| c.explanation())
-                    .to_owned(),
-                f.table.to_owned(),
-                f.legacy_keys.join(" "),
-                f.detail.clone(),
-            ]
-        }),
-    )?;
+    let mut out = vec![
+        Listing {
+            file: "rejects.csv",
+            sheet: Some("拒绝清单"),
+            header: &[
+                "表",
+                "旧系统主键",
+                "拒绝代码",
+                "字段",
+                "原始值",
+                "说明",
+                "县区需做的处理",
+            ],
+            widths: &[9.0, 12.0, 24.0, 9.0, 22.0, 40.0, 50.0],
+            rows: Box::new(r.rejects.iter().map(move |x| {
+                let code = RejectCode::from_code(&x.code);
+                vec![
+                    x.table.clone(),
+                    x.key.clone(),
+                    x.code.clone(),
+                    x.field.clone(),
+                    m.show(&x.field, x.raw.as_deref()),
+                    code.map_or("", |c| c.explanation()).to_owned(),
+                    code.map_or("", |c| c.county_action()).to_owned(),
+                ]
+            })),
+        },
+        Listing {
+            file: "corrections.csv",
+            sheet: Some("更正记录"),
+            header: &[
+                "表",
+                "旧系统主键",
+                "更正代码",
+                "字段",
+                "更正前",
+                "更正后",
+                "说明",
+            ],
+            widths: &[9.0, 12.0, 24.0, 9.0, 22.0, 22.0, 40.0],
+            rows: Box::new(r.corrections.iter().map(move |x| {
+                vec![
+                    x.table.clone(),
+                    x.key.clone(),
+                    x.code.clone(),
+                    x.field.clone(),
+                    m.show(&x.field, x.before.as_deref()),
+                    m.show(&x.field, x.after.as_deref()),
+                    CorrectionCode::from_code(&x.code)
+                        .map_or("", |c| c.explanation())
+                        .to_owned(),
+                ]
+            })),
+        },
+        Listing {
+            file: "flags.csv",
+            sheet: Some("审计标记"),
+            header: &["审计标记", "说明", "表", "旧系统主键", "详情"],
+            widths: &[26.0, 36.0, 9.0, 30.0, 40.0],
+            rows: Box::new(r.flags.iter().map(|f| {
+                vec![
+                    f.flag.to_owned(),
+                    AuditFlag::from_code(f.flag)
+                        .map_or("", |c| c.explanation())
+                        .to_owned(),
+                    f.table.to_owned(),
+                    f.legacy_keys.join(" "),
+                    f.detail.clone(),
+                ]
+            })),
+        },
+        Listing {
+            file: "diffs.csv",
+            sheet: Some("逐行差异"),
+            header: &[
+                "表",
+                "旧系统主键",
+                "差异类型",
+                "字段",
+                "应为（按旧系统）",
+                "目标库实际",
+            ],
+            widths: &[12.0, 12.0, 22.0, 16.0, 24.0, 24.0],
+            rows: Box::new(r.diffs.iter().map(move |d| {
+                let field = d.field.clone().unwrap_or_default();
+                vec![
+                    d.table.to_owned(),
+                    d.key.clone(),
+                    diff_kind_caption(d.kind).to_owned(),
+                    field.clone(),
+                    m.show(&field, d.expected.as_deref()),
+                    m.show(&field, d.actual.as_deref()),
+                ]
+            })),
+        },
+    ];
     if !r.carried.is_empty() {
-        csv::write_csv(
-            &dir.join("carried-over.csv"),
-            &["旧系统明细主键", "项目代码", "资金年度", "金额", "状态"],
-            r.carried.iter().map(|c| {
+        out.push(Listing {
+            file: "carried-over.csv",
+            sheet: None,
+            header: &["旧系统明细主键", "项目代码", "资金年度", "金额", "状态"],
+            widths: &[],
+            rows: Box::new(r.carried.iter().map(|c| {
                 vec![
                     c.legacy_mxid.clone(),
                     c.program.clone(),
@@ -437,31 +495,16 @@ fn write_county_csvs(r: &CountyReport<'_>, dir: &Path) -> Result<(), ReportError
                     c.amount.clone(),
                     c.status.clone(),
                 ]
-            }),
-        )?;
+            })),
+        });
     }
-    csv::write_csv(
-        &dir.join("diffs.csv"),
-        &[
-            "表",
-            "旧系统主键",
-            "差异类型",
-            "字段",
-            "应为（按旧系统）",
-            "目标库实际",
-        ],
-        r.diffs.iter().map(|d| {
-            let field = d.field.clone().unwrap_or_default();
-            vec![
-                d.table.to_owned(),
-                d.key.clone(),
-                diff_kind_caption(d.kind).to_owned(),
-                field.clone(),
-                m.show(&field, d.expected.as_deref()),
-                m.show(&field, d.actual.as_deref()),
-            ]
-        }),
-    )?;
+    out
+}
+
+fn write_county_csvs(r: &CountyReport<'_>, dir: &Path) -> Result<(), ReportError> {
+    for listing in listings(r) {
+        csv::write_csv(&dir.join(listing.file), listing.header, listing.rows)?;
+    }
     Ok(())
 }
 

@@ -19,14 +19,12 @@ pub struct SignoffState {
 }
 
 /// The latest sign-off of a county, judged against the summary.json whose SHA-256 is `current`.
+/// The target must have the cutover tables (platform migration 0002).
 pub async fn signoff_state(
     target: &Db,
     county: &str,
     current: &str,
 ) -> Result<Option<SignoffState>, ReportError> {
-    if !target.table_exists("cutover_signoff").await? {
-        return Ok(None);
-    }
     let e = target.engine();
     let c = quote_literal(e, county);
     let rows = target
@@ -85,9 +83,6 @@ pub(crate) async fn carried_over(
     target: &Db,
     county: &str,
 ) -> Result<Vec<CarriedLine>, ReportError> {
-    if !target.table_exists("cutover_carry_over").await? {
-        return Ok(Vec::new());
-    }
     let e = target.engine();
     let rows = target
         .fetch_text_rows(
@@ -115,9 +110,6 @@ pub(crate) async fn increments(
     target: &Db,
     county: &str,
 ) -> Result<Vec<(String, String, u64)>, ReportError> {
-    if !target.table_exists("cutover_sync_change").await? {
-        return Ok(Vec::new());
-    }
     let rows = target
         .fetch_text_rows(
             "reading the sync increments",
@@ -139,7 +131,7 @@ pub(crate) async fn increments(
         .collect())
 }
 
-/// Records a county report written (its summary.json checksum), when the target keeps them.
+/// Records a county report written (its summary.json checksum).
 pub(crate) async fn record_report(
     target: &Db,
     at: &str,
@@ -149,9 +141,6 @@ pub(crate) async fn record_report(
     sha: &str,
     out: &str,
 ) -> Result<(), ReportError> {
-    if !target.table_exists("cutover_county_report").await? {
-        return Ok(());
-    }
     let e = target.engine();
     let q = |v: &str| quote_literal(e, v);
     target

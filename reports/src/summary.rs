@@ -121,8 +121,24 @@ fn add_counts(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
     }
 }
 
-fn amount(text: &str) -> Decimal {
+/// An amount as the summaries write it (two-decimal text) read back.
+pub(crate) fn amount(text: &str) -> Decimal {
     text.parse().unwrap_or_default()
+}
+
+impl TableSummary {
+    /// Legacy rows not loaded, merged or rejected.
+    pub(crate) fn row_difference(&self) -> i64 {
+        self.source_rows as i64
+            - self.loaded_rows as i64
+            - self.merged_rows as i64
+            - self.rejected_rows as i64
+    }
+
+    /// Legacy amount not loaded or rejected.
+    pub(crate) fn amount_difference(&self) -> Decimal {
+        amount(&self.source_amount) - amount(&self.loaded_amount) - amount(&self.rejected_amount)
+    }
 }
 
 impl ProvinceSummary {

@@ -7,10 +7,10 @@ use std::path::Path;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
-use ykt_domain::{AuditFlag, CorrectionCode, RejectCode};
 
 use crate::html::program_years;
-use crate::{CountyReport, ReportError, diff_kind_caption, table_caption};
+use crate::summary::amount;
+use crate::{CountyReport, ReportError, listings, table_caption};
 
 /// Excel's row limit, less the header.
 const MAX_ROWS: usize = 1_048_575;
@@ -90,13 +90,8 @@ impl<'a> Sheet<'a> {
     }
 }
 
-fn amount(s: &str) -> Decimal {
-    s.parse().unwrap_or_default()
-}
-
 fn build(r: &CountyReport<'_>, book: &mut Workbook) -> Result<(), XlsxError> {
     let s = &r.summary;
-    let m = r.mask;
     {
         let mut sh = Sheet::new(book, "结论", &["项目", "内容"], &[18.0, 90.0])?;
         sh.push(vec![
@@ -192,102 +187,11 @@ fn build(r: &CountyReport<'_>, book: &mut Workbook) -> Result<(), XlsxError> {
             }
         }
     }
-    {
-        let mut sh = Sheet::new(
-            book,
-            "拒绝清单",
-            &[
-                "表",
-                "旧系统主键",
-                "拒绝代码",
-                "字段",
-                "原始值",
-                "说明",
-                "县区需做的处理",
-            ],
-            &[9.0, 12.0, 24.0, 9.0, 22.0, 40.0, 50.0],
-        )?;
-        for x in &r.rejects {
-            let code = RejectCode::from_code(&x.code);
-            sh.push(vec![
-                text(&x.table),
-                text(&x.key),
-                text(&x.code),
-                text(&x.field),
-                Cell::Text(m.show(&x.field, x.raw.as_deref())),
-                text(code.map_or("", |c| c.explanation())),
-                text(code.map_or("", |c| c.county_action())),
-            ])?;
-        }
-    }
-    {
-        let mut sh = Sheet::new(
-            book,
-            "更正记录",
-            &[
-                "表",
-                "旧系统主键",
-                "更正代码",
-                "字段",
-                "更正前",
-                "更正后",
-                "说明",
-            ],
-            &[9.0, 12.0, 24.0, 9.0, 22.0, 22.0, 40.0],
-        )?;
-        for x in &r.corrections {
-            sh.push(vec![
-                text(&x.table),
-                text(&x.key),
-                text(&x.code),
-                text(&x.field),
-                Cell::Text(m.show(&x.field, x.before.as_deref())),
-                Cell::Text(m.show(&x.field, x.after.as_deref())),
-                text(CorrectionCode::from_code(&x.code).map_or("", |c| c.explanation())),
-            ])?;
-        }
-    }
-    {
-        let mut sh = Sheet::new(
-            book,
-            "审计标记",
-            &["审计标记", "说明", "表", "旧系统主键", "详情"],
-            &[26.0, 36.0, 9.0, 30.0, 40.0],
-        )?;
-        for f in &r.flags {
-            sh.push(vec![
-                text(f.flag),
-                text(AuditFlag::from_code(f.flag).map_or("", |c| c.explanation())),
-                text(f.table),
-                Cell::Text(f.legacy_keys.join(" ")),
-                text(&f.detail),
-            ])?;
-        }
-    }
-    {
-        let mut sh = Sheet::new(
-            book,
-            "逐行差异",
-            &[
-                "表",
-                "旧系统主键",
-                "差异类型",
-                "字段",
-                "应为（按旧系统）",
-                "目标库实际",
-            ],
-            &[12.0, 12.0, 22.0, 16.0, 24.0, 24.0],
-        )?;
-        for d in &r.diffs {
-            let field = d.field.clone().unwrap_or_default();
-            sh.push(vec![
-                text(d.table),
-                text(&d.key),
-                text(diff_kind_caption(d.kind)),
-                text(&field),
-                Cell::Text(m.show(&field, d.expected.as_deref())),
-                Cell::Text(m.show(&field, d.actual.as_deref())),
-            ])?;
+    for listing in listings(r) {
+        let Some(sheet) = listing.sheet else { continue };
+        let mut sh = Sheet::new(book, sheet, listing.header, listing.widths)?;
+        for row in listing.rows {
+            sh.push(row.into_iter().map(Cell::Text).collect())?;
         }
     }
     {

@@ -622,7 +622,8 @@ pub async fn freeze(args: FreezeArgs) -> Result<ExitCode, Failure> {
     }
     target.close().await;
     // 4. The final reconciliation: the stage now expects every line owned by the new platform.
-    let run_id = ykt_cutover::stage_run_id(&stage);
+    // Re-transformed with every line owned by the new platform; the snapshot, and so the run
+    // its rows are recorded under, stays the same.
     ykt_transform::transform(
         &stage,
         &ykt_transform::TransformOptions {
@@ -633,19 +634,6 @@ pub async fn freeze(args: FreezeArgs) -> Result<ExitCode, Failure> {
         &|_, _| {},
     )
     .classify()?;
-    if let Some(base) = run_id {
-        let marker = stage.dir().join(ykt_cutover::SYNC_MARKER);
-        let increment =
-            ykt_stage::read_json::<ykt_cutover::SyncMarker>(&marker).map_or(0, |m| m.increment);
-        ykt_stage::write_json(
-            &marker,
-            &ykt_cutover::SyncMarker {
-                base_run_id: base,
-                increment,
-            },
-        )
-        .map_err(|e| Failure::Run(e.into()))?;
-    }
     println!("freeze 4/5: final reconciliation");
     let source = LegacySource::Database(database_url(&args.legacy)?);
     let code = run_reconcile(&source, &stage, &args.target, &args.reports).await?;

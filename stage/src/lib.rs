@@ -19,5 +19,5 @@
 mod manifest;
 mod table;
 
-pub use manifest::{Stage, StageError, Step, read_json, sha256_file, write_json};
+pub use manifest::{SYNC_MARKER, Stage, StageError, Step, read_json, sha256_file, write_json};
 pub use table::{TextTableReader, TextTableWriter};

@@ -74,6 +74,10 @@ impl Step {
     }
 }
 
+/// Written into a stage by a delta sync that refreshed it: the run its rows are recorded under
+/// in the target (`ykt sync`). A new extract removes it.
+pub const SYNC_MARKER: &str = "sync.json";
+
 /// A stage folder.
 #[derive(Debug, Clone)]
 pub struct Stage {
@@ -145,6 +149,8 @@ impl Stage {
         let outputs: Vec<PathBuf> = match step {
             Step::Extract => vec![
                 self.dir.join("legacy"),
+                // A new snapshot is not the one a delta sync refreshed.
+                self.dir.join(SYNC_MARKER),
                 self.manifest_path(Step::Extract),
                 self.platform_dir(),
                 self.marker(Step::Transform),
