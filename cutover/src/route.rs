@@ -73,7 +73,7 @@ pub enum Route {
 /// A fund year as `mapping-rules.md` reads it (the transform's own rule): trimmed, a trailing 年
 /// dropped, `YY` = 20YY, four digits 2000–2030.
 pub fn fund_year(raw: &str) -> Option<i32> {
-    ykt_transform::rules::fund_year(Some(raw))
+    ykt_domain::rules::fund_year(Some(raw))
         .ok()
         .map(|y| i32::from(y.value))
 }

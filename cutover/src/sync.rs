@@ -233,6 +233,10 @@ pub async fn sync(
             },
         )?;
         ykt_load::with_dependent_lines(stage, &mut keys)?;
+        // Rows re-read in the look-back window, or hanging on a changed person or batch,
+        // count as changed only when a value changed: a sync that changed nothing leaves the
+        // target, and the counties' sign-offs, as they were.
+        let keys = ykt_load::really_changed(stage, target, &base_run_id, &keys).await?;
         let upsert = ykt_load::upsert_changed(stage, target, &base_run_id, &keys).await?;
         report.rows_written = upsert.rows_written;
         for (table, key, county) in &upsert.changes {

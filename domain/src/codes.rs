@@ -57,7 +57,7 @@ codes! {
         IdChecksum = "R_ID_CHECKSUM", "身份证号校验位错误（可能录入时输错了某一位）";
         NameMissing = "R_NAME_MISSING", "姓名为空";
         RegionUnknown = "R_REGION_UNKNOWN", "区划代码不存在（既不是现行代码，也不在撤并对照表中）";
-        AmountInvalid = "R_AMOUNT_INVALID", "金额无法识别（为空、NULL 或含有非数字字符）";
+        AmountInvalid = "R_AMOUNT_INVALID", "金额无法识别（为空、NULL、含有非数字字符，或超出系统可保存的范围）";
         AmountPrecision = "R_AMOUNT_PRECISION", "金额超过两位小数（不做四舍五入）";
         AmountNonpositive = "R_AMOUNT_NONPOSITIVE", "金额为零或负数";
         DateInvalid = "R_DATE_INVALID", "已发放（或失败、退回、重发）的明细缺少有效的发放日期";
@@ -114,6 +114,7 @@ codes! {
         AccountNormalized = "C_ACCOUNT_NORMALIZED", "银行账号去除空格和连字符";
         ValueCleared = "C_VALUE_CLEARED", "无效的非必填值置为空（原值保留在更正记录中）";
         BeneficiaryMerged = "C_BENEFICIARY_MERGED", "同一身份证号的重复登记合并为一人（一人一卡）";
+        TextCleaned = "C_TEXT_CLEANED", "去除文本中数据库无法保存的空字符（NUL）";
     }
 }
 
@@ -155,7 +156,7 @@ mod tests {
             assert_eq!(AuditFlag::from_code(c.code()), Some(*c));
         }
         assert_eq!(RejectCode::ALL.len(), 15);
-        assert_eq!(CorrectionCode::ALL.len(), 11);
+        assert_eq!(CorrectionCode::ALL.len(), 12);
         assert_eq!(AuditFlag::ALL.len(), 11);
     }
 }

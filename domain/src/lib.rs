@@ -21,6 +21,7 @@ mod legacy;
 mod money;
 pub mod platform;
 mod region;
+pub mod rules;
 
 pub use codes::{AuditFlag, CorrectionCode, RejectCode};
 pub use id_number::id_check_char;

@@ -29,8 +29,51 @@ macro_rules! text_enum {
 }
 
 text_enum! {
-    /// `program.basis`.
+    /// `program.basis` (legacy BZLX 1–4).
     Basis { Area = "area", Person = "person", Household = "household", Fixed = "fixed" }
+}
+
+impl Basis {
+    /// Legacy BZLX codes.
+    pub const LEGACY: &'static [(&'static str, Basis)] = &[
+        ("1", Basis::Area),
+        ("2", Basis::Person),
+        ("3", Basis::Household),
+        ("4", Basis::Fixed),
+    ];
+}
+
+impl BeneficiaryStatus {
+    /// Legacy DXZT codes.
+    pub const LEGACY: &'static [(&'static str, BeneficiaryStatus)] = &[
+        ("1", BeneficiaryStatus::Active),
+        ("2", BeneficiaryStatus::Suspended),
+        ("9", BeneficiaryStatus::Deceased),
+    ];
+}
+
+impl BatchStatus {
+    /// Legacy PCZT codes.
+    pub const LEGACY: &'static [(&'static str, BatchStatus)] = &[
+        ("0", BatchStatus::Entered),
+        ("1", BatchStatus::Reviewed),
+        ("2", BatchStatus::Announcing),
+        ("3", BatchStatus::Announced),
+        ("4", BatchStatus::Sent),
+        ("5", BatchStatus::Returned),
+        ("9", BatchStatus::Void),
+    ];
+}
+
+impl PaymentStatus {
+    /// Legacy FFZT codes.
+    pub const LEGACY: &'static [(&'static str, PaymentStatus)] = &[
+        ("0", PaymentStatus::Pending),
+        ("1", PaymentStatus::Paid),
+        ("2", PaymentStatus::Failed),
+        ("3", PaymentStatus::Refunded),
+        ("4", PaymentStatus::Reissued),
+    ];
 }
 text_enum! {
     /// `beneficiary.status` (legacy DXZT 1, 2, 9).
@@ -169,6 +212,11 @@ mod tests {
         assert_eq!(PaymentStatus::parse("PAID"), None);
     }
 }
+
+/// What the new platform itself changes on the payment lines it owns once it is live (paying
+/// them, bank returns): the row diff leaves these to it, and a delta sync never writes over
+/// them.
+pub const LIVE_FIELDS: [&str; 4] = ["status", "paid_on", "bank_serial", "failure_reason"];
 
 /// Column names of the platform tables as staged by the transform and loaded by the load
 /// stage (the SQL column names). `reject` and `correction` are `migration_reject` and

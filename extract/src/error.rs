@@ -25,6 +25,10 @@ pub enum ExtractError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "{place}: {problem}; a legacy key must be what the legacy database holds: correct the source and extract again"
+    )]
+    BadKey { place: String, problem: String },
     #[error("{}: line {line}: {problem}", path.display())]
     BadFile {
         path: PathBuf,

@@ -163,6 +163,8 @@ pub struct ExportReader {
     encoding: ExportEncoding,
     /// Line number of the next record's first line (1-based).
     line: u64,
+    /// Line number of the last row returned.
+    last_line: u64,
     totals_rows: u64,
     buf: Vec<u8>,
 }
@@ -181,6 +183,7 @@ impl ExportReader {
             table,
             encoding: ExportEncoding::Gbk,
             line: 1,
+            last_line: 0,
             totals_rows: 0,
             buf: Vec::new(),
         };
@@ -234,6 +237,11 @@ impl ExportReader {
         self.encoding
     }
 
+    /// The line (1-based) the last row returned by [`ExportReader::next_row`] started on.
+    pub fn last_line(&self) -> u64 {
+        self.last_line
+    }
+
     /// The `合计` totals rows dropped so far.
     pub fn totals_rows_dropped(&self) -> u64 {
         self.totals_rows
@@ -273,6 +281,7 @@ impl ExportReader {
                     ),
                 ));
             }
+            self.last_line = line;
             return Ok(Some(
                 values
                     .into_iter()

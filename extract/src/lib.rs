@@ -8,12 +8,14 @@
 
 mod error;
 mod export;
+mod keys;
 mod reader;
 mod schema;
 mod stage;
 
 pub use error::ExtractError;
 pub use export::{ExportEncoding, ExportReader, ExportWriter, TOTALS_MARKER};
+pub use keys::{KeyProblem, printable};
 pub use reader::{check_table, read_table, select_rows_sql};
 pub use schema::{create_legacy_schema, ident, legacy_ddl};
 pub use stage::{

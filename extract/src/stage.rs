@@ -9,6 +9,7 @@ use ykt_db::{Db, DbUrl};
 use ykt_domain::{LegacyRow, LegacyTable};
 use ykt_stage::{Stage, Step, TextTableWriter, sha256_file};
 
+use crate::keys::KeyCheck;
 use crate::{ExportReader, ExtractError, read_table};
 
 /// Where the legacy data comes from.
@@ -66,6 +67,8 @@ pub struct StagedTable {
 const PAGE_ROWS: usize = 20_000;
 
 struct TableSink {
+    table: LegacyTable,
+    keys: KeyCheck,
     writer: TextTableWriter,
     stamp_index: Option<usize>,
     max_stamp: Option<String>,
@@ -73,9 +76,12 @@ struct TableSink {
 }
 
 impl TableSink {
-    fn new(stage: &Stage, table: LegacyTable) -> Result<TableSink, ExtractError> {
+    /// `ordered`: rows arrive in key order (a database read).
+    fn new(stage: &Stage, table: LegacyTable, ordered: bool) -> Result<TableSink, ExtractError> {
         let columns: Vec<&str> = table.columns().iter().map(|c| c.name).collect();
         Ok(TableSink {
+            table,
+            keys: KeyCheck::new(table, ordered && table.has_numeric_key()),
             writer: TextTableWriter::create(&stage.legacy_file(table.name()), &columns)?,
             stamp_index: table.change_stamp_index(),
             max_stamp: None,
@@ -83,7 +89,14 @@ impl TableSink {
         })
     }
 
-    fn write(&mut self, row: &LegacyRow) -> Result<(), ExtractError> {
+    /// Writes a row; `place` names where it was read, for a message about its key.
+    fn write(&mut self, row: &LegacyRow, place: impl Fn() -> String) -> Result<(), ExtractError> {
+        if let Err(problem) = self.keys.check(row[0].as_deref()) {
+            return Err(ExtractError::BadKey {
+                place: place(),
+                problem: problem.describe(self.table),
+            });
+        }
         if let Some(i) = self.stamp_index
             && let Some(stamp) = &row[i]
             && self.max_stamp.as_ref().is_none_or(|m| stamp > m)
@@ -116,12 +129,13 @@ pub async fn extract(
             stage.begin(Step::Extract, overwrite)?;
             for table in LegacyTable::ALL {
                 // Writing Parquet runs on its own thread while the next page is fetched.
-                let mut sink = TableSink::new(stage, table)?;
+                let mut sink = TableSink::new(stage, table, true)?;
+                let place = format!("{} of {url}", table.name());
                 let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<LegacyRow>>(2);
                 let writer = std::thread::spawn(move || -> Result<TableSink, ExtractError> {
                     for rows in rx {
                         for row in &rows {
-                            sink.write(row)?;
+                            sink.write(row, || place.clone())?;
                         }
                     }
                     Ok(sink)
@@ -140,7 +154,15 @@ pub async fn extract(
                     table: table.name(),
                 })??;
                 result?;
-                finish_table(stage, table, sink, 0, None, &mut tables, &mut stamps)?;
+                finish_table(
+                    stage,
+                    table,
+                    sink,
+                    (0, None),
+                    &format!("{} of {url}", table.name()),
+                    &mut tables,
+                    &mut stamps,
+                )?;
             }
             snapshot.end().await?;
             db.close().await;
@@ -155,11 +177,12 @@ pub async fn extract(
             }
             stage.begin(Step::Extract, overwrite)?;
             for (table, mut reader) in readers {
-                let mut sink = TableSink::new(stage, table)?;
+                let mut sink = TableSink::new(stage, table, false)?;
                 let encoding = reader.encoding().name().to_owned();
+                let file = reader.path().display().to_string();
                 if table.has_numeric_key() {
                     while let Some(row) = reader.next_row()? {
-                        sink.write(&row)?;
+                        sink.write(&row, || format!("{file}: line {}", reader.last_line()))?;
                         if sink.rows.is_multiple_of(PAGE_ROWS as u64) {
                             progress(table.name(), sink.rows);
                         }
@@ -168,11 +191,11 @@ pub async fn extract(
                     // Reference tables are small: sorted by key, as a database read gives them.
                     let mut rows = Vec::new();
                     while let Some(row) = reader.next_row()? {
-                        rows.push(row);
+                        rows.push((reader.last_line(), row));
                     }
-                    rows.sort_by(|a, b| a[0].cmp(&b[0]));
-                    for row in &rows {
-                        sink.write(row)?;
+                    rows.sort_by(|a, b| a.1[0].cmp(&b.1[0]));
+                    for (line, row) in &rows {
+                        sink.write(row, || format!("{file}: line {line}"))?;
                     }
                 }
                 progress(table.name(), sink.rows);
@@ -181,8 +204,8 @@ pub async fn extract(
                     stage,
                     table,
                     sink,
-                    dropped,
-                    Some(encoding),
+                    (dropped, Some(encoding)),
+                    &file,
                     &mut tables,
                     &mut stamps,
                 )?;
@@ -210,15 +233,23 @@ pub async fn extract(
     Ok(manifest)
 }
 
+/// Closes a table's staged file. `export`: the totals rows dropped and the encoding of an
+/// export file; `place` names the source in a message about its keys.
 fn finish_table(
     stage: &Stage,
     table: LegacyTable,
     sink: TableSink,
-    totals_rows_dropped: u64,
-    encoding: Option<String>,
+    (totals_rows_dropped, encoding): (u64, Option<String>),
+    place: &str,
     tables: &mut BTreeMap<String, StagedTable>,
     stamps: &mut BTreeMap<String, String>,
 ) -> Result<(), ExtractError> {
+    if let Err(problem) = sink.keys.finish() {
+        return Err(ExtractError::BadKey {
+            place: place.to_owned(),
+            problem: problem.describe(table),
+        });
+    }
     let rows = sink.writer.finish()?;
     let path = stage.legacy_file(table.name());
     if let Some(stamp) = sink.max_stamp {

@@ -16,7 +16,7 @@ mod upsert;
 
 pub use loader::{LoadOptions, LoadReport, load};
 pub use migrations::{MIGRATIONS_TABLE, apply_migrations, migrations_for, secondary_indexes};
-pub use upsert::{ChangedKeys, UpsertReport, upsert_changed, with_dependent_lines};
+pub use upsert::{ChangedKeys, UpsertReport, really_changed, upsert_changed, with_dependent_lines};
 
 /// Load errors.
 #[derive(Debug, thiserror::Error)]

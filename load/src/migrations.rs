@@ -9,6 +9,9 @@ use crate::LoadError;
 /// The table that records applied migrations.
 pub const MIGRATIONS_TABLE: &str = "ykt_schema_migrations";
 
+/// The first line of a SQLite migration that must run with foreign keys off.
+const FOREIGN_KEYS_OFF: &str = "-- ykt: foreign keys off";
+
 /// (version, name, SQL)
 type Migration = (i64, &'static str, &'static str);
 
@@ -23,6 +26,11 @@ const POSTGRES: &[Migration] = &[
         "cutover",
         include_str!("../migrations/postgres/0002_cutover.sql"),
     ),
+    (
+        3,
+        "program_basis",
+        include_str!("../migrations/postgres/0003_program_basis.sql"),
+    ),
 ];
 const SQLITE: &[Migration] = &[
     (
@@ -34,6 +42,11 @@ const SQLITE: &[Migration] = &[
         2,
         "cutover",
         include_str!("../migrations/sqlite/0002_cutover.sql"),
+    ),
+    (
+        3,
+        "program_basis",
+        include_str!("../migrations/sqlite/0003_program_basis.sql"),
     ),
 ];
 
@@ -111,11 +124,16 @@ pub async fn apply_migrations(db: &Db) -> Result<Vec<String>, LoadError> {
             }
             continue;
         }
-        let script = format!(
+        let mut script = format!(
             "BEGIN;\n{sql}\nINSERT INTO {MIGRATIONS_TABLE} (version, name, checksum, applied_at) VALUES ({version}, {}, {}, {now});\nCOMMIT;",
             quote_literal(db.engine(), name),
             quote_literal(db.engine(), &expected),
         );
+        // A SQLite table rebuild runs with foreign keys off (they cannot change inside a
+        // transaction), on the one connection the script runs on.
+        if sql.starts_with(FOREIGN_KEYS_OFF) {
+            script = format!("PRAGMA foreign_keys = OFF;\n{script}\nPRAGMA foreign_keys = ON;");
+        }
         db.execute_script(&format!("applying migration {version} ({name})"), &script)
             .await?;
         info!(version, name, "Applied platform migration.");

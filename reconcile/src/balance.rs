@@ -61,6 +61,14 @@ impl BreakdownRow {
     }
 }
 
+/// Rows the target holds that no legacy row explains (no legacy key): the platform's own.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PlatformFigures {
+    pub rows: u64,
+    #[serde(serialize_with = "as_money")]
+    pub amount: Decimal,
+}
+
 /// One county's balance.
 #[derive(Debug, Clone, Serialize)]
 pub struct CountyBalance {
@@ -68,6 +76,9 @@ pub struct CountyBalance {
     pub county_name: String,
     pub balanced: bool,
     pub tables: BTreeMap<String, TableFigures>,
+    /// Per platform table (`payment`, `payment_batch`, `allocation`, `beneficiary`): rows
+    /// without a legacy key. Before the platform is live they make the county unbalanced.
+    pub platform_rows: BTreeMap<String, PlatformFigures>,
     /// The same figures by table × program × fund year × status (allocations, batches and
     /// payment lines).
     pub breakdown: Vec<BreakdownRow>,
@@ -153,11 +164,43 @@ fn parse_sum(engine: Engine, raw: Option<&str>) -> Decimal {
     }
 }
 
-/// Reconciles the legacy side against the target for one migration run.
+/// Rows of each platform table with no legacy key, per county: (county, table) → figures.
+async fn platform_rows(
+    target: &Db,
+) -> Result<BTreeMap<(String, &'static str), PlatformFigures>, ReconcileError> {
+    let engine = target.engine();
+    let sum = sum_expr(engine);
+    let queries = [
+        ("payment", format!("SELECT county_code, CAST(COUNT(*) AS TEXT), {sum} FROM payment WHERE legacy_mxid IS NULL GROUP BY county_code")),
+        ("payment_batch", "SELECT county_code, CAST(COUNT(*) AS TEXT), NULL FROM payment_batch WHERE legacy_pcid IS NULL GROUP BY county_code".to_owned()),
+        ("allocation", format!("SELECT county_code, CAST(COUNT(*) AS TEXT), {sum} FROM allocation WHERE legacy_zbid IS NULL GROUP BY county_code")),
+        ("beneficiary", "SELECT county_code, CAST(COUNT(*) AS TEXT), NULL FROM beneficiary b WHERE NOT EXISTS (SELECT 1 FROM beneficiary_legacy_map m WHERE m.beneficiary_id = b.id) GROUP BY county_code".to_owned()),
+    ];
+    let mut out = BTreeMap::new();
+    for (table, sql) in queries {
+        for row in target
+            .fetch_text_rows("reading the platform's own rows", &sql)
+            .await?
+        {
+            out.insert(
+                (row[0].clone().unwrap_or_default(), table),
+                PlatformFigures {
+                    rows: row[1].as_deref().and_then(|n| n.parse().ok()).unwrap_or(0),
+                    amount: parse_sum(engine, row[2].as_deref()),
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Reconciles the legacy side against the target for one migration run. `live`: the new
+/// platform is live (dual-run or later), so rows of its own are its work, not a difference.
 pub async fn reconcile(
     legacy: &LegacySide<'_>,
     target: &Db,
     run_id: &str,
+    live: bool,
 ) -> Result<Reconciliation, ReconcileError> {
     let engine = target.engine();
     let r = quote_literal(engine, run_id);
@@ -174,6 +217,7 @@ pub async fn reconcile(
         });
     }
     let mut figures: BTreeMap<(String, &'static str), TableFigures> = BTreeMap::new();
+    let platform = platform_rows(target).await?;
     let mut breakdown: BTreeMap<(String, &'static str, String, String, String), BreakdownRow> =
         BTreeMap::new();
 
@@ -326,24 +370,44 @@ pub async fn reconcile(
 
     let regions = Regions::shaanxi();
     let mut counties: BTreeMap<String, CountyBalance> = BTreeMap::new();
+    let new_county = |county: &str| CountyBalance {
+        county_name: if county == UNATTRIBUTED_COUNTY {
+            "未归属".to_owned()
+        } else {
+            regions
+                .county(county)
+                .map_or_else(|| county.to_owned(), |c| c.name.to_owned())
+        },
+        county_code: county.to_owned(),
+        balanced: true,
+        tables: BTreeMap::new(),
+        platform_rows: BTreeMap::new(),
+        breakdown: Vec::new(),
+        row_diff: RowDiffCounts::default(),
+        problems: Vec::new(),
+    };
+    for ((county, table), f) in platform {
+        let entry = counties
+            .entry(county.clone())
+            .or_insert_with(|| new_county(&county));
+        if !live {
+            entry.problems.push(format!(
+                "{}：目标库有 {} 行{}不是从旧系统迁移来的（没有旧系统主键），而新平台尚未上线",
+                crate::platform_caption(table),
+                f.rows,
+                if table == "payment" || table == "allocation" {
+                    format!("（金额 {}）", format_money(f.amount))
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        entry.platform_rows.insert(table.to_owned(), f);
+    }
     for ((county, table), f) in figures {
         let entry = counties
             .entry(county.clone())
-            .or_insert_with(|| CountyBalance {
-                county_name: if county == UNATTRIBUTED_COUNTY {
-                    "未归属".to_owned()
-                } else {
-                    regions
-                        .county(&county)
-                        .map_or_else(|| county.clone(), |c| c.name.to_owned())
-                },
-                county_code: county.clone(),
-                balanced: true,
-                tables: BTreeMap::new(),
-                breakdown: Vec::new(),
-                row_diff: RowDiffCounts::default(),
-                problems: Vec::new(),
-            });
+            .or_insert_with(|| new_county(&county));
         let accounted = f.loaded_rows + f.merged_rows + f.rejected_rows;
         if f.source_rows != accounted {
             entry.problems.push(format!(
@@ -365,8 +429,10 @@ pub async fn reconcile(
                 format_money(f.source_amount - f.loaded_amount - f.rejected_amount)
             ));
         }
-        entry.balanced = entry.problems.is_empty();
         entry.tables.insert(table.to_owned(), f);
+    }
+    for entry in counties.values_mut() {
+        entry.balanced = entry.problems.is_empty();
     }
     for ((county, table, program, fund_year, status), mut row) in breakdown {
         if let Some(entry) = counties.get_mut(&county) {

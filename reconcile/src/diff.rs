@@ -34,9 +34,7 @@ const TABLES: [(&str, &str); 4] = [
 ];
 const CHUNK: usize = 25_000;
 
-/// What the new platform itself changes on the lines it owns once it is live (paying them,
-/// bank returns): left to the platform by the row diff after dual-run starts.
-const LIVE_FIELDS: [&str; 4] = ["status", "paid_on", "bank_serial", "failure_reason"];
+use ykt_domain::platform::LIVE_FIELDS;
 
 fn frame(
     columns: &[String],

@@ -69,10 +69,11 @@ pub async fn audit_flags(
         _ => format!("group_concat({col}, ',')"),
     };
 
-    // Two or more paid lines for one person, program, fund year and period.
+    // Two or more paid lines for one person, program, fund year and period (a line whose
+    // batch has no period is in no known period: NULL is not equal to NULL).
     for r in rows(format!(
         "SELECT MIN(p.county_code), {} , CAST(COUNT(*) AS TEXT) FROM payment p JOIN payment_batch b ON b.id = p.batch_id \
-         WHERE p.status = 'paid' AND p.legacy_mxid IS NOT NULL \
+         WHERE p.status = 'paid' AND p.legacy_mxid IS NOT NULL AND b.period IS NOT NULL \
          AND NOT EXISTS (SELECT 1 FROM payment o WHERE o.id = p.reissue_of AND o.beneficiary_id = p.beneficiary_id AND o.status = 'paid') \
          GROUP BY p.beneficiary_id, p.program_code, p.fund_year, b.period HAVING COUNT(*) > 1",
         list("p.legacy_mxid")
@@ -97,12 +98,24 @@ pub async fn audit_flags(
         let tail = account.get(account.len().saturating_sub(4)..).unwrap_or("");
         hits.push(hit(AuditFlag::SharedAccount, &r[0], "payment", keys(&r[1]), format!("账号尾号 {tail} 在 {} 年度发放给不同户的多人", r[3].as_deref().unwrap_or("?"))));
     }
-    // Paid before the announcement period ended.
+    // Paid before the announcement period ended: the period includes its last day, so a line
+    // paid that day was paid before it ended.
     for r in rows(
         "SELECT p.county_code, CAST(p.legacy_mxid AS TEXT), CAST(p.paid_on AS TEXT), CAST(b.announce_to AS TEXT) FROM payment p JOIN payment_batch b ON b.id = p.batch_id \
-         WHERE p.status = 'paid' AND b.announce_to IS NOT NULL AND p.paid_on < b.announce_to AND p.legacy_mxid IS NOT NULL".to_owned(),
+         WHERE p.status = 'paid' AND b.announce_to IS NOT NULL AND p.paid_on <= b.announce_to AND p.legacy_mxid IS NOT NULL".to_owned(),
     ).await? {
-        hits.push(hit(AuditFlag::PaidBeforeAnnounced, &r[0], "payment", keys(&r[1]), format!("发放日期 {} 早于公示结束日期 {}", r[2].as_deref().unwrap_or("?"), r[3].as_deref().unwrap_or("?"))));
+        hits.push(hit(AuditFlag::PaidBeforeAnnounced, &r[0], "payment", keys(&r[1]), format!("发放日期 {} 不晚于公示结束日期 {}（公示期未满）", r[2].as_deref().unwrap_or("?"), r[3].as_deref().unwrap_or("?"))));
+    }
+    // The same person, program, fund year and period paid by the platform (its own lines, no
+    // legacy key) and in legacy (a migrated line).
+    for r in rows(
+        "SELECT n.county_code, CAST(m.legacy_mxid AS TEXT), CAST(n.id AS TEXT), nb.period FROM payment n \
+         JOIN payment_batch nb ON nb.id = n.batch_id \
+         JOIN payment m ON m.beneficiary_id = n.beneficiary_id AND m.program_code = n.program_code AND m.fund_year = n.fund_year \
+         JOIN payment_batch mb ON mb.id = m.batch_id AND mb.period = nb.period \
+         WHERE n.legacy_mxid IS NULL AND n.status = 'paid' AND m.legacy_mxid IS NOT NULL AND m.status = 'paid' AND nb.period IS NOT NULL".to_owned(),
+    ).await? {
+        hits.push(hit(AuditFlag::DoublePaidAcrossSystems, &r[0], "payment", keys(&r[1]), format!("旧系统明细 {} 与新平台发放 {} 为同一人同一项目同一年度同一期（{}），两个系统均已发放", r[1].as_deref().unwrap_or("?"), r[2].as_deref().unwrap_or("?"), r[3].as_deref().unwrap_or("?"))));
     }
     // Quantity × rate ≠ amount.
     for r in rows(format!(
@@ -173,19 +186,11 @@ pub async fn audit_flags(
     legacy
         .scan(LegacyTable::Beneficiaries, &["DXID", "XM"], |r| {
             if let Some(k) = r[0].as_deref().filter(|k| wanted.contains(*k)) {
-                let name: String = r[1]
-                    .as_deref()
-                    .unwrap_or("")
-                    .chars()
-                    .filter(|c| !c.is_whitespace())
-                    .map(|c| {
-                        if matches!(c, '•' | '・' | '．' | '.' | '-') {
-                            '·'
-                        } else {
-                            c
-                        }
-                    })
-                    .collect();
+                // Names as the name rule normalises them: the one rule, not a copy of it.
+                let name = match ykt_domain::rules::name(r[1].as_deref()) {
+                    Ok(fixed) => fixed.value,
+                    Err(_) => r[1].clone().unwrap_or_default(),
+                };
                 names.insert(k.to_owned(), name);
             }
         })

@@ -1,9 +1,7 @@
 //! The legacy side: every migrated legacy row with its key, county and amount text.
 
-use std::collections::HashMap;
-use std::str::FromStr;
-
 use rust_decimal::Decimal;
+use std::collections::HashMap;
 use ykt_db::{Db, cast_text as text};
 use ykt_domain::{CountyResolution, LegacyTable, Regions, UNATTRIBUTED_COUNTY};
 use ykt_extract::ident;
@@ -19,7 +17,12 @@ pub enum LegacySide<'a> {
     Snapshot(&'a Stage),
 }
 
-/// An amount's value when its text reads as money: at most two decimals, any sign.
+/// An amount's value when its text reads as money: `-?digits(.digits)?` after trimming,
+/// full-width to ASCII and dropping commas, with no non-zero digit after the second decimal
+/// and at most 12 integer digits (`NUMERIC(14,2)`).
+///
+/// Read here digit by digit on purpose, independently of the transform's rule: the balance
+/// checks the transform with a second reading (a differential test keeps the two equal).
 pub fn money(raw: Option<&str>) -> Option<Decimal> {
     let text: String = raw?
         .trim()
@@ -32,17 +35,35 @@ pub fn money(raw: Option<&str>) -> Option<Decimal> {
             _ => c,
         })
         .collect();
-    let digits = text.strip_prefix('-').unwrap_or(&text);
-    let ok = !digits.is_empty()
-        && !digits.starts_with('.')
-        && !digits.ends_with('.')
-        && digits.chars().filter(|c| *c == '.').count() <= 1
-        && digits.chars().all(|c| c.is_ascii_digit() || c == '.');
-    if !ok {
+    let (sign, digits) = match text.strip_prefix('-') {
+        Some(rest) => (-1i64, rest),
+        None => (1, text.as_str()),
+    };
+    let mut parts = digits.split('.');
+    let whole = parts.next().unwrap_or("");
+    let fraction = parts.next();
+    if parts.next().is_some()
+        || whole.is_empty()
+        || !whole.chars().all(|c| c.is_ascii_digit())
+        || fraction.is_some_and(|f| f.is_empty() || !f.chars().all(|c| c.is_ascii_digit()))
+    {
         return None;
     }
-    let value = Decimal::from_str(&text).ok()?;
-    (value.normalize().scale() <= 2).then_some(value)
+    let fraction = fraction.unwrap_or("");
+    if fraction.chars().skip(2).any(|c| c != '0') {
+        return None;
+    }
+    let whole = whole.trim_start_matches('0');
+    if whole.len() > 12 {
+        return None;
+    }
+    let cents: String = fraction
+        .chars()
+        .chain(std::iter::repeat('0'))
+        .take(2)
+        .collect();
+    let value: i64 = format!("{whole}{cents}").parse().ok()?;
+    Some(Decimal::new(sign * value, 2))
 }
 
 /// The current county a region code names, `000000` when none.
@@ -229,8 +250,12 @@ impl LegacySide<'_> {
                 snapshot.end().await?;
             }
             LegacySide::Snapshot(stage) => {
-                let mut batch_county: HashMap<String, String> = HashMap::new();
-                let mut person_county: HashMap<String, String> = HashMap::new();
+                // Keys as numbers: a line's PCID or DXID in an export file may be written
+                // ` 12` or `012`, and still names batch or person 12.
+                let number =
+                    |v: &Option<String>| v.as_deref().and_then(|k| k.trim().parse::<i64>().ok());
+                let mut batch_county: HashMap<i64, String> = HashMap::new();
+                let mut person_county: HashMap<i64, String> = HashMap::new();
                 for table in [
                     LegacyTable::Beneficiaries,
                     LegacyTable::Allocations,
@@ -256,11 +281,13 @@ impl LegacySide<'_> {
                             year: year.as_deref(),
                             status: status.as_deref(),
                         });
-                        match table {
-                            LegacyTable::Batches => batch_county.insert(key, county),
-                            LegacyTable::Beneficiaries => person_county.insert(key, county),
-                            _ => None,
-                        };
+                        if let Some(n) = number(&r[0]) {
+                            match table {
+                                LegacyTable::Batches => batch_county.insert(n, county),
+                                LegacyTable::Beneficiaries => person_county.insert(n, county),
+                                _ => None,
+                            };
+                        }
                         Ok(())
                     })?;
                 }
@@ -268,12 +295,11 @@ impl LegacySide<'_> {
                 let [pcid, dxid, je, xmdm, nd, ffzt] = ["PCID", "DXID", "JE", "XMDM", "ND", "FFZT"]
                     .map(|c| t.column_index(c).expect("a T_FFMX column"));
                 TextTableReader::open(&stage.legacy_file(t.name()))?.for_each(|r| {
-                    let by_batch = r[pcid]
-                        .as_ref()
-                        .and_then(|p| batch_county.get(p))
+                    let by_batch = number(&r[pcid])
+                        .and_then(|p| batch_county.get(&p))
                         .filter(|c| c.as_str() != UNATTRIBUTED_COUNTY);
                     let county = by_batch
-                        .or_else(|| r[dxid].as_ref().and_then(|d| person_county.get(d)))
+                        .or_else(|| number(&r[dxid]).and_then(|d| person_county.get(&d)))
                         .cloned()
                         .unwrap_or_else(|| UNATTRIBUTED_COUNTY.to_owned());
                     f(Fact {
@@ -341,6 +367,8 @@ impl LegacySide<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::str::FromStr;
 
     #[test]
     fn reads_money_like_the_spec() {

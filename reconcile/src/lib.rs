@@ -17,9 +17,20 @@ mod flags;
 mod legacy_side;
 
 pub use balance::{
-    BreakdownRow, CountyBalance, Reconciliation, RowDiffCounts, TableFigures, UnreadableAmount,
-    reconcile,
+    BreakdownRow, CountyBalance, PlatformFigures, Reconciliation, RowDiffCounts, TableFigures,
+    UnreadableAmount, reconcile,
 };
+
+/// A platform table's Chinese caption, e.g. `发放明细` for `payment`.
+pub fn platform_caption(table: &str) -> &'static str {
+    match table {
+        "payment" => "发放明细",
+        "payment_batch" => "发放批次",
+        "allocation" => "资金指标",
+        "beneficiary" => "补贴对象",
+        _ => "",
+    }
+}
 pub use diff::{RowDiff, row_diff};
 pub use flags::{FlagHit, audit_flags};
 pub use legacy_side::{LegacySide, county_of, fund_year_label, money, status_label};

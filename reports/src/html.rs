@@ -403,6 +403,33 @@ fn code_counts(
     out.push_str("</table>\n");
 }
 
+/// The rows the target holds that no legacy row explains, one line per platform table.
+fn platform_rows(b: &mut String, rows: &BTreeMap<String, crate::PlatformSummary>) {
+    if rows.is_empty() {
+        return;
+    }
+    b.push_str(
+        "<p class=\"note\">新平台自有数据（目标库中没有旧系统主键的数据，不是从旧系统迁移来的）：",
+    );
+    let parts: Vec<String> = rows
+        .iter()
+        .map(|(table, f)| {
+            let amount = if table == "payment" || table == "allocation" {
+                format!("，金额 {}", f.amount)
+            } else {
+                String::new()
+            };
+            format!(
+                "{} {} 行{amount}",
+                ykt_reconcile::platform_caption(table),
+                f.rows
+            )
+        })
+        .collect();
+    b.push_str(&esc(&parts.join("；")));
+    b.push_str("。新平台上线（双轨运行）前出现这类数据说明目标库被写入了旧系统以外的数据，本县不平衡；上线后它们是新平台自己的业务。</p>\n");
+}
+
 pub(crate) fn county(r: &CountyReport<'_>) -> String {
     let s = &r.summary;
     let mut b = String::new();
@@ -429,6 +456,7 @@ pub(crate) fn county(r: &CountyReport<'_>) -> String {
     b.push_str("<h2>一、总体情况</h2>\n");
     b.push_str("<p class=\"note\">平衡的含义：旧系统行数 = 迁移 + 合并（重复登记的同一人） + 拒绝；发放明细和资金指标的旧系统金额 = 迁移金额 + 拒绝金额。旧系统数字直接取自旧系统数据库，迁移数字取自新平台数据库，两边独立统计。</p>\n");
     figures_table(&mut b, &s.tables);
+    platform_rows(&mut b, &s.platform_rows);
 
     b.push_str("<h2>二、分项目、分年度发放明细</h2>\n");
     program_year_table(&mut b, r, "T_FFMX", "笔数");

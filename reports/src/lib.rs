@@ -25,7 +25,9 @@ pub use compare::{ReportChanges, compare_reports};
 pub use manifest::{Manifest, ManifestFile, Verification, verify};
 pub use mask::{Masker, mask_account, mask_id};
 pub use signoff::{SignoffState, signoff_state};
-pub use summary::{CountySummary, ProvinceSummary, ProvinceTotals, RowDiffSummary, TableSummary};
+pub use summary::{
+    CountySummary, PlatformSummary, ProvinceSummary, ProvinceTotals, RowDiffSummary, TableSummary,
+};
 
 /// Report errors.
 #[derive(Debug, thiserror::Error)]

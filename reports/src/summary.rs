@@ -35,6 +35,14 @@ impl From<&TableFigures> for TableSummary {
     }
 }
 
+/// Rows of one platform table with no legacy key (the platform's own); amount with two
+/// decimals.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformSummary {
+    pub rows: u64,
+    pub amount: String,
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowDiffSummary {
     pub missing_in_target: u64,
@@ -56,6 +64,8 @@ pub struct CountySummary {
     pub run_id: String,
     pub balanced: bool,
     pub tables: BTreeMap<String, TableSummary>,
+    /// Rows the target holds that no legacy row explains, per platform table.
+    pub platform_rows: BTreeMap<String, PlatformSummary>,
     pub rejects: BTreeMap<String, u64>,
     pub corrections: BTreeMap<String, u64>,
     pub flags: BTreeMap<String, u64>,
@@ -79,6 +89,19 @@ impl CountySummary {
                 .tables
                 .iter()
                 .map(|(t, f)| (t.clone(), TableSummary::from(f)))
+                .collect(),
+            platform_rows: county
+                .platform_rows
+                .iter()
+                .map(|(t, f)| {
+                    (
+                        t.clone(),
+                        PlatformSummary {
+                            rows: f.rows,
+                            amount: format_money(f.amount),
+                        },
+                    )
+                })
                 .collect(),
             rejects,
             corrections,

@@ -104,7 +104,8 @@ pub(crate) async fn run_reconcile(
         None => LegacySide::Snapshot(stage),
     };
     let started = std::time::Instant::now();
-    let result = reconcile(&side, &target_db, &run_id).await;
+    let live = platform_is_live(&target_db).await.classify()?;
+    let result = reconcile(&side, &target_db, &run_id, live).await;
     tracing::info!(
         seconds = started.elapsed().as_secs(),
         "Control totals read from both sides."
@@ -121,7 +122,6 @@ pub(crate) async fn run_reconcile(
         Ok(rec) => rec.counties.iter().map(|c| c.county_code.clone()).collect(),
         Err(_) => Default::default(),
     };
-    let live = platform_is_live(&target_db).await.classify()?;
     let diffs = row_diff(stage, &target_db, &counties, live).await;
     tracing::info!(seconds = started.elapsed().as_secs(), "Rows compared.");
     if let Some(db) = legacy_db {
@@ -188,7 +188,8 @@ async fn platform_is_live(target: &Db) -> Result<bool, ykt_db::DbError> {
         > 0)
 }
 
-/// `A_LEGACY_WRITE_AFTER_FREEZE`: legacy rows stamped at or after the freeze boundary.
+/// `A_LEGACY_WRITE_AFTER_FREEZE`: legacy rows stamped after the freeze boundary, each in the
+/// county the legacy side counts it in (a line: its batch's, else its beneficiary's).
 async fn writes_after_freeze(legacy: &Db) -> Result<Vec<FlagHit>, ykt_cutover::CutoverError> {
     let frozen = super::context()
         .policy
@@ -202,7 +203,12 @@ async fn writes_after_freeze(legacy: &Db) -> Result<Vec<FlagHit>, ykt_cutover::C
         .into_iter()
         .map(|w| FlagHit {
             flag: ykt_domain::AuditFlag::LegacyWriteAfterFreeze.code(),
-            county_code: ykt_reconcile::county_of(&regions, w.region.as_deref()),
+            county_code: match ykt_reconcile::county_of(&regions, w.region.as_deref()) {
+                c if c == ykt_domain::UNATTRIBUTED_COUNTY => {
+                    ykt_reconcile::county_of(&regions, w.fallback_region.as_deref())
+                }
+                c => c,
+            },
             table: match w.table {
                 "T_BTDX" => "beneficiary",
                 "T_FFPC" => "payment_batch",

@@ -8,6 +8,7 @@ mod cli_errors;
 mod cutover;
 mod generate;
 mod migrate;
+mod properties;
 mod reconcile;
 mod reports;
 mod schema;

@@ -6,9 +6,9 @@ use std::path::Path;
 
 use rust_decimal::Decimal;
 use ykt_db::{Db, DbUrl, Engine, columns_sql};
+use ykt_domain::rules::money_value;
 use ykt_domain::{CountyResolution, LegacyTable, Regions};
 use ykt_stage::{Stage, TextTableReader};
-use ykt_transform::rules::money_value;
 
 use crate::support::{Server, database_rows, fresh_database, fresh_sqlite, temp_dir, ykt, ykt_ok};
 

@@ -43,6 +43,8 @@ fn assert_summary_shape(s: &serde_json::Value) {
         "run_id",
         "balanced",
         "tables",
+        // Issue 10: rows the target holds that no legacy row explains.
+        "platform_rows",
         "rejects",
         "corrections",
         "flags",

@@ -92,7 +92,11 @@ async fn migrations_apply_once_then_change_nothing(url: DbUrl) {
     let first = apply_migrations(&db).await.expect("first apply");
     assert_eq!(
         first,
-        vec!["0001_platform".to_owned(), "0002_cutover".to_owned()]
+        vec![
+            "0001_platform".to_owned(),
+            "0002_cutover".to_owned(),
+            "0003_program_basis".to_owned()
+        ]
     );
     for table in PLATFORM_TABLES {
         assert!(
@@ -101,14 +105,14 @@ async fn migrations_apply_once_then_change_nothing(url: DbUrl) {
         );
     }
     let recorded = format!("SELECT COUNT(*) FROM {MIGRATIONS_TABLE}");
-    assert_eq!(db.fetch_i64("count", &recorded).await.unwrap(), Some(2));
+    assert_eq!(db.fetch_i64("count", &recorded).await.unwrap(), Some(3));
 
     let second = apply_migrations(&db).await.expect("second apply");
     assert!(
         second.is_empty(),
         "an up-to-date database gets nothing: {second:?}"
     );
-    assert_eq!(db.fetch_i64("count", &recorded).await.unwrap(), Some(2));
+    assert_eq!(db.fetch_i64("count", &recorded).await.unwrap(), Some(3));
 
     // A real platform refuses what the spec forbids.
     db.execute("program", "INSERT INTO program (code, name, department, basis, rate) VALUES ('NY001', '耕地地力保护补贴', '农业农村局', 'area', '60.00')")
@@ -121,6 +125,24 @@ async fn migrations_apply_once_then_change_nothing(url: DbUrl) {
         )
         .await;
     assert!(bad.is_err(), "an unknown basis must be refused");
+    // A basis that did not read is cleared (issue 10: T_BTXM rows are never rejected) ...
+    db.execute(
+        "null basis",
+        "INSERT INTO program (code, name, department, basis) VALUES ('X2', 'x', 'y', NULL)",
+    )
+    .await
+    .expect("a program whose basis is unknown");
+    // ... and the programs' children still refer to them (SQLite rebuilt the table).
+    let orphan = db
+        .execute("orphan allocation", "INSERT INTO allocation (id, county_code, program_code, fund_year, amount, legacy_zbid) VALUES (1, '610802', 'NOPE', 2019, '10.00', 1)")
+        .await;
+    assert!(
+        orphan.is_err(),
+        "an allocation of an unknown program must be refused"
+    );
+    db.execute("allocation", "INSERT INTO allocation (id, county_code, program_code, fund_year, amount, legacy_zbid) VALUES (2, '610802', 'X2', 2019, '10.00', 2)")
+        .await
+        .expect("an allocation of a known program");
     let bad_id = db
         .execute("bad id", "INSERT INTO beneficiary (id, id_number, name, county_code, status) VALUES (1, '61010419620927690', '张三', '610104', 'active')")
         .await;

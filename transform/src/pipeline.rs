@@ -8,11 +8,11 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use tracing::info;
-use ykt_domain::platform::{BatchStatus, BeneficiaryStatus, PaymentStatus, columns};
+use ykt_domain::platform::{Basis, PaymentStatus, columns};
 use ykt_domain::{CorrectionCode as C, LegacyTable, Regions, RejectCode as R, UNATTRIBUTED_COUNTY};
 use ykt_stage::{Stage, StageError, Step, TextTableReader, TextTableWriter, sha256_file};
 
-use crate::rules::{self, DateRead, Fixed};
+use ykt_domain::rules::{self, DateRead, Fixed};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransformError {
@@ -20,6 +20,13 @@ pub enum TransformError {
     Stage(#[from] StageError),
     #[error(transparent)]
     Extract(#[from] ykt_extract::ExtractError),
+    /// The extract refuses such keys, so the stage was not written by it.
+    #[error("{}: {table} holds the key {key:?}, which the extract never stages; extract again", stage.display())]
+    BadKey {
+        stage: PathBuf,
+        table: &'static str,
+        key: String,
+    },
 }
 
 impl TransformError {
@@ -30,6 +37,7 @@ impl TransformError {
             ) => false,
             TransformError::Stage(_) => true,
             TransformError::Extract(e) => e.is_input_error(),
+            TransformError::BadKey { .. } => true,
         }
     }
 }
@@ -175,7 +183,7 @@ impl Outputs {
             Some(county.to_owned()),
             Some(reject.code.code().to_owned()),
             Some(reject.field.to_owned()),
-            reject.raw.clone(),
+            shown(&reject.raw),
             Some(detail),
         ];
         self.write(county, "reject", &row)
@@ -196,8 +204,8 @@ impl Outputs {
                 Some(county.to_owned()),
                 Some(c.code.code().to_owned()),
                 Some(c.field.to_owned()),
-                c.before.clone(),
-                c.after.clone(),
+                shown(&c.before),
+                shown(&c.after),
             ];
             self.write(county, "correction", &row)?;
         }
@@ -229,6 +237,18 @@ impl Outputs {
         }
         Ok((files, self.counts, self.codes))
     }
+}
+
+/// A legacy value as the bookkeeping tables record it: exactly as found, except that a NUL
+/// character, which no platform database can hold, is shown as `␀` (U+2400).
+fn shown(value: &Option<String>) -> Option<String> {
+    value.as_ref().map(|v| {
+        if v.contains('\0') {
+            v.replace('\0', "\u{2400}")
+        } else {
+            v.clone()
+        }
+    })
 }
 
 fn bump_code(codes: &mut BTreeMap<String, u64>, code: &str) {
@@ -275,6 +295,16 @@ impl Notes {
                 after: after(&fixed.value),
             });
         }
+    }
+}
+
+impl Notes {
+    /// A free-text column kept as found (a NUL removed and recorded, see `rules::text`).
+    fn text(&mut self, row: &Row, cols: &Cols, field: &'static str) -> Option<String> {
+        let raw = cols.get(row, field);
+        let fixed = rules::text(raw.as_deref());
+        self.add(field, raw, &fixed, Clone::clone);
+        fixed.value
     }
 }
 
@@ -385,6 +415,15 @@ impl Cols {
 }
 
 impl Transformer<'_> {
+    /// A legacy key as a number: the extract staged only canonical whole numbers.
+    fn key(&self, table: LegacyTable, raw: &str) -> Result<i64, TransformError> {
+        raw.parse().map_err(|_| TransformError::BadKey {
+            stage: self.stage.dir().to_owned(),
+            table: table.name(),
+            key: raw.to_owned(),
+        })
+    }
+
     fn each_row(
         &mut self,
         table: LegacyTable,
@@ -462,45 +501,73 @@ impl Transformer<'_> {
         self.each_row(table, |t, row| {
             let raw_code = cols.get(&row, "XZQHDM").clone();
             let key = raw_code.clone().unwrap_or_default();
-            let level: i16 = cols
-                .get(&row, "JB")
-                .as_deref()
-                .and_then(|l| l.trim().parse().ok())
-                .unwrap_or(match key.len() {
+            let jb = cols.get(&row, "JB");
+            // A missing level is told by the code's length; one that does not read is not a
+            // region the platform can hold.
+            let level: i16 = match jb.as_deref().map(str::trim) {
+                None | Some("") => match key.len() {
                     12 => 5,
                     9 => 4,
                     _ => 3,
-                });
-            let mut notes = Notes::default();
-            let (code, county) = if level <= 2 {
-                (key.clone(), UNATTRIBUTED_COUNTY.to_owned())
-            } else {
-                match rules::region(raw_code.as_deref(), &t.regions) {
-                    Ok(fixed) => {
-                        notes.add("XZQHDM", &raw_code, &fixed, |r| Some(r.code.clone()));
-                        (fixed.value.code.clone(), fixed.value.county.clone())
-                    }
-                    Err(code) => {
-                        t.out.reject(
+                },
+                Some(l) => match l.parse::<i16>() {
+                    Ok(l) if (1..=5).contains(&l) => l,
+                    _ => {
+                        return t.out.reject(
                             table,
                             &key,
                             UNATTRIBUTED_COUNTY,
-                            &reject(code, "XZQHDM", &raw_code),
-                        )?;
-                        return Ok(());
+                            &reject(R::RegionUnknown, "JB", jb),
+                        );
                     }
+                },
+            };
+            let mut notes = Notes::default();
+            let resolved = if level <= 2 {
+                if key.len() == 6 && key.bytes().all(|b| b.is_ascii_digit()) {
+                    Ok((key.clone(), UNATTRIBUTED_COUNTY.to_owned()))
+                } else {
+                    Err(R::RegionUnknown)
+                }
+            } else {
+                rules::region(raw_code.as_deref(), &t.regions).map(|fixed| {
+                    notes.add("XZQHDM", &raw_code, &fixed, |r| Some(r.code.clone()));
+                    (fixed.value.code.clone(), fixed.value.county.clone())
+                })
+            };
+            let (code, county) = match resolved {
+                Ok(found) => found,
+                Err(code) => {
+                    return t.out.reject(
+                        table,
+                        &key,
+                        UNATTRIBUTED_COUNTY,
+                        &reject(code, "XZQHDM", &raw_code),
+                    );
                 }
             };
-            let parent =
-                cols.get(&row, "SJDM")
-                    .clone()
-                    .map(|p| match rules::region(Some(&p), &t.regions) {
-                        Ok(f) if p.len() >= 6 && level >= 4 => f.value.code,
-                        _ => p,
-                    });
+            let sjdm = cols.get(&row, "SJDM");
+            let parent = match sjdm.as_deref() {
+                None => None,
+                Some(p) => match rules::region(Some(p), &t.regions) {
+                    Ok(f) if level >= 4 => Some(f.value.code),
+                    _ if matches!(p.len(), 6 | 9 | 12) && p.bytes().all(|b| b.is_ascii_digit()) => {
+                        Some(p.to_owned())
+                    }
+                    _ => {
+                        notes.0.push(Correction {
+                            code: C::ValueCleared,
+                            field: "SJDM",
+                            before: sjdm.clone(),
+                            after: None,
+                        });
+                        None
+                    }
+                },
+            };
             let name = match (level, t.regions.county(&code)) {
                 (3, Some(c)) => c.name.to_owned(),
-                _ => cols.get(&row, "XZQHMC").clone().unwrap_or_default(),
+                _ => notes.text(&row, &cols, "XZQHMC").unwrap_or_default(),
             };
             t.out.write(
                 "reference",
@@ -512,6 +579,8 @@ impl Transformer<'_> {
         })
     }
 
+    /// T_BTXM is a reference table: every row is loaded, and a basis or rate that does not read
+    /// is cleared (`C_VALUE_CLEARED`), never a reason to reject the program and its lines.
     fn programs_table(&mut self) -> Result<(), TransformError> {
         let table = LegacyTable::Programs;
         let cols = Cols(table);
@@ -522,30 +591,14 @@ impl Transformer<'_> {
                 .unwrap_or("")
                 .trim()
                 .to_owned();
-            let basis_raw = cols.get(&row, "BZLX").clone();
-            let basis = match rules::status(
-                basis_raw.as_deref(),
-                &[
-                    ("1", "area"),
-                    ("2", "person"),
-                    ("3", "household"),
-                    ("4", "fixed"),
-                ],
-            ) {
-                Ok(b) => b,
-                Err(r) => {
-                    return t.out.reject(
-                        table,
-                        &code,
-                        UNATTRIBUTED_COUNTY,
-                        &reject(r, "BZLX", &basis_raw),
-                    );
-                }
-            };
             let mut notes = Notes::default();
+            let bzlx = cols.get(&row, "BZLX");
+            let basis = rules::basis(bzlx.as_deref());
+            notes.add("BZLX", bzlx, &basis, |v| v.map(|b| b.as_str().to_owned()));
             let rate_raw = cols.get(&row, "BZJE").clone();
-            let mut rate = rules::optional_amount(rate_raw.as_deref());
-            if basis == "fixed" && rate.value.is_some() {
+            let mut rate = rules::optional_rate(rate_raw.as_deref());
+            // A fixed amount has no rate.
+            if basis.value == Some(Basis::Fixed) && rate.value.is_some() {
                 rate = Fixed {
                     value: None,
                     corrections: vec![C::ValueCleared],
@@ -554,9 +607,9 @@ impl Transformer<'_> {
             notes.add("BZJE", &rate_raw, &rate, |v| v.as_ref().and_then(text));
             let row_out = vec![
                 Some(code.clone()),
-                Some(cols.get(&row, "XMMC").clone().unwrap_or_default()),
-                Some(cols.get(&row, "ZGBM").clone().unwrap_or_default()),
-                Some(basis.to_owned()),
+                Some(notes.text(&row, &cols, "XMMC").unwrap_or_default()),
+                Some(notes.text(&row, &cols, "ZGBM").unwrap_or_default()),
+                basis.value.map(|b| b.as_str().to_owned()),
                 rate.value.as_ref().and_then(text),
             ];
             t.out.write("reference", "program", &row_out)?;
@@ -586,15 +639,8 @@ impl Transformer<'_> {
                 .map_err(|r| reject(r, "XZQHDM", region_raw))?;
             notes.add("XZQHDM", region_raw, &region, |v| Some(v.code.clone()));
             let dxzt = cols.get(row, "DXZT");
-            let status = rules::status(
-                dxzt.as_deref(),
-                &[
-                    ("1", BeneficiaryStatus::Active),
-                    ("2", BeneficiaryStatus::Suspended),
-                    ("9", BeneficiaryStatus::Deceased),
-                ],
-            )
-            .map_err(|r| reject(r, "DXZT", dxzt))?;
+            let status =
+                rules::beneficiary_status(dxzt.as_deref()).map_err(|r| reject(r, "DXZT", dxzt))?;
             let hz = cols.get(row, "HZSFZH");
             let head = match hz.as_deref().map(str::trim) {
                 None | Some("") => None,
@@ -627,10 +673,10 @@ impl Transformer<'_> {
                 Some(name.value),
                 Some(region.value.county),
                 area,
-                cols.get(row, "ZZ").clone(),
-                cols.get(row, "LXDH").clone(),
+                notes.text(row, &cols, "ZZ"),
+                notes.text(row, &cols, "LXDH"),
                 account.value,
-                cols.get(row, "KHYH").clone(),
+                notes.text(row, &cols, "KHYH"),
                 head,
                 Some(status.as_str().to_owned()),
                 died.value.as_ref().and_then(date_text),
@@ -669,16 +715,7 @@ impl Transformer<'_> {
             let key_raw = cols.get(&row, "DXID").clone().unwrap_or_default();
             let (county, result) = t.person_rules(&row);
             let county_text = county_code(county);
-            // A key that is not a number (possible only in an export file) cannot be loaded:
-            // the row is rejected under the table's first rule, naming the key column.
-            let Ok(dxid) = key_raw.parse::<i64>() else {
-                return t.out.reject(
-                    table,
-                    &key_raw,
-                    &county_text,
-                    &reject(R::IdInvalid, "DXID", &Some(key_raw.clone())),
-                );
-            };
+            let dxid = t.key(table, &key_raw)?;
             match result {
                 Err(r) => {
                     t.people.insert(dxid, Person::Rejected { county });
@@ -686,11 +723,14 @@ impl Transformer<'_> {
                 }
                 Ok((mut out, notes, id)) => {
                     let (_, survivor, survivor_county) = survivors[&id];
+                    // A line that falls back to its beneficiary's county takes the county of
+                    // the T_BTDX row its own DXID names, even when that row was merged into a
+                    // person registered in another county (`mapping-rules.md`).
                     t.people.insert(
                         dxid,
                         Person::Loaded {
                             beneficiary_id: survivor,
-                            county: survivor_county,
+                            county,
                         },
                     );
                     let group = county_code(survivor_county);
@@ -752,7 +792,7 @@ impl Transformer<'_> {
                         Some(region.value.county),
                         Some(program),
                         Some(year.value.to_string()),
-                        cols.get(&row, "ZBWH").clone(),
+                        notes.text(&row, &cols, "ZBWH"),
                         text(&amount.value),
                         issued.value.as_ref().and_then(date_text),
                         Some(key.clone()),
@@ -760,20 +800,15 @@ impl Transformer<'_> {
                     notes,
                 ))
             })();
-            match (result, key.parse::<i64>()) {
-                (Ok((out, notes)), Ok(zbid)) => {
+            let zbid = t.key(table, &key)?;
+            match result {
+                Ok((out, notes)) => {
                     t.allocations.insert(zbid);
                     t.out.write(&county, "allocation", &out)?;
                     t.out.loaded(table, &county);
                     t.out.corrections(table, &key, &county, &notes.0)
                 }
-                (Err(r), _) => t.out.reject(table, &key, &county, &r),
-                (Ok(_), Err(_)) => t.out.reject(
-                    table,
-                    &key,
-                    &county,
-                    &reject(R::RegionUnknown, "ZBID", &Some(key.clone())),
-                ),
+                Err(r) => t.out.reject(table, &key, &county, &r),
             }
         })
     }
@@ -799,19 +834,8 @@ impl Transformer<'_> {
                 let year = rules::fund_year(nd.as_deref()).map_err(|r| reject(r, "ND", nd))?;
                 notes.add("ND", nd, &year, |v| Some(v.to_string()));
                 let pczt = cols.get(&row, "PCZT");
-                let status = rules::status(
-                    pczt.as_deref(),
-                    &[
-                        ("0", BatchStatus::Entered),
-                        ("1", BatchStatus::Reviewed),
-                        ("2", BatchStatus::Announcing),
-                        ("3", BatchStatus::Announced),
-                        ("4", BatchStatus::Sent),
-                        ("5", BatchStatus::Returned),
-                        ("9", BatchStatus::Void),
-                    ],
-                )
-                .map_err(|r| reject(r, "PCZT", pczt))?;
+                let status =
+                    rules::batch_status(pczt.as_deref()).map_err(|r| reject(r, "PCZT", pczt))?;
                 let zbid_raw = cols.get(&row, "ZBID");
                 let allocation = match zbid_raw.as_deref().map(|z| z.trim().parse::<i64>()) {
                     None => None,
@@ -827,25 +851,8 @@ impl Transformer<'_> {
                     }
                 };
                 let qh = cols.get(&row, "QH");
-                let period = match qh.as_deref() {
-                    None => None,
-                    Some(p)
-                        if p.len() == 6
-                            && p.bytes().all(|b| b.is_ascii_digit())
-                            && (1..=12).contains(&p[4..].parse::<u32>().unwrap_or(0)) =>
-                    {
-                        Some(p.to_owned())
-                    }
-                    Some(_) => {
-                        notes.0.push(Correction {
-                            code: C::ValueCleared,
-                            field: "QH",
-                            before: qh.clone(),
-                            after: None,
-                        });
-                        None
-                    }
-                };
+                let period = rules::period(qh.as_deref());
+                notes.add("QH", qh, &period, Clone::clone);
                 let mut dates = Vec::new();
                 for field in ["GSKSRQ", "GSJSRQ"] {
                     let raw = cols.get(&row, field);
@@ -854,51 +861,33 @@ impl Transformer<'_> {
                     dates.push(d.value.as_ref().and_then(date_text));
                 }
                 let zrs = cols.get(&row, "ZRS");
-                let declared_count = match zrs.as_deref().map(|z| z.trim().parse::<i32>()) {
-                    None => None,
-                    Some(Ok(n)) => Some(n.to_string()),
-                    Some(Err(_)) => {
-                        notes.0.push(Correction {
-                            code: C::ValueCleared,
-                            field: "ZRS",
-                            before: zrs.clone(),
-                            after: None,
-                        });
-                        None
-                    }
-                };
+                let declared_count = rules::count(zrs.as_deref());
+                notes.add("ZRS", zrs, &declared_count, |v| v.map(|n| n.to_string()));
                 let zje = cols.get(&row, "ZJE");
                 let declared_amount = rules::optional_amount(zje.as_deref());
                 notes.add("ZJE", zje, &declared_amount, |v| v.as_ref().and_then(text));
                 Ok((
                     vec![
                         Some(key.clone()),
-                        Some(cols.get(&row, "PCH").clone().unwrap_or_default()),
+                        Some(notes.text(&row, &cols, "PCH").unwrap_or_default()),
                         Some(region.value.county),
                         Some(program),
                         Some(year.value.to_string()),
-                        period,
+                        period.value,
                         allocation,
                         dates[0].clone(),
                         dates[1].clone(),
                         Some(status.as_str().to_owned()),
-                        declared_count,
+                        declared_count.value.map(|n| n.to_string()),
                         declared_amount.value.as_ref().and_then(text),
-                        cols.get(&row, "LRR").clone(),
-                        cols.get(&row, "SHR").clone(),
+                        notes.text(&row, &cols, "LRR"),
+                        notes.text(&row, &cols, "SHR"),
                         Some(key.clone()),
                     ],
                     notes,
                 ))
             })();
-            let Ok(pcid) = key.parse::<i64>() else {
-                return t.out.reject(
-                    table,
-                    &key,
-                    &county,
-                    &reject(R::RegionUnknown, "PCID", &Some(key.clone())),
-                );
-            };
+            let pcid = t.key(table, &key)?;
             match result {
                 Ok((out, notes)) => {
                     t.batches.insert(pcid, Batch::Loaded { county: county_n });
@@ -938,14 +927,6 @@ impl Transformer<'_> {
             _ => 0,
         };
         let result = (|| {
-            let mxid = cols.get(row, "MXID");
-            if mxid
-                .as_deref()
-                .and_then(|m| m.parse::<i64>().ok())
-                .is_none()
-            {
-                return Err(reject(R::OrphanBatch, "MXID", mxid));
-            }
             let (pcid, batch_county) = match batch {
                 None => return Err(reject(R::OrphanBatch, "PCID", pcid_raw)),
                 Some((_, Batch::Rejected { .. })) => {
@@ -969,17 +950,8 @@ impl Transformer<'_> {
             let year = rules::fund_year(nd.as_deref()).map_err(|r| reject(r, "ND", nd))?;
             notes.add("ND", nd, &year, |v| Some(v.to_string()));
             let ffzt = cols.get(row, "FFZT");
-            let status = rules::status(
-                ffzt.as_deref(),
-                &[
-                    ("0", PaymentStatus::Pending),
-                    ("1", PaymentStatus::Paid),
-                    ("2", PaymentStatus::Failed),
-                    ("3", PaymentStatus::Refunded),
-                    ("4", PaymentStatus::Reissued),
-                ],
-            )
-            .map_err(|r| reject(r, "FFZT", ffzt))?;
+            let status =
+                rules::payment_status(ffzt.as_deref()).map_err(|r| reject(r, "FFZT", ffzt))?;
             let je = cols.get(row, "JE");
             let amount = rules::amount(je.as_deref()).map_err(|r| reject(r, "JE", je))?;
             notes.add("JE", je, &amount, text);
@@ -1029,8 +1001,8 @@ impl Transformer<'_> {
                     account.value,
                     Some(status.as_str().to_owned()),
                     paid_on.as_ref().and_then(date_text),
-                    cols.get(row, "YHLSH").clone(),
-                    cols.get(row, "SBYY").clone(),
+                    notes.text(row, &cols, "YHLSH"),
+                    notes.text(row, &cols, "SBYY"),
                     cols.get(row, "YMXID").clone(),
                     Some(owner.to_owned()),
                     key,

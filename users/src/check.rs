@@ -5,7 +5,7 @@ use std::fmt;
 
 use chrono::NaiveDate;
 use ykt_domain::Regions;
-use ykt_transform::rules;
+use ykt_domain::rules;
 
 use crate::forms::{Entry, FormKind, ReadForms};
 

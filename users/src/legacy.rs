@@ -4,9 +4,9 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 use ykt_db::{Db, DbUrl};
+use ykt_domain::rules;
 use ykt_domain::{CountyResolution, LegacyTable, Regions};
 use ykt_extract::read_table;
-use ykt_transform::rules;
 
 use crate::UsersError;
 use crate::check::{FormSet, Townships};

@@ -2,12 +2,24 @@
 //!
 //! Each rule takes the raw legacy text and returns either the platform value with the
 //! corrections made on the way (`C_…`), or the reject code (`R_…`) that stops the row. Rules
-//! never fail in any other way and never panic: a malformed value is an outcome, not an error.
+//! are total functions over any Unicode text: a malformed value is an outcome, never an error
+//! and never a panic. Every rule works on characters, not bytes, until it has proved its text
+//! is ASCII.
+//!
+//! ```
+//! use ykt_domain::rules;
+//! use ykt_domain::RejectCode;
+//! assert_eq!(rules::amount(Some(" 1,200.5 ")).unwrap().value.to_string(), "1200.50");
+//! assert_eq!(rules::amount(Some("1200.005")), Err(RejectCode::AmountPrecision));
+//! ```
+
+use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use std::str::FromStr;
-use ykt_domain::{CorrectionCode as C, CountyResolution, Regions, RejectCode as R, id_check_char};
+
+use crate::platform::{Basis, BatchStatus, BeneficiaryStatus, PaymentStatus};
+use crate::{CorrectionCode as C, CountyResolution, Regions, RejectCode as R, id_check_char};
 
 /// A value that passed, with the corrections made to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,12 +42,20 @@ impl<T> Fixed<T> {
             corrections: if changed { vec![code] } else { Vec::new() },
         }
     }
+
+    /// A value that could not be read and was cleared to NULL (`C_VALUE_CLEARED`).
+    fn cleared() -> Fixed<Option<T>> {
+        Fixed {
+            value: None,
+            corrections: vec![C::ValueCleared],
+        }
+    }
 }
 
 /// Full-width digits and the full-width `．，－Ｘｘ` to ASCII.
 fn half_width(c: char) -> char {
     match c {
-        '０'..='９' => char::from(b'0' + (c as u32 - '０' as u32) as u8),
+        '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32).unwrap_or(c),
         '．' => '.',
         '，' => ',',
         '－' => '-',
@@ -44,16 +64,18 @@ fn half_width(c: char) -> char {
     }
 }
 
-fn parse_birth_date(digits: &str) -> Option<NaiveDate> {
-    let y = digits.get(0..4)?.parse().ok()?;
-    let m = digits.get(4..6)?.parse().ok()?;
-    let d = digits.get(6..8)?.parse().ok()?;
-    NaiveDate::from_ymd_opt(y, m, d)
+fn all_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn birth_date_ok(digits8: &str, as_of: NaiveDate) -> bool {
-    let earliest = NaiveDate::from_ymd_opt(1890, 1, 1).expect("a real date");
-    parse_birth_date(digits8).is_some_and(|d| d >= earliest && d <= as_of)
+    let earliest = NaiveDate::from_ymd_opt(1890, 1, 1).unwrap_or(NaiveDate::MIN);
+    ymd(
+        digits8.get(0..4).unwrap_or(""),
+        digits8.get(4..6).unwrap_or(""),
+        digits8.get(6..8).unwrap_or(""),
+    )
+    .is_some_and(|d| d >= earliest && d <= as_of)
 }
 
 /// ID numbers (SFZH, HZSFZH): normalise, check, upgrade 15 digits, restore a lost X.
@@ -66,11 +88,14 @@ pub fn id_number(raw: Option<&str>, as_of: NaiveDate) -> Result<Fixed<String>, R
         .map(half_width)
         .map(|c| if c == 'x' { 'X' } else { c })
         .collect();
+    // Every valid form is ASCII: from here on a byte is a character.
+    if !text.is_ascii() {
+        return Err(R::IdInvalid);
+    }
     let mut corrections = Vec::new();
     if text != raw {
         corrections.push(C::IdNormalized);
     }
-    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let id18 = match text.len() {
         18 => {
             let (first17, last) = text.split_at(17);
@@ -112,9 +137,11 @@ pub fn id_number(raw: Option<&str>, as_of: NaiveDate) -> Result<Fixed<String>, R
 const NAME_SEPARATORS: [char; 6] = ['·', '•', '・', '．', '.', '-'];
 
 /// Names (XM): no white space; a minority-name separator between two characters becomes `·`.
+/// A NUL character (which no platform database can hold) is removed first, as in [`text`].
 pub fn name(raw: Option<&str>) -> Result<Fixed<String>, R> {
-    let raw = raw.unwrap_or("");
-    let chars: Vec<char> = raw.chars().filter(|c| !c.is_whitespace()).collect();
+    let cleaned = text(raw);
+    let raw_clean = cleaned.value.as_deref().unwrap_or("");
+    let chars: Vec<char> = raw_clean.chars().filter(|c| !c.is_whitespace()).collect();
     if chars.is_empty() {
         return Err(R::NameMissing);
     }
@@ -134,8 +161,22 @@ pub fn name(raw: Option<&str>) -> Result<Fixed<String>, R> {
             }
         })
         .collect();
-    let changed = value != raw;
-    Ok(Fixed::with(value, changed, C::NameNormalized))
+    let mut corrections = cleaned.corrections;
+    if value != raw_clean {
+        corrections.push(C::NameNormalized);
+    }
+    Ok(Fixed { value, corrections })
+}
+
+/// Free text kept as it is (addresses, phones, bank names, batch numbers, logins, bank serials,
+/// failure reasons, document numbers, captions): only the NUL character, which no platform
+/// database can store, is removed (`C_TEXT_CLEANED`).
+pub fn text(raw: Option<&str>) -> Fixed<Option<String>> {
+    match raw {
+        None => Fixed::new(None),
+        Some(r) if r.contains('\0') => Fixed::with(Some(r.replace('\0', "")), true, C::TextCleaned),
+        Some(r) => Fixed::new(Some(r.to_owned())),
+    }
 }
 
 /// A region code resolved to the current county.
@@ -151,7 +192,7 @@ pub struct Region {
 /// successor with the township/village digits kept; anything else is unknown.
 pub fn region(raw: Option<&str>, regions: &Regions) -> Result<Fixed<Region>, R> {
     let raw = raw.unwrap_or("");
-    if !matches!(raw.len(), 6 | 9 | 12) || !raw.bytes().all(|b| b.is_ascii_digit()) {
+    if !all_digits(raw) || !matches!(raw.len(), 6 | 9 | 12) {
         return Err(R::RegionUnknown);
     }
     match regions.resolve_county(raw) {
@@ -171,101 +212,156 @@ pub fn region(raw: Option<&str>, regions: &Regions) -> Result<Fixed<Region>, R> 
     }
 }
 
-/// The text of an amount after the rule's clean-up, and whether it has the plain form.
-fn clean_amount(raw: &str) -> (String, bool) {
-    let cleaned: String = raw
-        .trim()
+/// The most integer digits an amount may have: the platform's `NUMERIC(14,2)`.
+pub const AMOUNT_INTEGER_DIGITS: usize = 12;
+/// The most integer digits a program rate may have: `NUMERIC(12,2)`.
+pub const RATE_INTEGER_DIGITS: usize = 10;
+
+/// The text of an amount after the rule's clean-up: trimmed, full-width to ASCII, every `,`
+/// dropped.
+fn clean_amount(raw: &str) -> String {
+    raw.trim()
         .chars()
         .map(half_width)
         .filter(|c| *c != ',')
-        .collect();
-    let plain = {
-        let body = cleaned.strip_prefix('-').unwrap_or(&cleaned);
-        let (int, frac) = match body.split_once('.') {
-            Some((i, f)) => (i, Some(f)),
-            None => (body, None),
-        };
-        !int.is_empty()
-            && int.bytes().all(|b| b.is_ascii_digit())
-            && frac.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
+        .collect()
+}
+
+/// How a cleaned amount's text reads, digit by digit (no decimal type is asked to parse it, so
+/// nothing is ever rounded to fit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MoneyRead {
+    /// `-?digits(.digits)?` with at most two significant decimals and at most
+    /// [`AMOUNT_INTEGER_DIGITS`] integer digits: its exact value, two decimals.
+    Money(Decimal),
+    /// A non-zero digit after the second decimal.
+    Precision,
+    /// Not of that form, or more integer digits than the platform holds.
+    Invalid,
+}
+
+/// Reads a cleaned amount (see [`MoneyRead`]).
+pub fn read_money(cleaned: &str) -> MoneyRead {
+    read_money_within(cleaned, AMOUNT_INTEGER_DIGITS)
+}
+
+fn read_money_within(cleaned: &str, integer_digits: usize) -> MoneyRead {
+    let (negative, body) = match cleaned.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, cleaned),
     };
-    (cleaned, plain)
+    let (int, frac) = match body.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (body, None),
+    };
+    if !all_digits(int) || frac.is_some_and(|f| !all_digits(f)) {
+        return MoneyRead::Invalid;
+    }
+    let frac = frac.unwrap_or("");
+    if frac.bytes().skip(2).any(|b| b != b'0') {
+        return MoneyRead::Precision;
+    }
+    let int = int.trim_start_matches('0');
+    if int.len() > integer_digits {
+        return MoneyRead::Invalid;
+    }
+    // At most 12 + 2 digits: the cents fit an i64 exactly.
+    let mut cents: i64 = 0;
+    for b in int
+        .bytes()
+        .chain(frac.bytes().chain(std::iter::repeat(b'0')).take(2))
+    {
+        cents = cents * 10 + i64::from(b - b'0');
+    }
+    MoneyRead::Money(Decimal::new(if negative { -cents } else { cents }, 2))
 }
 
 /// The value of an amount's text when it reads as money (at most two decimals, any sign), as
 /// the balance identity counts it; `None` otherwise.
 pub fn money_value(raw: Option<&str>) -> Option<Decimal> {
-    let (cleaned, plain) = clean_amount(raw?);
-    if !plain {
-        return None;
+    match read_money(&clean_amount(raw?)) {
+        MoneyRead::Money(value) => Some(value),
+        MoneyRead::Precision | MoneyRead::Invalid => None,
     }
-    let value = Decimal::from_str(&cleaned).ok()?;
-    (value.normalize().scale() <= 2).then(|| value.round_dp(2))
 }
 
-/// Required amounts (JE, ZBJE): exact decimals, never rounded, positive.
-pub fn amount(raw: Option<&str>) -> Result<Fixed<Decimal>, R> {
+fn amount_within(raw: Option<&str>, integer_digits: usize) -> Result<Fixed<Decimal>, R> {
     let raw = raw.ok_or(R::AmountInvalid)?;
     if raw.trim().is_empty() || raw.trim().eq_ignore_ascii_case("NULL") {
         return Err(R::AmountInvalid);
     }
-    let (cleaned, plain) = clean_amount(raw);
-    if !plain {
-        return Err(R::AmountInvalid);
-    }
-    let value = Decimal::from_str(&cleaned).map_err(|_| R::AmountInvalid)?;
-    if value.normalize().scale() > 2 {
-        return Err(R::AmountPrecision);
-    }
+    let cleaned = clean_amount(raw);
+    let value = match read_money_within(&cleaned, integer_digits) {
+        MoneyRead::Money(v) => v,
+        MoneyRead::Precision => return Err(R::AmountPrecision),
+        MoneyRead::Invalid => return Err(R::AmountInvalid),
+    };
     if value <= Decimal::ZERO {
         return Err(R::AmountNonpositive);
     }
-    let mut value = value;
-    value.rescale(2);
-    let changed = cleaned != raw;
-    Ok(Fixed::with(value, changed, C::AmountNormalized))
+    Ok(Fixed::with(value, cleaned != raw, C::AmountNormalized))
 }
 
-/// Optional amounts (ZJE, BZJE, SL): what a required field would reject is cleared to NULL.
-/// An empty value is simply NULL.
-pub fn optional_amount(raw: Option<&str>) -> Fixed<Option<Decimal>> {
+/// Required amounts (JE, ZBJE): exact decimals, never rounded, positive.
+pub fn amount(raw: Option<&str>) -> Result<Fixed<Decimal>, R> {
+    amount_within(raw, AMOUNT_INTEGER_DIGITS)
+}
+
+fn optional_within(raw: Option<&str>, integer_digits: usize) -> Fixed<Option<Decimal>> {
     match raw {
         None => Fixed::new(None),
         Some(r) if r.trim().is_empty() => Fixed::new(None),
-        Some(_) => match amount(raw) {
+        Some(_) => match amount_within(raw, integer_digits) {
             Ok(f) => Fixed {
                 value: Some(f.value),
                 corrections: f.corrections,
             },
-            Err(_) => Fixed {
-                value: None,
-                corrections: vec![C::ValueCleared],
-            },
+            Err(_) => Fixed::cleared(),
         },
     }
+}
+
+/// Optional amounts (ZJE, SL): what a required field would reject is cleared to NULL.
+/// An empty value is simply NULL.
+pub fn optional_amount(raw: Option<&str>) -> Fixed<Option<Decimal>> {
+    optional_within(raw, AMOUNT_INTEGER_DIGITS)
+}
+
+/// A program's rate (BZJE): an optional amount the platform holds in `NUMERIC(12,2)`.
+pub fn optional_rate(raw: Option<&str>) -> Fixed<Option<Decimal>> {
+    optional_within(raw, RATE_INTEGER_DIGITS)
 }
 
 /// How a date's text reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DateRead {
-    /// Empty or `0000-00-00`.
+    /// Empty, `0000-00-00` or `0000-00-00 00:00:00`.
     Null,
     Date(Fixed<NaiveDate>),
     /// Not a real date in an accepted form.
     Invalid,
 }
 
+/// A real calendar date from its year (4 digits, not 0000), month and day (1–2 digits).
 fn ymd(y: &str, m: &str, d: &str) -> Option<NaiveDate> {
-    let ok = |s: &str, lo: usize, hi: usize| {
-        (lo..=hi).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
-    };
+    let ok = |s: &str, lo: usize, hi: usize| (lo..=hi).contains(&s.len()) && all_digits(s);
     if !ok(y, 4, 4) || !ok(m, 1, 2) || !ok(d, 1, 2) {
         return None;
     }
-    NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
+    let year: i32 = y.parse().ok()?;
+    if year < 1 {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(year, m.parse().ok()?, d.parse().ok()?)
 }
 
-/// Dates (FFRQ, XDRQ, GSKSRQ, GSJSRQ, SWRQ) in the accepted forms.
+fn is_time(t: &str) -> bool {
+    let parts: Vec<&str> = t.split(':').collect();
+    parts.len() == 3 && parts.iter().all(|p| p.len() == 2 && all_digits(p))
+}
+
+/// Dates (FFRQ, XDRQ, GSKSRQ, GSJSRQ, SWRQ) in the accepted forms: `YYYY-MM-DD`, `YYYY/M/D`,
+/// `YYYY-M-D`, `YYYYMMDD`, `YYYY年M月D日`, and the first three followed by ` HH:MM:SS`.
 pub fn date(raw: Option<&str>) -> DateRead {
     let Some(raw) = raw else {
         return DateRead::Null;
@@ -277,38 +373,27 @@ pub fn date(raw: Option<&str>) -> DateRead {
     let parsed = if let Some(rest) = text.strip_suffix('日') {
         rest.split_once('年')
             .and_then(|(y, md)| md.split_once('月').and_then(|(m, d)| ymd(y, m, d)))
-    } else if text.len() == 8 && text.bytes().all(|b| b.is_ascii_digit()) {
+    } else if text.len() == 8 && all_digits(text) {
         ymd(&text[..4], &text[4..6], &text[6..])
     } else {
-        let (day, time) = match text.split_once(' ') {
-            Some((d, t)) => (d, Some(t)),
-            None => (text, None),
+        let (day, time_ok) = match text.split_once(' ') {
+            Some((d, t)) => (d, is_time(t)),
+            None => (text, true),
         };
-        let time_ok = time.is_none_or(|t| {
-            let parts: Vec<&str> = t.split(':').collect();
-            parts.len() == 3
-                && parts
-                    .iter()
-                    .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit()))
-        });
         let sep = if day.contains('/') { '/' } else { '-' };
         let parts: Vec<&str> = day.split(sep).collect();
-        if time_ok && parts.len() == 3 {
-            ymd(parts[0], parts[1], parts[2])
-        } else {
-            None
+        match parts.as_slice() {
+            [y, m, d] if time_ok => ymd(y, m, d),
+            _ => None,
         }
     };
     match parsed {
         Some(d) => {
-            use chrono::Datelike;
-            let b = raw.as_bytes();
             let iso = raw.len() == 10
-                && b[4] == b'-'
-                && b[7] == b'-'
-                && raw[0..4].parse() == Ok(d.year())
-                && raw[5..7].parse() == Ok(d.month())
-                && raw[8..].parse() == Ok(d.day());
+                && raw.bytes().enumerate().all(|(i, b)| match i {
+                    4 | 7 => b == b'-',
+                    _ => b.is_ascii_digit(),
+                });
             DateRead::Date(Fixed::with(d, !iso, C::DateNormalized))
         }
         None => DateRead::Invalid,
@@ -323,10 +408,7 @@ pub fn optional_date(raw: Option<&str>) -> Fixed<Option<NaiveDate>> {
             value: Some(f.value),
             corrections: f.corrections,
         },
-        DateRead::Invalid => Fixed {
-            value: None,
-            corrections: vec![C::ValueCleared],
-        },
+        DateRead::Invalid => Fixed::cleared(),
     }
 }
 
@@ -335,7 +417,7 @@ pub fn fund_year(raw: Option<&str>) -> Result<Fixed<i16>, R> {
     let raw = raw.ok_or(R::YearInvalid)?;
     let text = raw.trim();
     let text = text.strip_suffix('年').unwrap_or(text).trim();
-    if !text.bytes().all(|b| b.is_ascii_digit()) {
+    if !all_digits(text) {
         return Err(R::YearInvalid);
     }
     let year: i16 = match text.len() {
@@ -362,6 +444,30 @@ pub fn status<T: Copy>(raw: Option<&str>, map: &[(&str, T)]) -> Result<T, R> {
         .ok_or(R::StatusUnknown)
 }
 
+/// FFZT: 0–4 → pending, paid, failed, refunded, reissued.
+pub fn payment_status(raw: Option<&str>) -> Result<PaymentStatus, R> {
+    status(raw, PaymentStatus::LEGACY)
+}
+
+/// PCZT: 0–5, 9 → entered, reviewed, announcing, announced, sent, returned, void.
+pub fn batch_status(raw: Option<&str>) -> Result<BatchStatus, R> {
+    status(raw, BatchStatus::LEGACY)
+}
+
+/// DXZT: 1, 2, 9 → active, suspended, deceased.
+pub fn beneficiary_status(raw: Option<&str>) -> Result<BeneficiaryStatus, R> {
+    status(raw, BeneficiaryStatus::LEGACY)
+}
+
+/// BZLX: 1–4 → area, person, household, fixed. T_BTXM is never rejected: a basis that does
+/// not read is cleared to NULL with `C_VALUE_CLEARED`.
+pub fn basis(raw: Option<&str>) -> Fixed<Option<Basis>> {
+    match status(raw, Basis::LEGACY) {
+        Ok(b) => Fixed::new(Some(b)),
+        Err(_) => Fixed::cleared(),
+    }
+}
+
 /// Accounts (YHZH): spaces and hyphens removed; 8–30 digits kept; anything else cleared.
 /// The Luhn check never rejects.
 pub fn account(raw: Option<&str>) -> Fixed<Option<String>> {
@@ -375,29 +481,48 @@ pub fn account(raw: Option<&str>) -> Fixed<Option<String>> {
     if cleaned.is_empty() {
         return Fixed::new(None);
     }
-    if (8..=30).contains(&cleaned.len()) && cleaned.bytes().all(|b| b.is_ascii_digit()) {
+    if (8..=30).contains(&cleaned.len()) && all_digits(&cleaned) {
         let changed = cleaned != raw;
         Fixed::with(Some(cleaned), changed, C::AccountNormalized)
     } else {
-        Fixed {
-            value: None,
-            corrections: vec![C::ValueCleared],
-        }
+        Fixed::cleared()
     }
 }
 
 /// Program codes (XMDM): trimmed, must be a known program.
-pub fn program<'a>(
-    raw: Option<&str>,
-    known: &'a std::collections::BTreeSet<String>,
-) -> Result<&'a str, R> {
+pub fn program<'a>(raw: Option<&str>, known: &'a BTreeSet<String>) -> Result<&'a str, R> {
     let text = raw.unwrap_or("").trim();
     known.get(text).map(String::as_str).ok_or(R::ProgramUnknown)
+}
+
+/// A batch's period (QH): `YYYYMM` with a real month, else cleared.
+pub fn period(raw: Option<&str>) -> Fixed<Option<String>> {
+    match raw {
+        None => Fixed::new(None),
+        Some(p)
+            if p.len() == 6
+                && all_digits(p)
+                && (1..=12).contains(&p[4..].parse::<u32>().unwrap_or(0)) =>
+        {
+            Fixed::new(Some(p.to_owned()))
+        }
+        Some(_) => Fixed::cleared(),
+    }
+}
+
+/// A declared count (ZRS): a whole number (`INT`), else cleared.
+pub fn count(raw: Option<&str>) -> Fixed<Option<i32>> {
+    match raw.map(|z| z.trim().parse::<i32>()) {
+        None => Fixed::new(None),
+        Some(Ok(n)) => Fixed::new(Some(n)),
+        Some(Err(_)) => Fixed::cleared(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::str::FromStr;
 
     fn as_of() -> NaiveDate {
         NaiveDate::from_ymd_opt(2020, 11, 10).unwrap()
