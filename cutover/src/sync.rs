@@ -209,6 +209,11 @@ pub async fn sync(
         .unwrap_or(1);
     report.increment = increment;
     if !keys.is_empty() {
+        // ID numbers are judged as of the day the full migration judged them.
+        let as_of = stage
+            .manifest::<TransformManifest>(Step::Transform)
+            .ok()
+            .map(|m| m.as_of);
         let source = LegacySource::Database(legacy_url.clone());
         ykt_extract::extract(&source, stage, true, &|_, _| {}).await?;
         let routing_year = if carry_over {
@@ -220,6 +225,7 @@ pub async fn sync(
             stage,
             &TransformOptions {
                 routing_year,
+                as_of,
                 overwrite: true,
                 ..TransformOptions::default()
             },

@@ -442,9 +442,10 @@ pub(crate) fn county(r: &CountyReport<'_>) -> String {
     );
     let _ = writeln!(
         b,
-        "<div class=\"meta\">迁移批次：<code>{}</code>　生成时间：{}　{}</div>",
+        "<div class=\"meta\">迁移批次：<code>{}</code>　生成时间：{}　身份证出生日期判断基准日：{}　{}</div>",
         esc(&s.run_id),
         esc(r.generated_at),
+        esc(r.as_of.unwrap_or("—")),
         if r.mask.unmasked {
             "本报告含完整身份证号和账号，仅供审计使用，请妥善保管。"
         } else {

@@ -82,6 +82,8 @@ pub struct ReportInput<'a> {
     pub target: String,
     /// When the reports were made (shown, and recorded in the manifest).
     pub generated_at: String,
+    /// The day ID numbers' birth dates were judged against (`--as-of`), as the stage recorded.
+    pub as_of: Option<String>,
     /// The parameters of the run, recorded in the manifest.
     pub parameters: serde_json::Value,
 }
@@ -126,6 +128,7 @@ pub(crate) struct CountyReport<'a> {
     pub programs: &'a BTreeMap<String, String>,
     pub mask: Masker,
     pub generated_at: &'a str,
+    pub as_of: Option<&'a str>,
     pub signoff: Option<SignoffState>,
     pub carried: Vec<signoff::CarriedLine>,
     pub increments: Vec<(String, String, u64)>,
@@ -324,6 +327,7 @@ pub async fn write_reports(
             programs: &programs,
             mask,
             generated_at: &input.generated_at,
+            as_of: input.as_of.as_deref(),
         };
         write_county_csvs(&report, &dir)?;
         write_text(&dir.join("reconciliation.html"), &html::county(&report))?;

@@ -624,10 +624,15 @@ pub async fn freeze(args: FreezeArgs) -> Result<ExitCode, Failure> {
     // 4. The final reconciliation: the stage now expects every line owned by the new platform.
     // Re-transformed with every line owned by the new platform; the snapshot, and so the run
     // its rows are recorded under, stays the same.
+    let as_of = stage
+        .manifest::<ykt_transform::TransformManifest>(ykt_stage::Step::Transform)
+        .ok()
+        .map(|m| m.as_of);
     ykt_transform::transform(
         &stage,
         &ykt_transform::TransformOptions {
             routing_year: 0,
+            as_of,
             overwrite: true,
             ..ykt_transform::TransformOptions::default()
         },

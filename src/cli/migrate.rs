@@ -80,6 +80,23 @@ pub struct TransformArgs {
     /// Pending or failed lines of fund years up to this one stay owned by legacy.
     #[arg(long, default_value_t = 2019)]
     routing_year: i16,
+    #[command(flatten)]
+    as_of: AsOfArgs,
+}
+
+/// The day ID numbers' birth dates are judged against.
+#[derive(Debug, Args)]
+pub struct AsOfArgs {
+    /// Judge ID numbers' birth dates against this day (YYYY-MM-DD): a birth date after it is
+    /// impossible. Default: the day the extract finished (Beijing time). Recorded in the stage
+    /// and shown in the reports, so a rehearsal and the real run judge the same IDs alike.
+    #[arg(long, value_name = "DATE", value_parser = parse_day)]
+    pub(crate) as_of: Option<chrono::NaiveDate>,
+}
+
+fn parse_day(text: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("{text:?} is not a day; write it as 2020-11-10"))
 }
 
 /// Load a transformed stage into the new platform, county by county.
@@ -121,6 +138,8 @@ pub struct MigrateArgs {
     /// Pending or failed lines of fund years up to this one stay owned by legacy.
     #[arg(long, default_value_t = 2019)]
     routing_year: i16,
+    #[command(flatten)]
+    as_of: AsOfArgs,
 }
 
 fn bar(prefix: &str) -> ProgressBar {
@@ -161,6 +180,7 @@ async fn run_extract(
 async fn run_transform(
     stage: &Stage,
     routing_year: i16,
+    as_of: Option<chrono::NaiveDate>,
 ) -> Result<(TransformManifest, Duration), Failure> {
     let started = Instant::now();
     let pb = bar("transform");
@@ -168,6 +188,7 @@ async fn run_transform(
     let pb2 = pb.clone();
     let options = TransformOptions {
         routing_year,
+        as_of,
         ..TransformOptions::default()
     };
     let manifest = tokio::task::spawn_blocking(move || {
@@ -223,8 +244,9 @@ fn print_summary(manifest: &TransformManifest, timings: &[(&str, Duration)], wou
         );
     }
     println!(
-        "run {} · {} counties",
+        "run {} · ID birth dates judged as of {} · {} counties",
         manifest.run_id,
+        manifest.as_of,
         manifest
             .counts
             .keys()
@@ -252,7 +274,7 @@ pub async fn extract(args: ExtractArgs) -> Result<ExitCode, Failure> {
 
 pub async fn transform(args: TransformArgs) -> Result<ExitCode, Failure> {
     let stage = Stage::new(&args.stage.stage);
-    let (manifest, t) = run_transform(&stage, args.routing_year).await?;
+    let (manifest, t) = run_transform(&stage, args.routing_year, args.as_of.as_of).await?;
     print_summary(&manifest, &[("transform", t)], true);
     Ok(ExitCode::SUCCESS)
 }
@@ -296,7 +318,7 @@ pub async fn migrate(args: MigrateArgs) -> Result<ExitCode, Failure> {
         stage.manifest(ykt_stage::Step::Transform).map_err(input)?
     } else {
         timings.push(("extract", run_extract(&source, &stage, true).await?));
-        let (manifest, t) = run_transform(&stage, args.routing_year).await?;
+        let (manifest, t) = run_transform(&stage, args.routing_year, args.as_of.as_of).await?;
         timings.push(("transform", t));
         manifest
     };

@@ -92,7 +92,7 @@ pub(crate) async fn run_reconcile(
     ykt_reports::prepare_out(out).classify()?;
     let manifest: TransformManifest = stage.manifest(ykt_stage::Step::Transform).map_err(input)?;
     // A stage a delta sync refreshed holds rows recorded under the run it synced into.
-    let run_id = ykt_cutover::stage_run_id(stage).unwrap_or(manifest.run_id);
+    let run_id = ykt_cutover::stage_run_id(stage).unwrap_or_else(|| manifest.run_id.clone());
     let url = database_url(target)?;
     let target_db = Db::connect(&url).await.classify()?;
     let legacy_db = match source {
@@ -147,7 +147,9 @@ pub(crate) async fn run_reconcile(
         },
         target: url.to_string(),
         generated_at: super::stamp(),
+        as_of: Some(manifest.as_of.to_string()),
         parameters: serde_json::json!({
+            "as_of": manifest.as_of.to_string(),
             "stage": stage.dir().display().to_string(),
             "out": out.display().to_string(),
             "unmasked": reports.unmasked,

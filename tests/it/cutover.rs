@@ -336,6 +336,29 @@ async fn walk_the_timeline(legacy: DbUrl, target: DbUrl, test: &str) {
         st.contains(county.as_str()) && st.contains("signed by 王会计") && st.contains(": applies"),
         "{st}"
     );
+    // Issue 10: a sync that changed nothing (it only re-reads its look-back window) records no
+    // change, writes a byte-identical summary and leaves the sign-off standing.
+    let idle = dir.join("out-sync-idle");
+    sync_ok("2020-12-28 14:30", l, &stage, t, &idle);
+    assert_eq!(
+        one(
+            &tdb,
+            "SELECT COUNT(*) FROM cutover_sync_change WHERE increment_id = (SELECT MAX(id) FROM cutover_sync_increment)"
+        )
+        .await,
+        0,
+        "an idle sync changed nothing"
+    );
+    assert_eq!(
+        std::fs::read(idle.join("counties").join(&county).join("summary.json")).unwrap(),
+        std::fs::read(&summary).unwrap(),
+        "the county's figures did not move"
+    );
+    let st = status(&target, "2020-12-28 14:40");
+    assert!(
+        st.contains("signed by 王会计") && st.contains(": applies") && !st.contains("NO LONGER"),
+        "{st}"
+    );
     ldb.execute(
         "the line paid again",
         &format!("UPDATE {} SET {} = '1', {} = '2020-12-29', {} = '2020-12-29 09:00:00' WHERE {} = {returned}", q("T_FFMX"), q("FFZT"), q("FFRQ"), q("GXSJ"), q("MXID")),
@@ -356,6 +379,51 @@ async fn walk_the_timeline(legacy: DbUrl, target: DbUrl, test: &str) {
     assert!(
         html.contains("原签字不再适用"),
         "the county report says the sign-off no longer applies"
+    );
+    // A legacy change to the person whose line the platform paid brings the person's lines
+    // along, but never undoes the platform's payment (issue 10).
+    let paid_person = one(
+        &tdb,
+        &format!("SELECT beneficiary_id FROM payment WHERE id = {pending}"),
+    )
+    .await;
+    ldb.execute(
+        "a new phone number",
+        &format!(
+            "UPDATE {} SET {} = '13900000000', {} = '2020-12-29 15:00:00' WHERE {} = {paid_person}",
+            q("T_BTDX"),
+            q("LXDH"),
+            q("GXSJ"),
+            q("DXID")
+        ),
+    )
+    .await
+    .unwrap();
+    sync_ok("2020-12-29 16:00", l, &stage, t, &dir.join("out-sync3"));
+    let kept = tdb
+        .fetch_text_rows(
+            "the platform's payment",
+            &format!("SELECT status, CAST(paid_on AS TEXT), bank_serial FROM payment WHERE id = {pending}"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        kept[0],
+        vec![
+            Some("paid".to_owned()),
+            Some("2020-12-28".to_owned()),
+            Some("NEW0001".to_owned())
+        ],
+        "the sync kept the platform's payment"
+    );
+    assert_eq!(
+        one(
+            &tdb,
+            &format!("SELECT COUNT(*) FROM beneficiary WHERE id = {paid_person} AND phone = '13900000000'")
+        )
+        .await,
+        1,
+        "the person's change arrived"
     );
     // Signing an old report is refused.
     let stale = ykt(&[

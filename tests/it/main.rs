@@ -7,6 +7,7 @@
 mod cli_errors;
 mod cutover;
 mod generate;
+mod issue10;
 mod migrate;
 mod properties;
 mod reconcile;

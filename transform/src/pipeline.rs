@@ -47,7 +47,8 @@ impl TransformError {
 pub struct TransformOptions {
     /// Lines of fund years up to this one that are pending or failed stay owned by legacy.
     pub routing_year: i16,
-    /// Birth dates after this day are impossible. Default: the day the extract finished.
+    /// Birth dates after this day are impossible (`--as-of`). Default: the day the extract
+    /// finished, Beijing time.
     pub as_of: Option<NaiveDate>,
     pub overwrite: bool,
 }
@@ -333,9 +334,14 @@ pub fn transform(
 ) -> Result<TransformManifest, TransformError> {
     let extract = ykt_extract::verified_extract(stage)?;
     let extract_sha256 = sha256_file(&stage.manifest_path(Step::Extract))?;
+    // The day ID birth dates are judged against: given, else the day (Beijing time) the extract
+    // finished. Recorded in the manifest, so a rehearsal and the real run can judge alike.
     let as_of = options.as_of.unwrap_or_else(|| {
         chrono::DateTime::parse_from_rfc3339(&extract.finished_at)
-            .map(|d| d.date_naive())
+            .map(|d| {
+                d.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("+08:00"))
+                    .date_naive()
+            })
             .unwrap_or(NaiveDate::MAX)
     });
     if stage.interrupted(Step::Transform) {
