@@ -119,6 +119,55 @@ struct Gen<'a> {
     pay_cutoff: NaiveDate,
 }
 
+/// A reason a row must be rejected: the code, the field to blame and its raw value.
+#[derive(Debug, Clone)]
+struct Defect {
+    code: R,
+    field: &'static str,
+    raw: Option<String>,
+}
+
+/// The reject codes of each table in the order `mapping-rules.md` § Precedence gives: a row
+/// with several defects is rejected with the first.
+fn precedence(table: LegacyTable) -> &'static [R] {
+    match table {
+        LegacyTable::Payments => &[
+            R::OrphanBatch,
+            R::BatchRejected,
+            R::OrphanBeneficiary,
+            R::BeneficiaryRejected,
+            R::ProgramUnknown,
+            R::YearInvalid,
+            R::StatusUnknown,
+            R::AmountInvalid,
+            R::AmountPrecision,
+            R::AmountNonpositive,
+            R::DateInvalid,
+        ],
+        LegacyTable::Beneficiaries => &[
+            R::IdInvalid,
+            R::IdChecksum,
+            R::NameMissing,
+            R::RegionUnknown,
+            R::StatusUnknown,
+        ],
+        LegacyTable::Batches => &[
+            R::RegionUnknown,
+            R::ProgramUnknown,
+            R::YearInvalid,
+            R::StatusUnknown,
+        ],
+        _ => &[
+            R::RegionUnknown,
+            R::ProgramUnknown,
+            R::YearInvalid,
+            R::AmountInvalid,
+            R::AmountPrecision,
+            R::AmountNonpositive,
+        ],
+    }
+}
+
 /// The fate of one row as the rules must decide it.
 #[derive(Default)]
 struct Fate {
@@ -126,7 +175,8 @@ struct Fate {
     variant: &'static str,
     field: Option<&'static str>,
     raw: Option<String>,
-    reject: Option<R>,
+    /// Every defect the row carries; the rules reject it with the first by precedence.
+    defects: Vec<Defect>,
     corrections: Vec<C>,
     merged: bool,
 }
@@ -140,12 +190,33 @@ impl Fate {
         match variant.outcome {
             Outcome::Keep => {}
             Outcome::Correct(c) => self.corrections.push(c),
-            Outcome::Reject(r) => self.reject = Some(r),
+            Outcome::Reject(r) => self.defect(r, field, variant.raw.clone()),
         }
     }
 
+    /// Adds a defect without a quirk of its own (a line of a rejected batch or person).
+    fn defect(&mut self, code: R, field: &'static str, raw: Option<String>) {
+        self.defects.push(Defect { code, field, raw });
+    }
+
     fn rejected(&self) -> bool {
-        self.reject.is_some()
+        !self.defects.is_empty()
+    }
+
+    /// The defect the row is rejected for in `table`.
+    fn reject(&self, table: LegacyTable) -> Option<&Defect> {
+        let order = precedence(table);
+        self.defects.iter().min_by_key(|d| {
+            order
+                .iter()
+                .position(|c| *c == d.code)
+                .unwrap_or(usize::MAX)
+        })
+    }
+
+    /// Whether the row is rejected with `code`.
+    fn rejected_for(&self, table: LegacyTable, code: R) -> bool {
+        self.reject(table).is_some_and(|d| d.code == code)
     }
 }
 
@@ -218,16 +289,22 @@ impl<'a> Gen<'a> {
         county: &str,
         fate: Fate,
     ) -> Result<(), SimError> {
+        let reject = fate.reject(table).cloned();
         let expect: Vec<&'static str> = if fate.merged {
             vec![C::BeneficiaryMerged.code()]
-        } else if let Some(r) = fate.reject {
-            vec![r.code()]
+        } else if let Some(d) = &reject {
+            vec![d.code.code()]
         } else {
             fate.corrections.iter().map(|c| c.code()).collect()
         };
         if fate.quirk.is_none() && expect.is_empty() {
             return Ok(());
         }
+        // A rejected row names the field and value it is rejected for.
+        let (field, raw) = match &reject {
+            Some(d) if !fate.merged => (Some(d.field), d.raw.clone()),
+            _ => (fate.field, fate.raw),
+        };
         self.cases += 1;
         truth.case(&Case {
             quirk: fate.quirk.map(Quirk::name),
@@ -239,8 +316,8 @@ impl<'a> Gen<'a> {
             table: table.name(),
             key,
             county,
-            field: fate.field,
-            raw: fate.raw.as_deref(),
+            field,
+            raw: raw.as_deref(),
             expect,
         })
     }
@@ -624,11 +701,12 @@ impl<'a> Gen<'a> {
                     .clamp(1, 400);
                 let gxsj = cjsj + Duration::days(rng.range(0, horizon));
                 let rejected = fate.rejected();
-                let person_county = if rejected && fate.reject == Some(R::RegionUnknown) {
-                    UNATTRIBUTED_COUNTY.to_owned()
-                } else {
-                    county.current.clone()
-                };
+                let person_county =
+                    if fate.rejected_for(LegacyTable::Beneficiaries, R::RegionUnknown) {
+                        UNATTRIBUTED_COUNTY.to_owned()
+                    } else {
+                        county.current.clone()
+                    };
                 let clean = quirk.is_none() && !twin && !county.obsolete;
                 let programs: Vec<usize> = enroll.iter().map(|e| e.program).collect();
                 let paid_after_death_case =
@@ -891,7 +969,7 @@ impl<'a> Gen<'a> {
                 if county.obsolete && !fate.rejected() {
                     fate.corrections.insert(0, C::RegionRemapped);
                 }
-                let row_county = if fate.reject == Some(R::RegionUnknown) {
+                let row_county = if fate.rejected_for(LegacyTable::Allocations, R::RegionUnknown) {
                     UNATTRIBUTED_COUNTY
                 } else {
                     county.current.as_str()
@@ -1063,7 +1141,7 @@ impl<'a> Gen<'a> {
             _ => {}
         }
         let batch_rejected = fate.rejected();
-        let batch_county = if fate.reject == Some(R::RegionUnknown) {
+        let batch_county = if fate.rejected_for(LegacyTable::Batches, R::RegionUnknown) {
             None
         } else {
             Some(county.current.clone())
@@ -1209,13 +1287,9 @@ impl<'a> Gen<'a> {
                 Some(AuditFlag::DuplicatePayment) => extra_duplicate = true,
                 _ => {}
             }
-            if batch_rejected {
-                line.fate.reject = Some(R::BatchRejected);
-                line.fate.field = Some("PCID");
-            } else if person_rejected {
-                line.fate.reject = Some(R::BeneficiaryRejected);
-                line.fate.field = Some("DXID");
-            } else if audit.is_none() {
+            // A line of a rejected batch or person may carry defects of its own; the rules
+            // name the first by precedence.
+            if audit.is_none() {
                 self.line_quirk(
                     truth,
                     rng,
@@ -1223,9 +1297,21 @@ impl<'a> Gen<'a> {
                     people,
                     person_index,
                     fixed_programs,
-                    ctx,
+                    (ctx, batch_rejected),
                 )?;
             }
+            line.cascade(
+                ctx.pcid,
+                batch_rejected,
+                people[person_index].dxid,
+                person_rejected,
+            );
+            line.settle_county(
+                ctx.pcid,
+                &batch_county,
+                people[person_index].dxid,
+                &person_county,
+            );
             // A bank return: the line is reissued by a later line, or refunded.
             let fails = audit.is_none()
                 && !ctx.pending
@@ -1306,27 +1392,31 @@ impl<'a> Gen<'a> {
                     &line_county,
                 );
                 line.ymxid = Some(mxid);
-                if batch_rejected {
-                    line.fate.reject = Some(R::BatchRejected);
-                    line.fate.field = Some("PCID");
-                } else if person_rejected {
-                    line.fate.reject = Some(R::BeneficiaryRejected);
-                    line.fate.field = Some("DXID");
-                } else {
-                    self.line_quirk(
-                        truth,
-                        rng,
-                        &mut line,
-                        people,
-                        person_index,
-                        fixed_programs,
-                        ctx,
-                    )?;
-                    if original_rejected && !line.fate.rejected() {
-                        line.fate.corrections.push(C::ValueCleared);
-                        if line.fate.field.is_none() {
-                            line.fate.field = Some("YMXID");
-                        }
+                self.line_quirk(
+                    truth,
+                    rng,
+                    &mut line,
+                    people,
+                    person_index,
+                    fixed_programs,
+                    (ctx, batch_rejected),
+                )?;
+                line.cascade(
+                    ctx.pcid,
+                    batch_rejected,
+                    people[person_index].dxid,
+                    person_rejected,
+                );
+                line.settle_county(
+                    ctx.pcid,
+                    &batch_county,
+                    people[person_index].dxid,
+                    &person_county,
+                );
+                if original_rejected && !line.fate.rejected() {
+                    line.fate.corrections.push(C::ValueCleared);
+                    if line.fate.field.is_none() {
+                        line.fate.field = Some("YMXID");
                     }
                 }
                 if reissue_day > last_gxsj {
@@ -1469,7 +1559,7 @@ impl<'a> Gen<'a> {
         people: &mut [Person],
         person_index: usize,
         fixed_programs: &[usize],
-        ctx: &BatchCtx,
+        (ctx, batch_rejected): (&BatchCtx, bool),
     ) -> Result<(), SimError> {
         let mut options = vec![
             Quirk::Q4,
@@ -1548,7 +1638,9 @@ impl<'a> Gen<'a> {
                     .iter()
                     .find(|p| !person.all_programs.contains(p) && **p != ctx.pi);
                 match other {
-                    Some(&other) if !person.program_mismatch_used && person.clean => {
+                    Some(&other)
+                        if !person.program_mismatch_used && person.clean && !batch_rejected =>
+                    {
                         person.program_mismatch_used = true;
                         line.xmdm = self.programs[other].code.to_owned();
                         line.fate.apply(
@@ -1663,6 +1755,35 @@ struct LineDraft {
 }
 
 impl LineDraft {
+    /// The county the line belongs to once its quirks are in: its batch's when it still points
+    /// at its batch and that batch's county is known, else its person's when it still points at
+    /// its person, else none.
+    fn settle_county(
+        &mut self,
+        pcid: i64,
+        batch_county: &Option<String>,
+        dxid: i64,
+        person_county: &str,
+    ) {
+        let by_batch = batch_county.clone().filter(|_| self.pcid == pcid);
+        let by_person = (self.dxid == dxid).then(|| person_county.to_owned());
+        self.county = by_batch
+            .or(by_person)
+            .unwrap_or_else(|| UNATTRIBUTED_COUNTY.to_owned());
+    }
+
+    /// The defects a line takes from its batch and its person, when it still points at them.
+    fn cascade(&mut self, pcid: i64, batch_rejected: bool, dxid: i64, person_rejected: bool) {
+        if batch_rejected && self.pcid == pcid {
+            self.fate
+                .defect(R::BatchRejected, "PCID", Some(pcid.to_string()));
+        }
+        if person_rejected && self.dxid == dxid {
+            self.fate
+                .defect(R::BeneficiaryRejected, "DXID", Some(dxid.to_string()));
+        }
+    }
+
     /// A clean paid line of a batch (a duplicate payment, or the line that reissues a failed one).
     #[allow(clippy::too_many_arguments)]
     fn paid(
