@@ -227,7 +227,6 @@ pub async fn sync(
                 routing_year,
                 as_of,
                 overwrite: true,
-                ..TransformOptions::default()
             },
             &|_, _| {},
         )?;

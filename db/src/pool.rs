@@ -450,6 +450,8 @@ pub fn cast_text(engine: Engine, expr: &str) -> String {
     }
 }
 
+/// A NUL character is written as `\0` for MySQL and as `char(0)` joined in for SQLite (whose
+/// SQL text ends at a NUL); PostgreSQL text cannot hold one at all.
 pub fn quote_literal(engine: Engine, value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('\'');
@@ -457,6 +459,8 @@ pub fn quote_literal(engine: Engine, value: &str) -> String {
         match c {
             '\'' => out.push_str("''"),
             '\\' if engine == Engine::MySql => out.push_str("\\\\"),
+            '\0' if engine == Engine::MySql => out.push_str("\\0"),
+            '\0' if engine == Engine::Sqlite => out.push_str("' || char(0) || '"),
             _ => out.push(c),
         }
     }

@@ -15,7 +15,7 @@
 //! use ykt_simulate::{Params, Preset, ExportSink, generate};
 //! let params = Params::preset(Preset::Demo, 7);
 //! let mut sink = ExportSink::create("legacy-export".as_ref(), &[]).unwrap();
-//! let report = generate(&params, &mut sink, "truth.json".as_ref(), &|_| {}).unwrap();
+//! let report = generate(&params, &mut sink, ("truth.json".as_ref(), None), &|_| {}).unwrap();
 //! println!("{} payment lines", report.payment_lines);
 //! ```
 

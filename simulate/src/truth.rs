@@ -57,20 +57,34 @@ pub(crate) struct Summary {
 pub(crate) struct TruthWriter {
     path: PathBuf,
     out: BufWriter<File>,
+    /// The expected platform rows (`--truth-values`): one JSON object a line.
+    values: Option<(PathBuf, BufWriter<File>)>,
     first_case: bool,
     pub flags: Vec<FlagCase>,
     pub summary: Summary,
 }
 
 impl TruthWriter {
-    pub(crate) fn create(path: &Path, params: &Params) -> Result<TruthWriter, SimError> {
-        let file = File::create(path).map_err(|source| SimError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+    pub(crate) fn create(
+        path: &Path,
+        values: Option<&Path>,
+        params: &Params,
+    ) -> Result<TruthWriter, SimError> {
+        let open = |path: &Path| {
+            File::create(path).map_err(|source| SimError::Io {
+                path: path.to_owned(),
+                source,
+            })
+        };
+        let file = open(path)?;
+        let values = match values {
+            Some(v) => Some((v.to_owned(), BufWriter::new(open(v)?))),
+            None => None,
+        };
         let mut w = TruthWriter {
             path: path.to_owned(),
             out: BufWriter::new(file),
+            values,
             first_case: true,
             flags: Vec::new(),
             summary: Summary::default(),
@@ -97,6 +111,34 @@ impl TruthWriter {
         self.first_case = false;
         self.write(sep)?;
         self.write(json.as_bytes())
+    }
+
+    /// The platform row a legacy row must become, column by column as the target holds it
+    /// (canonical text: `1200.00`, `2019-03-05`, `NULL` as null).
+    pub(crate) fn expect_row(
+        &mut self,
+        table: &'static str,
+        key: i64,
+        row: &[(&'static str, Option<String>)],
+    ) -> Result<(), SimError> {
+        let Some((path, out)) = &mut self.values else {
+            return Ok(());
+        };
+        let columns: serde_json::Map<String, serde_json::Value> = row
+            .iter()
+            .map(|(c, v)| {
+                (
+                    (*c).to_owned(),
+                    v.clone()
+                        .map_or(serde_json::Value::Null, serde_json::Value::String),
+                )
+            })
+            .collect();
+        let line = serde_json::json!({"table": table, "key": key, "row": columns});
+        writeln!(out, "{line}").map_err(|source| SimError::Io {
+            path: path.clone(),
+            source,
+        })
     }
 
     pub(crate) fn flag(&mut self, flag: FlagCase) {
@@ -143,6 +185,12 @@ impl TruthWriter {
             path: self.path.clone(),
             source,
         })?;
+        if let Some((path, out)) = &mut self.values {
+            out.flush().map_err(|source| SimError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        }
         Ok(self.path)
     }
 

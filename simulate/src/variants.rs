@@ -51,6 +51,19 @@ fn v(name: &'static str, raw: Option<String>, outcome: Outcome) -> Variant {
     Variant { name, raw, outcome }
 }
 
+/// A variant whose raw text is given.
+pub(crate) fn raw_variant(name: &'static str, raw: String, outcome: Outcome) -> Variant {
+    v(name, Some(raw), outcome)
+}
+
+/// `text` with a NUL at a random character position.
+pub(crate) fn with_nul(rng: &mut Rng, text: &str) -> String {
+    let mut chars: Vec<char> = text.chars().collect();
+    let at = rng.below(chars.len() as u64 + 1) as usize;
+    chars.insert(at, '\0');
+    chars.into_iter().collect()
+}
+
 /// `1200.00`-style text.
 pub(crate) fn money_text(amount: Decimal) -> String {
     let mut a = amount;
@@ -58,7 +71,7 @@ pub(crate) fn money_text(amount: Decimal) -> String {
     a.to_string()
 }
 
-fn full_width(text: &str) -> String {
+pub(crate) fn full_width(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             '0'..='9' => char::from_u32(c as u32 - '0' as u32 + 0xFF10).unwrap_or(c),

@@ -634,7 +634,6 @@ pub async fn freeze(args: FreezeArgs) -> Result<ExitCode, Failure> {
             routing_year: 0,
             as_of,
             overwrite: true,
-            ..ykt_transform::TransformOptions::default()
         },
         &|_, _| {},
     )

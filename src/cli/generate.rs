@@ -55,7 +55,10 @@ pub struct GenerateArgs {
     /// Fund years, e.g. 2013-2020.
     #[arg(long, default_value = "2013-2020")]
     years: String,
-    /// Quirk rate, e.g. Q4=2% or all=0 (no quirks); repeatable. Defaults are 0.5-2 %.
+    /// Quirk rate, e.g. Q4=2% or all=0 (no quirks); repeatable. The quirks are Q1-Q13 of the
+    /// legacy spec and MOVED (a person registered in two counties), SHARED_ID (two people with
+    /// one ID number in two counties), HOSTILE (hostile text) and MULTI (several defects in one
+    /// row). Defaults are 0.2-2 %.
     #[arg(long, value_name = "QUIRK=PERCENT")]
     rate: Vec<String>,
     /// Audit cases of each kind per county.
@@ -79,6 +82,11 @@ pub struct GenerateArgs {
     /// SQLite file, else in the current folder).
     #[arg(long, value_name = "FILE")]
     truth: Option<PathBuf>,
+    /// Also write, one JSON object a line, every platform row the legacy rows must become
+    /// (the clean value behind every raw variant), for comparing a target field by field.
+    /// Large at the county and province presets.
+    #[arg(long, value_name = "FILE")]
+    truth_values: Option<PathBuf>,
 }
 
 fn parse_params(args: &GenerateArgs) -> Result<Params, Failure> {
@@ -178,8 +186,11 @@ pub async fn run(args: GenerateArgs) -> Result<ExitCode, Failure> {
         ));
     }
     let mut writer = None;
+    let mut params = params;
     if let Some(raw) = &args.legacy {
         let url = database_url(raw)?;
+        // PostgreSQL text cannot hold a NUL character: a PostgreSQL legacy has none.
+        params.nul_in_text = url.engine() != ykt_db::Engine::Postgres;
         let db = Db::connect_or_create(&url).await.classify()?;
         let (tx, rx) = mpsc::channel(8);
         let replace = args.replace;
@@ -206,11 +217,15 @@ pub async fn run(args: GenerateArgs) -> Result<ExitCode, Failure> {
     let bar_for_gen = bar.clone();
     let params_for_gen = params.clone();
     let truth_for_gen = truth.clone();
+    let values = args.truth_values.clone();
     let generated = tokio::task::spawn_blocking(move || {
         let mut tee = Tee(sinks);
-        generate(&params_for_gen, &mut tee, &truth_for_gen, &|n| {
-            bar_for_gen.set_position(n)
-        })
+        generate(
+            &params_for_gen,
+            &mut tee,
+            (&truth_for_gen, values.as_deref()),
+            &|n| bar_for_gen.set_position(n),
+        )
     })
     .await
     .map_err(|e| Failure::Run(e.into()))?;

@@ -119,6 +119,7 @@ impl Legacy {
     }
 
     /// A paid line: key, batch, person, program, amount, date paid, GXSJ.
+    #[allow(clippy::too_many_arguments)]
     fn line(
         &mut self,
         mxid: i64,

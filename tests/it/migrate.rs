@@ -6,10 +6,10 @@ use std::path::Path;
 
 use rust_decimal::Decimal;
 use ykt_db::{Db, DbUrl, Engine, columns_sql};
-use ykt_domain::rules::money_value;
-use ykt_domain::{CountyResolution, LegacyTable, Regions};
+use ykt_domain::{AuditFlag, CorrectionCode, LegacyTable, RejectCode};
 use ykt_stage::{Stage, TextTableReader};
 
+use crate::properties::CountyRule;
 use crate::support::{Server, database_rows, fresh_database, fresh_sqlite, temp_dir, ykt, ykt_ok};
 
 type Rows = Vec<Vec<Option<String>>>;
@@ -128,6 +128,121 @@ async fn assert_matches_truth(target: &DbUrl, truth_path: &Path) {
     assert!(expected.len() > 100, "the truth file lists cases");
 }
 
+/// Every platform row the simulator says legacy must become (`--truth-values`), compared field
+/// by field with the target; and the target holds no other row with a legacy key. A value in
+/// the wrong field, on the wrong person or the wrong line fails here even when every code and
+/// every sum is right.
+async fn assert_values_match(target: &DbUrl, values: &Path) {
+    let text = std::fs::read_to_string(values).unwrap();
+    let mut expected: BTreeMap<String, BTreeMap<i64, serde_json::Map<String, serde_json::Value>>> =
+        BTreeMap::new();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        expected
+            .entry(v["table"].as_str().unwrap().to_owned())
+            .or_default()
+            .insert(
+                v["key"].as_i64().unwrap(),
+                v["row"].as_object().unwrap().clone(),
+            );
+    }
+    let db = Db::connect(target).await.unwrap();
+    let mut wrong = Vec::new();
+    let mut compared = 0usize;
+    for (table, key) in [
+        ("allocation", "legacy_zbid"),
+        ("beneficiary", "id"),
+        ("beneficiary_legacy_map", "legacy_dxid"),
+        ("payment_batch", "legacy_pcid"),
+        ("payment", "legacy_mxid"),
+    ] {
+        let rows = expected.remove(table).unwrap_or_default();
+        assert!(rows.len() > 10, "{table}: the values file lists rows");
+        let columns: Vec<String> = rows.values().next().unwrap().keys().cloned().collect();
+        let select: Vec<String> = columns
+            .iter()
+            .map(|c| format!("CAST({c} AS TEXT)"))
+            .collect();
+        let sql = format!(
+            "SELECT CAST({key} AS TEXT), {} FROM {table} WHERE {key} IS NOT NULL",
+            select.join(", ")
+        );
+        let mut found = BTreeMap::new();
+        for row in db.fetch_text_rows("values", &sql).await.unwrap() {
+            found.insert(
+                row[0].as_deref().unwrap().parse::<i64>().unwrap(),
+                row[1..].to_vec(),
+            );
+        }
+        for (k, want) in &rows {
+            let Some(have) = found.remove(k) else {
+                wrong.push(format!("{table} {k}: missing"));
+                continue;
+            };
+            for (column, value) in columns.iter().zip(have) {
+                let want = want[column].as_str().map(str::to_owned);
+                compared += 1;
+                if want != value {
+                    wrong.push(format!(
+                        "{table} {k}.{column}: expected {want:?}, found {value:?}"
+                    ));
+                }
+            }
+        }
+        for k in found.keys() {
+            wrong.push(format!("{table} {k}: in the target, not expected"));
+        }
+    }
+    db.close().await;
+    assert!(
+        wrong.is_empty(),
+        "{} of {compared} values differ from the truth:\n{}",
+        wrong.len(),
+        wrong
+            .iter()
+            .take(30)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+/// Every R_, C_ and A_ code occurs in a truth-checked run: a code no test data produces is a
+/// rule no test checks. Two flags belong to the cutover and are produced by its tests
+/// (`issue10::the_platforms_own_rows_…`, `issue10::legacy_writes_after_the_freeze_…`).
+async fn assert_every_code_occurs(target: &DbUrl, flags: &Path) {
+    let db = Db::connect(target).await.unwrap();
+    let mut seen: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    for sql in [
+        "SELECT DISTINCT reason_code FROM migration_reject",
+        "SELECT DISTINCT correction_code FROM migration_correction",
+    ] {
+        for row in db.fetch_text_rows("codes", sql).await.unwrap() {
+            seen.insert(row[0].clone().unwrap());
+        }
+    }
+    db.close().await;
+    let flags: serde_json::Value = serde_json::from_slice(&std::fs::read(flags).unwrap()).unwrap();
+    for f in flags.as_array().unwrap() {
+        seen.insert(f["flag"].as_str().unwrap().to_owned());
+    }
+    let cutover_only = [
+        "A_LEGACY_WRITE_AFTER_FREEZE",
+        "A_DOUBLE_PAID_ACROSS_SYSTEMS",
+    ];
+    let missing: Vec<&str> = RejectCode::ALL
+        .iter()
+        .map(|c| c.code())
+        .chain(CorrectionCode::ALL.iter().map(|c| c.code()))
+        .chain(AuditFlag::ALL.iter().map(|c| c.code()))
+        .filter(|c| !seen.contains(*c) && !cutover_only.contains(c))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "codes no truth-checked data produced: {missing:?}"
+    );
+}
+
 fn migrate(legacy: &[&str], stage: &Path, target: &DbUrl) {
     let mut args = vec!["migrate"];
     args.extend_from_slice(legacy);
@@ -146,6 +261,7 @@ async fn demo_preset_sqlite_to_sqlite_matches_the_truth_file() {
     let legacy = fresh_sqlite("migrate_demo_sqlite", "legacy.sqlite");
     let target = fresh_sqlite("migrate_demo_sqlite_target", "platform.sqlite");
     let truth = dir.join("truth.json");
+    let values = dir.join("values.jsonl");
     ykt_ok(&[
         "generate",
         "--preset",
@@ -156,10 +272,26 @@ async fn demo_preset_sqlite_to_sqlite_matches_the_truth_file() {
         legacy.expose(),
         "--truth",
         truth.to_str().unwrap(),
+        "--truth-values",
+        values.to_str().unwrap(),
     ]);
     migrate(&["--legacy", legacy.expose()], &dir.join("stage"), &target);
     assert_matches_truth(&target, &truth).await;
+    assert_values_match(&target, &values).await;
     assert_balanced(&legacy, &target).await;
+    let out = dir.join("out");
+    ykt_ok(&[
+        "reconcile",
+        "--legacy",
+        legacy.expose(),
+        "--stage",
+        dir.join("stage").to_str().unwrap(),
+        "--target",
+        target.expose(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_every_code_occurs(&target, &out.join("flags.json")).await;
 }
 
 #[tokio::test]
@@ -172,6 +304,7 @@ async fn mariadb_to_postgres_matches_the_truth_file() {
     };
     let dir = temp_dir("migrate_mariadb_pg");
     let truth = dir.join("truth.json");
+    let values = dir.join("values.jsonl");
     ykt_ok(&[
         "generate",
         "--counties",
@@ -184,9 +317,12 @@ async fn mariadb_to_postgres_matches_the_truth_file() {
         legacy.expose(),
         "--truth",
         truth.to_str().unwrap(),
+        "--truth-values",
+        values.to_str().unwrap(),
     ]);
     migrate(&["--legacy", legacy.expose()], &dir.join("stage"), &target);
     assert_matches_truth(&target, &truth).await;
+    assert_values_match(&target, &values).await;
     assert_balanced(&legacy, &target).await;
 }
 
@@ -295,16 +431,44 @@ fn database_and_export_give_identical_staged_rows() {
     );
 }
 
-/// The county a legacy row belongs to, derived here independently of the transform.
-fn county_of(regions: &Regions, code: &Option<String>) -> String {
-    let code = code.as_deref().unwrap_or("");
-    let digits = matches!(code.len(), 6 | 9 | 12) && code.bytes().all(|b| b.is_ascii_digit());
-    match (digits, regions.resolve_county(code)) {
-        (true, CountyResolution::Current(c) | CountyResolution::Remapped(c)) => c.to_owned(),
-        _ => "000000".to_owned(),
-    }
+/// The county a legacy row belongs to, derived here from the reference files themselves.
+fn county_of(rule: &CountyRule, code: &Option<String>) -> String {
+    rule.county(code.as_deref())
+        .unwrap_or_else(|| "000000".to_owned())
 }
 
+/// The value of a legacy amount when it reads as money (`mapping-rules.md`), read here on its
+/// own: cleaned text to canonical cents, then parsed; no rule of ykt is asked.
+fn legacy_money(raw: Option<&str>) -> Option<Decimal> {
+    let cleaned: String = raw?
+        .trim()
+        .chars()
+        .map(|c| match c {
+            '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32).unwrap_or(c),
+            '．' => '.',
+            '－' => '-',
+            '，' => ',',
+            _ => c,
+        })
+        .filter(|c| *c != ',')
+        .collect();
+    let (sign, body) = cleaned
+        .strip_prefix('-')
+        .map_or(("", cleaned.as_str()), |b| ("-", b));
+    let (int, frac) = body.split_once('.').unwrap_or((body, "0"));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(int) || !digits(frac) || frac.bytes().skip(2).any(|b| b != b'0') {
+        return None;
+    }
+    let int = int.trim_start_matches('0');
+    if int.len() > 12 {
+        return None;
+    }
+    let cents: String = frac.chars().chain("00".chars()).take(2).collect();
+    format!("{sign}{}.{cents}", if int.is_empty() { "0" } else { int })
+        .parse()
+        .ok()
+}
 #[derive(Debug, Default, PartialEq, Eq, Clone)]
 struct Figures {
     rows: u64,
@@ -315,7 +479,7 @@ struct Figures {
 /// source amount = loaded amount + rejected amount, with every loaded figure read back from
 /// the target by SQL.
 async fn assert_balanced(legacy: &DbUrl, target: &DbUrl) {
-    let regions = Regions::shaanxi();
+    let rule = CountyRule::load();
     let key = |r: &Vec<Option<String>>| r[0].clone().unwrap_or_default();
     let mut source: BTreeMap<(String, &str), Figures> = BTreeMap::new();
     let mut amount_of: HashMap<(&str, String), Decimal> = HashMap::new();
@@ -328,11 +492,11 @@ async fn assert_balanced(legacy: &DbUrl, target: &DbUrl) {
     ] {
         let region = table.column_index("XZQHDM").unwrap();
         for row in database_rows(legacy, table).await {
-            let county = county_of(&regions, &row[region]);
+            let county = county_of(&rule, &row[region]);
             let f = source.entry((county.clone(), table.name())).or_default();
             f.rows += 1;
             if let Some(col) = amount_col
-                && let Some(v) = money_value(row[table.column_index(col).unwrap()].as_deref())
+                && let Some(v) = legacy_money(row[table.column_index(col).unwrap()].as_deref())
             {
                 f.amount += v;
                 amount_of.insert((table.name(), key(&row)), v);
@@ -354,18 +518,22 @@ async fn assert_balanced(legacy: &DbUrl, target: &DbUrl) {
         t.column_index("DXID").unwrap(),
         t.column_index("JE").unwrap(),
     );
+    let number = |v: &Option<String>| {
+        v.as_deref()
+            .and_then(|k| k.trim().parse::<i64>().ok())
+            .map(|n| n.to_string())
+    };
     for row in database_rows(legacy, t).await {
-        let by_batch = row[pcid]
-            .as_ref()
-            .and_then(|p| batch_county.get(p))
+        let by_batch = number(&row[pcid])
+            .and_then(|p| batch_county.get(&p))
             .filter(|c| c.as_str() != "000000");
         let county = by_batch
-            .or_else(|| row[dxid].as_ref().and_then(|d| person_county.get(d)))
+            .or_else(|| number(&row[dxid]).and_then(|d| person_county.get(&d)))
             .cloned()
             .unwrap_or_else(|| "000000".into());
         let f = source.entry((county, t.name())).or_default();
         f.rows += 1;
-        if let Some(v) = money_value(row[je].as_deref()) {
+        if let Some(v) = legacy_money(row[je].as_deref()) {
             f.amount += v;
             amount_of.insert((t.name(), key(&row)), v);
         }

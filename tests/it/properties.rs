@@ -97,10 +97,14 @@ fn region_code() -> impl Strategy<Value = Option<String>> {
 
 fn hostile(pool: Vec<&'static str>) -> impl Strategy<Value = Option<String>> {
     prop_oneof![
-        8 => prop::sample::select(pool).prop_map(|s| Some(s.to_owned())),
-        1 => Just(None),
-        1 => "\\PC{0,12}".prop_map(Some),
-        1 => any::<String>().prop_map(Some),
+        16 => prop::sample::select(pool).prop_map(|s| Some(s.to_owned())),
+        2 => Just(None),
+        2 => "\\PC{0,12}".prop_map(Some),
+        2 => any::<String>().prop_map(Some),
+        // Values no legacy column should hold, but an export or a SQLite file can: 10 000
+        // characters, a name, a digit run, a separator.
+        1 => (prop::sample::select(vec!['张', '9', '·', ' ']), 9_990usize..10_010)
+            .prop_map(|(c, n)| Some(std::iter::repeat_n(c, n).collect())),
     ]
 }
 

@@ -1,5 +1,7 @@
 //! The simulation itself: county by county, people, allocations, batches and lines.
 
+mod people;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -48,15 +50,16 @@ const BANKS: &[(&str, &str, usize)] = &[
 
 const FAILURE_REASONS: &[&str] = &["户名与账号不符", "账号不存在", "账户已销户", "账户冻结"];
 
-/// Runs a simulation into `sink`, writing the truth file to `truth_path`. `progress` is
-/// called with the number of payment lines written so far.
+/// Runs a simulation into `sink`, writing the truth file (and, when a second path is given,
+/// the expected platform rows). `progress` is called with the number of payment lines
+/// written so far.
 pub fn generate(
     params: &Params,
     sink: &mut dyn RowSink,
-    truth_path: &Path,
+    (truth_path, values_path): (&Path, Option<&Path>),
     progress: &dyn Fn(u64),
 ) -> Result<GenerateReport, SimError> {
-    let mut truth = TruthWriter::create(truth_path, params)?;
+    let mut truth = TruthWriter::create(truth_path, values_path, params)?;
     let mut g = Gen {
         params,
         rng: Rng::new(params.seed),
@@ -69,6 +72,7 @@ pub fn generate(
         progress,
         pay_cutoff: NaiveDate::from_ymd_opt(LAST_PAY_DAY.0, LAST_PAY_DAY.1, LAST_PAY_DAY.2)
             .expect("a real date"),
+        carried: Vec::new(),
     };
     g.reference_rows(&mut truth)?;
     for (i, county) in params.counties.iter().enumerate() {
@@ -117,6 +121,8 @@ struct Gen<'a> {
     next: Ids,
     progress: &'a dyn Fn(u64),
     pay_cutoff: NaiveDate,
+    /// People of the county just simulated whom the next county may register again.
+    carried: Vec<people::Carried>,
 }
 
 /// A reason a row must be rejected: the code, the field to blame and its raw value.
@@ -214,9 +220,10 @@ impl Fate {
         })
     }
 
-    /// Whether the row is rejected with `code`.
-    fn rejected_for(&self, table: LegacyTable, code: R) -> bool {
-        self.reject(table).is_some_and(|d| d.code == code)
+    /// Whether the row carries a defect of this code (rejected for it or for an earlier one):
+    /// a row whose region is unknown belongs to no county, whatever it is rejected for.
+    fn has_defect(&self, code: R) -> bool {
+        self.defects.iter().any(|d| d.code == code)
     }
 }
 
@@ -244,6 +251,9 @@ struct Person {
     all_programs: Vec<usize>,
     paid_after_death_case: bool,
     program_mismatch_used: bool,
+    /// The DXID the platform keeps this person under (itself, or the registration it is
+    /// merged into); none when rejected.
+    survivor: Option<i64>,
 }
 
 struct County {
@@ -549,354 +559,6 @@ impl<'a> Gen<'a> {
         out
     }
 
-    fn people(
-        &mut self,
-        truth: &mut TruthWriter,
-        rng: &mut Rng,
-        county: &County,
-    ) -> Result<Vec<Person>, SimError> {
-        let target = self.params.beneficiaries_per_county as usize;
-        let mut people: Vec<Person> = Vec::with_capacity(target + target / 50);
-        let mut used_ids = HashSet::new();
-        let mut household = 0u32;
-        let mut account_seq = 0u64;
-        let elderly = self.programs.iter().position(|p| p.code == "MZ003");
-        let county_index = self
-            .regions
-            .counties()
-            .position(|c| c.code == county.current)
-            .unwrap_or(0);
-        let mut quota = AuditQuota::default();
-        while people.len() < target {
-            household += 1;
-            let size = [1, 2, 3, 4][rng.weighted(&[30, 30, 25, 15])];
-            let village = rng.below(county.villages.len() as u64) as usize;
-            let mut head_id: Option<String> = None;
-            let mut head_born_1900s = false;
-            for member in 0..size {
-                let dxid = bump(&mut self.next.dxid);
-                let enroll = self.enrollments(rng, &[], 3);
-                let is_elderly = elderly.is_some_and(|e| enroll.iter().any(|x| x.program == e));
-                let birth = if is_elderly {
-                    random_date(rng, 1920, 1940)
-                } else {
-                    random_date(rng, 1935, 2000)
-                };
-                let deceased = rng.percent(if is_elderly { 10 } else { 3 });
-                let death = deceased.then(|| random_date(rng, 2014, 2019));
-                let suspended = !deceased && rng.percent(1);
-                let twin = self.draw(truth, rng, &[Quirk::Q8]).is_some();
-                let mut options = vec![Quirk::Q1, Quirk::Q2, Quirk::Q3, Quirk::Q6, Quirk::Q11];
-                if deceased {
-                    options.push(Quirk::Q5);
-                }
-                let quirk = if twin {
-                    None
-                } else {
-                    self.draw(truth, rng, &options)
-                };
-
-                let mut fate = Fate::default();
-                // ID number: variants that need a trailing X ask for one.
-                let id_variant = if quirk == Some(Quirk::Q1) {
-                    let on_head_id = head_id.is_some() && rng.percent(30);
-                    Some((on_head_id, rng.weighted(&[20, 15, 15, 15, 15, 10, 10])))
-                } else {
-                    None
-                };
-                let want_x = matches!(id_variant, Some((false, 1 | 6)));
-                let birthplace = self.birthplace(rng, county);
-                let id18 = make_id(rng, &birthplace, birth, &mut used_ids, want_x);
-                let mut sfzh = id18.clone();
-                let mut hzsfzh = head_id.clone();
-                if let Some((on_head, pick)) = id_variant {
-                    if on_head {
-                        let head = head_id.clone().expect("a head");
-                        let variant = match pick % 3 {
-                            0 if head_born_1900s => Variant {
-                                name: "head_id15",
-                                raw: Some(to_id15(&head)),
-                                outcome: Outcome::Correct(C::Id15Upgraded),
-                            },
-                            0 | 1 => Variant {
-                                name: "head_spaces",
-                                raw: Some(format!(" {head}")),
-                                outcome: Outcome::Correct(C::IdNormalized),
-                            },
-                            _ => Variant {
-                                name: "head_wrong_check",
-                                raw: Some(wrong_check(rng, &head)),
-                                outcome: Outcome::Correct(C::ValueCleared),
-                            },
-                        };
-                        hzsfzh = variant.raw.clone();
-                        fate.apply(Quirk::Q1, "HZSFZH", &variant);
-                    } else {
-                        let variant = id_variant_for(rng, pick, &id18, birth);
-                        sfzh = variant.raw.clone().unwrap_or_default();
-                        fate.apply(Quirk::Q1, "SFZH", &variant);
-                    }
-                }
-                let mut name = names::person_name(rng);
-                let mut xm = Some(name.clone());
-                if quirk == Some(Quirk::Q2) {
-                    if rng.percent(40) && !name.contains('·') {
-                        name = format!(
-                            "{name}·{}",
-                            names::person_name(rng).chars().skip(1).collect::<String>()
-                        );
-                    }
-                    let variant = variants::name(rng, &name);
-                    xm = variant.raw.clone();
-                    fate.apply(Quirk::Q2, "XM", &variant);
-                }
-                let (village_code, village_name) = county.villages[village].clone();
-                let mut xzqhdm = village_code.clone();
-                if quirk == Some(Quirk::Q3) {
-                    xzqhdm = format!("619{}", &village_code[3..]);
-                    fate.apply(Quirk::Q3, "XZQHDM", &Variant::unknown_code(&xzqhdm));
-                }
-                let status_code = if deceased {
-                    "9"
-                } else if suspended {
-                    "2"
-                } else {
-                    "1"
-                };
-                let mut dxzt = status_code.to_owned();
-                if quirk == Some(Quirk::Q6) {
-                    let variant = variants::status(rng, status_code);
-                    dxzt = variant.raw.clone().unwrap_or_default();
-                    fate.apply(Quirk::Q6, "DXZT", &variant);
-                }
-                let mut swrq = death.map(iso);
-                if quirk == Some(Quirk::Q5) {
-                    let variant = variants::date(rng, death.expect("deceased"), false);
-                    swrq = variant.raw.clone();
-                    fate.apply(Quirk::Q5, "SWRQ", &variant);
-                }
-                let (bank, prefix, len) = *rng.pick(BANKS);
-                account_seq += 1;
-                let account = make_account(rng, prefix, len, county_index, account_seq);
-                let mut yhzh = Some(account.clone());
-                if quirk == Some(Quirk::Q11) {
-                    let variant = variants::account(rng, &account);
-                    yhzh = variant.raw.clone();
-                    fate.apply(Quirk::Q11, "YHZH", &variant);
-                }
-                if county.obsolete && !fate.rejected() {
-                    fate.corrections.insert(0, C::RegionRemapped);
-                }
-                let first_year = enroll
-                    .iter()
-                    .map(|e| e.from_year)
-                    .min()
-                    .unwrap_or(self.params.first_year);
-                let cjsj = NaiveDate::from_ymd_opt(first_year, 1, 5).expect("date")
-                    + Duration::days(rng.range(0, 60));
-                // Last changed within 400 days, but before the cutover (legacy data is as of
-                // the pause; a stamp after the freeze would be a write after it).
-                let horizon = (NaiveDate::from_ymd_opt(2020, 11, 30).expect("date") - cjsj)
-                    .num_days()
-                    .clamp(1, 400);
-                let gxsj = cjsj + Duration::days(rng.range(0, horizon));
-                let rejected = fate.rejected();
-                let person_county =
-                    if fate.rejected_for(LegacyTable::Beneficiaries, R::RegionUnknown) {
-                        UNATTRIBUTED_COUNTY.to_owned()
-                    } else {
-                        county.current.clone()
-                    };
-                let clean = quirk.is_none() && !twin && !county.obsolete;
-                let programs: Vec<usize> = enroll.iter().map(|e| e.program).collect();
-                let paid_after_death_case =
-                    clean && deceased && quota.take(AuditFlag::PaidAfterDeath, self.params);
-
-                // A duplicate registration of the same person (Q8), in another village and
-                // other programs; the row with the later GXSJ survives the merge.
-                let twin_row = if twin {
-                    let twin_enroll = self.enrollments(rng, &programs, 1);
-                    let twin_dxid = bump(&mut self.next.dxid);
-                    let twin_later = rng.percent(50);
-                    let twin_gxsj = if twin_later {
-                        gxsj + Duration::days(rng.range(1, 30))
-                    } else {
-                        gxsj - Duration::days(rng.range(1, 30))
-                    };
-                    let kind = rng.weighted(&[40, 30, 30]);
-                    let (variant, twin_sfzh, twin_name) = match kind {
-                        1 if birth.year() < 2000 => ("id15_and_id18", to_id15(&id18), name.clone()),
-                        2 => (
-                            "name_conflict",
-                            id18.clone(),
-                            names::conflicting_name(rng, &name),
-                        ),
-                        _ => ("same_id", id18.clone(), name.clone()),
-                    };
-                    let other_village =
-                        &county.villages[rng.below(county.villages.len() as u64) as usize].0;
-                    Some((
-                        twin_dxid,
-                        twin_enroll,
-                        twin_later,
-                        twin_gxsj,
-                        variant,
-                        twin_sfzh,
-                        twin_name,
-                        other_village.clone(),
-                    ))
-                } else {
-                    None
-                };
-
-                let mut all_programs = programs.clone();
-                if let Some((_, te, ..)) = &twin_row {
-                    all_programs.extend(te.iter().map(|e| e.program));
-                }
-                let original_merged = twin_row.as_ref().is_some_and(|t| t.2);
-                if original_merged {
-                    fate = Fate {
-                        merged: true,
-                        ..Fate::default()
-                    };
-                }
-                let row = vec![
-                    Some(dxid.to_string()),
-                    xm,
-                    Some(sfzh),
-                    Some(xzqhdm),
-                    Some(format!(
-                        "{}{village_name}{}组",
-                        county.name,
-                        rng.range(1, 9)
-                    )),
-                    Some(format!(
-                        "1{}{:09}",
-                        rng.pick(&["3", "5", "8"]),
-                        rng.below(1_000_000_000)
-                    )),
-                    yhzh,
-                    Some(bank.to_owned()),
-                    hzsfzh.clone(),
-                    Some(dxzt),
-                    swrq.clone(),
-                    Some(datetime(cjsj, rng)),
-                    Some(datetime(gxsj, rng)),
-                ];
-                self.emit(truth, &county.current, LegacyTable::Beneficiaries, row)?;
-                self.record(
-                    truth,
-                    LegacyTable::Beneficiaries,
-                    dxid,
-                    &person_county,
-                    fate,
-                )?;
-
-                let person = Person {
-                    dxid,
-                    household,
-                    account: account.clone(),
-                    death,
-                    suspended,
-                    enroll,
-                    rejected,
-                    clean,
-                    county: person_county,
-                    all_programs: all_programs.clone(),
-                    paid_after_death_case,
-                    program_mismatch_used: false,
-                };
-                people.push(person);
-
-                if let Some((
-                    twin_dxid,
-                    twin_enroll,
-                    twin_later,
-                    twin_gxsj,
-                    variant,
-                    twin_sfzh,
-                    twin_name,
-                    other_village,
-                )) = twin_row
-                {
-                    let mut fate = Fate {
-                        quirk: Some(Quirk::Q8),
-                        variant,
-                        field: Some("SFZH"),
-                        raw: Some(twin_sfzh.clone()),
-                        ..Fate::default()
-                    };
-                    if twin_later {
-                        if county.obsolete {
-                            fate.corrections.push(C::RegionRemapped);
-                        }
-                        if variant == "id15_and_id18" {
-                            fate.corrections.push(C::Id15Upgraded);
-                        }
-                    } else {
-                        fate.merged = true;
-                    }
-                    if variant == "name_conflict" {
-                        fate.field = Some("XM");
-                        fate.raw = Some(twin_name.clone());
-                        truth.flag(FlagCase {
-                            flag: AuditFlag::NameConflict.code(),
-                            table: "T_BTDX",
-                            keys: vec![dxid, twin_dxid],
-                            county: county.current.clone(),
-                        });
-                    }
-                    let (bank, prefix, len) = *rng.pick(BANKS);
-                    account_seq += 1;
-                    let twin_account = make_account(rng, prefix, len, county_index, account_seq);
-                    let twin_cjsj = twin_gxsj - Duration::days(rng.range(0, 30));
-                    let row = vec![
-                        Some(twin_dxid.to_string()),
-                        Some(twin_name),
-                        Some(twin_sfzh),
-                        Some(other_village),
-                        Some(format!("{}{}", county.name, county.villages[village].1)),
-                        None,
-                        Some(twin_account.clone()),
-                        Some(bank.to_owned()),
-                        hzsfzh,
-                        Some(status_code.to_owned()),
-                        death.map(iso),
-                        Some(datetime(twin_cjsj, rng)),
-                        Some(datetime(twin_gxsj, rng)),
-                    ];
-                    self.emit(truth, &county.current, LegacyTable::Beneficiaries, row)?;
-                    self.record(
-                        truth,
-                        LegacyTable::Beneficiaries,
-                        twin_dxid,
-                        &county.current,
-                        fate,
-                    )?;
-                    people.push(Person {
-                        dxid: twin_dxid,
-                        household,
-                        account: twin_account,
-                        death,
-                        suspended,
-                        enroll: twin_enroll,
-                        rejected: false,
-                        clean: false,
-                        county: county.current.clone(),
-                        all_programs,
-                        paid_after_death_case: false,
-                        program_mismatch_used: false,
-                    });
-                }
-                if member == 0 {
-                    head_id = Some(id18);
-                    head_born_1900s = birth.year() < 2000;
-                }
-            }
-        }
-        Ok(people)
-    }
-
     fn allocations(
         &mut self,
         truth: &mut TruthWriter,
@@ -930,7 +592,15 @@ impl<'a> Gen<'a> {
                 let quirk = self.draw(
                     truth,
                     rng,
-                    &[Quirk::Q3, Quirk::Q4, Quirk::Q5, Quirk::Q9, Quirk::Q10],
+                    &[
+                        Quirk::Q3,
+                        Quirk::Q4,
+                        Quirk::Q5,
+                        Quirk::Q9,
+                        Quirk::Q10,
+                        Quirk::Hostile,
+                        Quirk::Multi,
+                    ],
                 );
                 let mut fate = Fate::default();
                 let mut xzqhdm = county.legacy.clone();
@@ -940,6 +610,13 @@ impl<'a> Gen<'a> {
                 let issued = NaiveDate::from_ymd_opt(year, 1, 10).expect("date")
                     + Duration::days(rng.range(0, 60));
                 let mut xdrq = Some(iso(issued));
+                let mut issued_on = Some(issued);
+                let dept = department_initial(program.department);
+                let mut zbwh = format!(
+                    "{}财{dept}〔{year}〕{}号",
+                    county.city_initial,
+                    rng.range(1, 120)
+                );
                 match quirk {
                     Some(Quirk::Q3) => {
                         xzqhdm = format!("619{}", &county.legacy[3..]);
@@ -953,6 +630,7 @@ impl<'a> Gen<'a> {
                     Some(Quirk::Q5) => {
                         let variant = variants::date(rng, issued, false);
                         xdrq = variant.raw.clone();
+                        issued_on = kept(&variant, issued);
                         fate.apply(Quirk::Q5, "XDRQ", &variant);
                     }
                     Some(Quirk::Q9) => {
@@ -964,29 +642,102 @@ impl<'a> Gen<'a> {
                         nd = variant.raw.clone().unwrap_or_default();
                         fate.apply(Quirk::Q10, "ND", &variant);
                     }
+                    Some(Quirk::Hostile) => {
+                        let pick = rng.weighted(&[40, 30, 30]);
+                        let (field, variant) = match pick {
+                            0 if self.params.nul_in_text => (
+                                "ZBWH",
+                                variants::raw_variant(
+                                    "nul_in_text",
+                                    variants::with_nul(rng, &zbwh),
+                                    Outcome::Correct(C::TextCleaned),
+                                ),
+                            ),
+                            0 => (
+                                "ZBWH",
+                                variants::raw_variant(
+                                    "column_filling",
+                                    format!("{zbwh}{}", "〇".repeat(100))
+                                        .chars()
+                                        .take(100)
+                                        .collect(),
+                                    Outcome::Keep,
+                                ),
+                            ),
+                            1 => (
+                                "ZBJE",
+                                variants::raw_variant(
+                                    "twenty_digits",
+                                    "9".repeat(20),
+                                    Outcome::Reject(R::AmountInvalid),
+                                ),
+                            ),
+                            _ => (
+                                "ND",
+                                variants::raw_variant(
+                                    "full_width_year",
+                                    variants::full_width(&year.to_string()),
+                                    Outcome::Reject(R::YearInvalid),
+                                ),
+                            ),
+                        };
+                        match field {
+                            "ZBWH" => zbwh = variant.raw.clone().unwrap_or_default(),
+                            "ZBJE" => zbje = variant.raw.clone(),
+                            _ => nd = variant.raw.clone().unwrap_or_default(),
+                        }
+                        fate.apply(Quirk::Hostile, field, &variant);
+                    }
+                    Some(Quirk::Multi) => {
+                        for (field, variant) in multi_coded(
+                            rng,
+                            &["XZQHDM", "XMDM", "ND", "ZBJE"],
+                            &county.legacy,
+                            year,
+                        ) {
+                            match field {
+                                "XZQHDM" => xzqhdm = variant.raw.clone().unwrap_or_default(),
+                                "XMDM" => xmdm = variant.raw.clone().unwrap_or_default(),
+                                "ND" => nd = variant.raw.clone().unwrap_or_default(),
+                                _ => zbje = variant.raw.clone(),
+                            }
+                            fate.apply(Quirk::Multi, field, &variant);
+                        }
+                    }
                     _ => {}
                 }
                 if county.obsolete && !fate.rejected() {
                     fate.corrections.insert(0, C::RegionRemapped);
                 }
-                let row_county = if fate.rejected_for(LegacyTable::Allocations, R::RegionUnknown) {
+                let row_county = if fate.has_defect(R::RegionUnknown) {
                     UNATTRIBUTED_COUNTY
                 } else {
                     county.current.as_str()
                 }
                 .to_owned();
                 out.insert((pi, year), (zbid, !fate.rejected()));
-                let dept = department_initial(program.department);
+                if !fate.rejected() {
+                    truth.expect_row(
+                        "allocation",
+                        zbid,
+                        &[
+                            ("id", Some(zbid.to_string())),
+                            ("county_code", Some(county.current.clone())),
+                            ("program_code", Some(program.code.to_owned())),
+                            ("fund_year", Some(year.to_string())),
+                            ("doc_no", Some(zbwh.replace('\0', ""))),
+                            ("amount", Some(money_text(amount))),
+                            ("issued_on", issued_on.map(iso)),
+                            ("legacy_zbid", Some(zbid.to_string())),
+                        ],
+                    )?;
+                }
                 let row = vec![
                     Some(zbid.to_string()),
                     Some(xzqhdm),
                     Some(xmdm),
                     Some(nd),
-                    Some(format!(
-                        "{}财{dept}〔{year}〕{}号",
-                        county.city_initial,
-                        rng.range(1, 120)
-                    )),
+                    Some(zbwh),
                     zbje,
                     xdrq,
                 ];
@@ -1095,6 +846,8 @@ impl<'a> Gen<'a> {
                 Quirk::Q9,
                 Quirk::Q10,
                 Quirk::Q12,
+                Quirk::Hostile,
+                Quirk::Multi,
             ],
         );
         let mut fate = Fate::default();
@@ -1105,6 +858,21 @@ impl<'a> Gen<'a> {
         let mut pczt = status_code.to_owned();
         let mut gsksrq = Some(iso(ctx.announce_from));
         let mut gsjsrq = Some(iso(ctx.announce_to));
+        let mut expect = BatchExpect {
+            announce_from: Some(ctx.announce_from),
+            announce_to: Some(ctx.announce_to),
+            period: Some(format!("{}{:02}", ctx.year, ctx.month)),
+            declared_amount: None,
+        };
+        let mut pch = format!(
+            "PC{}{:02}{}-{:03}",
+            ctx.year,
+            ctx.month,
+            program.code,
+            ctx.pcid % 1000
+        );
+        let mut qh = format!("{}{:02}", ctx.year, ctx.month);
+        let mut lrr = county.entry_login.clone();
         match quirk {
             Some(Quirk::Q3) => {
                 xzqhdm = format!("619{}", &county.legacy[3..]);
@@ -1118,9 +886,11 @@ impl<'a> Gen<'a> {
                 };
                 let variant = variants::date(rng, date, false);
                 if field == "GSKSRQ" {
-                    gsksrq = variant.raw.clone()
+                    gsksrq = variant.raw.clone();
+                    expect.announce_from = kept(&variant, date);
                 } else {
-                    gsjsrq = variant.raw.clone()
+                    gsjsrq = variant.raw.clone();
+                    expect.announce_to = kept(&variant, date);
                 }
                 fate.apply(Quirk::Q5, field, &variant);
             }
@@ -1138,10 +908,90 @@ impl<'a> Gen<'a> {
                 nd = variant.raw.clone().unwrap_or_default();
                 fate.apply(Quirk::Q10, "ND", &variant);
             }
+            Some(Quirk::Hostile) => {
+                let (field, variant) = match rng.weighted(&[30, 25, 20, 25]) {
+                    0 if self.params.nul_in_text => (
+                        "PCH",
+                        variants::raw_variant(
+                            "nul_in_text",
+                            variants::with_nul(rng, &pch),
+                            Outcome::Correct(C::TextCleaned),
+                        ),
+                    ),
+                    0 => (
+                        "PCH",
+                        variants::raw_variant(
+                            "column_filling",
+                            format!("{pch}{}", "〇".repeat(40))
+                                .chars()
+                                .take(40)
+                                .collect(),
+                            Outcome::Keep,
+                        ),
+                    ),
+                    1 => (
+                        "QH",
+                        variants::raw_variant(
+                            "full_width_month",
+                            format!(
+                                "{}{}",
+                                ctx.year,
+                                variants::full_width(&format!("{:02}", ctx.month))
+                            ),
+                            Outcome::Correct(C::ValueCleared),
+                        ),
+                    ),
+                    2 => (
+                        "LRR",
+                        variants::raw_variant(
+                            "column_filling",
+                            format!("{lrr}{}", "录".repeat(30))
+                                .chars()
+                                .take(30)
+                                .collect(),
+                            Outcome::Keep,
+                        ),
+                    ),
+                    _ => (
+                        "ND",
+                        variants::raw_variant(
+                            "full_width_year",
+                            variants::full_width(&ctx.year.to_string()),
+                            Outcome::Reject(R::YearInvalid),
+                        ),
+                    ),
+                };
+                match field {
+                    "PCH" => pch = variant.raw.clone().unwrap_or_default(),
+                    "QH" => {
+                        qh = variant.raw.clone().unwrap_or_default();
+                        expect.period = None;
+                    }
+                    "LRR" => lrr = variant.raw.clone().unwrap_or_default(),
+                    _ => nd = variant.raw.clone().unwrap_or_default(),
+                }
+                fate.apply(Quirk::Hostile, field, &variant);
+            }
+            Some(Quirk::Multi) => {
+                for (field, variant) in multi_coded(
+                    rng,
+                    &["XZQHDM", "XMDM", "ND", "PCZT"],
+                    &county.legacy,
+                    ctx.year,
+                ) {
+                    match field {
+                        "XZQHDM" => xzqhdm = variant.raw.clone().unwrap_or_default(),
+                        "XMDM" => xmdm = variant.raw.clone().unwrap_or_default(),
+                        "ND" => nd = variant.raw.clone().unwrap_or_default(),
+                        _ => pczt = variant.raw.clone().unwrap_or_default(),
+                    }
+                    fate.apply(Quirk::Multi, field, &variant);
+                }
+            }
             _ => {}
         }
         let batch_rejected = fate.rejected();
-        let batch_county = if fate.rejected_for(LegacyTable::Batches, R::RegionUnknown) {
+        let batch_county = if fate.has_defect(R::RegionUnknown) {
             None
         } else {
             Some(county.current.clone())
@@ -1207,6 +1057,7 @@ impl<'a> Gen<'a> {
                 pcid: ctx.pcid,
                 dxid: people[person_index].dxid,
                 xmdm: program.code.to_owned(),
+                year: ctx.year,
                 nd: ctx.year.to_string(),
                 sl: quantity.map(|q| q.normalize().to_string()),
                 je: Some(money_text(amount)),
@@ -1220,6 +1071,11 @@ impl<'a> Gen<'a> {
                 gxsj: ctx.pay_day,
                 fate: Fate::default(),
                 county: line_county.clone(),
+                quantity,
+                account: Some(people[person_index].account.clone()),
+                paid_on: (!ctx.pending).then_some(ctx.pay_day),
+                beneficiary: people[person_index].survivor,
+                reissue_of: None,
             };
             if !ctx.pending {
                 line.yhlsh = Some(format!("{}{mxid:010}", ctx.pay_day.format("%Y%m%d")));
@@ -1241,6 +1097,7 @@ impl<'a> Gen<'a> {
                 Some(AuditFlag::PaidBeforeAnnounced) => {
                     let early = ctx.announce_from + Duration::days(1);
                     line.ffrq = Some(iso(early));
+                    line.paid_on = Some(early);
                     line.gxsj = early;
                     self.flag(
                         truth,
@@ -1266,7 +1123,8 @@ impl<'a> Gen<'a> {
                 Some(AuditFlag::SharedAccount) => {
                     let (other_mxid, other_account, ..) =
                         last_for_shared.clone().expect("checked above");
-                    line.yhzh = Some(other_account);
+                    line.yhzh = Some(other_account.clone());
+                    line.account = Some(other_account);
                     self.flag(
                         truth,
                         AuditFlag::SharedAccount,
@@ -1324,6 +1182,10 @@ impl<'a> Gen<'a> {
                 line.gxsj = ctx.pay_day + Duration::days(7);
                 let refunded = rng.percent(30);
                 line.ffzt = set_status(&line.ffzt, if refunded { "3" } else { "4" });
+                // A padded status (Q6) stays padded: the case lists the text as written.
+                if line.fate.field == Some("FFZT") {
+                    line.fate.raw = Some(line.ffzt.clone());
+                }
                 if !refunded {
                     reissue = Some(line.fate.rejected());
                 }
@@ -1353,11 +1215,10 @@ impl<'a> Gen<'a> {
                 let dup = LineDraft::paid(
                     dup_mxid,
                     ctx,
-                    people[person_index].dxid,
+                    &people[person_index],
                     program.code,
                     quantity,
                     amount,
-                    &people[person_index].account,
                     ctx.pay_day,
                     &line_county,
                 );
@@ -1383,15 +1244,15 @@ impl<'a> Gen<'a> {
                 let mut line = LineDraft::paid(
                     new_mxid,
                     ctx,
-                    people[person_index].dxid,
+                    &people[person_index],
                     program.code,
                     quantity,
                     amount,
-                    &people[person_index].account,
                     reissue_day,
                     &line_county,
                 );
                 line.ymxid = Some(mxid);
+                line.reissue_of = (!original_rejected).then_some(mxid);
                 self.line_quirk(
                     truth,
                     rng,
@@ -1479,7 +1340,10 @@ impl<'a> Gen<'a> {
         } else if quirk == Some(Quirk::Q4) {
             let variant = variants::optional_amount(rng, zje_value);
             zje = variant.raw.clone();
+            expect.declared_amount = kept(&variant, zje_value);
             fate.apply(Quirk::Q4, "ZJE", &variant);
+        } else {
+            expect.declared_amount = Some(zje_value);
         }
         // Old batches often carry no allocation; a batch drawing on a rejected allocation keeps
         // the id in legacy, and the rules clear the reference.
@@ -1504,27 +1368,56 @@ impl<'a> Gen<'a> {
         } else {
             pczt
         };
+        if !batch_rejected {
+            let allocation =
+                zbid.filter(|z| allocations.values().any(|(id, loaded)| id == z && *loaded));
+            let status = match pczt.trim() {
+                "0" => "entered",
+                "1" => "reviewed",
+                "2" => "announcing",
+                "3" => "announced",
+                "4" => "sent",
+                "5" => "returned",
+                _ => "void",
+            };
+            let text = |v: &str| Some(v.replace('\0', ""));
+            truth.expect_row(
+                "payment_batch",
+                ctx.pcid,
+                &[
+                    ("id", Some(ctx.pcid.to_string())),
+                    ("batch_no", text(&pch)),
+                    ("county_code", Some(county.current.clone())),
+                    ("program_code", Some(program.code.to_owned())),
+                    ("fund_year", Some(ctx.year.to_string())),
+                    ("period", expect.period.clone()),
+                    ("allocation_id", allocation.map(|z| z.to_string())),
+                    ("announce_from", expect.announce_from.map(iso)),
+                    ("announce_to", expect.announce_to.map(iso)),
+                    ("status", Some(status.to_owned())),
+                    ("declared_count", Some(zrs.to_string())),
+                    ("declared_amount", expect.declared_amount.map(money_text)),
+                    ("entered_by", text(&lrr)),
+                    ("reviewed_by", Some(county.review_login.clone())),
+                    ("legacy_pcid", Some(ctx.pcid.to_string())),
+                ],
+            )?;
+        }
         let cjsj = ctx.announce_from - Duration::days(3);
         let row = vec![
             Some(ctx.pcid.to_string()),
-            Some(format!(
-                "PC{}{:02}{}-{:03}",
-                ctx.year,
-                ctx.month,
-                program.code,
-                ctx.pcid % 1000
-            )),
+            Some(pch),
             Some(xzqhdm),
             Some(xmdm),
             Some(nd),
             zbid.map(|z| z.to_string()),
-            Some(format!("{}{:02}", ctx.year, ctx.month)),
+            Some(qh),
             gsksrq,
             gsjsrq,
             Some(pczt),
             Some(zrs.to_string()),
             zje,
-            Some(county.entry_login.clone()),
+            Some(lrr),
             Some(county.review_login.clone()),
             Some(datetime(cjsj, rng)),
             Some(datetime(last_gxsj.max(cjsj), rng)),
@@ -1568,6 +1461,8 @@ impl<'a> Gen<'a> {
             Quirk::Q9,
             Quirk::Q10,
             Quirk::Q11,
+            Quirk::Hostile,
+            Quirk::Multi,
         ];
         if line.ffrq.is_some() {
             options.insert(1, Quirk::Q5);
@@ -1581,6 +1476,7 @@ impl<'a> Gen<'a> {
                     let value: Decimal = sl.parse().unwrap_or(Decimal::ONE);
                     let variant = variants::optional_amount(rng, value);
                     line.sl = variant.raw.clone();
+                    line.quantity = kept(&variant, value);
                     line.fate.apply(Quirk::Q4, "SL", &variant);
                 } else {
                     let amount = line.readable.unwrap_or_default();
@@ -1598,6 +1494,7 @@ impl<'a> Gen<'a> {
                     .unwrap_or(ctx.pay_day);
                 let variant = variants::date(rng, date, true);
                 line.ffrq = variant.raw.clone();
+                line.paid_on = kept(&variant, date);
                 line.fate.apply(Quirk::Q5, "FFRQ", &variant);
             }
             Quirk::Q6 => {
@@ -1675,11 +1572,91 @@ impl<'a> Gen<'a> {
                 let account = line.yhzh.clone().unwrap_or_default();
                 let variant = variants::account(rng, &account);
                 line.yhzh = variant.raw.clone();
+                line.account = kept(&variant, account);
                 line.fate.apply(Quirk::Q11, "YHZH", &variant);
+            }
+            Quirk::Hostile => self.hostile_line(rng, line),
+            Quirk::Multi => {
+                let orphan = ORPHAN_BASE + bump(&mut self.next.orphan);
+                multi_line(rng, line, orphan);
             }
             _ => {}
         }
         Ok(())
+    }
+
+    /// Hostile text in one field of a payment line.
+    fn hostile_line(&mut self, rng: &mut Rng, line: &mut LineDraft) {
+        let amount = line
+            .readable
+            .map(money_text)
+            .unwrap_or_else(|| "100.00".into());
+        let pick = rng.weighted(&[20, 20, 20, 20, if line.ffrq.is_some() { 20 } else { 0 }]);
+        let (field, variant) = match pick {
+            0 => (
+                "JE",
+                variants::raw_variant(
+                    "twenty_digits",
+                    "9".repeat(20),
+                    Outcome::Reject(R::AmountInvalid),
+                ),
+            ),
+            1 => {
+                // A non-zero digit far past the second decimal, within the column's 20.
+                let mut raw = format!("{amount}00000000000000000000");
+                raw.truncate(19);
+                raw.push('1');
+                (
+                    "JE",
+                    variants::raw_variant(
+                        "far_precision",
+                        raw,
+                        Outcome::Reject(R::AmountPrecision),
+                    ),
+                )
+            }
+            2 if self.params.nul_in_text && line.yhlsh.is_some() => {
+                let raw = variants::with_nul(rng, line.yhlsh.as_deref().unwrap_or(""));
+                (
+                    "YHLSH",
+                    variants::raw_variant("nul_in_text", raw, Outcome::Correct(C::TextCleaned)),
+                )
+            }
+            2 => (
+                "ND",
+                variants::raw_variant(
+                    "full_width_year",
+                    variants::full_width(&line.year.to_string()),
+                    Outcome::Reject(R::YearInvalid),
+                ),
+            ),
+            3 => (
+                "JE",
+                variants::raw_variant(
+                    "amount_with_unit",
+                    format!("{amount}元"),
+                    Outcome::Reject(R::AmountInvalid),
+                ),
+            ),
+            _ => {
+                let day = line.paid_on.unwrap_or(NaiveDate::MIN);
+                let raw = format!("{}年{}月{}号", day.year(), day.month(), day.day());
+                (
+                    "FFRQ",
+                    variants::raw_variant("date_with_hao", raw, Outcome::Reject(R::DateInvalid)),
+                )
+            }
+        };
+        match field {
+            "JE" => {
+                line.je = variant.raw.clone();
+                line.readable = None;
+            }
+            "YHLSH" => line.yhlsh = variant.raw.clone(),
+            "ND" => line.nd = variant.raw.clone().unwrap_or_default(),
+            _ => line.ffrq = variant.raw.clone(),
+        }
+        line.fate.apply(Quirk::Hostile, field, &variant);
     }
 
     fn write_line(
@@ -1696,6 +1673,9 @@ impl<'a> Gen<'a> {
             if let Some(a) = line.readable {
                 *amount += a;
             }
+        }
+        if !line.fate.rejected() {
+            truth.expect_row("payment", line.mxid, &line.expected())?;
         }
         let row = vec![
             Some(line.mxid.to_string()),
@@ -1722,6 +1702,14 @@ impl<'a> Gen<'a> {
 /// Allocation id and whether it is loaded, per (program, fund year).
 type Allocations = HashMap<(usize, i32), (i64, bool)>;
 
+/// What the platform must hold for a batch's fields that quirks may change.
+struct BatchExpect {
+    announce_from: Option<NaiveDate>,
+    announce_to: Option<NaiveDate>,
+    period: Option<String>,
+    declared_amount: Option<Decimal>,
+}
+
 struct BatchCtx {
     pi: usize,
     year: i32,
@@ -1738,6 +1726,7 @@ struct LineDraft {
     pcid: i64,
     dxid: i64,
     xmdm: String,
+    year: i32,
     nd: String,
     sl: Option<String>,
     je: Option<String>,
@@ -1752,9 +1741,52 @@ struct LineDraft {
     gxsj: NaiveDate,
     fate: Fate,
     county: String,
+    /// What the platform must hold: the quantity, account and day paid (after the rules), the
+    /// person the line is paid to and the line it reissues.
+    quantity: Option<Decimal>,
+    account: Option<String>,
+    paid_on: Option<NaiveDate>,
+    beneficiary: Option<i64>,
+    reissue_of: Option<i64>,
 }
 
 impl LineDraft {
+    /// The platform's payment row for this line, when it is loaded.
+    fn expected(&self) -> Vec<(&'static str, Option<String>)> {
+        let status = match self.ffzt.trim() {
+            "0" => "pending",
+            "1" => "paid",
+            "2" => "failed",
+            "3" => "refunded",
+            _ => "reissued",
+        };
+        // Pending and failed lines of fund years up to 2019 stay with legacy.
+        let owner = if self.year <= 2019 && matches!(status, "pending" | "failed") {
+            "legacy"
+        } else {
+            "new"
+        };
+        let text = |v: &Option<String>| v.as_ref().map(|t| t.replace('\0', ""));
+        vec![
+            ("id", Some(self.mxid.to_string())),
+            ("batch_id", Some(self.pcid.to_string())),
+            ("beneficiary_id", self.beneficiary.map(|b| b.to_string())),
+            ("county_code", Some(self.county.clone())),
+            ("program_code", Some(self.xmdm.clone())),
+            ("fund_year", Some(self.year.to_string())),
+            ("quantity", self.quantity.map(money_text)),
+            ("amount", self.readable.map(money_text)),
+            ("account_no", self.account.clone()),
+            ("status", Some(status.to_owned())),
+            ("paid_on", self.paid_on.map(iso)),
+            ("bank_serial", text(&self.yhlsh)),
+            ("failure_reason", text(&self.sbyy)),
+            ("reissue_of", self.reissue_of.map(|m| m.to_string())),
+            ("system_of_record", Some(owner.to_owned())),
+            ("legacy_mxid", Some(self.mxid.to_string())),
+        ]
+    }
+
     /// The county the line belongs to once its quirks are in: its batch's when it still points
     /// at its batch and that batch's county is known, else its person's when it still points at
     /// its person, else none.
@@ -1789,24 +1821,24 @@ impl LineDraft {
     fn paid(
         mxid: i64,
         ctx: &BatchCtx,
-        dxid: i64,
+        person: &Person,
         program: &str,
         quantity: Option<Decimal>,
         amount: Decimal,
-        account: &str,
         day: NaiveDate,
         county: &str,
     ) -> LineDraft {
         LineDraft {
             mxid,
             pcid: ctx.pcid,
-            dxid,
+            dxid: person.dxid,
             xmdm: program.to_owned(),
+            year: ctx.year,
             nd: ctx.year.to_string(),
             sl: quantity.map(|q| q.normalize().to_string()),
             je: Some(money_text(amount)),
             readable: Some(amount),
-            yhzh: Some(account.to_owned()),
+            yhzh: Some(person.account.clone()),
             ffzt: "1".into(),
             ffrq: Some(iso(day)),
             yhlsh: Some(format!("{}{mxid:010}", day.format("%Y%m%d"))),
@@ -1815,6 +1847,11 @@ impl LineDraft {
             gxsj: day,
             fate: Fate::default(),
             county: county.to_owned(),
+            quantity,
+            account: Some(person.account.clone()),
+            paid_on: Some(day),
+            beneficiary: person.survivor,
+            reissue_of: None,
         }
     }
 }
@@ -1828,6 +1865,148 @@ impl AuditQuota {
         } else {
             false
         }
+    }
+}
+
+/// Two or three defects among the coded fields of an allocation or batch: its region, program,
+/// year, and its amount (ZBJE) or status (PCZT).
+fn multi_coded(
+    rng: &mut Rng,
+    fields: &[&'static str],
+    legacy_county: &str,
+    year: i32,
+) -> Vec<(&'static str, Variant)> {
+    let mut fields = fields.to_vec();
+    let keep = 2 + rng.below(2) as usize;
+    while fields.len() > keep {
+        fields.remove(rng.below(fields.len() as u64) as usize);
+    }
+    fields
+        .into_iter()
+        .map(|field| {
+            let variant = match field {
+                "XZQHDM" => Variant::unknown_code(&format!("619{}", &legacy_county[3..])),
+                "XMDM" => Variant::unknown_program(UNKNOWN_PROGRAM),
+                "ND" => variants::raw_variant(
+                    "truncated",
+                    (year / 10).to_string(),
+                    Outcome::Reject(R::YearInvalid),
+                ),
+                "PCZT" => variants::raw_variant(
+                    "unknown_value",
+                    "7".into(),
+                    Outcome::Reject(R::StatusUnknown),
+                ),
+                _ => match rng.below(3) {
+                    0 => variants::raw_variant(
+                        "null_text",
+                        "NULL".into(),
+                        Outcome::Reject(R::AmountInvalid),
+                    ),
+                    1 => variants::raw_variant(
+                        "three_decimals",
+                        "100.005".into(),
+                        Outcome::Reject(R::AmountPrecision),
+                    ),
+                    _ => variants::raw_variant(
+                        "negative",
+                        "-50.00".into(),
+                        Outcome::Reject(R::AmountNonpositive),
+                    ),
+                },
+            };
+            (field, variant)
+        })
+        .collect()
+}
+
+/// Two or three defects in one payment line: its batch or person missing, its program, year,
+/// status, amount or (when paid) its date.
+fn multi_line(rng: &mut Rng, line: &mut LineDraft, orphan: i64) {
+    let mut fields = vec!["PCID", "DXID", "XMDM", "ND", "FFZT", "JE"];
+    if line.ffrq.is_some() {
+        fields.push("FFRQ");
+    }
+    let keep = 2 + rng.below(2) as usize;
+    while fields.len() > keep {
+        fields.remove(rng.below(fields.len() as u64) as usize);
+    }
+    for field in fields {
+        let variant = match field {
+            "PCID" => variants::raw_variant(
+                "orphan_batch",
+                orphan.to_string(),
+                Outcome::Reject(R::OrphanBatch),
+            ),
+            "DXID" => variants::raw_variant(
+                "orphan_beneficiary",
+                orphan.to_string(),
+                Outcome::Reject(R::OrphanBeneficiary),
+            ),
+            "XMDM" => Variant::unknown_program(UNKNOWN_PROGRAM),
+            "ND" => variants::raw_variant(
+                "truncated",
+                (line.year / 10).to_string(),
+                Outcome::Reject(R::YearInvalid),
+            ),
+            "FFZT" => variants::raw_variant(
+                "unknown_value",
+                "7".into(),
+                Outcome::Reject(R::StatusUnknown),
+            ),
+            "JE" => match rng.below(3) {
+                0 => variants::raw_variant(
+                    "null_text",
+                    "NULL".into(),
+                    Outcome::Reject(R::AmountInvalid),
+                ),
+                1 => variants::raw_variant(
+                    "three_decimals",
+                    "100.005".into(),
+                    Outcome::Reject(R::AmountPrecision),
+                ),
+                _ => {
+                    variants::raw_variant("zero", "0".into(), Outcome::Reject(R::AmountNonpositive))
+                }
+            },
+            _ => variants::raw_variant(
+                "impossible",
+                "2019-02-30".into(),
+                Outcome::Reject(R::DateInvalid),
+            ),
+        };
+        let raw = variant.raw.clone();
+        match field {
+            "PCID" => line.pcid = orphan,
+            "DXID" => line.dxid = orphan,
+            "XMDM" => line.xmdm = raw.unwrap_or_default(),
+            "ND" => line.nd = raw.unwrap_or_default(),
+            "FFZT" => line.ffzt = raw.unwrap_or_default(),
+            "JE" => {
+                line.readable = money_read(raw.as_deref());
+                line.je = raw;
+            }
+            _ => line.ffrq = raw,
+        }
+        line.fate.apply(Quirk::Multi, field, &variant);
+    }
+}
+
+/// The value a batch total counts for an amount's text (at most two decimals, any sign).
+fn money_read(raw: Option<&str>) -> Option<Decimal> {
+    let raw = raw?;
+    let value: Decimal = raw.parse().ok()?;
+    (value.normalize().scale() <= 2
+        && !raw.contains(|c: char| !c.is_ascii_digit() && c != '.' && c != '-'))
+    .then_some(value)
+}
+
+/// The value a field must have in the target: the clean value, or none when the variant
+/// written into the field is cleared by the rules.
+fn kept<T>(variant: &Variant, clean: T) -> Option<T> {
+    match variant.outcome {
+        Outcome::Correct(C::ValueCleared) => None,
+        _ => Some(clean),
     }
 }
 
