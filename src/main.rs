@@ -28,8 +28,14 @@ fn main() -> ExitCode {
         }
         default_hook(info);
     }));
+    // Kill points for the crash tests, set by FAILPOINTS; compiled in only with the
+    // `failpoints` feature.
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
     let args = cli::Cli::parse();
     cli::init_logging(args.verbose, args.quiet);
+    let (command, writes) = args.command.identity();
+    ykt_db::set_identity(command, writes);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -63,7 +63,7 @@ impl CutoverError {
             CutoverError::Extract(e) => e.is_input_error(),
             CutoverError::Transform(e) => e.is_input_error(),
             CutoverError::Load(e) => e.is_input_error(),
-            CutoverError::Stage(_) => false,
+            CutoverError::Stage(e) => e.is_input_error(),
         }
     }
 }

@@ -216,6 +216,7 @@ pub async fn sync(
             .map(|m| m.as_of);
         let source = LegacySource::Database(legacy_url.clone());
         ykt_extract::extract(&source, stage, true, &|_, _| {}).await?;
+        fail::fail_point!("sync::extracted", |_| std::process::abort());
         let routing_year = if carry_over {
             0
         } else {
@@ -237,12 +238,14 @@ pub async fn sync(
                 increment,
             },
         )?;
+        fail::fail_point!("sync::transformed", |_| std::process::abort());
         ykt_load::with_dependent_lines(stage, &mut keys)?;
         // Rows re-read in the look-back window, or hanging on a changed person or batch,
         // count as changed only when a value changed: a sync that changed nothing leaves the
         // target, and the counties' sign-offs, as they were.
         let keys = ykt_load::really_changed(stage, target, &base_run_id, &keys).await?;
         let upsert = ykt_load::upsert_changed(stage, target, &base_run_id, &keys).await?;
+        fail::fail_point!("sync::upserted", |_| std::process::abort());
         report.rows_written = upsert.rows_written;
         for (table, key, county) in &upsert.changes {
             *report.counties.entry(county.clone()).or_default() += 1;

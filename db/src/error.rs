@@ -13,6 +13,18 @@ pub enum DbError {
         #[source]
         source: sqlx::Error,
     },
+    /// Another ykt run writes the target now (stop: exit 2, the operator waits or stops it).
+    #[error(
+        "the target {url} is being written by {holder}; wait for it to finish (or stop it) and run again"
+    )]
+    Busy { url: String, holder: String },
+    /// The lock file beside a SQLite target cannot be used (exit 3).
+    #[error("cannot use the lock file {path}: {source}")]
+    LockFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// A statement failed (stop the run: exit 3), with what was being done.
     #[error("{what} failed on {url}: {source}")]
     Query {
@@ -27,6 +39,9 @@ impl DbError {
     /// Whether the error is the user's to fix (a bad URL, an unreachable server, a wrong
     /// password or a missing database) rather than a failure during the run.
     pub fn is_input_error(&self) -> bool {
-        matches!(self, DbError::BadUrl { .. } | DbError::Connect { .. })
+        matches!(
+            self,
+            DbError::BadUrl { .. } | DbError::Connect { .. } | DbError::Busy { .. }
+        )
     }
 }

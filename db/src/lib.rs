@@ -12,9 +12,11 @@
 //! ```
 
 mod error;
+mod lock;
 mod pool;
 mod url;
 
 pub use error::DbError;
+pub use lock::{WriterLock, set_identity};
 pub use pool::{Db, Snapshot, cast_text, columns_sql, quote_literal, recreate_database};
 pub use url::{DbUrl, Engine};

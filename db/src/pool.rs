@@ -96,7 +96,9 @@ impl Db {
                 Pool::MySql(pool)
             }
             Engine::Postgres => {
-                let options = PgConnectOptions::from_str(url.expose()).map_err(connect_err)?;
+                let options = PgConnectOptions::from_str(url.expose())
+                    .map_err(connect_err)?
+                    .application_name(crate::lock::identity());
                 PgConnection::connect_with(&options)
                     .await
                     .map_err(connect_err)?

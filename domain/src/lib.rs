@@ -18,6 +18,7 @@
 mod codes;
 mod id_number;
 mod legacy;
+mod mask;
 mod money;
 pub mod platform;
 mod region;
@@ -26,5 +27,6 @@ pub mod rules;
 pub use codes::{AuditFlag, CorrectionCode, RejectCode};
 pub use id_number::id_check_char;
 pub use legacy::{ColumnKind, LegacyColumn, LegacyRow, LegacyTable};
+pub use mask::{Masker, mask_account, mask_id};
 pub use money::{Money, format_money};
 pub use region::{County, CountyResolution, Regions, UNATTRIBUTED_COUNTY};

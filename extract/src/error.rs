@@ -44,11 +44,7 @@ impl ExtractError {
         match self {
             ExtractError::Db(e) => e.is_input_error(),
             ExtractError::WriterStopped { .. } => false,
-            ExtractError::Stage(
-                ykt_stage::StageError::Io { .. }
-                | ykt_stage::StageError::Format { .. }
-                | ykt_stage::StageError::Shape { .. },
-            ) => false,
+            ExtractError::Stage(e) => e.is_input_error(),
             _ => true,
         }
     }

@@ -133,7 +133,10 @@ impl ExportWriter {
                     Err(ExtractError::BadFile {
                         path: self.path.clone(),
                         line: self.rows + 2,
-                        problem: format!("a value cannot be written in GBK: {}", line.trim_end()),
+                        problem: format!(
+                            "a value cannot be written in GBK: {}",
+                            crate::keys::printable(line.trim_end())
+                        ),
                     })
                 } else {
                     self.write_bytes(&bytes)
@@ -213,7 +216,7 @@ impl ExportReader {
                         i + 1,
                         column.name,
                         column.caption,
-                        found.map_or("nothing".to_owned(), |f| format!("“{f}”"))
+                        found.map_or("nothing".to_owned(), crate::keys::printable)
                     ),
                 ));
             }
@@ -312,9 +315,9 @@ impl ExportReader {
             self.bad(
                 line,
                 format!(
-                    "bytes that are not valid {} in the value {:?}",
+                    "bytes that are not valid {} in the value {}",
                     self.encoding.name(),
-                    String::from_utf8_lossy(bytes)
+                    crate::keys::printable(&String::from_utf8_lossy(bytes))
                 ),
             )
         })

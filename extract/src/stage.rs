@@ -259,6 +259,7 @@ fn finish_table(
         table = table.name(),
         rows, totals_rows_dropped, "Extracted table."
     );
+    fail::fail_point!("extract::table_done", |_| std::process::abort());
     tables.insert(
         table.name().to_owned(),
         StagedTable {

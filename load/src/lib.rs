@@ -10,6 +10,7 @@
 //! inserts, one transaction per county, each recorded as a checkpoint so that `--resume` skips
 //! what a crashed run already committed.
 
+mod county;
 mod loader;
 mod migrations;
 mod upsert;
@@ -47,6 +48,16 @@ pub enum LoadError {
         "{url}: the target holds {rows} payment rows that did not come from legacy; ykt load only replaces migrated data and refuses to touch a live platform"
     )]
     LivePlatform { url: String, rows: i64 },
+    #[error(
+        "{url}: the source has {now} rows of {table} where the target's last load (run {run_id}) had {before}; an empty legacy database or a truncated export looks like this, so nothing was loaded. Load it anyway with --allow-shrink"
+    )]
+    Shrink {
+        url: String,
+        table: &'static str,
+        now: u64,
+        before: u64,
+        run_id: String,
+    },
     #[error("{url}: {count} rows break a foreign key after the load, e.g. {example}")]
     ForeignKeys {
         url: String,
@@ -66,15 +77,13 @@ impl LoadError {
     pub fn is_input_error(&self) -> bool {
         match self {
             LoadError::Db(e) => e.is_input_error(),
-            LoadError::Stage(
-                ykt_stage::StageError::Io { .. } | ykt_stage::StageError::Format { .. },
-            ) => false,
-            LoadError::Stage(_) => true,
+            LoadError::Stage(e) => e.is_input_error(),
             LoadError::Sql { .. } | LoadError::ForeignKeys { .. } => false,
             LoadError::UnsupportedTarget { .. }
             | LoadError::MigrationChanged { .. }
             | LoadError::NothingToResume { .. }
-            | LoadError::LivePlatform { .. } => true,
+            | LoadError::LivePlatform { .. }
+            | LoadError::Shrink { .. } => true,
         }
     }
 }

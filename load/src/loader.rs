@@ -1,22 +1,25 @@
 //! The load step: staged platform rows into the target, county by county, each county in one
-//! transaction.
+//! transaction (`county.rs`), with the run's bookkeeping, the guard against replacing a loaded
+//! target with much less data, and the indexes and foreign keys around a bulk load.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use serde::Serialize;
-use sqlx::AssertSqlSafe;
-use tracing::info;
+use tracing::{info, warn};
 use ykt_db::{Db, Engine, quote_literal};
 use ykt_stage::{Stage, Step, TextTableReader, sha256_file};
 use ykt_transform::TransformManifest;
 
+use crate::county::{Mode, load_county};
 use crate::{LoadError, apply_migrations, secondary_indexes};
 
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
     /// Skip the counties the same run already committed.
     pub resume: bool,
+    /// Load even when the source has far fewer rows than the target's last load.
+    pub allow_shrink: bool,
 }
 
 /// What a load did.
@@ -33,111 +36,93 @@ pub struct LoadReport {
     pub seconds: f64,
 }
 
-/// Tables the migration fills, children first.
-const MIGRATED_TABLES: &[&str] = &[
-    "payment",
-    "payment_batch",
-    "allocation",
-    "beneficiary_legacy_map",
-    "beneficiary",
-];
+/// The legacy tables whose rows the guard against shrinking counts.
+const COUNTED: [&str; 4] = ["T_BTDX", "T_ZJZB", "T_FFPC", "T_FFMX"];
 
-const INTEGER_COLUMNS: &[&str] = &[
-    "id",
-    "level",
-    "fund_year",
-    "legacy_zbid",
-    "beneficiary_id",
-    "legacy_dxid",
-    "batch_id",
-    "allocation_id",
-    "declared_count",
-    "reissue_of",
-    "legacy_mxid",
-    "legacy_pcid",
-];
-
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum UnitStep {
-    People,
-    Money,
+/// A migration run as the target records it.
+#[derive(Debug, Clone)]
+struct RunRecord {
+    run_id: String,
+    status: String,
+    started_at: String,
+    /// Loaded in bulk (the target held no migrated rows when it began).
+    bulk: bool,
+    row_counts: BTreeMap<String, u64>,
 }
 
-impl UnitStep {
-    fn name(self) -> &'static str {
-        match self {
-            UnitStep::People => "people",
-            UnitStep::Money => "money",
+async fn runs(db: &Db) -> Result<Vec<RunRecord>, LoadError> {
+    let rows = db
+        .fetch_text_rows(
+            "reading the migration runs",
+            "SELECT run_id, status, CAST(started_at AS TEXT), COALESCE(parameters, '{}'), COALESCE(source_fingerprint, '{}'), CAST(finished_at AS TEXT) FROM migration_run ORDER BY finished_at",
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let json = |i: usize| {
+                serde_json::from_str::<serde_json::Value>(r[i].as_deref().unwrap_or("{}"))
+                    .unwrap_or_default()
+            };
+            let fingerprint = json(4);
+            RunRecord {
+                run_id: r[0].clone().unwrap_or_default(),
+                status: r[1].clone().unwrap_or_default(),
+                started_at: r[2].clone().unwrap_or_default(),
+                bulk: json(3)["bulk"].as_bool().unwrap_or(false),
+                row_counts: COUNTED
+                    .iter()
+                    .filter_map(|t| {
+                        Some(((*t).to_owned(), fingerprint["row_counts"][*t].as_u64()?))
+                    })
+                    .collect(),
+            }
+        })
+        .collect())
+}
+
+/// Refuses a source with fewer rows of a legacy table than the target's last completed load
+/// (by more than 1 %): an empty legacy database or a truncated export looks like this, and
+/// loading it would replace what the counties signed with less.
+fn check_shrink(
+    db: &Db,
+    extract: &ykt_extract::ExtractManifest,
+    last: Option<&RunRecord>,
+) -> Result<(), LoadError> {
+    let Some(last) = last else {
+        return Ok(());
+    };
+    for table in COUNTED {
+        let before = last.row_counts.get(table).copied().unwrap_or(0);
+        let now = extract.source.row_counts.get(table).copied().unwrap_or(0);
+        if before > 0 && now * 100 < before * 99 {
+            return Err(LoadError::Shrink {
+                url: db.url().to_string(),
+                table,
+                now,
+                before,
+                run_id: last.run_id.clone(),
+            });
         }
     }
+    Ok(())
 }
 
-/// One staged file to insert: the platform table, and for rejects and corrections which
-/// legacy tables belong to this step.
-struct Insert {
-    file: &'static str,
-    table: &'static str,
-    people_rows: Option<bool>,
-}
-
-fn unit_plan(
-    step: UnitStep,
-    county: &str,
-    run_id: &str,
-    engine: Engine,
-) -> (Vec<String>, Vec<Insert>) {
-    let c = quote_literal(engine, county);
-    let r = quote_literal(engine, run_id);
-    let people = step == UnitStep::People;
-    let op = if people { "=" } else { "<>" };
-    let mut deletes = if people {
-        vec![
-            format!(
-                "DELETE FROM beneficiary_legacy_map WHERE beneficiary_id IN (SELECT id FROM beneficiary WHERE county_code = {c})"
-            ),
-            format!("DELETE FROM beneficiary WHERE county_code = {c}"),
-        ]
-    } else {
-        vec![
-            format!("DELETE FROM payment WHERE county_code = {c}"),
-            format!("DELETE FROM payment_batch WHERE county_code = {c}"),
-            format!("DELETE FROM allocation WHERE county_code = {c}"),
-        ]
-    };
-    for table in ["migration_reject", "migration_correction"] {
-        deletes.push(format!("DELETE FROM {table} WHERE run_id = {r} AND county_code = {c} AND source_table {op} 'T_BTDX'"));
+/// Rows of the migrated tables that carry a legacy key.
+async fn migrated_rows(db: &Db) -> Result<i64, LoadError> {
+    let mut n = 0;
+    for sql in [
+        "SELECT COUNT(*) FROM payment WHERE legacy_mxid IS NOT NULL",
+        "SELECT COUNT(*) FROM beneficiary_legacy_map",
+        "SELECT COUNT(*) FROM payment_batch WHERE legacy_pcid IS NOT NULL",
+        "SELECT COUNT(*) FROM allocation WHERE legacy_zbid IS NOT NULL",
+    ] {
+        n += db
+            .fetch_i64("counting migrated rows", sql)
+            .await?
+            .unwrap_or(0);
     }
-    let files: &[(&'static str, &'static str)] = if people {
-        &[
-            ("beneficiary", "beneficiary"),
-            ("beneficiary_legacy_map", "beneficiary_legacy_map"),
-        ]
-    } else {
-        &[
-            ("allocation", "allocation"),
-            ("payment_batch", "payment_batch"),
-            ("payment", "payment"),
-        ]
-    };
-    let mut inserts: Vec<Insert> = files
-        .iter()
-        .map(|(file, table)| Insert {
-            file,
-            table,
-            people_rows: None,
-        })
-        .collect();
-    inserts.push(Insert {
-        file: "reject",
-        table: "migration_reject",
-        people_rows: Some(people),
-    });
-    inserts.push(Insert {
-        file: "correction",
-        table: "migration_correction",
-        people_rows: Some(people),
-    });
-    (deletes, inserts)
+    Ok(n)
 }
 
 /// Loads a transformed stage into the target.
@@ -160,66 +145,59 @@ pub async fn load(
     let engine = db.engine();
     let run_id = manifest.run_id.clone();
     let r = quote_literal(engine, &run_id);
-    let known_run = db
-        .fetch_i64(
-            "looking up the run",
-            &format!("SELECT COUNT(*) FROM migration_run WHERE run_id = {r}"),
-        )
-        .await?
-        .unwrap_or(0)
-        > 0;
-    if options.resume && !known_run {
+    let runs = runs(db).await?;
+    let this = runs.iter().find(|x| x.run_id == run_id).cloned();
+    if options.resume && this.is_none() {
         return Err(LoadError::NothingToResume {
             url: db.url().to_string(),
             run_id,
         });
     }
+    // This process holds the writer lock: a run still marked running was left by a process
+    // that stopped.
+    for dead in runs.iter().filter(|x| x.status == "running") {
+        warn!(run = %dead.run_id, started = %dead.started_at, "A run was left running by a process that stopped; `--resume` continues it, a plain run starts it again.");
+    }
+    if !options.allow_shrink {
+        let last = runs.iter().rev().find(|x| x.status == "completed");
+        check_shrink(db, &extract, last)?;
+    }
+    let native = db
+        .fetch_i64(
+            "counting native rows",
+            "SELECT COUNT(*) FROM payment WHERE legacy_mxid IS NULL",
+        )
+        .await?
+        .unwrap_or(0);
+    if native > 0 {
+        return Err(LoadError::LivePlatform {
+            url: db.url().to_string(),
+            rows: native,
+        });
+    }
+    let migrated = migrated_rows(db).await?;
+    // A resumed bulk run goes on in bulk: the counties it has not committed hold nothing.
+    let mode = match (&this, options.resume) {
+        (Some(run), true) if run.bulk => Mode::Bulk,
+        (Some(_), true) => Mode::Replace,
+        _ if migrated == 0 => Mode::Bulk,
+        _ => Mode::Replace,
+    };
     let mut report = LoadReport {
         run_id: run_id.clone(),
-        replaced: false,
+        replaced: migrated > 0 && this.is_none(),
         ..LoadReport::default()
     };
     let indexes = secondary_indexes(engine);
-    if !known_run {
-        let native = db
-            .fetch_i64(
-                "counting native rows",
-                "SELECT COUNT(*) FROM payment WHERE legacy_mxid IS NULL",
-            )
-            .await?
-            .unwrap_or(0);
-        if native > 0 {
-            return Err(LoadError::LivePlatform {
-                url: db.url().to_string(),
-                rows: native,
-            });
-        }
-        let existing = db
-            .fetch_i64("counting migrated rows", "SELECT COUNT(*) FROM beneficiary")
-            .await?
-            .unwrap_or(0)
-            + db.fetch_i64("counting migrated rows", "SELECT COUNT(*) FROM payment")
-                .await?
-                .unwrap_or(0);
-        report.replaced = existing > 0;
-        let mut script = String::from("BEGIN;\n");
-        for table in MIGRATED_TABLES {
-            script.push_str(&format!("DELETE FROM {table};\n"));
-        }
-        script.push_str("COMMIT;\n");
-        db.execute_script("clearing the migrated tables", &script)
-            .await?;
-        // A full load is faster without the secondary indexes; they are built again after.
-        for (name, _) in &indexes {
-            db.execute(
-                "dropping an index for the bulk load",
-                &format!("DROP INDEX IF EXISTS {name}"),
-            )
-            .await?;
-        }
-        set_aside_foreign_keys(db).await?;
+    let parameters = serde_json::json!({
+        "stage": stage.dir().display().to_string(),
+        "routing_year": manifest.options.routing_year,
+        "as_of": manifest.as_of.to_string(),
+        "bulk": mode == Mode::Bulk,
+    })
+    .to_string();
+    if this.is_none() {
         let now = now_sql(engine);
-        let parameters = serde_json::json!({"stage": stage.dir().display().to_string(), "routing_year": manifest.options.routing_year}).to_string();
         let fingerprint = serde_json::to_string(&extract.source).unwrap_or_default();
         db.execute(
             "recording the run",
@@ -236,24 +214,38 @@ pub async fn load(
         db.execute(
             "recording the run",
             &format!(
-                "UPDATE migration_run SET status = 'running', finished_at = NULL WHERE run_id = {r}"
+                "UPDATE migration_run SET status = 'running', finished_at = NULL, parameters = {} WHERE run_id = {r}",
+                quote_literal(engine, &parameters)
             ),
         )
         .await?;
     }
-    let done: BTreeSet<(String, String)> = if options.resume {
+    match mode {
+        // A bulk load is faster without the secondary indexes; they are built again after.
+        Mode::Bulk => {
+            for (name, _) in &indexes {
+                db.execute(
+                    "dropping an index for the bulk load",
+                    &format!("DROP INDEX IF EXISTS {name}"),
+                )
+                .await?;
+            }
+        }
+        // Replacing deletes by county and key: the indexes must be there (a bulk run that
+        // stopped during its index build may have left some out).
+        Mode::Replace => build_indexes(db, &indexes).await?,
+    }
+    set_aside_foreign_keys(db).await?;
+    let done: BTreeSet<String> = if options.resume {
         db.fetch_text_rows(
             "reading checkpoints",
-            &format!("SELECT county_code, step FROM migration_checkpoint WHERE run_id = {r}"),
+            &format!(
+                "SELECT county_code FROM migration_checkpoint WHERE run_id = {r} AND step = 'money'"
+            ),
         )
         .await?
         .into_iter()
-        .map(|row| {
-            (
-                row[0].clone().unwrap_or_default(),
-                row[1].clone().unwrap_or_default(),
-            )
-        })
+        .filter_map(|row| row[0].clone())
         .collect()
     } else {
         db.execute(
@@ -272,25 +264,23 @@ pub async fn load(
         .filter(|g| g != "reference")
         .collect();
     for county in &counties {
-        let steps = [UnitStep::People, UnitStep::Money];
-        if steps
-            .iter()
-            .all(|s| done.contains(&(county.clone(), s.name().to_owned())))
-        {
+        if done.contains(county) {
             report.steps_skipped += 1;
             continue;
         }
-        let rows = load_unit(stage, db, county, &run_id, &mut report.rows).await?;
+        let rows = load_county(stage, db, county, &run_id, mode, &mut report.rows).await?;
         report.steps_loaded += 1;
-        crash_point(report.steps_loaded);
+        fail::fail_point!("load::county_committed", |_| std::process::abort());
         progress(county, rows);
         info!(county = %county, rows, "Loaded county.");
     }
-    restore_foreign_keys(db).await?;
-    for (_, create) in &indexes {
-        let sql = create.replacen("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1);
-        db.execute("building an index", &sql).await?;
+    if mode == Mode::Replace {
+        remove_other_counties(db, &counties).await?;
     }
+    fail::fail_point!("load::before_foreign_keys", |_| std::process::abort());
+    restore_foreign_keys(db).await?;
+    fail::fail_point!("load::before_indexes", |_| std::process::abort());
+    build_indexes(db, &indexes).await?;
     let analyze = match engine {
         // A sampled ANALYZE: enough for the planner, a fraction of the time.
         Engine::Sqlite => "PRAGMA analysis_limit = 1000; ANALYZE",
@@ -307,6 +297,42 @@ pub async fn load(
     .await?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Builds the secondary indexes that are missing.
+async fn build_indexes(db: &Db, indexes: &[(String, String)]) -> Result<(), LoadError> {
+    for (_, create) in indexes {
+        let sql = create.replacen("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1);
+        db.execute("building an index", &sql).await?;
+        fail::fail_point!("load::index_built", |_| std::process::abort());
+    }
+    Ok(())
+}
+
+/// After a replacing load: the migrated rows of counties the new source no longer has.
+async fn remove_other_counties(db: &Db, counties: &BTreeSet<String>) -> Result<(), LoadError> {
+    let e = db.engine();
+    let list = if counties.is_empty() {
+        "''".to_owned()
+    } else {
+        counties
+            .iter()
+            .map(|c| quote_literal(e, c))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    db.execute_in_transaction(
+        "removing the counties the source no longer has",
+        &[
+            format!("DELETE FROM payment WHERE legacy_mxid IS NOT NULL AND county_code NOT IN ({list})"),
+            format!("DELETE FROM payment_batch WHERE legacy_pcid IS NOT NULL AND county_code NOT IN ({list})"),
+            format!("DELETE FROM allocation WHERE legacy_zbid IS NOT NULL AND county_code NOT IN ({list})"),
+            format!("DELETE FROM beneficiary_legacy_map WHERE beneficiary_id IN (SELECT id FROM beneficiary WHERE county_code NOT IN ({list}))"),
+            format!("DELETE FROM beneficiary WHERE county_code NOT IN ({list}) AND NOT EXISTS (SELECT 1 FROM payment p WHERE p.beneficiary_id = beneficiary.id)"),
+        ],
+    )
+    .await?;
+    Ok(())
 }
 
 /// PostgreSQL checks a foreign key row by row (a trigger per row); validating it once after
@@ -396,19 +422,7 @@ async fn restore_foreign_keys(db: &Db) -> Result<(), LoadError> {
     Ok(())
 }
 
-/// For the resume test: `YKT_CRASH_AFTER_STEPS=N` kills the process (as `kill -9` would) right
-/// after the N-th county step has committed.
-fn crash_point(steps_loaded: usize) {
-    if std::env::var("YKT_CRASH_AFTER_STEPS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        == Some(steps_loaded)
-    {
-        std::process::abort();
-    }
-}
-
-fn now_sql(engine: Engine) -> &'static str {
+pub(crate) fn now_sql(engine: Engine) -> &'static str {
     match engine {
         Engine::Postgres => "now()",
         _ => "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
@@ -439,7 +453,7 @@ async fn load_reference(stage: &Stage, db: &Db) -> Result<(), LoadError> {
                             .zip(&columns)
                             .map(|(v, c)| match v {
                                 None => "NULL".to_owned(),
-                                Some(v) if INTEGER_COLUMNS.contains(&c.as_str()) => v
+                                Some(v) if c == "level" => v
                                     .parse::<i64>()
                                     .map_or("NULL".to_owned(), |n| n.to_string()),
                                 Some(v) => quote_literal(db.engine(), v),
@@ -459,284 +473,4 @@ async fn load_reference(stage: &Stage, db: &Db) -> Result<(), LoadError> {
         }
     }
     Ok(())
-}
-
-fn sql_err(db: &Db, what: &str) -> impl Fn(sqlx::Error) -> LoadError {
-    let url = db.url().to_string();
-    let what = what.to_owned();
-    move |source| LoadError::Sql {
-        url: url.clone(),
-        what: what.clone(),
-        source,
-    }
-}
-
-/// One county step in one transaction: delete what the county had, insert the stage's rows,
-/// record the checkpoint. Returns the rows inserted.
-async fn load_unit(
-    stage: &Stage,
-    db: &Db,
-    county: &str,
-    run_id: &str,
-    totals: &mut BTreeMap<String, u64>,
-) -> Result<u64, LoadError> {
-    let engine = db.engine();
-    // People first (beneficiaries, the legacy map), then money (allocations, batches, lines),
-    // with the rejects and corrections of each: the whole county in one transaction.
-    let (mut deletes, mut inserts) = unit_plan(UnitStep::People, county, run_id, engine);
-    let (money_deletes, money_inserts) = unit_plan(UnitStep::Money, county, run_id, engine);
-    deletes.extend(money_deletes);
-    inserts.extend(money_inserts);
-    let what = format!("loading county {county}");
-    let mut rows_total = 0u64;
-    let checkpoint = |rows: u64| {
-        let row = |step: UnitStep, n: u64| {
-            format!(
-                "({}, {}, '{}', {}, {n})",
-                quote_literal(engine, run_id),
-                quote_literal(engine, county),
-                step.name(),
-                now_sql(engine)
-            )
-        };
-        format!(
-            "INSERT INTO migration_checkpoint (run_id, county_code, step, completed_at, rows_loaded) VALUES {}, {}",
-            row(UnitStep::People, 0),
-            row(UnitStep::Money, rows)
-        )
-    };
-    // The same steps on either engine: delete what the county had, insert the stage's rows,
-    // record the checkpoint, commit.
-    macro_rules! county_transaction {
-        ($tx:ident, $insert:ident) => {{
-            for sql in &deletes {
-                sqlx::query(AssertSqlSafe(sql.clone()))
-                    .execute(&mut *$tx)
-                    .await
-                    .map_err(sql_err(db, &what))?;
-            }
-            for insert in &inserts {
-                let n = $insert(stage, db, &mut $tx, county, run_id, insert).await?;
-                *totals.entry(insert.table.to_owned()).or_default() += n;
-                rows_total += n;
-            }
-            sqlx::query(AssertSqlSafe(checkpoint(rows_total)))
-                .execute(&mut *$tx)
-                .await
-                .map_err(sql_err(db, &what))?;
-            $tx.commit().await.map_err(sql_err(db, &what))?;
-        }};
-    }
-    match (db.as_postgres(), db.as_sqlite()) {
-        (Some(pool), _) => {
-            let mut tx = pool.begin().await.map_err(sql_err(db, &what))?;
-            county_transaction!(tx, copy_file);
-        }
-        (None, Some(pool)) => {
-            // SQLite looks every foreign key up row by row; the load checks them all at once at
-            // its end instead (`PRAGMA foreign_key_check`), as PostgreSQL does.
-            let mut conn = pool.acquire().await.map_err(sql_err(db, &what))?;
-            sqlx::raw_sql("PRAGMA foreign_keys = OFF")
-                .execute(&mut *conn)
-                .await
-                .map_err(sql_err(db, &what))?;
-            let mut tx = sqlx::Connection::begin(&mut *conn)
-                .await
-                .map_err(sql_err(db, &what))?;
-            county_transaction!(tx, insert_file_sqlite);
-            sqlx::raw_sql("PRAGMA foreign_keys = ON")
-                .execute(&mut *conn)
-                .await
-                .map_err(sql_err(db, &what))?;
-        }
-        _ => {
-            return Err(LoadError::UnsupportedTarget {
-                url: db.url().to_string(),
-                engine: engine.name(),
-            });
-        }
-    }
-    Ok(rows_total)
-}
-
-/// A staged file's columns (with `run_id` first for the bookkeeping tables), its reader, and
-/// the column that tells which step a reject or correction belongs to.
-fn staged_rows(
-    stage: &Stage,
-    county: &str,
-    insert: &Insert,
-) -> Result<Option<StagedRows>, LoadError> {
-    let path = stage.platform_file(county, insert.file);
-    if !path.exists() {
-        return Ok(None);
-    }
-    let reader = TextTableReader::open(&path)?;
-    let mut columns = reader.columns().to_vec();
-    let filter = match insert.people_rows {
-        Some(_) => Some(reader.column("source_table")?),
-        None => None,
-    };
-    if insert.people_rows.is_some() {
-        columns.insert(0, "run_id".to_owned());
-    }
-    Ok(Some(StagedRows {
-        columns,
-        reader,
-        filter,
-    }))
-}
-
-struct StagedRows {
-    columns: Vec<String>,
-    reader: TextTableReader,
-    filter: Option<usize>,
-}
-
-fn keep(row: &[Option<String>], filter: Option<usize>, people_rows: Option<bool>) -> bool {
-    match (filter, people_rows) {
-        (Some(i), Some(people)) => (row[i].as_deref() == Some("T_BTDX")) == people,
-        _ => true,
-    }
-}
-
-fn quote_column(c: &str) -> String {
-    if c == "before" || c == "after" {
-        format!("\"{c}\"")
-    } else {
-        c.to_owned()
-    }
-}
-
-/// PostgreSQL: `COPY … FROM STDIN` in text format.
-async fn copy_file(
-    stage: &Stage,
-    db: &Db,
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    county: &str,
-    run_id: &str,
-    insert: &Insert,
-) -> Result<u64, LoadError> {
-    let Some(StagedRows {
-        columns,
-        mut reader,
-        filter,
-    }) = staged_rows(stage, county, insert)?
-    else {
-        return Ok(0);
-    };
-    let what = format!("copying {} of county {county}", insert.table);
-    let cols: Vec<String> = columns.iter().map(|c| quote_column(c)).collect();
-    let statement = format!("COPY {} ({}) FROM STDIN", insert.table, cols.join(", "));
-    let mut copy = tx
-        .copy_in_raw(&statement)
-        .await
-        .map_err(sql_err(db, &what))?;
-    let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
-    let mut n = 0u64;
-    let with_run = insert.people_rows.is_some();
-    while let Some(rows) = reader.next_rows()? {
-        for row in rows.iter().filter(|r| keep(r, filter, insert.people_rows)) {
-            if with_run {
-                copy_text(&mut buf, Some(run_id));
-                buf.push(b'\t');
-            }
-            for (i, v) in row.iter().enumerate() {
-                if i > 0 {
-                    buf.push(b'\t');
-                }
-                copy_text(&mut buf, v.as_deref());
-            }
-            buf.push(b'\n');
-            n += 1;
-        }
-        if buf.len() >= 1 << 20 {
-            copy.send(std::mem::take(&mut buf))
-                .await
-                .map_err(sql_err(db, &what))?;
-        }
-    }
-    if !buf.is_empty() {
-        copy.send(buf).await.map_err(sql_err(db, &what))?;
-    }
-    copy.finish().await.map_err(sql_err(db, &what))?;
-    Ok(n)
-}
-
-/// A value in COPY text format: `\N` for NULL; backslash, tab, newline and CR escaped.
-fn copy_text(buf: &mut Vec<u8>, value: Option<&str>) {
-    match value {
-        None => buf.extend_from_slice(b"\\N"),
-        Some(v) => {
-            for b in v.bytes() {
-                match b {
-                    b'\\' => buf.extend_from_slice(b"\\\\"),
-                    b'\t' => buf.extend_from_slice(b"\\t"),
-                    b'\n' => buf.extend_from_slice(b"\\n"),
-                    b'\r' => buf.extend_from_slice(b"\\r"),
-                    _ => buf.push(b),
-                }
-            }
-        }
-    }
-}
-
-/// SQLite: prepared multi-row inserts inside the county's transaction.
-async fn insert_file_sqlite(
-    stage: &Stage,
-    db: &Db,
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    county: &str,
-    run_id: &str,
-    insert: &Insert,
-) -> Result<u64, LoadError> {
-    let Some(StagedRows {
-        columns,
-        mut reader,
-        filter,
-    }) = staged_rows(stage, county, insert)?
-    else {
-        return Ok(0);
-    };
-    let what = format!("inserting {} of county {county}", insert.table);
-    let integer: Vec<bool> = columns
-        .iter()
-        .map(|c| INTEGER_COLUMNS.contains(&c.as_str()))
-        .collect();
-    let per_statement = (30_000 / columns.len()).min(500);
-    let placeholders = format!("({})", vec!["?"; columns.len()].join(", "));
-    let cols: Vec<String> = columns.iter().map(|c| quote_column(c)).collect();
-    let head = format!("INSERT INTO {} ({}) VALUES ", insert.table, cols.join(", "));
-    let with_run = insert.people_rows.is_some();
-    let mut n = 0u64;
-    while let Some(rows) = reader.next_rows()? {
-        let rows: Vec<Vec<Option<String>>> = rows
-            .into_iter()
-            .filter(|r| keep(r, filter, insert.people_rows))
-            .collect();
-        for chunk in rows.chunks(per_statement) {
-            let sql = format!(
-                "{head}{}",
-                vec![placeholders.as_str(); chunk.len()].join(", ")
-            );
-            let mut query = sqlx::query(AssertSqlSafe(sql));
-            for row in chunk {
-                let values = with_run
-                    .then(|| Some(run_id.to_owned()))
-                    .into_iter()
-                    .chain(row.iter().cloned());
-                for (value, is_int) in values.zip(&integer) {
-                    query = match (value, is_int) {
-                        (Some(v), true) => match v.parse::<i64>() {
-                            Ok(i) => query.bind(i),
-                            Err(_) => query.bind(v),
-                        },
-                        (v, _) => query.bind(v),
-                    };
-                }
-            }
-            query.execute(&mut **tx).await.map_err(sql_err(db, &what))?;
-            n += chunk.len() as u64;
-        }
-    }
-    Ok(n)
 }

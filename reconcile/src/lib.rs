@@ -55,7 +55,8 @@ impl ReconcileError {
         match self {
             ReconcileError::Db(e) => e.is_input_error(),
             ReconcileError::Extract(e) => e.is_input_error(),
-            ReconcileError::Stage(_) | ReconcileError::NoRun { .. } => true,
+            ReconcileError::Stage(e) => e.is_input_error(),
+            ReconcileError::NoRun { .. } => true,
             ReconcileError::Polars(_) => false,
         }
     }

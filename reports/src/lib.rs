@@ -9,7 +9,6 @@ mod compare;
 mod csv;
 mod html;
 mod manifest;
-mod mask;
 mod signoff;
 mod summary;
 mod xlsx;
@@ -23,11 +22,11 @@ use ykt_reconcile::{CountyBalance, FlagHit, Reconciliation, RowDiff};
 pub use compare::{ReportChanges, compare_reports};
 
 pub use manifest::{Manifest, ManifestFile, Verification, verify};
-pub use mask::{Masker, mask_account, mask_id};
 pub use signoff::{SignoffState, signoff_state};
 pub use summary::{
     CountySummary, PlatformSummary, ProvinceSummary, ProvinceTotals, RowDiffSummary, TableSummary,
 };
+pub use ykt_domain::{Masker, mask_account, mask_id};
 
 /// Report errors.
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +64,16 @@ impl ReportError {
         match self {
             ReportError::NotReports { .. } | ReportError::OutFolder { .. } => true,
             ReportError::Db(e) => e.is_input_error(),
-            _ => false,
+            ReportError::Stage(e) => e.is_input_error(),
+            // A report folder that cannot be written, or a full disk, is the operator's to fix.
+            ReportError::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::PermissionDenied
+                    | std::io::ErrorKind::ReadOnlyFilesystem
+                    | std::io::ErrorKind::StorageFull
+                    | std::io::ErrorKind::QuotaExceeded
+            ),
+            ReportError::Xlsx { .. } => false,
         }
     }
 }

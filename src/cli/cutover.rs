@@ -12,7 +12,9 @@ use ykt_extract::LegacySource;
 use ykt_stage::Stage;
 
 use super::reconcile::{ReportFlags, run_reconcile};
-use super::{Classify, Failure, context, database_url, input, stamp};
+use super::{
+    Classify, Failure, context, database_url, input, lock_stage, open_target_for_writing, stamp,
+};
 
 fn parse_phase(text: &str) -> Result<Phase, String> {
     Phase::parse(text)
@@ -219,7 +221,15 @@ pub async fn guard(args: GuardArgs) -> Result<ExitCode, Failure> {
     let ctx = context();
     let (GuardAction::Install(o) | GuardAction::Verify(o) | GuardAction::Remove(o)) = &args.action;
     let phase = o.phase.unwrap_or_else(|| ctx.policy.phase_at(ctx.at));
-    let target = open(&o.target).await?;
+    // Installing or removing guards writes the target (the record of who did it): one writer.
+    let write = match &args.action {
+        GuardAction::Verify(_) => None,
+        _ => Some(open_target_for_writing(&o.target, "guard", false, None).await?),
+    };
+    let target = match &write {
+        Some(w) => w.db.clone(),
+        None => open(&o.target).await?,
+    };
     ykt_load::apply_migrations(&target).await.classify()?;
     let legacy = match &o.legacy {
         Some(url) => Some(open(url).await?),
@@ -497,22 +507,20 @@ pub struct SyncArgs {
 }
 
 async fn run_sync(
-    legacy: &str,
+    legacy_url: &ykt_db::DbUrl,
     stage: &Stage,
-    target: &str,
+    db: &Db,
     lookback: i64,
 ) -> Result<ykt_cutover::SyncReport, Failure> {
-    let legacy_url = database_url(legacy)?;
-    let db = open(target).await?;
-    ykt_load::apply_migrations(&db).await.classify()?;
+    ykt_load::apply_migrations(db).await.classify()?;
     let options = ykt_cutover::SyncOptions {
         at: stamp(),
         lookback_minutes: lookback,
         policy: &context().policy,
     };
-    let report = ykt_cutover::sync(&legacy_url, &db, stage, &options, false).await;
-    db.close().await;
-    let report = report.classify()?;
+    let report = ykt_cutover::sync(legacy_url, db, stage, &options, false)
+        .await
+        .classify()?;
     println!(
         "sync increment {} into run {}: read {} new and {} re-read rows, wrote {} platform rows",
         report.increment,
@@ -538,10 +546,29 @@ pub async fn sync(args: SyncArgs) -> Result<ExitCode, Failure> {
             ctx.policy.dual_run_from
         )));
     }
+    let legacy = database_url(&args.legacy)?;
     let stage = Stage::new(&args.stage);
-    run_sync(&args.legacy, &stage, &args.target, args.lookback_minutes).await?;
-    let source = LegacySource::Database(database_url(&args.legacy)?);
+    ykt_reports::prepare_out(&args.reports.out).classify()?;
+    let target = open_target_for_writing(&args.target, "sync", false, Some(&legacy)).await?;
+    let _stage_lock = lock_stage(&stage, "sync", true)?;
+    run_sync(&legacy, &stage, &target.db, args.lookback_minutes).await?;
+    let source = LegacySource::Database(legacy);
     run_reconcile(&source, &stage, &args.target, &args.reports).await
+}
+
+/// Checks, before any step, that the archive folder can be written: created readable by its
+/// owner only (it holds every legacy row), and a file written and removed in it.
+fn writable_archive(dir: &std::path::Path) -> Result<(), Failure> {
+    let refuse = |e: &dyn std::fmt::Display| {
+        input(format!(
+            "the archive folder {} cannot be written ({e}); choose another --archive before the freeze starts",
+            dir.display()
+        ))
+    };
+    ykt_stage::create_private_dir(dir).map_err(|e| refuse(&e))?;
+    let probe = dir.join(".ykt-probe");
+    std::fs::write(&probe, b"ykt").map_err(|e| refuse(&e))?;
+    std::fs::remove_file(&probe).map_err(|e| refuse(&e))
 }
 
 /// The year-end freeze, in order: the frozen guard on, a final sync, every line still owned by
@@ -581,46 +608,52 @@ pub async fn freeze(args: FreezeArgs) -> Result<ExitCode, Failure> {
             ctx.policy.frozen_from
         )));
     }
-    let target = open(&args.target).await?;
-    ykt_load::apply_migrations(&target).await.classify()?;
+    // Every folder and database is checked before step 1: a freeze must not stop at step 5.
+    let legacy_url = database_url(&args.legacy)?;
+    writable_archive(&args.archive)?;
+    ykt_reports::prepare_out(&args.reports.out).classify()?;
+    let stage = Stage::new(&args.stage);
+    let write = open_target_for_writing(&args.target, "freeze", false, Some(&legacy_url)).await?;
+    let _stage_lock = lock_stage(&stage, "freeze", true)?;
+    let target = &write.db;
+    ykt_load::apply_migrations(target).await.classify()?;
     let legacy = open(&args.legacy).await?;
     let by = who(&args.by);
-    let stage = Stage::new(&args.stage);
     // 1. The frozen guard, on both sides (installing it again is harmless).
-    for (side, db) in [(Side::Legacy, &legacy), (Side::Target, &target)] {
-        let (n, _) = put_on_guard(&target, side, db, Phase::Frozen, &by, "year-end freeze").await?;
+    for (side, db) in [(Side::Legacy, &legacy), (Side::Target, target)] {
+        let (n, _) = put_on_guard(target, side, db, Phase::Frozen, &by, "year-end freeze").await?;
         println!("freeze 1/5: {} frozen guard on ({n} triggers)", side.name());
     }
+    fail::fail_point!("freeze::step", |_| std::process::abort());
     legacy.close().await;
     // 2. The final sync.
-    if ykt_cutover::step_done(&target, "final-sync")
+    if ykt_cutover::step_done(target, "final-sync")
         .await
         .classify()?
     {
         println!("freeze 2/5: final sync already done");
     } else {
-        run_sync(&args.legacy, &stage, &args.target, 10).await?;
-        ykt_cutover::mark_step(&target, "final-sync", &stamp())
+        run_sync(&legacy_url, &stage, target, 10).await?;
+        ykt_cutover::mark_step(target, "final-sync", &stamp())
             .await
             .classify()?;
         println!("freeze 2/5: final sync done");
     }
+    fail::fail_point!("freeze::step", |_| std::process::abort());
     // 3. Carry over.
-    if ykt_cutover::step_done(&target, "carry-over")
+    if ykt_cutover::step_done(target, "carry-over")
         .await
         .classify()?
     {
         println!("freeze 3/5: carry-over already done");
     } else {
-        let n = ykt_cutover::carry_over(&target, &stamp())
-            .await
-            .classify()?;
-        ykt_cutover::mark_step(&target, "carry-over", &stamp())
+        let n = ykt_cutover::carry_over(target, &stamp()).await.classify()?;
+        ykt_cutover::mark_step(target, "carry-over", &stamp())
             .await
             .classify()?;
         println!("freeze 3/5: {n} lines owned by legacy carried over to the new platform");
     }
-    target.close().await;
+    fail::fail_point!("freeze::step", |_| std::process::abort());
     // 4. The final reconciliation: the stage now expects every line owned by the new platform.
     // Re-transformed with every line owned by the new platform; the snapshot, and so the run
     // its rows are recorded under, stays the same.
@@ -639,22 +672,18 @@ pub async fn freeze(args: FreezeArgs) -> Result<ExitCode, Failure> {
     )
     .classify()?;
     println!("freeze 4/5: final reconciliation");
-    let source = LegacySource::Database(database_url(&args.legacy)?);
+    let source = LegacySource::Database(legacy_url.clone());
     let code = run_reconcile(&source, &stage, &args.target, &args.reports).await?;
+    fail::fail_point!("freeze::step", |_| std::process::abort());
     // 5. The archive.
-    let manifest = ykt_cutover::archive(&database_url(&args.legacy)?, &args.archive)
+    let manifest = ykt_cutover::archive(&legacy_url, &args.archive)
         .await
         .classify()?;
-    let target = open(&args.target).await?;
-    if !ykt_cutover::step_done(&target, "archive")
-        .await
-        .classify()?
-    {
-        ykt_cutover::mark_step(&target, "archive", &stamp())
+    if !ykt_cutover::step_done(target, "archive").await.classify()? {
+        ykt_cutover::mark_step(target, "archive", &stamp())
             .await
             .classify()?;
     }
-    target.close().await;
     println!(
         "freeze 5/5: {} legacy tables archived in {} and verified against their SHA-256",
         manifest.tables.len(),
@@ -700,7 +729,8 @@ pub async fn signoff(args: SignoffArgs) -> Result<ExitCode, Failure> {
         )));
     }
     let sha = ykt_stage::sha256_file(&args.report).map_err(input)?;
-    let db = open(&args.target).await?;
+    let write = open_target_for_writing(&args.target, "signoff", false, None).await?;
+    let db = write.db.clone();
     ykt_load::apply_migrations(&db).await.classify()?;
     let e = db.engine();
     let q = |v: &str| ykt_db::quote_literal(e, v);

@@ -12,7 +12,7 @@ use ykt_extract::LegacySource;
 use ykt_stage::Stage;
 use ykt_transform::{TableCounts, TransformManifest, TransformOptions};
 
-use super::{Classify, Failure, database_url, input};
+use super::{Classify, Failure, input, lock_stage, open_target_for_writing};
 
 /// Where the legacy data comes from.
 #[derive(Debug, Args)]
@@ -113,6 +113,18 @@ pub struct LoadArgs {
     /// Skip the counties this run already committed.
     #[arg(long)]
     resume: bool,
+    #[command(flatten)]
+    shrink: ShrinkArgs,
+}
+
+/// The guard against replacing a loaded target with much less data.
+#[derive(Debug, Args)]
+pub struct ShrinkArgs {
+    /// Load even when the source has fewer rows of a table than the target's last load (by
+    /// more than 1 %), as an empty legacy database or a truncated export would. Without it such
+    /// a load is refused, naming both counts.
+    #[arg(long)]
+    pub(crate) allow_shrink: bool,
 }
 
 /// Extract, transform and load in one go.
@@ -140,6 +152,8 @@ pub struct MigrateArgs {
     routing_year: i16,
     #[command(flatten)]
     as_of: AsOfArgs,
+    #[command(flatten)]
+    shrink: ShrinkArgs,
 }
 
 fn bar(prefix: &str) -> ProgressBar {
@@ -204,19 +218,16 @@ async fn run_transform(
 
 async fn run_load(
     stage: &Stage,
-    target: &str,
-    resume: bool,
+    db: &Db,
+    options: &ykt_load::LoadOptions,
 ) -> Result<(ykt_load::LoadReport, Duration), Failure> {
     let started = Instant::now();
-    let url = database_url(target)?;
-    let db = Db::connect_or_create(&url).await.classify()?;
     let pb = bar("load");
     let pb2 = pb.clone();
     let progress =
         move |county: &str, rows: u64| pb2.set_message(format!("county {county}: {rows} rows"));
-    let report = ykt_load::load(stage, &db, &ykt_load::LoadOptions { resume }, &progress).await;
+    let report = ykt_load::load(stage, db, options, &progress).await;
     pb.finish_and_clear();
-    db.close().await;
     Ok((report.classify()?, started.elapsed()))
 }
 
@@ -263,6 +274,7 @@ fn print_summary(manifest: &TransformManifest, timings: &[(&str, Duration)], wou
 pub async fn extract(args: ExtractArgs) -> Result<ExitCode, Failure> {
     let source = args.source.source()?;
     let stage = Stage::new(&args.stage.stage);
+    let _lock = lock_stage(&stage, "extract", true)?;
     let t = run_extract(&source, &stage, args.overwrite).await?;
     println!(
         "Extracted {source} into {} in {:.1}s.",
@@ -274,6 +286,7 @@ pub async fn extract(args: ExtractArgs) -> Result<ExitCode, Failure> {
 
 pub async fn transform(args: TransformArgs) -> Result<ExitCode, Failure> {
     let stage = Stage::new(&args.stage.stage);
+    let _lock = lock_stage(&stage, "transform", true)?;
     let (manifest, t) = run_transform(&stage, args.routing_year, args.as_of.as_of).await?;
     print_summary(&manifest, &[("transform", t)], true);
     Ok(ExitCode::SUCCESS)
@@ -281,8 +294,15 @@ pub async fn transform(args: TransformArgs) -> Result<ExitCode, Failure> {
 
 pub async fn load(args: LoadArgs) -> Result<ExitCode, Failure> {
     let stage = Stage::new(&args.stage.stage);
+    let _stage_lock = lock_stage(&stage, "load", false)?;
     let manifest: TransformManifest = stage.manifest(ykt_stage::Step::Transform).map_err(input)?;
-    let (report, t) = run_load(&stage, &args.target, args.resume).await?;
+    let target = open_target_for_writing(&args.target, "load", true, None).await?;
+    let options = ykt_load::LoadOptions {
+        resume: args.resume,
+        allow_shrink: args.shrink.allow_shrink,
+    };
+    let (report, t) = run_load(&stage, &target.db, &options).await?;
+    target.db.close().await;
     print_summary(&manifest, &[("load", t)], false);
     if report.steps_skipped > 0 {
         println!(
@@ -311,9 +331,23 @@ impl MigrateArgs {
 pub async fn migrate(args: MigrateArgs) -> Result<ExitCode, Failure> {
     let source = args.source.source()?;
     let stage = Stage::new(&args.stage.stage);
+    // What can be checked before the work is checked before it: the target (reachable, not the
+    // legacy database, no other writer) and the stage (no other run in it).
+    let target = match (&args.target, args.dry_run) {
+        (Some(t), false) => {
+            let legacy = match &source {
+                LegacySource::Database(url) => Some(url),
+                LegacySource::Export(_) => None,
+            };
+            Some(open_target_for_writing(t, "migrate", true, legacy).await?)
+        }
+        _ => None,
+    };
+    let _stage_lock = lock_stage(&stage, "migrate", true)?;
     let mut timings = Vec::new();
     let reuse = args.resume && stage.is_done(ykt_stage::Step::Transform);
     let manifest = if reuse {
+        same_source(&stage, &source)?;
         tracing::info!(stage = %stage.dir().display(), "Resuming: the stage is already transformed.");
         stage.manifest(ykt_stage::Step::Transform).map_err(input)?
     } else {
@@ -327,12 +361,30 @@ pub async fn migrate(args: MigrateArgs) -> Result<ExitCode, Failure> {
         println!("dry run: the target was not touched");
         return Ok(ExitCode::SUCCESS);
     }
-    let target = args
-        .target
-        .as_deref()
-        .ok_or_else(|| input("--target URL is required unless --dry-run"))?;
-    let (_, t) = run_load(&stage, target, args.resume).await?;
+    let target = target.ok_or_else(|| input("--target URL is required unless --dry-run"))?;
+    let options = ykt_load::LoadOptions {
+        resume: args.resume,
+        allow_shrink: args.shrink.allow_shrink,
+    };
+    let (_, t) = run_load(&stage, &target.db, &options).await?;
+    target.db.close().await;
     timings.push(("load", t));
     print_summary(&manifest, &timings, false);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses a stage extracted from another source than the one named: resuming it, or
+/// reconciling against it, would prove the wrong data.
+pub(crate) fn same_source(stage: &Stage, source: &LegacySource) -> Result<(), Failure> {
+    let manifest: ykt_extract::ExtractManifest =
+        stage.manifest(ykt_stage::Step::Extract).map_err(input)?;
+    let named = source.to_string();
+    if manifest.source.location != named {
+        return Err(input(format!(
+            "the stage {} was extracted from {}, not from {named}; run without --resume to extract {named}, or use that stage's own source",
+            stage.dir().display(),
+            manifest.source.location
+        )));
+    }
+    Ok(())
 }

@@ -192,6 +192,109 @@ pub(crate) fn stamp() -> String {
         .to_string()
 }
 
+impl Command {
+    /// The command's name, and whether it writes the new platform (its connections then say so
+    /// to the server, see `ykt_db::set_identity`).
+    pub fn identity(&self) -> (&'static str, bool) {
+        match self {
+            Command::Generate(_) => ("generate", false),
+            Command::Extract(_) => ("extract", false),
+            Command::Transform(_) => ("transform", false),
+            Command::Load(_) => ("load", true),
+            Command::Migrate(_) => ("migrate", true),
+            Command::Reconcile(_) => ("reconcile", true),
+            Command::Run(_) => ("run", true),
+            Command::Demo(_) => ("demo", true),
+            Command::Report(_) => ("report", false),
+            Command::Status(_) => ("status", false),
+            Command::Guard(_) => ("guard", true),
+            Command::Route(_) => ("route", false),
+            Command::Sync(_) => ("sync", true),
+            Command::Freeze(_) => ("freeze", true),
+            Command::Signoff(_) => ("signoff", true),
+            Command::Schema(_) => ("schema", true),
+            Command::Users(_) => ("users", true),
+        }
+    }
+}
+
+/// The new platform opened for writing: reachable, not the legacy database, and locked for this
+/// run (one writer at a time). The lock is let go when this is dropped.
+pub(crate) struct WriteTarget {
+    pub db: ykt_db::Db,
+    _lock: ykt_db::WriterLock,
+}
+
+/// Opens the target for writing, checking what can be checked before any work: a MySQL target
+/// is refused before anything is created, the legacy database is refused as a target, a
+/// missing database is created only when `create`, and another writer's run is refused with
+/// who and since when.
+pub(crate) async fn open_target_for_writing(
+    raw: &str,
+    command: &str,
+    create: bool,
+    legacy: Option<&ykt_db::DbUrl>,
+) -> Result<WriteTarget, Failure> {
+    let url = database_url(raw)?;
+    if url.engine() == ykt_db::Engine::MySql {
+        return Err(input(format!(
+            "{url}: the new platform is PostgreSQL or SQLite; MySQL/MariaDB is the legacy system's engine, not a target"
+        )));
+    }
+    if let Some(legacy) = legacy
+        && same_database(&url, legacy)
+    {
+        return Err(input(format!(
+            "{url} is the legacy database itself; the target must be another database"
+        )));
+    }
+    let db = if create {
+        ykt_db::Db::connect_or_create(&url).await
+    } else {
+        ykt_db::Db::connect(&url).await
+    }
+    .classify()?;
+    if db.table_exists("T_FFMX").await.classify()? {
+        return Err(input(format!(
+            "{url} holds the legacy table T_FFMX: it looks like the legacy database; the target must be another database"
+        )));
+    }
+    let lock = db.writer_lock(command).await.classify()?;
+    Ok(WriteTarget { db, _lock: lock })
+}
+
+/// Whether two URLs name the same database (same engine, server and database, or the same
+/// SQLite file).
+fn same_database(a: &ykt_db::DbUrl, b: &ykt_db::DbUrl) -> bool {
+    if a.engine() != b.engine() {
+        return false;
+    }
+    match a.engine() {
+        ykt_db::Engine::Sqlite => {
+            let canon = |u: &ykt_db::DbUrl| {
+                std::fs::canonicalize(u.database()).unwrap_or_else(|_| u.database().into())
+            };
+            canon(a) == canon(b)
+        }
+        _ => a.to_string() == b.to_string(),
+    }
+}
+
+/// Takes a stage folder's lock: exclusive to write it, shared to read it.
+pub(crate) fn lock_stage(
+    stage: &ykt_stage::Stage,
+    command: &str,
+    exclusive: bool,
+) -> Result<ykt_stage::StageLock, Failure> {
+    stage.lock(command, exclusive).map_err(|e| {
+        if e.is_input_error() {
+            Failure::Input(e.into())
+        } else {
+            Failure::Run(e.into())
+        }
+    })
+}
+
 pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     init_context(&cli)?;
     match cli.command {

@@ -38,6 +38,10 @@ pub struct ReconcileArgs {
     /// The new platform: postgres://… or sqlite://FILE.
     #[arg(long, value_name = "URL")]
     target: String,
+    /// Reconcile even though the stage was extracted from another source than --legacy names
+    /// (the same database reached by another host name, say). Without it that is refused.
+    #[arg(long)]
+    other_source: bool,
     #[command(flatten)]
     reports: ReportFlags,
 }
@@ -48,7 +52,7 @@ pub struct ReportFlags {
     /// Where to write the reports: OUT/province.html, OUT/counties/<code>/…, OUT/audit/diff.html
     /// and OUT/manifest.json.
     #[arg(long, value_name = "DIR", default_value = "ykt-out")]
-    out: PathBuf,
+    pub(crate) out: PathBuf,
     /// Write ID numbers and accounts in full (for auditors). By default the reports show an ID
     /// number as its first 6 and last 4 characters and an account as its last 4. The manifest
     /// records which was done.
@@ -304,6 +308,18 @@ fn print_reconciliation(rec: &Reconciliation) {
 pub async fn reconcile_cmd(args: ReconcileArgs) -> Result<ExitCode, Failure> {
     let source = args.source.source()?;
     let stage = Stage::new(&args.stage.stage);
+    let _lock = super::lock_stage(&stage, "reconcile", false)?;
+    if !args.other_source {
+        super::migrate::same_source(&stage, &source)?;
+    }
+    ykt_reports::prepare_out(&args.reports.out).classify()?;
+    // The reconciliation records each county's report in the target: one writer at a time, and
+    // never beside a load that would change the figures under it.
+    let legacy = match &source {
+        LegacySource::Database(url) => Some(url),
+        LegacySource::Export(_) => None,
+    };
+    let _write = super::open_target_for_writing(&args.target, "reconcile", false, legacy).await?;
     run_reconcile(&source, &stage, &args.target, &args.reports).await
 }
 
@@ -314,6 +330,9 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
             "ykt run reconciles a loaded target; use ykt migrate --dry-run to try without one",
         ));
     }
+    // The report folder before the work: a folder that cannot take the reports is found now,
+    // not after the whole target is loaded.
+    ykt_reports::prepare_out(&args.reports.out).classify()?;
     super::migrate::migrate(args.migrate).await?;
     run_reconcile(&source, &stage, &target, &args.reports).await
 }

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
-use ykt_db::{Db, Engine};
+use ykt_db::Engine;
 
 use super::{Classify, Failure, database_url};
 
@@ -41,9 +41,9 @@ pub async fn run(args: SchemaArgs) -> Result<ExitCode, Failure> {
     match args.action {
         SchemaAction::Apply { target } => {
             let url = database_url(&target)?;
-            let db = Db::connect_or_create(&url).await.classify()?;
-            let applied = ykt_load::apply_migrations(&db).await.classify()?;
-            db.close().await;
+            let write = super::open_target_for_writing(&target, "schema", true, None).await?;
+            let applied = ykt_load::apply_migrations(&write.db).await.classify()?;
+            write.db.close().await;
             if applied.is_empty() {
                 println!("{url}: the platform schema is up to date.");
             } else {

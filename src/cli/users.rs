@@ -4,14 +4,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use ykt_db::Db;
 use ykt_domain::Regions;
 use ykt_users::{
     FormSet, Townships, check, cross_check, import, read_forms, read_legacy_users,
     townships_from_legacy,
 };
 
-use super::{Classify, Failure, database_url, input};
+use super::{Classify, Failure, input};
 
 /// Check and import the user forms (用户信息采集表, 附件 1-2 and 1-3 of 陕财办〔2020〕70号).
 ///
@@ -150,10 +149,10 @@ pub async fn run(args: UsersArgs) -> Result<ExitCode, Failure> {
                 );
                 return Ok(ExitCode::from(1));
             }
-            let url = database_url(&args.target)?;
-            let db = Db::connect_or_create(&url).await.classify()?;
-            ykt_load::apply_migrations(&db).await.classify()?;
-            let report = import(&db, &set, &args.out).await.classify()?;
+            let write = super::open_target_for_writing(&args.target, "users", true, None).await?;
+            let db = &write.db;
+            ykt_load::apply_migrations(db).await.classify()?;
+            let report = import(db, &set, &args.out).await.classify()?;
             db.close().await;
             println!(
                 "新建 {} 个用户，更新 {} 个，未变 {} 个。",

@@ -16,8 +16,10 @@
 //! STAGE/platform/<county>/*.parquet   allocation, beneficiary, …, reject, correction
 //! ```
 
+mod lock;
 mod manifest;
 mod table;
 
+pub use lock::{StageLock, create_private_dir};
 pub use manifest::{SYNC_MARKER, Stage, StageError, Step, read_json, sha256_file, write_json};
 pub use table::{TextTableReader, TextTableWriter};

@@ -35,9 +35,41 @@ pub enum StageError {
     NotDone { dir: PathBuf, step: &'static str },
     #[error("{}: its SHA-256 is not the one its manifest records; the stage was changed after it was written", path.display())]
     Checksum { path: PathBuf },
+    #[error("the stage folder {} is in use by {holder}; wait for it to finish, or use another --stage folder", dir.display())]
+    Busy { dir: PathBuf, holder: String },
 }
 
 impl StageError {
+    /// Whether the operator must act (a folder that cannot be written, a full disk, a stage left
+    /// by a crash or in use, a stage changed by hand: exit 2) rather than ykt having failed on a
+    /// stage it wrote (exit 3). Every crate that meets a `StageError` asks this, so the same
+    /// error always exits alike.
+    pub fn is_input_error(&self) -> bool {
+        use std::io::ErrorKind as K;
+        match self {
+            StageError::Io { source, .. } => matches!(
+                source.kind(),
+                K::PermissionDenied
+                    | K::NotFound
+                    | K::ReadOnlyFilesystem
+                    | K::StorageFull
+                    | K::NotADirectory
+                    | K::IsADirectory
+                    | K::QuotaExceeded
+                    | K::AlreadyExists
+            ),
+            StageError::Format { .. }
+            | StageError::Shape { .. }
+            | StageError::NotText { .. }
+            | StageError::MissingColumn { .. } => false,
+            StageError::Interrupted { .. }
+            | StageError::AlreadyDone { .. }
+            | StageError::NotDone { .. }
+            | StageError::Checksum { .. }
+            | StageError::Busy { .. } => true,
+        }
+    }
+
     pub(crate) fn io(path: &Path, source: std::io::Error) -> StageError {
         StageError::Io {
             path: path.to_owned(),
@@ -145,7 +177,7 @@ impl Stage {
                 step: step.name(),
             });
         }
-        std::fs::create_dir_all(&self.dir).map_err(|e| StageError::io(&self.dir, e))?;
+        crate::create_private_dir(&self.dir)?;
         let outputs: Vec<PathBuf> = match step {
             Step::Extract => vec![
                 self.dir.join("legacy"),

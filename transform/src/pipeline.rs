@@ -32,10 +32,7 @@ pub enum TransformError {
 impl TransformError {
     pub fn is_input_error(&self) -> bool {
         match self {
-            TransformError::Stage(
-                StageError::Io { .. } | StageError::Format { .. } | StageError::Shape { .. },
-            ) => false,
-            TransformError::Stage(_) => true,
+            TransformError::Stage(e) => e.is_input_error(),
             TransformError::Extract(e) => e.is_input_error(),
             TransformError::BadKey { .. } => true,
         }
@@ -368,8 +365,10 @@ pub fn transform(
     t.regions_table()?;
     t.programs_table()?;
     t.beneficiaries()?;
+    fail::fail_point!("transform::table_done", |_| std::process::abort());
     t.allocations_table()?;
     t.batches_table()?;
+    fail::fail_point!("transform::table_done", |_| std::process::abort());
     t.payments()?;
     let (files, counts, codes) = t.out.finish()?;
     let manifest = TransformManifest {

@@ -21,13 +21,7 @@ pub struct ImportReport {
     pub account_lists: Vec<PathBuf>,
 }
 
-/// `610802196209276908` → `610802********6908`.
-pub fn mask_id(id: &str) -> String {
-    if id.len() < 10 {
-        return "*".repeat(id.len());
-    }
-    format!("{}********{}", &id[..6], &id[id.len() - 4..])
-}
+use ykt_domain::mask_id;
 
 /// The login stem for a person: region code and the name in pinyin, e.g. `610802wangfang`.
 fn login_stem(region_code: &str, name: &str) -> String {

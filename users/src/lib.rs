@@ -17,7 +17,7 @@ pub use check::{
     CheckedEntry, FormSet, Post, RegionLevel, ResolvedRegion, Severity, Townships, Violation, check,
 };
 pub use forms::{Entry, FormKind, read_forms};
-pub use import::{ImportReport, import, mask_id};
+pub use import::{ImportReport, import};
 pub use legacy::{LegacyUser, cross_check, read_legacy_users, townships_from_legacy};
 
 /// Errors reading forms or the databases (the operator fixes a file or a URL).

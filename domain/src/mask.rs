@@ -1,4 +1,5 @@
-//! Personal data in reports: ID numbers and accounts are masked unless `--unmasked`.
+//! Personal data: ID numbers and accounts are masked in reports (unless `--unmasked`), in
+//! account lists and in every message. Masking works on characters, never bytes.
 
 /// `610802********1234`: the first 6 and last 4 characters of an ID number.
 pub fn mask_id(value: &str) -> String {

@@ -1,0 +1,266 @@
+//! One writer at a time on a target database.
+//!
+//! `ykt migrate`, `load`, `sync`, `freeze`, `guard install|remove` and `signoff` write into the
+//! new platform; two of them at once could mix two sources county by county. Each takes the
+//! target's writer lock for its whole run:
+//!
+//! - PostgreSQL: a session advisory lock, held by a connection of its own. The server releases
+//!   it when the process dies. Whoever takes the lock then ends the dead run's leftover server
+//!   work (an index build still running, say) before it writes, instead of racing it: every
+//!   connection of a writing ykt carries an application name that says so.
+//! - SQLite: an OS file lock on `FILE.ykt-lock` beside the database, released by the kernel
+//!   when the process dies.
+//!
+//! A second writer is refused with one sentence naming who holds the lock and since when.
+
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::str::FromStr;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{AssertSqlSafe, Connection};
+
+use crate::{Db, DbError, DbUrl, Engine};
+
+/// The advisory lock key of ykt's writer lock ("ykt" in ASCII).
+const ADVISORY_KEY: i64 = 0x79_6b_74;
+
+static IDENTITY: OnceLock<String> = OnceLock::new();
+
+/// How this process names itself to the database servers: `ykt-writer migrate pid=42 host=h `
+/// for a command that writes the target, `ykt status pid=42 host=h ` otherwise. Set once, at
+/// start, before any connection.
+pub fn set_identity(command: &str, writes: bool) {
+    let host = hostname();
+    let kind = if writes { "ykt-writer" } else { "ykt" };
+    let _ = IDENTITY.set(format!(
+        "{kind} {command} pid={} host={host} ",
+        std::process::id()
+    ));
+}
+
+/// The application name connections of this process carry.
+pub(crate) fn identity() -> &'static str {
+    IDENTITY.get().map_or("ykt ", String::as_str)
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+/// The writer lock of a target, held until dropped.
+pub struct WriterLock {
+    _held: Held,
+}
+
+/// What keeps the lock: it is never read, only dropped (which lets go of it).
+#[allow(dead_code)]
+enum Held {
+    Postgres(Box<PgConnection>),
+    File(File),
+}
+
+/// Who holds a lock, as a sentence fragment: `ykt migrate (pid 42 on host h) since …`.
+fn describe(application: &str, since: &str) -> String {
+    let mut words = application.split_whitespace();
+    let _kind = words.next();
+    let command = words.next().unwrap_or("?");
+    let mut pid = "?";
+    let mut host = "?";
+    for w in words {
+        if let Some(p) = w.strip_prefix("pid=") {
+            pid = p;
+        }
+        if let Some(h) = w.strip_prefix("host=") {
+            host = h;
+        }
+    }
+    format!("`ykt {command}` (pid {pid} on host {host}) since {since}")
+}
+
+impl Db {
+    /// Takes the target's writer lock for `command`, or says who holds it.
+    pub async fn writer_lock(&self, command: &str) -> Result<WriterLock, DbError> {
+        match self.engine() {
+            Engine::Postgres => postgres_lock(self.url()).await,
+            Engine::Sqlite => file_lock(self.url(), command),
+            Engine::MySql => Err(DbError::BadUrl {
+                url: self.url().to_string(),
+                reason: "the new platform is PostgreSQL or SQLite, not MySQL/MariaDB",
+            }),
+        }
+    }
+}
+
+async fn postgres_lock(url: &DbUrl) -> Result<WriterLock, DbError> {
+    let err = |source| DbError::Connect {
+        url: url.to_string(),
+        source,
+    };
+    let options = PgConnectOptions::from_str(url.expose())
+        .map_err(err)?
+        .application_name(identity());
+    let mut conn = PgConnection::connect_with(&options).await.map_err(err)?;
+    let query_err = |what: &str| {
+        let what = what.to_owned();
+        move |source| DbError::Query {
+            url: url.to_string(),
+            what,
+            source,
+        }
+    };
+    let got: bool = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT pg_try_advisory_lock({ADVISORY_KEY})"
+    )))
+    .fetch_one(&mut conn)
+    .await
+    .map_err(query_err("taking the writer lock"))?;
+    if !got {
+        let holder: Option<(String, String)> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT COALESCE(a.application_name, ''), to_char(a.backend_start AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI:SS') || '+08:00' \
+             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted AND l.objid = {ADVISORY_KEY} \
+             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1"
+        )))
+        .fetch_optional(&mut conn)
+        .await
+        .map_err(query_err("asking who holds the writer lock"))?;
+        let (application, since) = holder.unwrap_or_else(|| ("? ?".into(), "?".into()));
+        let _ = conn.close().await;
+        return Err(DbError::Busy {
+            url: url.to_string(),
+            holder: describe(&application, &since),
+        });
+    }
+    // The lock is ours: any other writer's session is what a dead run left behind (a live one
+    // would hold the lock). End it and wait until it is gone.
+    let mine = format!("% pid={} %", std::process::id());
+    let leftovers = format!(
+        "FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'ykt-writer %' \
+         AND application_name NOT LIKE '{mine}' AND pid <> pg_backend_pid()"
+    );
+    for _ in 0..120 {
+        let left: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) {leftovers}")))
+            .fetch_one(&mut conn)
+            .await
+            .map_err(query_err("looking for a dead run's sessions"))?;
+        if left == 0 {
+            break;
+        }
+        tracing::warn!(
+            sessions = left,
+            "Ending the server work a stopped run left behind."
+        );
+        let _ = sqlx::query(AssertSqlSafe(format!(
+            "SELECT pg_terminate_backend(pid) {leftovers}"
+        )))
+        .execute(&mut conn)
+        .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Ok(WriterLock {
+        _held: Held::Postgres(Box::new(conn)),
+    })
+}
+
+fn file_lock(url: &DbUrl, command: &str) -> Result<WriterLock, DbError> {
+    let path = format!("{}.ykt-lock", url.database());
+    let io = |source: std::io::Error| DbError::LockFile {
+        path: path.clone(),
+        source,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let mut parts = holder.splitn(2, '\n');
+            let application = parts.next().unwrap_or("? ?").to_owned();
+            let since = parts.next().unwrap_or("?").trim().to_owned();
+            return Err(DbError::Busy {
+                url: url.to_string(),
+                holder: describe(&application, &since),
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+    }
+    let since = beijing_now();
+    file.set_len(0).map_err(io)?;
+    file.rewind().map_err(io)?;
+    let identity = if identity() == "ykt " {
+        format!(
+            "ykt-writer {command} pid={} host={} ",
+            std::process::id(),
+            hostname()
+        )
+    } else {
+        identity().to_owned()
+    };
+    write!(file, "{identity}\n{since}\n").map_err(io)?;
+    file.flush().map_err(io)?;
+    Ok(WriterLock {
+        _held: Held::File(file),
+    })
+}
+
+/// Now, as `YYYY-MM-DD HH:MM:SS+08:00` (Beijing time).
+pub(crate) fn beijing_now() -> String {
+    let beijing = chrono::FixedOffset::east_opt(8 * 3600).expect("+08:00");
+    chrono::Utc::now()
+        .with_timezone(&beijing)
+        .format("%Y-%m-%d %H:%M:%S%:z")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describes_the_holder() {
+        assert_eq!(
+            describe(
+                "ykt-writer migrate pid=42 host=ykt-1 ",
+                "2026-11-27 12:00:00+08:00"
+            ),
+            "`ykt migrate` (pid 42 on host ykt-1) since 2026-11-27 12:00:00+08:00"
+        );
+        let now = beijing_now();
+        assert_eq!(now.len(), 25, "{now}");
+        assert!(now.starts_with("20") && now.ends_with("+08:00"), "{now}");
+    }
+
+    #[tokio::test]
+    async fn a_second_sqlite_writer_is_refused_naming_the_first() {
+        let dir = std::env::temp_dir().join(format!("ykt-lock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url: DbUrl = format!("sqlite://{}", dir.join("t.sqlite").display())
+            .parse()
+            .unwrap();
+        let first = file_lock(&url, "migrate").unwrap();
+        // A second open file description of the same file: as another process would.
+        match file_lock(&url, "load") {
+            Err(DbError::Busy { holder, .. }) => {
+                assert!(
+                    holder.contains("`ykt migrate`") && holder.contains("since 20"),
+                    "{holder}"
+                )
+            }
+            other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
+        }
+        drop(first);
+        file_lock(&url, "load").expect("free again once the first let go");
+    }
+}

@@ -1,0 +1,455 @@
+//! One county in one transaction: what it replaces, what it inserts, and its checkpoint.
+//!
+//! A county is fully loaded or untouched. On a target that already holds migrated data the
+//! transaction first removes the county's migrated rows and, wherever they are, the rows whose
+//! keys the county now brings (a line or a person that moved between counties), then inserts the
+//! stage's rows: never "delete everything, then load", so a crash leaves every county not yet
+//! reloaded as it was. On an empty target (a bulk load) there is nothing to remove.
+
+use std::collections::BTreeMap;
+
+use sqlx::AssertSqlSafe;
+use ykt_db::{Db, Engine, quote_literal};
+use ykt_stage::{Stage, TextTableReader};
+
+use crate::LoadError;
+
+/// How a county's rows meet the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// The target held no migrated rows when the run began: nothing to remove.
+    Bulk,
+    /// The target holds migrated rows (another run's, or this run's before a rerun).
+    Replace,
+}
+
+const INTEGER_COLUMNS: &[&str] = &[
+    "id",
+    "level",
+    "fund_year",
+    "legacy_zbid",
+    "beneficiary_id",
+    "legacy_dxid",
+    "batch_id",
+    "allocation_id",
+    "declared_count",
+    "reissue_of",
+    "legacy_mxid",
+    "legacy_pcid",
+];
+
+/// The staged files a county inserts, in order (people before their lines), as (file, table,
+/// bookkeeping: the table takes the run id first).
+const INSERTS: [(&str, &str, bool); 7] = [
+    ("beneficiary", "beneficiary", false),
+    ("beneficiary_legacy_map", "beneficiary_legacy_map", false),
+    ("allocation", "allocation", false),
+    ("payment_batch", "payment_batch", false),
+    ("payment", "payment", false),
+    ("reject", "migration_reject", true),
+    ("correction", "migration_correction", true),
+];
+
+/// The staged key columns whose rows a county brings, as (file, column, tag in `ykt_replace`).
+const KEYS: [(&str, &str, &str); 5] = [
+    ("beneficiary", "id", "beneficiary"),
+    ("beneficiary_legacy_map", "legacy_dxid", "map"),
+    ("allocation", "id", "allocation"),
+    ("payment_batch", "id", "payment_batch"),
+    ("payment", "id", "payment"),
+];
+
+fn sql_err(db: &Db, what: &str) -> impl Fn(sqlx::Error) -> LoadError {
+    let url = db.url().to_string();
+    let what = what.to_owned();
+    move |source| LoadError::Sql {
+        url: url.clone(),
+        what: what.clone(),
+        source,
+    }
+}
+
+/// The statements that remove what a county replaces (its migrated rows, the rows its keys
+/// name elsewhere, this run's bookkeeping of it), once `ykt_replace` holds its keys.
+fn replace_statements(county: &str, run_id: &str, engine: Engine) -> Vec<String> {
+    let c = quote_literal(engine, county);
+    let r = quote_literal(engine, run_id);
+    let keys = |tags: &str| format!("SELECT k FROM ykt_replace WHERE tbl IN ({tags})");
+    vec![
+        // The county's migrated people, before their map rows go; and the people elsewhere
+        // whose legacy rows this county now brings (they lose those map rows, and go when
+        // they have none left).
+        format!(
+            "INSERT INTO ykt_replace (tbl, k) SELECT 'old_beneficiary', b.id FROM beneficiary b WHERE b.county_code = {c} \
+             AND EXISTS (SELECT 1 FROM beneficiary_legacy_map m WHERE m.beneficiary_id = b.id)"
+        ),
+        format!(
+            "INSERT INTO ykt_replace (tbl, k) SELECT 'touched_beneficiary', m.beneficiary_id FROM beneficiary_legacy_map m \
+             WHERE m.legacy_dxid IN ({})",
+            keys("'map'")
+        ),
+        format!(
+            "DELETE FROM payment WHERE (county_code = {c} AND legacy_mxid IS NOT NULL) OR id IN ({})",
+            keys("'payment'")
+        ),
+        format!(
+            "DELETE FROM payment_batch WHERE (county_code = {c} AND legacy_pcid IS NOT NULL) OR id IN ({})",
+            keys("'payment_batch'")
+        ),
+        format!(
+            "DELETE FROM allocation WHERE (county_code = {c} AND legacy_zbid IS NOT NULL) OR id IN ({})",
+            keys("'allocation'")
+        ),
+        format!(
+            "DELETE FROM beneficiary_legacy_map WHERE beneficiary_id IN ({}) OR legacy_dxid IN ({})",
+            keys("'old_beneficiary', 'beneficiary'"),
+            keys("'map'")
+        ),
+        format!(
+            "DELETE FROM beneficiary WHERE id IN ({}) OR (id IN ({}) AND NOT EXISTS (SELECT 1 FROM beneficiary_legacy_map m WHERE m.beneficiary_id = beneficiary.id))",
+            keys("'old_beneficiary', 'beneficiary'"),
+            keys("'touched_beneficiary'")
+        ),
+        format!("DELETE FROM migration_reject WHERE run_id = {r} AND county_code = {c}"),
+        format!("DELETE FROM migration_correction WHERE run_id = {r} AND county_code = {c}"),
+    ]
+}
+
+/// The keys a county's staged rows bring, as (tag, key).
+fn staged_keys(stage: &Stage, county: &str) -> Result<Vec<(&'static str, i64)>, LoadError> {
+    let mut out = Vec::new();
+    for (file, column, tag) in KEYS {
+        let path = stage.platform_file(county, file);
+        if !path.exists() {
+            continue;
+        }
+        let mut reader = TextTableReader::open_columns(&path, Some(&[column]))?;
+        let index = reader.column(column)?;
+        while let Some(rows) = reader.next_rows()? {
+            out.extend(
+                rows.iter()
+                    .filter_map(|r| r[index].as_deref().and_then(|k| k.parse().ok()))
+                    .map(|k| (tag, k)),
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn checkpoint(engine: Engine, county: &str, run_id: &str, rows: u64) -> String {
+    let row = |step: &str, n: u64| {
+        format!(
+            "({}, {}, '{step}', {}, {n})",
+            quote_literal(engine, run_id),
+            quote_literal(engine, county),
+            crate::loader::now_sql(engine)
+        )
+    };
+    format!(
+        "INSERT INTO migration_checkpoint (run_id, county_code, step, completed_at, rows_loaded) VALUES {}, {}",
+        row("people", 0),
+        row("money", rows)
+    )
+}
+
+/// One county in one transaction. Returns the rows inserted; adds them to `totals` per table.
+pub(crate) async fn load_county(
+    stage: &Stage,
+    db: &Db,
+    county: &str,
+    run_id: &str,
+    mode: Mode,
+    totals: &mut BTreeMap<String, u64>,
+) -> Result<u64, LoadError> {
+    let engine = db.engine();
+    let what = format!("loading county {county}");
+    let keys = match mode {
+        Mode::Bulk => Vec::new(),
+        Mode::Replace => staged_keys(stage, county)?,
+    };
+    let mut rows_total = 0u64;
+    // The same steps on either engine: remove what the county replaces, insert the stage's
+    // rows, record the checkpoint, commit.
+    macro_rules! county_transaction {
+        ($tx:ident, $fill_keys:ident, $insert:ident) => {{
+            if mode == Mode::Replace {
+                $fill_keys(db, &mut $tx, &keys).await?;
+                for sql in replace_statements(county, run_id, engine) {
+                    sqlx::query(AssertSqlSafe(sql))
+                        .execute(&mut *$tx)
+                        .await
+                        .map_err(sql_err(db, &what))?;
+                }
+            }
+            for (file, table, bookkeeping) in INSERTS {
+                let n = $insert(
+                    stage,
+                    db,
+                    &mut $tx,
+                    county,
+                    (file, table),
+                    bookkeeping.then_some(run_id),
+                )
+                .await?;
+                *totals.entry(table.to_owned()).or_default() += n;
+                rows_total += n;
+            }
+            fail::fail_point!("load::county_before_commit", |_| std::process::abort());
+            sqlx::query(AssertSqlSafe(checkpoint(
+                engine, county, run_id, rows_total,
+            )))
+            .execute(&mut *$tx)
+            .await
+            .map_err(sql_err(db, &what))?;
+            $tx.commit().await.map_err(sql_err(db, &what))?;
+        }};
+    }
+    match (db.as_postgres(), db.as_sqlite()) {
+        (Some(pool), _) => {
+            let mut tx = pool.begin().await.map_err(sql_err(db, &what))?;
+            county_transaction!(tx, fill_keys_postgres, copy_file);
+        }
+        (None, Some(pool)) => {
+            // SQLite looks every foreign key up row by row; the load checks them all at once at
+            // its end instead (`PRAGMA foreign_key_check`), as PostgreSQL does.
+            let mut conn = pool.acquire().await.map_err(sql_err(db, &what))?;
+            sqlx::raw_sql("PRAGMA foreign_keys = OFF")
+                .execute(&mut *conn)
+                .await
+                .map_err(sql_err(db, &what))?;
+            let mut tx = sqlx::Connection::begin(&mut *conn)
+                .await
+                .map_err(sql_err(db, &what))?;
+            county_transaction!(tx, fill_keys_sqlite, insert_file_sqlite);
+            sqlx::raw_sql("PRAGMA foreign_keys = ON")
+                .execute(&mut *conn)
+                .await
+                .map_err(sql_err(db, &what))?;
+        }
+        _ => {
+            return Err(LoadError::UnsupportedTarget {
+                url: db.url().to_string(),
+                engine: engine.name(),
+            });
+        }
+    }
+    Ok(rows_total)
+}
+
+async fn fill_keys_postgres(
+    db: &Db,
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    keys: &[(&str, i64)],
+) -> Result<(), LoadError> {
+    let what = "listing the keys a county replaces";
+    sqlx::raw_sql(
+        "CREATE TEMP TABLE IF NOT EXISTS ykt_replace (tbl TEXT NOT NULL, k BIGINT NOT NULL) ON COMMIT DELETE ROWS",
+    )
+    .execute(&mut **tx)
+    .await
+    .map_err(sql_err(db, what))?;
+    let mut copy = tx
+        .copy_in_raw("COPY ykt_replace (tbl, k) FROM STDIN")
+        .await
+        .map_err(sql_err(db, what))?;
+    let mut buf = Vec::with_capacity(1 << 20);
+    for (tag, k) in keys {
+        buf.extend_from_slice(format!("{tag}\t{k}\n").as_bytes());
+        if buf.len() >= 1 << 20 {
+            copy.send(std::mem::take(&mut buf))
+                .await
+                .map_err(sql_err(db, what))?;
+        }
+    }
+    if !buf.is_empty() {
+        copy.send(buf).await.map_err(sql_err(db, what))?;
+    }
+    copy.finish().await.map_err(sql_err(db, what))?;
+    Ok(())
+}
+
+async fn fill_keys_sqlite(
+    db: &Db,
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    keys: &[(&str, i64)],
+) -> Result<(), LoadError> {
+    let what = "listing the keys a county replaces";
+    sqlx::raw_sql(
+        "CREATE TEMP TABLE IF NOT EXISTS ykt_replace (tbl TEXT NOT NULL, k INTEGER NOT NULL); DELETE FROM ykt_replace",
+    )
+    .execute(&mut **tx)
+    .await
+    .map_err(sql_err(db, what))?;
+    for chunk in keys.chunks(400) {
+        let sql = format!(
+            "INSERT INTO ykt_replace (tbl, k) VALUES {}",
+            vec!["(?, ?)"; chunk.len()].join(", ")
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (tag, k) in chunk {
+            q = q.bind(*tag).bind(*k);
+        }
+        q.execute(&mut **tx).await.map_err(sql_err(db, what))?;
+    }
+    Ok(())
+}
+
+/// A staged file's columns (with `run_id` first for the bookkeeping tables) and its reader.
+fn staged_rows(
+    stage: &Stage,
+    county: &str,
+    file: &str,
+    run_id: Option<&str>,
+) -> Result<Option<(Vec<String>, TextTableReader)>, LoadError> {
+    let path = stage.platform_file(county, file);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let reader = TextTableReader::open(&path)?;
+    let mut columns = reader.columns().to_vec();
+    if run_id.is_some() {
+        columns.insert(0, "run_id".to_owned());
+    }
+    Ok(Some((columns, reader)))
+}
+
+fn quote_column(c: &str) -> String {
+    if c == "before" || c == "after" {
+        format!("\"{c}\"")
+    } else {
+        c.to_owned()
+    }
+}
+
+/// PostgreSQL: `COPY … FROM STDIN` in text format.
+async fn copy_file(
+    stage: &Stage,
+    db: &Db,
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    county: &str,
+    (file, table): (&str, &str),
+    run_id: Option<&str>,
+) -> Result<u64, LoadError> {
+    let Some((columns, mut reader)) = staged_rows(stage, county, file, run_id)? else {
+        return Ok(0);
+    };
+    let what = format!("copying {table} of county {county}");
+    let cols: Vec<String> = columns.iter().map(|c| quote_column(c)).collect();
+    let statement = format!("COPY {table} ({}) FROM STDIN", cols.join(", "));
+    let mut copy = tx
+        .copy_in_raw(&statement)
+        .await
+        .map_err(sql_err(db, &what))?;
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
+    let mut n = 0u64;
+    while let Some(rows) = reader.next_rows()? {
+        for row in &rows {
+            if let Some(run) = run_id {
+                copy_text(&mut buf, Some(run));
+                buf.push(b'\t');
+            }
+            for (i, v) in row.iter().enumerate() {
+                if i > 0 {
+                    buf.push(b'\t');
+                }
+                copy_text(&mut buf, v.as_deref());
+            }
+            buf.push(b'\n');
+            n += 1;
+        }
+        if buf.len() >= 1 << 20 {
+            copy.send(std::mem::take(&mut buf))
+                .await
+                .map_err(sql_err(db, &what))?;
+        }
+    }
+    if !buf.is_empty() {
+        copy.send(buf).await.map_err(sql_err(db, &what))?;
+    }
+    copy.finish().await.map_err(sql_err(db, &what))?;
+    Ok(n)
+}
+
+/// A value in COPY text format: `\N` for NULL; backslash, tab, newline and CR escaped.
+pub(crate) fn copy_text(buf: &mut Vec<u8>, value: Option<&str>) {
+    match value {
+        None => buf.extend_from_slice(b"\\N"),
+        Some(v) => {
+            for b in v.bytes() {
+                match b {
+                    b'\\' => buf.extend_from_slice(b"\\\\"),
+                    b'\t' => buf.extend_from_slice(b"\\t"),
+                    b'\n' => buf.extend_from_slice(b"\\n"),
+                    b'\r' => buf.extend_from_slice(b"\\r"),
+                    _ => buf.push(b),
+                }
+            }
+        }
+    }
+}
+
+/// SQLite: prepared multi-row inserts inside the county's transaction.
+async fn insert_file_sqlite(
+    stage: &Stage,
+    db: &Db,
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    county: &str,
+    (file, table): (&str, &str),
+    run_id: Option<&str>,
+) -> Result<u64, LoadError> {
+    let Some((columns, mut reader)) = staged_rows(stage, county, file, run_id)? else {
+        return Ok(0);
+    };
+    let what = format!("inserting {table} of county {county}");
+    let integer: Vec<bool> = columns
+        .iter()
+        .map(|c| INTEGER_COLUMNS.contains(&c.as_str()))
+        .collect();
+    let per_statement = (30_000 / columns.len()).min(500);
+    let placeholders = format!("({})", vec!["?"; columns.len()].join(", "));
+    let cols: Vec<String> = columns.iter().map(|c| quote_column(c)).collect();
+    let head = format!("INSERT INTO {table} ({}) VALUES ", cols.join(", "));
+    let mut n = 0u64;
+    while let Some(rows) = reader.next_rows()? {
+        for chunk in rows.chunks(per_statement) {
+            let sql = format!(
+                "{head}{}",
+                vec![placeholders.as_str(); chunk.len()].join(", ")
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for row in chunk {
+                let values = run_id
+                    .map(str::to_owned)
+                    .into_iter()
+                    .map(Some)
+                    .chain(row.iter().cloned());
+                for (value, is_int) in values.zip(&integer) {
+                    query = match (value, is_int) {
+                        (Some(v), true) => match v.parse::<i64>() {
+                            Ok(i) => query.bind(i),
+                            Err(_) => query.bind(v),
+                        },
+                        (v, _) => query.bind(v),
+                    };
+                }
+            }
+            query.execute(&mut **tx).await.map_err(sql_err(db, &what))?;
+            n += chunk.len() as u64;
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_text_escapes_what_copy_reads_specially() {
+        let mut buf = Vec::new();
+        copy_text(&mut buf, Some("a\tb\\c\nd\re"));
+        buf.push(b'|');
+        copy_text(&mut buf, None);
+        assert_eq!(buf, b"a\\tb\\\\c\\nd\\re|\\N");
+    }
+}
