@@ -88,6 +88,7 @@ pub fn stage_run_id(stage: &Stage) -> Option<String> {
 async fn cursors(
     target: &Db,
     stage: &Stage,
+    base_run_id: &str,
 ) -> Result<BTreeMap<String, (String, i64)>, CutoverError> {
     let mut out = BTreeMap::new();
     for r in target
@@ -105,21 +106,39 @@ async fn cursors(
             ),
         );
     }
-    // No cursor yet: start where the full load's extract ended.
+    // No cursor yet: start where the full load's extract ended, as the target recorded it with
+    // the run (the stage may since have been left half-rewritten by a crashed sync).
     if out.len() < SYNCED.len() {
-        let manifest: ExtractManifest =
-            stage
-                .manifest(Step::Extract)
-                .map_err(|e| CutoverError::NoCursor {
-                    stage: stage.dir().to_owned(),
-                    reason: e.to_string(),
-                })?;
+        let recorded = target
+            .fetch_text_rows(
+                "reading the migration's source",
+                &format!(
+                    "SELECT source_fingerprint FROM migration_run WHERE run_id = {}",
+                    quote_literal(target.engine(), base_run_id)
+                ),
+            )
+            .await?
+            .into_iter()
+            .next()
+            .and_then(|r| r[0].clone())
+            .and_then(|f| serde_json::from_str::<ykt_extract::SourceFingerprint>(&f).ok());
+        let stamps = match recorded {
+            Some(f) => f.max_change_stamp,
+            None => {
+                let manifest: ExtractManifest =
+                    stage
+                        .manifest(Step::Extract)
+                        .map_err(|e| CutoverError::NoCursor {
+                            stage: stage.dir().to_owned(),
+                            reason: e.to_string(),
+                        })?;
+                manifest.source.max_change_stamp
+            }
+        };
         for t in SYNCED {
             out.entry(t.name().to_owned()).or_insert_with(|| {
                 (
-                    manifest
-                        .source
-                        .max_change_stamp
+                    stamps
                         .get(t.name())
                         .cloned()
                         .unwrap_or_else(|| "1900-01-01 00:00:00".to_owned()),
@@ -129,6 +148,49 @@ async fn cursors(
         }
     }
     Ok(out)
+}
+
+/// The record of an increment: its row, the legacy keys it changed, the moved cursor. Written in
+/// the transaction that writes the rows, so a crash leaves both or neither.
+fn bookkeeping(
+    engine: Engine,
+    increment: i64,
+    report: &SyncReport,
+    upsert: Option<&ykt_load::UpsertReport>,
+    cursor: &BTreeMap<String, (String, i64)>,
+    options: &SyncOptions<'_>,
+) -> Vec<String> {
+    let read: u64 =
+        report.new_rows.values().sum::<u64>() + report.reread_rows.values().sum::<u64>();
+    // The increment numbers are chosen here, not by the identity column.
+    let overriding = if engine == Engine::Postgres {
+        " OVERRIDING SYSTEM VALUE"
+    } else {
+        ""
+    };
+    let mut statements = vec![format!(
+        "INSERT INTO cutover_sync_increment (id, at, run_id, rows_read, rows_upserted){overriding} VALUES ({increment}, {}, {}, {read}, {})",
+        quote_literal(engine, &options.at),
+        quote_literal(engine, &report.base_run_id),
+        upsert.map_or(0, |u| u.rows_written)
+    )];
+    for (table, key, county) in upsert.map(|u| u.changes.as_slice()).unwrap_or_default() {
+        statements.push(format!(
+            "INSERT INTO cutover_sync_change (increment_id, source_table, source_key, county_code) VALUES ({increment}, '{table}', {}, {})",
+            quote_literal(engine, key),
+            quote_literal(engine, county)
+        ));
+    }
+    statements.push("DELETE FROM cutover_sync_cursor".to_owned());
+    for (table, (at, key)) in cursor {
+        statements.push(format!(
+            "INSERT INTO cutover_sync_cursor (table_name, gxsj, legacy_key, updated_at) VALUES ({}, {}, {key}, {})",
+            quote_literal(engine, table),
+            quote_literal(engine, at),
+            quote_literal(engine, &options.at)
+        ));
+    }
+    statements
 }
 
 /// One increment: read what changed, refresh the stage, upsert, record, move the cursor.
@@ -141,7 +203,7 @@ pub async fn sync(
 ) -> Result<SyncReport, CutoverError> {
     let engine = target.engine();
     let base_run_id = base_run(target).await?;
-    let cursor = cursors(target, stage).await?;
+    let cursor = cursors(target, stage, &base_run_id).await?;
     let legacy = Db::connect(legacy_url).await?;
     let le = legacy.engine();
     let text = |e: &str| cast_text(le, e);
@@ -199,7 +261,6 @@ pub async fn sync(
     }
     legacy.close().await;
 
-    let mut statements = Vec::new();
     let increment = target
         .fetch_i64(
             "numbering the increment",
@@ -244,46 +305,22 @@ pub async fn sync(
         // count as changed only when a value changed: a sync that changed nothing leaves the
         // target, and the counties' sign-offs, as they were.
         let keys = ykt_load::really_changed(stage, target, &base_run_id, &keys).await?;
-        let upsert = ykt_load::upsert_changed(stage, target, &base_run_id, &keys).await?;
+        let record = |u: &ykt_load::UpsertReport| {
+            bookkeeping(engine, increment, &report, Some(u), &new_cursor, options)
+        };
+        let upsert = ykt_load::upsert_changed(stage, target, &base_run_id, &keys, &record).await?;
         fail::fail_point!("sync::upserted", |_| std::process::abort());
         report.rows_written = upsert.rows_written;
-        for (table, key, county) in &upsert.changes {
+        for (_, _, county) in &upsert.changes {
             *report.counties.entry(county.clone()).or_default() += 1;
-            statements.push(format!(
-                "INSERT INTO cutover_sync_change (increment_id, source_table, source_key, county_code) VALUES ({increment}, '{table}', {}, {})",
-                quote_literal(engine, key),
-                quote_literal(engine, county)
-            ));
         }
-    }
-    let read: u64 =
-        report.new_rows.values().sum::<u64>() + report.reread_rows.values().sum::<u64>();
-    // The increment numbers are chosen here, not by the identity column.
-    let overriding = if engine == Engine::Postgres {
-        " OVERRIDING SYSTEM VALUE"
     } else {
-        ""
-    };
-    statements.insert(
-        0,
-        format!(
-            "INSERT INTO cutover_sync_increment (id, at, run_id, rows_read, rows_upserted){overriding} VALUES ({increment}, {}, {}, {read}, {})",
-            quote_literal(engine, &options.at),
-            quote_literal(engine, &base_run_id),
-            report.rows_written
-        ),
-    );
-    statements.push("DELETE FROM cutover_sync_cursor".to_owned());
-    for (table, (at, key)) in &new_cursor {
-        statements.push(format!(
-            "INSERT INTO cutover_sync_cursor (table_name, gxsj, legacy_key, updated_at) VALUES ({}, {}, {key}, {})",
-            quote_literal(engine, table),
-            quote_literal(engine, at),
-            quote_literal(engine, &options.at)
-        ));
+        target
+            .execute_in_transaction(
+                "recording the increment",
+                &bookkeeping(engine, increment, &report, None, &new_cursor, options),
+            )
+            .await?;
     }
-    target
-        .execute_in_transaction("recording the increment", &statements)
-        .await?;
     Ok(report)
 }

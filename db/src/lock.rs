@@ -55,14 +55,32 @@ fn hostname() -> String {
 
 /// The writer lock of a target, held until dropped.
 pub struct WriterLock {
-    _held: Held,
+    held: Held,
+    url: DbUrl,
 }
 
-/// What keeps the lock: it is never read, only dropped (which lets go of it).
-#[allow(dead_code)]
+impl WriterLock {
+    /// Makes sure the lock is still held. A PostgreSQL server that restarted took the lock's
+    /// session with it: the lock is taken again if nobody else took it meanwhile, else the run
+    /// must stop (`DbError::Busy`).
+    pub async fn ensure_held(&mut self) -> Result<(), DbError> {
+        let Held::Postgres(conn) = &mut self.held else {
+            return Ok(());
+        };
+        if sqlx::query("SELECT 1").execute(conn.as_mut()).await.is_ok() {
+            return Ok(());
+        }
+        tracing::warn!(target_db = %self.url, "The connection holding the writer lock was lost; taking the lock again.");
+        let again = postgres_lock(&self.url).await?;
+        self.held = again.held;
+        Ok(())
+    }
+}
+
+/// What keeps the lock; dropping it lets go.
 enum Held {
     Postgres(Box<PgConnection>),
-    File(File),
+    File(#[allow(dead_code)] File),
 }
 
 /// Who holds a lock, as a sentence fragment: `ykt migrate (pid 42 on host h) since …`.
@@ -164,7 +182,8 @@ async fn postgres_lock(url: &DbUrl) -> Result<WriterLock, DbError> {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     Ok(WriterLock {
-        _held: Held::Postgres(Box::new(conn)),
+        held: Held::Postgres(Box::new(conn)),
+        url: url.clone(),
     })
 }
 
@@ -211,7 +230,8 @@ fn file_lock(url: &DbUrl, command: &str) -> Result<WriterLock, DbError> {
     write!(file, "{identity}\n{since}\n").map_err(io)?;
     file.flush().map_err(io)?;
     Ok(WriterLock {
-        _held: Held::File(file),
+        held: Held::File(file),
+        url: url.clone(),
     })
 }
 

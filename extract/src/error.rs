@@ -17,6 +17,16 @@ pub enum ExtractError {
     },
     #[error(transparent)]
     Stage(#[from] ykt_stage::StageError),
+    /// Not retried: a new connection would read another snapshot than the tables read so far.
+    #[error(
+        "the connection to the legacy database {url} was lost while reading {table} ({source}); the extract is incomplete and nothing was loaded: run the same command again"
+    )]
+    ConnectionLost {
+        url: String,
+        table: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
     #[error("the stage writer for {table} stopped")]
     WriterStopped { table: &'static str },
     #[error("cannot read {}: {source}", path.display())]
@@ -38,12 +48,37 @@ pub enum ExtractError {
 }
 
 impl ExtractError {
+    /// A read that failed because the server went away says so, and what to do.
+    pub(crate) fn lost_in(self, table: ykt_domain::LegacyTable) -> ExtractError {
+        match self {
+            ExtractError::Db(ykt_db::DbError::Query { url, source, .. })
+                if matches!(source, sqlx::Error::Io(_) | sqlx::Error::PoolClosed)
+                    || source
+                        .as_database_error()
+                        .and_then(|d| d.code())
+                        .is_some_and(|c| {
+                            c.starts_with("57P")
+                                || c.starts_with("08")
+                                || c == "1927"
+                                || c == "2013"
+                        }) =>
+            {
+                ExtractError::ConnectionLost {
+                    url,
+                    table: table.name(),
+                    source,
+                }
+            }
+            other => other,
+        }
+    }
+
     /// Whether the user must fix something (a URL, a server, a file) rather than a failure
     /// during the run.
     pub fn is_input_error(&self) -> bool {
         match self {
             ExtractError::Db(e) => e.is_input_error(),
-            ExtractError::WriterStopped { .. } => false,
+            ExtractError::WriterStopped { .. } | ExtractError::ConnectionLost { .. } => false,
             ExtractError::Stage(e) => e.is_input_error(),
             _ => true,
         }

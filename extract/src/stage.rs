@@ -153,7 +153,7 @@ pub async fn extract(
                 let sink = writer.join().map_err(|_| ExtractError::WriterStopped {
                     table: table.name(),
                 })??;
-                result?;
+                result.map_err(|e| e.lost_in(table))?;
                 finish_table(
                     stage,
                     table,

@@ -15,7 +15,7 @@ mod loader;
 mod migrations;
 mod upsert;
 
-pub use loader::{LoadOptions, LoadReport, load};
+pub use loader::{LoadOptions, LoadReport, load, run_started};
 pub use migrations::{MIGRATIONS_TABLE, apply_migrations, migrations_for, secondary_indexes};
 pub use upsert::{ChangedKeys, UpsertReport, really_changed, upsert_changed, with_dependent_lines};
 
@@ -64,6 +64,15 @@ pub enum LoadError {
         count: usize,
         example: String,
     },
+    #[error(
+        "the connection to {url} was lost while loading county {county} ({source}); the counties committed before it are kept: run the same command again with --resume"
+    )]
+    ConnectionLost {
+        url: String,
+        county: String,
+        #[source]
+        source: sqlx::Error,
+    },
     #[error("{what} failed on {url}: {source}")]
     Sql {
         url: String,
@@ -78,7 +87,9 @@ impl LoadError {
         match self {
             LoadError::Db(e) => e.is_input_error(),
             LoadError::Stage(e) => e.is_input_error(),
-            LoadError::Sql { .. } | LoadError::ForeignKeys { .. } => false,
+            LoadError::Sql { .. }
+            | LoadError::ForeignKeys { .. }
+            | LoadError::ConnectionLost { .. } => false,
             LoadError::UnsupportedTarget { .. }
             | LoadError::MigrationChanged { .. }
             | LoadError::NothingToResume { .. }

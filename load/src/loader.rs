@@ -125,11 +125,54 @@ async fn migrated_rows(db: &Db) -> Result<i64, LoadError> {
     Ok(n)
 }
 
+/// Whether the target has begun loading the stage's run (so `--resume` has something to go
+/// on from).
+pub async fn run_started(stage: &Stage, db: &Db) -> Result<bool, LoadError> {
+    let manifest: TransformManifest = stage.manifest(Step::Transform)?;
+    if !db.table_exists("migration_run").await? {
+        return Ok(false);
+    }
+    let r = quote_literal(db.engine(), &manifest.run_id);
+    Ok(db
+        .fetch_i64(
+            "looking up the run",
+            &format!("SELECT COUNT(*) FROM migration_run WHERE run_id = {r}"),
+        )
+        .await?
+        .unwrap_or(0)
+        > 0)
+}
+
+impl LoadError {
+    /// A statement that failed because the server went away (restarted, network cut) becomes
+    /// a sentence that says so and how to continue. Not retried here: the writer lock's own
+    /// session went with the server, so going on could let a second writer in; a rerun with
+    /// `--resume` takes the lock again and skips the committed counties.
+    fn lost_in(self, county: &str) -> LoadError {
+        let lost = |e: &sqlx::Error| match e {
+            sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::PoolTimedOut => true,
+            sqlx::Error::Database(d) => d.code().is_some_and(|c| {
+                matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "08006" | "08003")
+            }),
+            _ => false,
+        };
+        match self {
+            LoadError::Sql { url, source, .. } if lost(&source) => LoadError::ConnectionLost {
+                url,
+                county: county.to_owned(),
+                source,
+            },
+            other => other,
+        }
+    }
+}
+
 /// Loads a transformed stage into the target.
 pub async fn load(
     stage: &Stage,
     db: &Db,
     options: &LoadOptions,
+    mut lock: Option<&mut ykt_db::WriterLock>,
     progress: &(dyn Fn(&str, u64) + Sync),
 ) -> Result<LoadReport, LoadError> {
     let started = Instant::now();
@@ -268,7 +311,13 @@ pub async fn load(
             report.steps_skipped += 1;
             continue;
         }
-        let rows = load_county(stage, db, county, &run_id, mode, &mut report.rows).await?;
+        // Still the only writer (a server restart ends the lock's session with the rest).
+        if let Some(lock) = lock.as_deref_mut() {
+            lock.ensure_held().await?;
+        }
+        let rows = load_county(stage, db, county, &run_id, mode, &mut report.rows)
+            .await
+            .map_err(|e| e.lost_in(county))?;
         report.steps_loaded += 1;
         fail::fail_point!("load::county_committed", |_| std::process::abort());
         progress(county, rows);

@@ -450,11 +450,14 @@ pub async fn really_changed(
 }
 
 /// Writes the staged rows of the changed keys over the target's, under `run_id`.
+/// `record` adds the caller's own statements (the sync's increment, cursor and change list) to
+/// the same transaction: the rows and the record of them commit together or not at all.
 pub async fn upsert_changed(
     stage: &Stage,
     db: &Db,
     run_id: &str,
     keys: &ChangedKeys,
+    record: &(dyn Fn(&UpsertReport) -> Vec<String> + Sync),
 ) -> Result<UpsertReport, LoadError> {
     let engine = db.engine();
     let empty = BTreeSet::new();
@@ -605,9 +608,10 @@ pub async fn upsert_changed(
     }
     statements.extend(deletes);
     statements.extend(writes);
-    db.execute_in_transaction("writing the sync increment", &statements)
-        .await?;
     report.changes.sort();
     report.changes.dedup();
+    statements.extend(record(&report));
+    db.execute_in_transaction("writing the sync increment", &statements)
+        .await?;
     Ok(report)
 }

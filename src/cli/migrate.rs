@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use ykt_db::Db;
 use ykt_extract::LegacySource;
 use ykt_stage::Stage;
 use ykt_transform::{TableCounts, TransformManifest, TransformOptions};
@@ -218,7 +217,7 @@ async fn run_transform(
 
 async fn run_load(
     stage: &Stage,
-    db: &Db,
+    target: &mut super::WriteTarget,
     options: &ykt_load::LoadOptions,
 ) -> Result<(ykt_load::LoadReport, Duration), Failure> {
     let started = Instant::now();
@@ -226,7 +225,14 @@ async fn run_load(
     let pb2 = pb.clone();
     let progress =
         move |county: &str, rows: u64| pb2.set_message(format!("county {county}: {rows} rows"));
-    let report = ykt_load::load(stage, db, options, &progress).await;
+    let report = ykt_load::load(
+        stage,
+        &target.db,
+        options,
+        Some(&mut target.lock),
+        &progress,
+    )
+    .await;
     pb.finish_and_clear();
     Ok((report.classify()?, started.elapsed()))
 }
@@ -296,12 +302,12 @@ pub async fn load(args: LoadArgs) -> Result<ExitCode, Failure> {
     let stage = Stage::new(&args.stage.stage);
     let _stage_lock = lock_stage(&stage, "load", false)?;
     let manifest: TransformManifest = stage.manifest(ykt_stage::Step::Transform).map_err(input)?;
-    let target = open_target_for_writing(&args.target, "load", true, None).await?;
+    let mut target = open_target_for_writing(&args.target, "load", true, None).await?;
     let options = ykt_load::LoadOptions {
         resume: args.resume,
         allow_shrink: args.shrink.allow_shrink,
     };
-    let (report, t) = run_load(&stage, &target.db, &options).await?;
+    let (report, t) = run_load(&stage, &mut target, &options).await?;
     target.db.close().await;
     print_summary(&manifest, &[("load", t)], false);
     if report.steps_skipped > 0 {
@@ -361,12 +367,14 @@ pub async fn migrate(args: MigrateArgs) -> Result<ExitCode, Failure> {
         println!("dry run: the target was not touched");
         return Ok(ExitCode::SUCCESS);
     }
-    let target = target.ok_or_else(|| input("--target URL is required unless --dry-run"))?;
+    let mut target = target.ok_or_else(|| input("--target URL is required unless --dry-run"))?;
+    // Resuming a run the target never began (the crash came before the load) is a plain load.
+    let resume = args.resume && ykt_load::run_started(&stage, &target.db).await.classify()?;
     let options = ykt_load::LoadOptions {
-        resume: args.resume,
+        resume,
         allow_shrink: args.shrink.allow_shrink,
     };
-    let (_, t) = run_load(&stage, &target.db, &options).await?;
+    let (_, t) = run_load(&stage, &mut target, &options).await?;
     target.db.close().await;
     timings.push(("load", t));
     print_summary(&manifest, &timings, false);

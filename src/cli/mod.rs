@@ -222,7 +222,7 @@ impl Command {
 /// run (one writer at a time). The lock is let go when this is dropped.
 pub(crate) struct WriteTarget {
     pub db: ykt_db::Db,
-    _lock: ykt_db::WriterLock,
+    pub lock: ykt_db::WriterLock,
 }
 
 /// Opens the target for writing, checking what can be checked before any work: a MySQL target
@@ -260,7 +260,7 @@ pub(crate) async fn open_target_for_writing(
         )));
     }
     let lock = db.writer_lock(command).await.classify()?;
-    Ok(WriteTarget { db, _lock: lock })
+    Ok(WriteTarget { db, lock })
 }
 
 /// Whether two URLs name the same database (same engine, server and database, or the same

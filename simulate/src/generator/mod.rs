@@ -1403,7 +1403,7 @@ impl<'a> Gen<'a> {
                 ],
             )?;
         }
-        let cjsj = ctx.announce_from - Duration::days(3);
+        let cjsj = (ctx.announce_from - Duration::days(3)).min(self.pay_cutoff);
         let row = vec![
             Some(ctx.pcid.to_string()),
             Some(pch),
@@ -1420,7 +1420,7 @@ impl<'a> Gen<'a> {
             Some(lrr),
             Some(county.review_login.clone()),
             Some(datetime(cjsj, rng)),
-            Some(datetime(last_gxsj.max(cjsj), rng)),
+            Some(datetime(last_gxsj.max(cjsj).min(self.pay_cutoff), rng)),
         ];
         let row_county = batch_county.unwrap_or_else(|| UNATTRIBUTED_COUNTY.to_owned());
         self.emit(truth, &county.current, LegacyTable::Batches, row)?;
@@ -1691,7 +1691,8 @@ impl<'a> Gen<'a> {
             line.yhlsh,
             line.sbyy,
             line.ymxid.map(|m| m.to_string()),
-            Some(datetime(line.gxsj, rng)),
+            // Legacy data is as of the pause: no change stamp after it.
+            Some(datetime(line.gxsj.min(self.pay_cutoff), rng)),
         ];
         let county = line.county.clone();
         self.emit(truth, &county, LegacyTable::Payments, row)?;
