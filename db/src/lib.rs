@@ -18,5 +18,7 @@ mod url;
 
 pub use error::DbError;
 pub use lock::{WriterLock, set_identity};
-pub use pool::{Db, Snapshot, cast_text, columns_sql, quote_literal, recreate_database};
+pub use pool::{
+    Db, Snapshot, cast_text, columns_sql, quote_literal, recreate_database, set_ca_file,
+};
 pub use url::{DbUrl, Engine};

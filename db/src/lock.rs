@@ -15,11 +15,10 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, Write};
-use std::str::FromStr;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Connection};
 
 use crate::{Db, DbError, DbUrl, Engine};
@@ -120,9 +119,7 @@ async fn postgres_lock(url: &DbUrl) -> Result<WriterLock, DbError> {
         url: url.to_string(),
         source,
     };
-    let options = PgConnectOptions::from_str(url.expose())
-        .map_err(err)?
-        .application_name(identity());
+    let options = crate::pool::pg_options(url).map_err(err)?;
     let mut conn = PgConnection::connect_with(&options).await.map_err(err)?;
     let query_err = |what: &str| {
         let what = what.to_owned();

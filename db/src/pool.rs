@@ -30,6 +30,39 @@ pub struct Db {
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+static CA_FILE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// The CA certificate that server certificates are verified against (`--ca-file`), for URLs
+/// that do not name one themselves (`sslrootcert=` on PostgreSQL, `ssl-ca=` on MariaDB). The
+/// system's trusted roots are used besides.
+pub fn set_ca_file(path: &std::path::Path) {
+    let _ = CA_FILE.set(path.to_owned());
+}
+
+/// A PostgreSQL URL's options: its own `sslmode` and `sslrootcert`, else `--ca-file`; and the
+/// application name that tells the server which ykt this is.
+pub(crate) fn pg_options(url: &DbUrl) -> Result<PgConnectOptions, sqlx::Error> {
+    let mut options =
+        PgConnectOptions::from_str(url.expose())?.application_name(crate::lock::identity());
+    if let Some(ca) = CA_FILE.get()
+        && !url.expose().contains("sslrootcert=")
+    {
+        options = options.ssl_root_cert(ca);
+    }
+    Ok(options)
+}
+
+/// A MariaDB URL's options: its own `ssl-mode` and `ssl-ca`, else `--ca-file`.
+pub(crate) fn mysql_options(url: &DbUrl) -> Result<MySqlConnectOptions, sqlx::Error> {
+    let mut options = MySqlConnectOptions::from_str(url.expose())?;
+    if let Some(ca) = CA_FILE.get()
+        && !url.expose().contains("ssl-ca=")
+    {
+        options = options.ssl_ca(ca);
+    }
+    Ok(options)
+}
+
 impl Db {
     /// Connects to an existing database. A missing SQLite file is an error, not a new file.
     pub async fn connect(url: &DbUrl) -> Result<Db, DbError> {
@@ -78,7 +111,7 @@ impl Db {
                 Pool::Sqlite(pool)
             }
             Engine::MySql => {
-                let options = MySqlConnectOptions::from_str(url.expose()).map_err(connect_err)?;
+                let options = mysql_options(url).map_err(connect_err)?;
                 // One direct connection first: a pool would only say it timed out, while this
                 // says why (refused, wrong password, no such database).
                 MySqlConnection::connect_with(&options)
@@ -96,9 +129,7 @@ impl Db {
                 Pool::MySql(pool)
             }
             Engine::Postgres => {
-                let options = PgConnectOptions::from_str(url.expose())
-                    .map_err(connect_err)?
-                    .application_name(crate::lock::identity());
+                let options = pg_options(url).map_err(connect_err)?;
                 PgConnection::connect_with(&options)
                     .await
                     .map_err(connect_err)?

@@ -36,6 +36,12 @@ pub struct Cli {
     /// 2021-01-01 00:00 +08:00, fund years ≤ 2019 to legacy).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
+    /// A CA certificate (PEM) to verify database servers' certificates against, besides the
+    /// system's trusted roots: for `sslmode=verify-ca|verify-full` (PostgreSQL) and
+    /// `ssl-mode=VERIFY_CA|VERIFY_IDENTITY` (MariaDB) in the URLs. A URL's own `sslrootcert=` or
+    /// `ssl-ca=` wins.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -297,6 +303,15 @@ pub(crate) fn lock_stage(
 
 pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     init_context(&cli)?;
+    if let Some(ca) = &cli.ca_file {
+        if !ca.is_file() {
+            return Err(input(format!(
+                "--ca-file {}: no such file",
+                ca.display()
+            )));
+        }
+        ykt_db::set_ca_file(ca);
+    }
     match cli.command {
         Command::Generate(args) => generate::run(*args).await,
         Command::Extract(args) => migrate::extract(args).await,

@@ -14,4 +14,5 @@ mod reconcile;
 mod reports;
 mod schema;
 mod support;
+mod tls;
 mod users;
