@@ -13,6 +13,28 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Masks runs of 8 or more digits (or X): ID numbers and accounts never reach the terminal.
+fn mask_digits(text: &str) -> String {
+    let mut out = String::new();
+    let mut run = String::new();
+    for c in text.chars().chain(std::iter::once('\u{0}')) {
+        if c.is_ascii_digit() || c == 'X' {
+            run.push(c);
+            continue;
+        }
+        if run.len() >= 8 {
+            out.push_str(&"*".repeat(run.len()));
+        } else {
+            out.push_str(&run);
+        }
+        run.clear();
+        if c != '\u{0}' {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn main() -> ExitCode {
     // `ykt … | head` closes the pipe early: end quietly, as a shell tool does, not with a panic.
     let default_hook = std::panic::take_hook();
@@ -26,7 +48,18 @@ fn main() -> ExitCode {
         if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
             std::process::exit(141);
         }
-        default_hook(info);
+        // A panic is a defect of ykt, never the operator's input. Its message may quote a
+        // legacy value: every run of 8 or more digits is masked before it is shown.
+        let location = info
+            .location()
+            .map_or_else(String::new, |l| format!(" at {}:{}", l.file(), l.line()));
+        eprintln!(
+            "error: ykt stopped on an internal defect{location}: {}; nothing half-written is kept \
+             (each county commits whole): please report this message",
+            mask_digits(message)
+        );
+        let _ = &default_hook;
+        std::process::exit(3);
     }));
     // Kill points for the crash tests, set by FAILPOINTS; compiled in only with the
     // `failpoints` feature.

@@ -10,7 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Connection, Row};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
 use crate::{DbError, DbUrl, Engine};
 
@@ -42,8 +42,10 @@ pub fn set_ca_file(path: &std::path::Path) {
 /// A PostgreSQL URL's options: its own `sslmode` and `sslrootcert`, else `--ca-file`; and the
 /// application name that tells the server which ykt this is.
 pub(crate) fn pg_options(url: &DbUrl) -> Result<PgConnectOptions, sqlx::Error> {
-    let mut options =
-        PgConnectOptions::from_str(url.expose())?.application_name(crate::lock::identity());
+    // Statements carry legacy values (ID numbers among them): never logged, slow or not.
+    let mut options = PgConnectOptions::from_str(url.expose())?
+        .application_name(crate::lock::identity())
+        .disable_statement_logging();
     if let Some(ca) = CA_FILE.get()
         && !url.expose().contains("sslrootcert=")
     {
@@ -54,7 +56,7 @@ pub(crate) fn pg_options(url: &DbUrl) -> Result<PgConnectOptions, sqlx::Error> {
 
 /// A MariaDB URL's options: its own `ssl-mode` and `ssl-ca`, else `--ca-file`.
 pub(crate) fn mysql_options(url: &DbUrl) -> Result<MySqlConnectOptions, sqlx::Error> {
-    let mut options = MySqlConnectOptions::from_str(url.expose())?;
+    let mut options = MySqlConnectOptions::from_str(url.expose())?.disable_statement_logging();
     if let Some(ca) = CA_FILE.get()
         && !url.expose().contains("ssl-ca=")
     {
@@ -94,6 +96,7 @@ impl Db {
             Engine::Sqlite => {
                 let options = SqliteConnectOptions::from_str(url.expose())
                     .map_err(connect_err)?
+                    .disable_statement_logging()
                     .create_if_missing(create)
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)

@@ -169,6 +169,11 @@ pub struct ExportReader {
     /// Line number of the last row returned.
     last_line: u64,
     totals_rows: u64,
+    /// Data rows read, and the sum of the amount column's values that read as money.
+    rows_read: u64,
+    amount_sum: rust_decimal::Decimal,
+    /// What the last `合计` row declares (rows, amount), and its line.
+    declared: Option<(Option<u64>, Option<rust_decimal::Decimal>, u64)>,
     buf: Vec<u8>,
 }
 
@@ -188,6 +193,9 @@ impl ExportReader {
             line: 1,
             last_line: 0,
             totals_rows: 0,
+            rows_read: 0,
+            amount_sum: rust_decimal::Decimal::ZERO,
+            declared: None,
             buf: Vec::new(),
         };
         let header = reader
@@ -254,12 +262,76 @@ impl ExportReader {
         &self.path
     }
 
+    /// The column whose sum a `合计` row declares: JE of T_FFMX, ZBJE of T_ZJZB.
+    fn amount_column(&self) -> Option<usize> {
+        match self.table {
+            LegacyTable::Payments => self.table.column_index("JE"),
+            LegacyTable::Allocations => self.table.column_index("ZBJE"),
+            _ => None,
+        }
+    }
+
+    /// What a `合计` row declares: a row count written `共N条` (or 笔, 行), and the sum under the
+    /// amount column.
+    fn declared(&self, values: &[String]) -> (Option<u64>, Option<rust_decimal::Decimal>) {
+        let count = values.iter().skip(1).find_map(|v| {
+            let v = v.trim();
+            let digits: String = v
+                .trim_start_matches('共')
+                .trim_end_matches(['条', '笔', '行'])
+                .trim()
+                .to_owned();
+            (v != digits && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| digits.parse().ok())
+                .flatten()
+        });
+        let amount = self
+            .amount_column()
+            .and_then(|i| values.get(i))
+            .and_then(|v| ykt_domain::rules::money_value(Some(v)));
+        (count, amount)
+    }
+
+    /// At the end of the file: the rows and the amount read must be what the `合计` row says,
+    /// where it says anything. A file cut short with its totals row kept, or edited after it
+    /// was summed, is refused.
+    fn check_totals(&self) -> Result<(), ExtractError> {
+        let Some((count, amount, line)) = self.declared else {
+            return Ok(());
+        };
+        if let Some(count) = count
+            && count != self.rows_read
+        {
+            return Err(self.bad(
+                line,
+                format!(
+                    "its 合计 row says {count} rows, but {} were read: the file looks cut short or edited; export it again",
+                    self.rows_read
+                ),
+            ));
+        }
+        if let Some(amount) = amount
+            && amount != self.amount_sum
+        {
+            return Err(self.bad(
+                line,
+                format!(
+                    "its 合计 row says an amount of {}, but the rows read add up to {}: the file looks cut short or edited; export it again",
+                    ykt_domain::format_money(amount),
+                    ykt_domain::format_money(self.amount_sum)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// The next data row, or `None` at the end. Empty lines are skipped; totals rows are
-    /// dropped and counted.
+    /// dropped and counted, and what they declare is checked at the end.
     pub fn next_row(&mut self) -> Result<Option<LegacyRow>, ExtractError> {
         loop {
             let line = self.line;
             let Some(fields) = self.next_record()? else {
+                self.check_totals()?;
                 return Ok(None);
             };
             if fields.len() == 1 && fields[0].iter().all(|b| b.is_ascii_whitespace()) {
@@ -271,6 +343,8 @@ impl ExportReader {
                 .collect::<Result<_, _>>()?;
             if values[0].trim().starts_with(TOTALS_MARKER) {
                 self.totals_rows += 1;
+                let (count, amount) = self.declared(&values);
+                self.declared = Some((count, amount, line));
                 continue;
             }
             let expected = self.table.columns().len();
@@ -285,6 +359,13 @@ impl ExportReader {
                 ));
             }
             self.last_line = line;
+            self.rows_read += 1;
+            if let Some(v) = self
+                .amount_column()
+                .and_then(|i| ykt_domain::rules::money_value(Some(&values[i])))
+            {
+                self.amount_sum += v;
+            }
             return Ok(Some(
                 values
                     .into_iter()

@@ -41,6 +41,18 @@ pub enum LoadError {
         expected: String,
     },
     #[error(
+        "{url} holds tables named like the platform's ({tables}) that ykt did not create; point --target at the platform's own database, or an empty one"
+    )]
+    ForeignTables { url: String, tables: String },
+    #[error(
+        "{url} is on a newer platform schema (migration {version}, {name}) than this ykt knows; use the ykt that applied it, or a newer one"
+    )]
+    NewerSchema {
+        url: String,
+        version: String,
+        name: String,
+    },
+    #[error(
         "{url}: nothing to resume: the target has no run {run_id} (it was loaded from another stage); run without --resume to replace it"
     )]
     NothingToResume { url: String, run_id: String },
@@ -94,7 +106,9 @@ impl LoadError {
             | LoadError::MigrationChanged { .. }
             | LoadError::NothingToResume { .. }
             | LoadError::LivePlatform { .. }
-            | LoadError::Shrink { .. } => true,
+            | LoadError::Shrink { .. }
+            | LoadError::ForeignTables { .. }
+            | LoadError::NewerSchema { .. } => true,
         }
     }
 }

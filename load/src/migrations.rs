@@ -92,6 +92,29 @@ pub async fn apply_migrations(db: &Db) -> Result<Vec<String>, LoadError> {
         Engine::Postgres => "now()::text",
         _ => "datetime('now')",
     };
+    // A database with the platform's table names but not ykt's record of them is someone
+    // else's: refused before anything is created in it.
+    if !db.table_exists(MIGRATIONS_TABLE).await? {
+        let mut found = Vec::new();
+        for table in [
+            "region",
+            "program",
+            "beneficiary",
+            "payment_batch",
+            "payment",
+            "migration_run",
+        ] {
+            if db.table_exists(table).await? {
+                found.push(table);
+            }
+        }
+        if !found.is_empty() {
+            return Err(LoadError::ForeignTables {
+                url: db.url().to_string(),
+                tables: found.join(", "),
+            });
+        }
+    }
     db.execute_script(
         "creating the migrations table",
         &format!(
@@ -105,6 +128,18 @@ pub async fn apply_migrations(db: &Db) -> Result<Vec<String>, LoadError> {
             &format!("SELECT CAST(version AS TEXT), name, checksum FROM {MIGRATIONS_TABLE} ORDER BY version"),
         )
         .await?;
+    let newest = migrations.iter().map(|(v, _, _)| *v).max().unwrap_or(0);
+    if let Some(row) = applied.iter().find(|r| {
+        r[0].as_deref()
+            .and_then(|v| v.parse::<i64>().ok())
+            .is_some_and(|v| v > newest)
+    }) {
+        return Err(LoadError::NewerSchema {
+            url: db.url().to_string(),
+            version: row[0].clone().unwrap_or_default(),
+            name: row[1].clone().unwrap_or_default(),
+        });
+    }
     let mut done = Vec::new();
     for (version, name, sql) in migrations {
         let expected = checksum(sql);

@@ -269,6 +269,10 @@ pub async fn write_reports(
     out: &Path,
 ) -> Result<WrittenReports, ReportError> {
     prepare_out(out)?;
+    // A report folder with ID numbers and accounts in full is for its owner's eyes only.
+    if input.unmasked {
+        ykt_stage::create_private_dir(out)?;
+    }
     let rec = input.reconciliation;
     let mask = Masker {
         unmasked: input.unmasked,

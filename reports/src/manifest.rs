@@ -39,7 +39,9 @@ fn files_under(root: &Path) -> Result<Vec<PathBuf>, ReportError> {
         let entries = std::fs::read_dir(&dir).map_err(|e| ReportError::io(&dir, e))?;
         for entry in entries {
             let path = entry.map_err(|e| ReportError::io(&dir, e))?.path();
-            if path.is_dir() {
+            // A link is listed, never followed: it could lead out of the folder.
+            let kind = std::fs::symlink_metadata(&path).map_err(|e| ReportError::io(&path, e))?;
+            if kind.is_dir() {
                 stack.push(path);
             } else if path != root.join(MANIFEST) && path != root.join(MARKER) {
                 out.push(path);
@@ -115,11 +117,32 @@ pub struct Verification {
     pub missing: Vec<String>,
     /// Files in the folder the manifest does not list.
     pub extra: Vec<String>,
+    /// Entries that name a place outside the folder (`../…`, an absolute path, a link that
+    /// leads out): never read.
+    pub outside: Vec<String>,
 }
 
 impl Verification {
     pub fn ok(&self) -> bool {
-        self.changed.is_empty() && self.missing.is_empty() && self.extra.is_empty()
+        self.changed.is_empty()
+            && self.missing.is_empty()
+            && self.extra.is_empty()
+            && self.outside.is_empty()
+    }
+}
+
+/// The file a manifest entry names, when it lies inside the report folder: a relative path of
+/// plain names only, that still resolves inside the folder once links are followed.
+fn inside(out: &Path, entry: &str) -> Option<PathBuf> {
+    use std::path::Component;
+    let rel = Path::new(entry);
+    if entry.is_empty() || !rel.components().all(|c| matches!(c, Component::Normal(_))) {
+        return None;
+    }
+    let path = out.join(rel);
+    match (std::fs::canonicalize(&path), std::fs::canonicalize(out)) {
+        (Ok(real), Ok(root)) if !real.starts_with(&root) => None,
+        _ => Some(path),
     }
 }
 
@@ -130,7 +153,10 @@ pub fn verify(out: &Path) -> Result<Verification, ReportError> {
     let listed: std::collections::BTreeSet<&str> =
         manifest.files.iter().map(|f| f.path.as_str()).collect();
     for f in &manifest.files {
-        let path = out.join(&f.path);
+        let Some(path) = inside(out, &f.path) else {
+            v.outside.push(f.path.clone());
+            continue;
+        };
         if !path.is_file() {
             v.missing.push(f.path.clone());
             continue;

@@ -40,6 +40,9 @@ impl RowSink for Tee {
 pub struct ExportSink {
     writers: BTreeMap<LegacyTable, ExportWriter>,
     rows: BTreeMap<LegacyTable, u64>,
+    /// The sum a spreadsheet's 合计 row shows under the amount column: the values that read as
+    /// money.
+    sums: BTreeMap<LegacyTable, rust_decimal::Decimal>,
 }
 
 impl ExportSink {
@@ -63,6 +66,7 @@ impl ExportSink {
         Ok(ExportSink {
             writers,
             rows: BTreeMap::new(),
+            sums: BTreeMap::new(),
         })
     }
 
@@ -73,6 +77,11 @@ impl ExportSink {
 impl RowSink for ExportSink {
     fn row(&mut self, table: LegacyTable, row: LegacyRow) -> Result<(), SimError> {
         *self.rows.entry(table).or_default() += 1;
+        if let Some(i) = amount_column(table)
+            && let Some(v) = ykt_domain::rules::money_value(row[i].as_deref())
+        {
+            *self.sums.entry(table).or_default() += v;
+        }
         self.writers
             .get_mut(&table)
             .expect("a writer per table")
@@ -84,11 +93,15 @@ impl RowSink for ExportSink {
         for (table, mut writer) in std::mem::take(&mut self.writers) {
             let n = self.rows.get(&table).copied().unwrap_or(0);
             let count = format!("共{n}条");
-            let blanks: Vec<Option<&str>> = vec![None; table.columns().len() - 2];
+            let sum = ykt_domain::format_money(self.sums.get(&table).copied().unwrap_or_default());
             match table {
                 LegacyTable::Payments | LegacyTable::Allocations => {
-                    let mut rest = vec![Some(count.as_str())];
-                    rest.extend(blanks);
+                    // 合计, the count under the second column, the sum under the amount column.
+                    let mut rest: Vec<Option<&str>> = vec![None; table.columns().len() - 1];
+                    rest[0] = Some(count.as_str());
+                    if let Some(i) = amount_column(table) {
+                        rest[i - 1] = Some(sum.as_str());
+                    }
                     writer.write_totals_row(&rest)?;
                 }
                 LegacyTable::Batches => writer.write_empty_lines(2)?,
@@ -97,6 +110,15 @@ impl RowSink for ExportSink {
             writer.finish()?;
         }
         Ok(())
+    }
+}
+
+/// The amount column a 合计 row sums.
+fn amount_column(table: LegacyTable) -> Option<usize> {
+    match table {
+        LegacyTable::Payments => table.column_index("JE"),
+        LegacyTable::Allocations => table.column_index("ZBJE"),
+        _ => None,
     }
 }
 

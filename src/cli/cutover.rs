@@ -558,7 +558,7 @@ pub async fn sync(args: SyncArgs) -> Result<ExitCode, Failure> {
 
 /// Checks, before any step, that the archive folder can be written: created readable by its
 /// owner only (it holds every legacy row), and a file written and removed in it.
-fn writable_archive(dir: &std::path::Path) -> Result<(), Failure> {
+fn writable_archive(dir: &std::path::Path, stage: &std::path::Path) -> Result<(), Failure> {
     let refuse = |e: &dyn std::fmt::Display| {
         input(format!(
             "the archive folder {} cannot be written ({e}); choose another --archive before the freeze starts",
@@ -568,7 +568,25 @@ fn writable_archive(dir: &std::path::Path) -> Result<(), Failure> {
     ykt_stage::create_private_dir(dir).map_err(|e| refuse(&e))?;
     let probe = dir.join(".ykt-probe");
     std::fs::write(&probe, b"ykt").map_err(|e| refuse(&e))?;
-    std::fs::remove_file(&probe).map_err(|e| refuse(&e))
+    std::fs::remove_file(&probe).map_err(|e| refuse(&e))?;
+    // The archive is about as large as the stage's copy of the legacy tables.
+    let needed: u64 = std::fs::read_dir(stage.join("legacy"))
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0);
+    let free = fs4::available_space(dir).unwrap_or(u64::MAX);
+    if needed > free {
+        return Err(refuse(&format!(
+            "it has {} KiB free, the legacy tables take about {} KiB",
+            free / 1024,
+            needed / 1024
+        )));
+    }
+    Ok(())
 }
 
 /// The year-end freeze, in order: the frozen guard on, a final sync, every line still owned by
@@ -610,7 +628,7 @@ pub async fn freeze(args: FreezeArgs) -> Result<ExitCode, Failure> {
     }
     // Every folder and database is checked before step 1: a freeze must not stop at step 5.
     let legacy_url = database_url(&args.legacy)?;
-    writable_archive(&args.archive)?;
+    writable_archive(&args.archive, &args.stage)?;
     ykt_reports::prepare_out(&args.reports.out).classify()?;
     let stage = Stage::new(&args.stage);
     let write = open_target_for_writing(&args.target, "freeze", false, Some(&legacy_url)).await?;

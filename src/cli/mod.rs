@@ -114,6 +114,7 @@ macro_rules! classify_error {
 }
 
 classify_error!(
+    ykt_stage::StageError,
     ykt_db::DbError,
     ykt_extract::ExtractError,
     ykt_simulate::SimError,
@@ -305,10 +306,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
     init_context(&cli)?;
     if let Some(ca) = &cli.ca_file {
         if !ca.is_file() {
-            return Err(input(format!(
-                "--ca-file {}: no such file",
-                ca.display()
-            )));
+            return Err(input(format!("--ca-file {}: no such file", ca.display())));
         }
         ykt_db::set_ca_file(ca);
     }

@@ -136,10 +136,26 @@ pub(crate) async fn run_reconcile(
     let diffs = diffs.classify()?;
     rec.apply_row_diff(&diffs);
     let path = out.join("reconcile.json");
-    ykt_stage::write_json(&path, &rec).map_err(|e| Failure::Run(e.into()))?;
-    ykt_stage::write_json(&out.join("diffs.json"), &diffs).map_err(|e| Failure::Run(e.into()))?;
+    ykt_stage::write_json(&path, &rec).classify()?;
+    // The machine-readable diffs are masked like every report of a masked run.
+    let mask = ykt_domain::Masker {
+        unmasked: reports.unmasked,
+    };
+    let shown: Vec<ykt_reconcile::RowDiff> = diffs
+        .iter()
+        .map(|d| {
+            let field = d.field.clone().unwrap_or_default();
+            let show = |v: &Option<String>| v.as_ref().map(|v| mask.show(&field, Some(v)));
+            ykt_reconcile::RowDiff {
+                expected: show(&d.expected),
+                actual: show(&d.actual),
+                ..d.clone()
+            }
+        })
+        .collect();
+    ykt_stage::write_json(&out.join("diffs.json"), &shown).classify()?;
     let flags_path = out.join("flags.json");
-    ykt_stage::write_json(&flags_path, &flags).map_err(|e| Failure::Run(e.into()))?;
+    ykt_stage::write_json(&flags_path, &flags).classify()?;
     let input = ReportInput {
         reconciliation: &rec,
         flags: &flags,

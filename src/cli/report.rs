@@ -49,6 +49,12 @@ pub fn run(args: ReportArgs) -> Result<ExitCode, Failure> {
             for f in &v.extra {
                 println!("extra    {f}  (not in the manifest)");
             }
+            for f in &v.outside {
+                println!(
+                    "outside  {}  (names a place outside the folder; not read)",
+                    ykt_extract::printable(f)
+                );
+            }
             if v.ok() {
                 println!(
                     "{}: all {} files match manifest.json",
@@ -58,11 +64,12 @@ pub fn run(args: ReportArgs) -> Result<ExitCode, Failure> {
                 Ok(ExitCode::SUCCESS)
             } else {
                 println!(
-                    "{}: {} changed, {} missing, {} not in the manifest: this is not the report as written",
+                    "{}: {} changed, {} missing, {} not in the manifest, {} outside the folder: this is not the report as written",
                     out.display(),
                     v.changed.len(),
                     v.missing.len(),
-                    v.extra.len()
+                    v.extra.len(),
+                    v.outside.len()
                 );
                 Ok(ExitCode::from(1))
             }

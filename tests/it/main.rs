@@ -9,6 +9,7 @@ mod cutover;
 mod generate;
 mod issue10;
 mod migrate;
+mod privacy;
 mod properties;
 mod reconcile;
 mod reports;

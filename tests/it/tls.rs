@@ -18,7 +18,11 @@ fn refused_with(args: &[&str], needle: &str) {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
     assert!(err.contains(needle), "{args:?}: {err}");
-    assert_eq!(err.lines().filter(|l| l.starts_with("error:")).count(), 1, "{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("error:")).count(),
+        1,
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -50,9 +54,15 @@ fn mysql_ca() -> Option<PathBuf> {
         return Some(path);
     }
     if servers_required() {
-        panic!("MariaDB's test CA {} is missing: .ci/run makes it", path.display());
+        panic!(
+            "MariaDB's test CA {} is missing: .ci/run makes it",
+            path.display()
+        );
     }
-    eprintln!("\n*** SKIPPED tls: MariaDB's test CA {} is missing (.ci/run makes it). ***\n", path.display());
+    eprintln!(
+        "\n*** SKIPPED tls: MariaDB's test CA {} is missing (.ci/run makes it). ***\n",
+        path.display()
+    );
     None
 }
 
@@ -90,16 +100,36 @@ async fn mariadb_urls_require_and_verify_tls() {
     // The CA in the URL itself.
     let in_url = with_param(&url, &format!("ssl-mode=VERIFY_CA&ssl-ca={ca_arg}"));
     let stage = dir.join("stage");
-    let o = ykt(&["extract", "--legacy", &in_url, "--stage", stage.to_str().unwrap()]);
+    let o = ykt(&[
+        "extract",
+        "--legacy",
+        &in_url,
+        "--stage",
+        stage.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // Required, not verified: connects.
     let required = with_param(&url, "ssl-mode=REQUIRED");
-    let o = ykt(&["extract", "--legacy", &required, "--stage", stage.to_str().unwrap(), "--overwrite"]);
+    let o = ykt(&[
+        "extract",
+        "--legacy",
+        &required,
+        "--stage",
+        stage.to_str().unwrap(),
+        "--overwrite",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // Verified without the CA: refused, one sentence, exit 2.
     let verify = with_param(&url, "ssl-mode=VERIFY_CA");
     refused_with(
-        &["extract", "--legacy", &verify, "--stage", stage.to_str().unwrap(), "--overwrite"],
+        &[
+            "extract",
+            "--legacy",
+            &verify,
+            "--stage",
+            stage.to_str().unwrap(),
+            "--overwrite",
+        ],
         "certificate",
     );
     // A CA file that is not there.
