@@ -67,8 +67,7 @@ fn main() -> ExitCode {
     let _failpoints = fail::FailScenario::setup();
     let args = cli::Cli::parse();
     cli::init_logging(args.verbose, args.quiet);
-    let (command, writes) = args.command.identity();
-    ykt_db::set_identity(command, writes);
+    ykt_db::set_identity(args.command.name());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

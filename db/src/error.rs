@@ -18,7 +18,7 @@ pub enum DbError {
         "the target {url} is being written by {holder}; wait for it to finish (or stop it) and run again"
     )]
     Busy { url: String, holder: String },
-    /// The lock file beside a SQLite target cannot be used (exit 3).
+    /// The lock file beside a SQLite target cannot be used.
     #[error("cannot use the lock file {path}: {source}")]
     LockFile {
         path: String,
@@ -39,9 +39,20 @@ impl DbError {
     /// Whether the error is the user's to fix (a bad URL, an unreachable server, a wrong
     /// password or a missing database) rather than a failure during the run.
     pub fn is_input_error(&self) -> bool {
-        matches!(
-            self,
-            DbError::BadUrl { .. } | DbError::Connect { .. } | DbError::Busy { .. }
-        )
+        use std::io::ErrorKind as K;
+        match self {
+            DbError::BadUrl { .. } | DbError::Connect { .. } | DbError::Busy { .. } => true,
+            // A folder the operator cannot write, or a full disk, beside a SQLite target.
+            DbError::LockFile { source, .. } => matches!(
+                source.kind(),
+                K::PermissionDenied
+                    | K::NotFound
+                    | K::ReadOnlyFilesystem
+                    | K::StorageFull
+                    | K::NotADirectory
+                    | K::QuotaExceeded
+            ),
+            _ => false,
+        }
     }
 }

@@ -7,7 +7,8 @@
 //! - PostgreSQL: a session advisory lock, held by a connection of its own. The server releases
 //!   it when the process dies. Whoever takes the lock then ends the dead run's leftover server
 //!   work (an index build still running, say) before it writes, instead of racing it: every
-//!   connection of a writing ykt carries an application name that says so.
+//!   connection a run opens once it holds the lock carries an application name that says so
+//!   (a run still asking for the lock does not, and is never ended).
 //! - SQLite: an OS file lock on `FILE.ykt-lock` beside the database, released by the kernel
 //!   when the process dies.
 //!
@@ -16,6 +17,7 @@
 use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sqlx::postgres::PgConnection;
@@ -27,22 +29,29 @@ use crate::{Db, DbError, DbUrl, Engine};
 const ADVISORY_KEY: i64 = 0x79_6b_74;
 
 static IDENTITY: OnceLock<String> = OnceLock::new();
+static WRITER: AtomicBool = AtomicBool::new(false);
 
-/// How this process names itself to the database servers: `ykt-writer migrate pid=42 host=h `
-/// for a command that writes the target, `ykt status pid=42 host=h ` otherwise. Set once, at
-/// start, before any connection.
-pub fn set_identity(command: &str, writes: bool) {
-    let host = hostname();
-    let kind = if writes { "ykt-writer" } else { "ykt" };
+/// Names this process to the database servers: `migrate pid=42 host=h `, set once at start,
+/// before any connection.
+pub fn set_identity(command: &str) {
     let _ = IDENTITY.set(format!(
-        "{kind} {command} pid={} host={host} ",
-        std::process::id()
+        "{command} pid={} host={} ",
+        std::process::id(),
+        hostname()
     ));
 }
 
-/// The application name connections of this process carry.
-pub(crate) fn identity() -> &'static str {
-    IDENTITY.get().map_or("ykt ", String::as_str)
+/// The application name of this process's connections: `ykt migrate pid=42 host=h ` until it
+/// holds a target's writer lock, `ykt-writer migrate pid=42 host=h ` from then on. Only the
+/// sessions of a run that held the lock carry the writer name, so a run that takes the lock
+/// ends a dead writer's leftover work but never a live run that is only asking for the lock.
+pub(crate) fn identity() -> String {
+    let kind = if WRITER.load(Ordering::Relaxed) {
+        "ykt-writer"
+    } else {
+        "ykt"
+    };
+    format!("{kind} {}", IDENTITY.get().map_or("", String::as_str))
 }
 
 fn hostname() -> String {
@@ -97,15 +106,34 @@ fn describe(application: &str, since: &str) -> String {
             host = h;
         }
     }
+    if command == "?" {
+        return "another ykt run (it has not said which)".to_owned();
+    }
     format!("`ykt {command}` (pid {pid} on host {host}) since {since}")
 }
 
 impl Db {
-    /// Takes the target's writer lock for `command`, or says who holds it.
-    pub async fn writer_lock(&self, command: &str) -> Result<WriterLock, DbError> {
+    /// Takes the writer lock of a SQLite target before it is opened (opening it while another
+    /// run writes would meet SQLite's own lock instead of a sentence naming the other run).
+    pub fn sqlite_writer_lock(url: &DbUrl, command: &str) -> Result<WriterLock, DbError> {
+        file_lock(url, command)
+    }
+
+    /// Takes the target's writer lock for `command`, or says who holds it. On PostgreSQL the
+    /// pool is opened again once the lock is held, so that every session doing the run's work
+    /// carries the writer's name (see [`identity`]).
+    pub async fn writer_lock(self, command: &str) -> Result<(Db, WriterLock), DbError> {
         match self.engine() {
-            Engine::Postgres => postgres_lock(self.url()).await,
-            Engine::Sqlite => file_lock(self.url(), command),
+            Engine::Postgres => {
+                let lock = postgres_lock(self.url()).await?;
+                let url = self.url().clone();
+                self.close().await;
+                Ok((Db::connect(&url).await?, lock))
+            }
+            Engine::Sqlite => {
+                let lock = file_lock(self.url(), command)?;
+                Ok((self, lock))
+            }
             Engine::MySql => Err(DbError::BadUrl {
                 url: self.url().to_string(),
                 reason: "the new platform is PostgreSQL or SQLite, not MySQL/MariaDB",
@@ -152,8 +180,18 @@ async fn postgres_lock(url: &DbUrl) -> Result<WriterLock, DbError> {
             holder: describe(&application, &since),
         });
     }
-    // The lock is ours: any other writer's session is what a dead run left behind (a live one
-    // would hold the lock). End it and wait until it is gone.
+    // The lock is ours: from now on this process's sessions carry the writer name (a pool
+    // opened before the lock is opened again, see `Db::writer_lock`). Any other writer's
+    // session is what a dead run left behind (a live one would hold the lock): end it and
+    // wait until it is gone.
+    WRITER.store(true, Ordering::Relaxed);
+    sqlx::query(AssertSqlSafe(format!(
+        "SET application_name = {}",
+        crate::quote_literal(Engine::Postgres, &identity())
+    )))
+    .execute(&mut conn)
+    .await
+    .map_err(query_err("naming the writer's session"))?;
     let mine = format!("% pid={} %", std::process::id());
     let leftovers = format!(
         "FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'ykt-writer %' \
@@ -200,11 +238,11 @@ fn file_lock(url: &DbUrl, command: &str) -> Result<WriterLock, DbError> {
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            let mut parts = holder.splitn(2, '\n');
-            let application = parts.next().unwrap_or("? ?").to_owned();
-            let since = parts.next().unwrap_or("?").trim().to_owned();
+            let holder = read_holder(&mut file);
+            let (application, since) = match holder.as_deref().and_then(|h| h.split_once('\n')) {
+                Some((application, since)) => (application.to_owned(), since.trim().to_owned()),
+                None => ("? ?".to_owned(), "?".to_owned()),
+            };
             return Err(DbError::Busy {
                 url: url.to_string(),
                 holder: describe(&application, &since),
@@ -215,21 +253,30 @@ fn file_lock(url: &DbUrl, command: &str) -> Result<WriterLock, DbError> {
     let since = beijing_now();
     file.set_len(0).map_err(io)?;
     file.rewind().map_err(io)?;
-    let identity = if identity() == "ykt " {
-        format!(
-            "ykt-writer {command} pid={} host={} ",
-            std::process::id(),
-            hostname()
-        )
-    } else {
-        identity().to_owned()
-    };
-    write!(file, "{identity}\n{since}\n").map_err(io)?;
+    set_identity(command);
+    WRITER.store(true, Ordering::Relaxed);
+    write!(file, "{}\n{since}\n", identity()).map_err(io)?;
     file.flush().map_err(io)?;
     Ok(WriterLock {
         held: Held::File(file),
         url: url.clone(),
     })
+}
+
+/// What the holder of the lock file wrote about itself, waiting briefly for a holder that has
+/// taken the lock but not yet written.
+fn read_holder(file: &mut File) -> Option<String> {
+    for _ in 0..20 {
+        let mut holder = String::new();
+        if file.rewind().is_ok()
+            && file.read_to_string(&mut holder).is_ok()
+            && !holder.trim().is_empty()
+        {
+            return Some(holder);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
 }
 
 /// Now, as `YYYY-MM-DD HH:MM:SS+08:00` (Beijing time).

@@ -44,7 +44,7 @@ pub fn set_ca_file(path: &std::path::Path) {
 pub(crate) fn pg_options(url: &DbUrl) -> Result<PgConnectOptions, sqlx::Error> {
     // Statements carry legacy values (ID numbers among them): never logged, slow or not.
     let mut options = PgConnectOptions::from_str(url.expose())?
-        .application_name(crate::lock::identity())
+        .application_name(&crate::lock::identity())
         .disable_statement_logging();
     if let Some(ca) = CA_FILE.get()
         && !url.expose().contains("sslrootcert=")

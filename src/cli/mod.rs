@@ -200,27 +200,26 @@ pub(crate) fn stamp() -> String {
 }
 
 impl Command {
-    /// The command's name, and whether it writes the new platform (its connections then say so
-    /// to the server, see `ykt_db::set_identity`).
-    pub fn identity(&self) -> (&'static str, bool) {
+    /// The command's name, as its connections name it to the servers (`ykt_db::set_identity`).
+    pub fn name(&self) -> &'static str {
         match self {
-            Command::Generate(_) => ("generate", false),
-            Command::Extract(_) => ("extract", false),
-            Command::Transform(_) => ("transform", false),
-            Command::Load(_) => ("load", true),
-            Command::Migrate(_) => ("migrate", true),
-            Command::Reconcile(_) => ("reconcile", true),
-            Command::Run(_) => ("run", true),
-            Command::Demo(_) => ("demo", true),
-            Command::Report(_) => ("report", false),
-            Command::Status(_) => ("status", false),
-            Command::Guard(_) => ("guard", true),
-            Command::Route(_) => ("route", false),
-            Command::Sync(_) => ("sync", true),
-            Command::Freeze(_) => ("freeze", true),
-            Command::Signoff(_) => ("signoff", true),
-            Command::Schema(_) => ("schema", true),
-            Command::Users(_) => ("users", true),
+            Command::Generate(_) => "generate",
+            Command::Extract(_) => "extract",
+            Command::Transform(_) => "transform",
+            Command::Load(_) => "load",
+            Command::Migrate(_) => "migrate",
+            Command::Reconcile(_) => "reconcile",
+            Command::Run(_) => "run",
+            Command::Demo(_) => "demo",
+            Command::Report(_) => "report",
+            Command::Status(_) => "status",
+            Command::Guard(_) => "guard",
+            Command::Route(_) => "route",
+            Command::Sync(_) => "sync",
+            Command::Freeze(_) => "freeze",
+            Command::Signoff(_) => "signoff",
+            Command::Schema(_) => "schema",
+            Command::Users(_) => "users",
         }
     }
 }
@@ -255,6 +254,18 @@ pub(crate) async fn open_target_for_writing(
             "{url} is the legacy database itself; the target must be another database"
         )));
     }
+    // A SQLite target is locked before it is opened: opening it while another run writes would
+    // meet SQLite's own lock rather than a sentence naming that run.
+    let sqlite_lock = if url.engine() == ykt_db::Engine::Sqlite {
+        if !create && !std::path::Path::new(url.database()).is_file() {
+            return Err(input(format!(
+                "{url}: no such database file; `ykt migrate` or `ykt load` creates the target"
+            )));
+        }
+        Some(ykt_db::Db::sqlite_writer_lock(&url, command).classify()?)
+    } else {
+        None
+    };
     let db = if create {
         ykt_db::Db::connect_or_create(&url).await
     } else {
@@ -266,7 +277,10 @@ pub(crate) async fn open_target_for_writing(
             "{url} holds the legacy table T_FFMX: it looks like the legacy database; the target must be another database"
         )));
     }
-    let lock = db.writer_lock(command).await.classify()?;
+    let (db, lock) = match sqlite_lock {
+        Some(lock) => (db, lock),
+        None => db.writer_lock(command).await.classify()?,
+    };
     Ok(WriteTarget { db, lock })
 }
 

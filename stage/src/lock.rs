@@ -15,7 +15,8 @@ use crate::{Stage, StageError};
 /// A held stage lock; released when dropped.
 #[derive(Debug)]
 pub struct StageLock {
-    _file: File,
+    file: File,
+    exclusive: bool,
 }
 
 /// Creates a folder readable by its owner only: a stage, an archive and an unmasked report
@@ -53,11 +54,13 @@ impl Stage {
         match taken {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
+                // A writer names itself just after it takes the lock; readers do not.
+                let holder = read_holder(&mut file).unwrap_or_else(|| {
+                    "another ykt run that reads it (a load or a reconcile)".to_owned()
+                });
                 return Err(StageError::Busy {
                     dir: self.dir().to_owned(),
-                    holder: holder.trim().to_owned(),
+                    holder,
                 });
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(StageError::io(&path, e)),
@@ -81,9 +84,36 @@ impl Stage {
                 file.flush()
             };
             write(&mut file).map_err(|e| StageError::io(&path, e))?;
+        } else {
+            // What a writer that crashed left would name the wrong run.
+            file.set_len(0).map_err(|e| StageError::io(&path, e))?;
         }
-        Ok(StageLock { _file: file })
+        Ok(StageLock { file, exclusive })
     }
+}
+
+impl Drop for StageLock {
+    fn drop(&mut self) {
+        if self.exclusive {
+            let _ = self.file.set_len(0);
+        }
+    }
+}
+
+/// What the holder of a lock file wrote about itself, waiting briefly for a holder that has
+/// taken the lock but not yet written; `None` when it says nothing.
+pub fn read_holder(file: &mut File) -> Option<String> {
+    for _ in 0..20 {
+        let mut holder = String::new();
+        if file.rewind().is_ok()
+            && file.read_to_string(&mut holder).is_ok()
+            && !holder.trim().is_empty()
+        {
+            return Some(holder.trim().to_owned());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    None
 }
 
 #[cfg(test)]

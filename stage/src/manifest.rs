@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 /// Stage errors: each names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum StageError {
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {}", path.display(), io_problem(source))]
     Io {
         path: PathBuf,
         #[source]
@@ -37,6 +37,16 @@ pub enum StageError {
     Checksum { path: PathBuf },
     #[error("the stage folder {} is in use by {holder}; wait for it to finish, or use another --stage folder", dir.display())]
     Busy { dir: PathBuf, holder: String },
+}
+
+/// An I/O error as a sentence an operator acts on: a full disk is said plainly.
+fn io_problem(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+            format!("the disk is full ({e}); free space there or choose another folder")
+        }
+        _ => e.to_string(),
+    }
 }
 
 impl StageError {
@@ -76,16 +86,41 @@ impl StageError {
             source,
         }
     }
+    /// A Parquet error; the file system's own (a full disk, say) stays an I/O error, so it is
+    /// classified as the operator's to fix.
     pub(crate) fn parquet(path: &Path, e: parquet::errors::ParquetError) -> StageError {
-        StageError::Format {
-            path: path.to_owned(),
-            message: e.to_string(),
+        match e {
+            parquet::errors::ParquetError::External(inner) => {
+                match inner.downcast::<std::io::Error>() {
+                    Ok(io) => StageError::io(path, *io),
+                    Err(other) => StageError::Format {
+                        path: path.to_owned(),
+                        message: other.to_string(),
+                    },
+                }
+            }
+            e => StageError::Format {
+                path: path.to_owned(),
+                message: e.to_string(),
+            },
         }
     }
     pub(crate) fn arrow(path: &Path, e: arrow_schema::ArrowError) -> StageError {
-        StageError::Format {
-            path: path.to_owned(),
-            message: e.to_string(),
+        match e {
+            arrow_schema::ArrowError::IoError(_, io) => StageError::io(path, io),
+            arrow_schema::ArrowError::ExternalError(inner) => {
+                match inner.downcast::<std::io::Error>() {
+                    Ok(io) => StageError::io(path, *io),
+                    Err(other) => StageError::Format {
+                        path: path.to_owned(),
+                        message: other.to_string(),
+                    },
+                }
+            }
+            e => StageError::Format {
+                path: path.to_owned(),
+                message: e.to_string(),
+            },
         }
     }
 }

@@ -7,11 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use ykt_db::{Db, DbUrl, Engine, columns_sql};
+use ykt_db::{Db, DbUrl, Engine};
 
-use crate::support::{Server, fresh_database, fresh_sqlite, temp_dir, ykt_ok};
-
-type Rows = Vec<Vec<Option<String>>>;
+use crate::support::{Rows, Server, dump_tables, fresh_database, fresh_sqlite, temp_dir, ykt_ok};
 
 /// The tables compared: the platform's and the bookkeeping (without the columns that differ
 /// between two runs of the same data: run ids and times).
@@ -40,33 +38,7 @@ const VOLATILE: [&str; 5] = [
 
 /// Every compared table of a target, each column as text, rows sorted.
 pub async fn dump(url: &DbUrl) -> BTreeMap<String, Rows> {
-    let db = Db::connect(url).await.unwrap();
-    let mut out = BTreeMap::new();
-    for table in TABLES {
-        if !db.table_exists(table).await.unwrap() {
-            continue;
-        }
-        let columns: Vec<String> = db
-            .fetch_text_rows("columns", &columns_sql(db.engine(), table))
-            .await
-            .unwrap()
-            .into_iter()
-            .filter_map(|mut r| r.pop().flatten())
-            .filter(|c| !VOLATILE.contains(&c.as_str()))
-            .collect();
-        let cast: Vec<String> = columns
-            .iter()
-            .map(|c| format!("CAST(\"{c}\" AS TEXT)"))
-            .collect();
-        let mut rows = db
-            .fetch_text_rows("dump", &format!("SELECT {} FROM {table}", cast.join(", ")))
-            .await
-            .unwrap();
-        rows.sort();
-        out.insert(table.to_owned(), rows);
-    }
-    db.close().await;
-    out
+    dump_tables(url, &TABLES, &VOLATILE).await
 }
 
 fn assert_same(found: &BTreeMap<String, Rows>, want: &BTreeMap<String, Rows>, what: &str) {

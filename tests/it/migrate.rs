@@ -5,51 +5,32 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use rust_decimal::Decimal;
-use ykt_db::{Db, DbUrl, Engine, columns_sql};
+use ykt_db::{Db, DbUrl, Engine};
 use ykt_domain::{AuditFlag, CorrectionCode, LegacyTable, RejectCode};
 use ykt_stage::{Stage, TextTableReader};
 
 use crate::properties::CountyRule;
-use crate::support::{Server, database_rows, fresh_database, fresh_sqlite, temp_dir, ykt, ykt_ok};
-
-type Rows = Vec<Vec<Option<String>>>;
+use crate::support::{
+    Rows, Server, database_rows, dump_tables, fresh_database, fresh_sqlite, temp_dir, ykt, ykt_ok,
+};
 
 /// Every platform table of a target, each column as text, rows sorted.
 async fn dump(url: &DbUrl) -> BTreeMap<String, Rows> {
-    let db = Db::connect(url).await.unwrap();
-    let mut out = BTreeMap::new();
-    for table in [
-        "region",
-        "program",
-        "allocation",
-        "beneficiary",
-        "beneficiary_legacy_map",
-        "payment_batch",
-        "payment",
-        "migration_reject",
-        "migration_correction",
-    ] {
-        let columns: Vec<String> = db
-            .fetch_text_rows("columns", &columns_sql(db.engine(), table))
-            .await
-            .unwrap()
-            .into_iter()
-            .filter_map(|mut r| r.pop().flatten())
-            .collect();
-        let cast: Vec<String> = columns
-            .iter()
-            .map(|c| format!("CAST(\"{c}\" AS TEXT)"))
-            .collect();
-        let mut rows = db
-            .fetch_text_rows("dump", &format!("SELECT {} FROM {table}", cast.join(", ")))
-            .await
-            .unwrap();
-        rows.sort();
-        out.insert(table.to_owned(), rows);
-    }
-    db.close().await;
-    out
+    dump_tables(url, &COMPARED_TABLES, &[]).await
 }
+
+/// The platform's tables and the migration's bookkeeping of rows.
+const COMPARED_TABLES: [&str; 9] = [
+    "region",
+    "program",
+    "allocation",
+    "beneficiary",
+    "beneficiary_legacy_map",
+    "payment_batch",
+    "payment",
+    "migration_reject",
+    "migration_correction",
+];
 
 /// Checks every truth-file case against the target's rejects and corrections, and that no
 /// row has a code the truth file does not predict.

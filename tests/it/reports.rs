@@ -557,8 +557,9 @@ fn chromium() -> Option<PathBuf> {
             "chromium and poppler-utils are required (YKT_REQUIRE_SERVERS=1); .ci/run installs them"
         ),
         _ => {
-            eprintln!(
-                "\n*** SKIPPED html_reports_render_in_chromium: chromium or pdfinfo/pdftotext missing (apt-get install chromium fonts-noto-cjk poppler-utils). ***\n"
+            crate::support::skipped(
+                "html_reports_render_in_chromium",
+                "chromium or pdfinfo/pdftotext missing (apt-get install chromium fonts-noto-cjk poppler-utils)",
             );
             None
         }

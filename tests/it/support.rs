@@ -1,9 +1,10 @@
 //! Test helpers: fresh databases on real servers, temporary folders, the ykt binary.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use ykt_db::{DbUrl, recreate_database};
+use ykt_db::{Db, DbUrl, Engine, columns_sql, recreate_database};
 use ykt_domain::{LegacyRow, LegacyTable};
 use ykt_extract::{ExportReader, read_table};
 
@@ -39,11 +40,31 @@ pub async fn fresh_database(server: Server, test: &str) -> Option<DbUrl> {
             panic!("{server:?} is required (YKT_REQUIRE_SERVERS=1) but failed: {e}")
         }
         Err(e) => {
-            eprintln!(
-                "\n*** SKIPPED {test}: {server:?} is not reachable ({e}). Set YKT_REQUIRE_SERVERS=1 to make this a failure. ***\n"
-            );
+            skipped(test, &format!("{server:?} is not reachable ({e})"));
             None
         }
+    }
+}
+
+/// Says loudly that a test did not run for want of a server or tool, and records it where
+/// `scripts/test` counts it for the run's last line (libtest hides a passing test's output):
+/// `YKT_SKIP_LOG`, else `target/tmp/skipped-server-tests`.
+pub fn skipped(test: &str, why: &str) {
+    eprintln!(
+        "\n*** SKIPPED {test}: {why}. Set YKT_REQUIRE_SERVERS=1 to make this a failure. ***\n"
+    );
+    let log = std::env::var_os("YKT_SKIP_LOG").map_or_else(
+        || PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("skipped-server-tests"),
+        PathBuf::from,
+    );
+    let line = format!("{test}: {why}\n");
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+    if let Err(e) = written {
+        eprintln!("*** cannot record the skip in {}: {e} ***", log.display());
     }
 }
 
@@ -119,4 +140,63 @@ pub fn export_rows(dir: &std::path::Path, table: LegacyTable) -> (Vec<LegacyRow>
     }
     rows.sort_by(key_order);
     (rows, reader.totals_rows_dropped())
+}
+
+/// Rows of a table, each column as text.
+pub type Rows = Vec<Vec<Option<String>>>;
+
+/// The named tables of a database (those that exist), each column as text except the `skip`
+/// ones, rows sorted: two databases compared this way hold the same data.
+pub async fn dump_tables(url: &DbUrl, tables: &[&str], skip: &[&str]) -> BTreeMap<String, Rows> {
+    let db = Db::connect(url).await.expect("connect for a dump");
+    let mut out = BTreeMap::new();
+    for table in tables {
+        if !db.table_exists(table).await.expect("table exists") {
+            continue;
+        }
+        let columns: Vec<String> = db
+            .fetch_text_rows("columns", &columns_sql(db.engine(), table))
+            .await
+            .expect("columns")
+            .into_iter()
+            .filter_map(|mut r| r.pop().flatten())
+            .filter(|c| !skip.contains(&c.as_str()))
+            .collect();
+        let cast: Vec<String> = columns
+            .iter()
+            .map(|c| format!("CAST(\"{c}\" AS TEXT)"))
+            .collect();
+        let mut rows = db
+            .fetch_text_rows(
+                "dump",
+                &format!("SELECT {} FROM \"{table}\"", cast.join(", ")),
+            )
+            .await
+            .expect("dump");
+        rows.sort();
+        out.insert((*table).to_owned(), rows);
+    }
+    db.close().await;
+    out
+}
+
+/// Every table of a database with every column: a refused run must leave this unchanged.
+pub async fn dump_all(url: &DbUrl) -> BTreeMap<String, Rows> {
+    let db = Db::connect(url).await.expect("connect for a dump");
+    let sql = match db.engine() {
+        Engine::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+        _ => {
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1"
+        }
+    };
+    let tables: Vec<String> = db
+        .fetch_text_rows("tables", sql)
+        .await
+        .expect("tables")
+        .into_iter()
+        .filter_map(|mut r| r.pop().flatten())
+        .collect();
+    db.close().await;
+    let names: Vec<&str> = tables.iter().map(String::as_str).collect();
+    dump_tables(url, &names, &[]).await
 }

@@ -59,9 +59,12 @@ fn mysql_ca() -> Option<PathBuf> {
             path.display()
         );
     }
-    eprintln!(
-        "\n*** SKIPPED tls: MariaDB's test CA {} is missing (.ci/run makes it). ***\n",
-        path.display()
+    crate::support::skipped(
+        "tls",
+        &format!(
+            "MariaDB's test CA {} is missing (.ci/run makes it)",
+            path.display()
+        ),
     );
     None
 }
