@@ -11,5 +11,5 @@ cases="${CASES:-20000}"
 databases="${DATABASES:-500}"
 echo "properties: $cases cases per rule property, $databases random legacy databases"
 PROPTEST_CASES="$cases" cargo test --release -p ykt-domain --test rules_properties
-PROPTEST_CASES="$cases" cargo test --release -p ykt-reconcile --test differential
+PROPTEST_CASES="$cases" cargo test --release -p ykt-reconcile --lib differential
 YKT_PROPERTY_CASES="$databases" cargo test --release --test it properties::

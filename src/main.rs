@@ -4,6 +4,7 @@
 
 mod cli;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -45,7 +46,9 @@ fn main() -> ExitCode {
             .map(String::as_str)
             .or_else(|| payload.downcast_ref::<&str>().copied())
             .unwrap_or("");
-        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
+        // Nothing here may print with `eprintln!`: with stderr closed too it would panic inside
+        // the hook and abort.
+        if message.contains("failed printing to std") && message.contains("Broken pipe") {
             std::process::exit(141);
         }
         // A panic is a defect of ykt, never the operator's input. Its message may quote a
@@ -53,7 +56,8 @@ fn main() -> ExitCode {
         let location = info
             .location()
             .map_or_else(String::new, |l| format!(" at {}:{}", l.file(), l.line()));
-        eprintln!(
+        let _ = writeln!(
+            std::io::stderr(),
             "error: ykt stopped on an internal defect{location}: {}; nothing half-written is kept \
              (each county commits whole): please report this message",
             mask_digits(message)
@@ -75,7 +79,10 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: cannot start the async runtime: {e}"
+            );
             return ExitCode::from(3);
         }
     };

@@ -2,9 +2,9 @@
 //! (`cutover-policy.md` § Guards), their removal, and their verification by trying each write
 //! inside a rolled-back transaction.
 
+use ykt_db::ident;
 use ykt_db::{Db, Engine, cast_text, quote_literal};
 use ykt_domain::LegacyTable;
-use ykt_extract::ident;
 
 use crate::route::legacy_may_write;
 use crate::{CutoverError, Phase, Policy};
@@ -52,13 +52,18 @@ struct Rule {
     table: &'static str,
     op: Op,
     when: Option<String>,
-    message: &'static str,
+    message: String,
 }
 
 const PAUSED: &str = "YKT暂停期：旧系统禁止一切写入 | ykt paused: legacy takes no writes";
 const FROZEN: &str = "YKT冻结期：旧系统只读，禁止一切写入 | ykt frozen: legacy is read-only";
-const DUAL_RUN: &str =
-    "YKT双轨期：2020及以后年度资金只能在新平台办理 | ykt dual-run: legacy pays old fund years only";
+/// The dual-run refusal, from the policy's routing year.
+fn dual_run_message(legacy_max_fund_year: i32) -> String {
+    format!(
+        "YKT双轨期：{}及以后年度资金只能在新平台办理 | ykt dual-run: legacy pays fund years up to {legacy_max_fund_year} only",
+        legacy_max_fund_year + 1
+    )
+}
 const TARGET: &str = "YKT双轨期：该明细归旧系统办理，新平台不得标记已发放 | ykt: line owned by legacy; new may not pay it";
 
 /// SQL that is true when a fund-year column holds a year legacy may still write: the same
@@ -103,7 +108,7 @@ fn legacy_rules(engine: Engine, policy: &Policy, phase: Phase) -> Vec<Rule> {
                         table: t.name(),
                         op,
                         when: None,
-                        message,
+                        message: message.to_owned(),
                     });
                 }
             }
@@ -123,7 +128,7 @@ fn legacy_rules(engine: Engine, policy: &Policy, phase: Phase) -> Vec<Rule> {
                         table: t.name(),
                         op,
                         when: Some(when),
-                        message: DUAL_RUN,
+                        message: dual_run_message(max),
                     });
                 }
             }
@@ -139,7 +144,7 @@ fn target_rules(phase: Phase) -> Vec<Rule> {
                 table: "payment",
                 op: Op::Insert,
                 when: Some("NEW.status = 'paid' AND NEW.system_of_record = 'legacy'".to_owned()),
-                message: TARGET,
+                message: TARGET.to_owned(),
             },
             Rule {
                 table: "payment",
@@ -148,7 +153,7 @@ fn target_rules(phase: Phase) -> Vec<Rule> {
                     "NEW.status = 'paid' AND OLD.status <> 'paid' AND OLD.system_of_record = 'legacy'"
                         .to_owned(),
                 ),
-                message: TARGET,
+                message: TARGET.to_owned(),
             },
         ],
         Phase::Open | Phase::Paused => Vec::new(),
@@ -175,7 +180,7 @@ fn create_sql(engine: Engine, phase: Phase, rule: &Rule) -> Vec<String> {
     let name = trigger_name(phase, rule);
     let table = ident(engine, rule.table);
     let op = rule.op.sql();
-    let msg = quote_literal(engine, rule.message);
+    let msg = quote_literal(engine, &rule.message);
     match engine {
         Engine::Sqlite => {
             let when = rule

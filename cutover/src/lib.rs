@@ -1,23 +1,22 @@
 //! Cutover control (`cutover-policy.md`): the policy as configuration, the phase at a moment,
-//! the routing of payment operations, the guards the databases enforce, the delta sync's
-//! cursor, the freeze and the county sign-offs.
+//! the routing of payment operations, the guards the databases enforce, and the records the
+//! cutover keeps in the target (guard events, freeze steps, carried-over lines). The sequences
+//! that use them (the delta sync, the freeze) are in `ykt-pipeline`.
 
+mod context;
 mod freeze;
 mod guard;
 mod policy;
 mod route;
-mod sync;
 
-pub use freeze::{
-    LateWrite, archive, carry_over, mark_step, record_guard, step_done, writes_after,
-};
+pub use context::Context;
+pub use freeze::{carry_over, mark_step, record_guard, step_done};
 pub use guard::{
     Expect, Outcome, Probe, Side, install, installed, missing_triggers, remove,
     set_write_privileges, verify,
 };
 pub use policy::{Phase, Policy, beijing, parse_time};
 pub use route::{Operation, Route, System, fund_year, legacy_may_write, route};
-pub use sync::{SYNCED, SyncOptions, SyncReport, base_run, stage_run_id, sync};
 
 /// Cutover errors.
 #[derive(Debug, thiserror::Error)]
@@ -29,25 +28,10 @@ pub enum CutoverError {
     },
     #[error(transparent)]
     Db(#[from] ykt_db::DbError),
-    #[error(transparent)]
-    Stage(#[from] ykt_stage::StageError),
-    #[error(transparent)]
-    Extract(#[from] ykt_extract::ExtractError),
-    #[error(transparent)]
-    Transform(#[from] ykt_transform::TransformError),
-    #[error(transparent)]
-    Load(#[from] ykt_load::LoadError),
     #[error(
         "{url}: no completed migration run; run ykt migrate (or ykt run) before the cutover commands"
     )]
     NotMigrated { url: String },
-    #[error(
-        "{stage}: the delta sync has no cursor yet and cannot start from this stage ({reason}); pass the stage the full migration was loaded from"
-    )]
-    NoCursor {
-        stage: std::path::PathBuf,
-        reason: String,
-    },
     #[error("{0}")]
     Refused(String),
 }
@@ -57,13 +41,8 @@ impl CutoverError {
         match self {
             CutoverError::Policy { .. }
             | CutoverError::NotMigrated { .. }
-            | CutoverError::NoCursor { .. }
             | CutoverError::Refused(_) => true,
             CutoverError::Db(e) => e.is_input_error(),
-            CutoverError::Extract(e) => e.is_input_error(),
-            CutoverError::Transform(e) => e.is_input_error(),
-            CutoverError::Load(e) => e.is_input_error(),
-            CutoverError::Stage(e) => e.is_input_error(),
         }
     }
 }

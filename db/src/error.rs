@@ -25,6 +25,16 @@ pub enum DbError {
         #[source]
         source: std::io::Error,
     },
+    /// The legacy database lacks a table the spec names (exit 2).
+    #[error("the legacy database {url} has no table {table}")]
+    MissingTable { url: String, table: &'static str },
+    /// A legacy table lacks a column the spec names (exit 2).
+    #[error("the legacy table {table} has no column {column} in {url}")]
+    MissingColumn {
+        url: String,
+        table: &'static str,
+        column: &'static str,
+    },
     /// A statement failed (stop the run: exit 3), with what was being done.
     #[error("{what} failed on {url}: {source}")]
     Query {
@@ -41,7 +51,11 @@ impl DbError {
     pub fn is_input_error(&self) -> bool {
         use std::io::ErrorKind as K;
         match self {
-            DbError::BadUrl { .. } | DbError::Connect { .. } | DbError::Busy { .. } => true,
+            DbError::BadUrl { .. }
+            | DbError::Connect { .. }
+            | DbError::Busy { .. }
+            | DbError::MissingTable { .. }
+            | DbError::MissingColumn { .. } => true,
             // A folder the operator cannot write, or a full disk, beside a SQLite target.
             DbError::LockFile { source, .. } => matches!(
                 source.kind(),

@@ -28,5 +28,5 @@ pub use codes::{AuditFlag, CorrectionCode, RejectCode};
 pub use id_number::id_check_char;
 pub use legacy::{ColumnKind, LegacyColumn, LegacyRow, LegacyTable};
 pub use mask::{Masker, mask_account, mask_id};
-pub use money::{Money, format_money};
+pub use money::{Money, format_money, parse_money, two_decimals};
 pub use region::{County, CountyResolution, Regions, UNATTRIBUTED_COUNTY};

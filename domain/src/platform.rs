@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::Money;
 
 macro_rules! text_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal / $chinese:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case")]
@@ -21,6 +21,11 @@ macro_rules! text_enum {
                 match self { $($name::$variant => $text),+ }
             }
 
+            /// What county staff call it.
+            pub const fn chinese(self) -> &'static str {
+                match self { $($name::$variant => $chinese),+ }
+            }
+
             pub fn parse(text: &str) -> Option<$name> {
                 Self::ALL.iter().copied().find(|v| v.as_str() == text)
             }
@@ -30,7 +35,10 @@ macro_rules! text_enum {
 
 text_enum! {
     /// `program.basis` (legacy BZLX 1–4).
-    Basis { Area = "area", Person = "person", Household = "household", Fixed = "fixed" }
+    Basis {
+        Area = "area" / "按面积", Person = "person" / "按人", Household = "household" / "按户",
+        Fixed = "fixed" / "定额",
+    }
 }
 
 impl Basis {
@@ -65,6 +73,28 @@ impl BatchStatus {
     ];
 }
 
+/// The platform's name for a legacy status code of `table` (DXZT, PCZT or FFZT), when the code
+/// is one of the spec's codes for that table; `None` for any other code or table.
+pub fn legacy_status_name(table: crate::LegacyTable, code: &str) -> Option<&'static str> {
+    fn find<T: Copy>(
+        map: &[(&str, T)],
+        code: &str,
+        name: fn(T) -> &'static str,
+    ) -> Option<&'static str> {
+        map.iter()
+            .find(|(legacy, _)| *legacy == code)
+            .map(|&(_, value)| name(value))
+    }
+    match table {
+        crate::LegacyTable::Beneficiaries => {
+            find(BeneficiaryStatus::LEGACY, code, BeneficiaryStatus::as_str)
+        }
+        crate::LegacyTable::Batches => find(BatchStatus::LEGACY, code, BatchStatus::as_str),
+        crate::LegacyTable::Payments => find(PaymentStatus::LEGACY, code, PaymentStatus::as_str),
+        _ => None,
+    }
+}
+
 impl PaymentStatus {
     /// Legacy FFZT codes.
     pub const LEGACY: &'static [(&'static str, PaymentStatus)] = &[
@@ -77,29 +107,35 @@ impl PaymentStatus {
 }
 text_enum! {
     /// `beneficiary.status` (legacy DXZT 1, 2, 9).
-    BeneficiaryStatus { Active = "active", Suspended = "suspended", Deceased = "deceased" }
+    BeneficiaryStatus {
+        Active = "active" / "正常", Suspended = "suspended" / "暂停", Deceased = "deceased" / "死亡",
+    }
 }
 text_enum! {
     /// `payment_batch.status` (legacy PCZT 0–5, 9).
     BatchStatus {
-        Entered = "entered", Reviewed = "reviewed", Announcing = "announcing",
-        Announced = "announced", Sent = "sent", Returned = "returned", Void = "void",
+        Entered = "entered" / "录入", Reviewed = "reviewed" / "已审核",
+        Announcing = "announcing" / "公示中", Announced = "announced" / "已公示",
+        Sent = "sent" / "已报送银行", Returned = "returned" / "已回盘", Void = "void" / "作废",
     }
 }
 text_enum! {
     /// `payment.status` (legacy FFZT 0–4).
     PaymentStatus {
-        Pending = "pending", Paid = "paid", Failed = "failed", Refunded = "refunded",
-        Reissued = "reissued",
+        Pending = "pending" / "待发放", Paid = "paid" / "已发放", Failed = "failed" / "发放失败",
+        Refunded = "refunded" / "已退回国库", Reissued = "reissued" / "已重发",
     }
 }
 text_enum! {
     /// `payment.system_of_record`: which system may still change the line.
-    SystemOfRecord { Legacy = "legacy", New = "new" }
+    SystemOfRecord { Legacy = "legacy" / "旧系统", New = "new" / "新平台" }
 }
 text_enum! {
     /// `platform_user.role` (legacy JS CZ, BM, XZ, GL).
-    Role { Finance = "finance", Department = "department", Township = "township", Admin = "admin" }
+    Role {
+        Finance = "finance" / "财政", Department = "department" / "主管部门",
+        Township = "township" / "乡镇", Admin = "admin" / "管理员",
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -21,31 +21,31 @@ use rust_decimal::Decimal;
 use crate::platform::{Basis, BatchStatus, BeneficiaryStatus, PaymentStatus};
 use crate::{CorrectionCode as C, CountyResolution, Regions, RejectCode as R, id_check_char};
 
-/// A value that passed, with the corrections made to it.
+/// A value that passed its rule, with the corrections the rule made to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fixed<T> {
+pub struct Corrected<T> {
     pub value: T,
     pub corrections: Vec<C>,
 }
 
-impl<T> Fixed<T> {
-    fn new(value: T) -> Fixed<T> {
-        Fixed {
+impl<T> Corrected<T> {
+    fn new(value: T) -> Corrected<T> {
+        Corrected {
             value,
             corrections: Vec::new(),
         }
     }
 
-    fn with(value: T, changed: bool, code: C) -> Fixed<T> {
-        Fixed {
+    fn with(value: T, changed: bool, code: C) -> Corrected<T> {
+        Corrected {
             value,
             corrections: if changed { vec![code] } else { Vec::new() },
         }
     }
 
     /// A value that could not be read and was cleared to NULL (`C_VALUE_CLEARED`).
-    fn cleared() -> Fixed<Option<T>> {
-        Fixed {
+    fn cleared() -> Corrected<Option<T>> {
+        Corrected {
             value: None,
             corrections: vec![C::ValueCleared],
         }
@@ -80,7 +80,7 @@ fn birth_date_ok(digits8: &str, as_of: NaiveDate) -> bool {
 
 /// ID numbers (SFZH, HZSFZH): normalise, check, upgrade 15 digits, restore a lost X.
 /// The first six digits (birth place) are never checked against current regions.
-pub fn id_number(raw: Option<&str>, as_of: NaiveDate) -> Result<Fixed<String>, R> {
+pub fn id_number(raw: Option<&str>, as_of: NaiveDate) -> Result<Corrected<String>, R> {
     let raw = raw.unwrap_or("");
     let text: String = raw
         .chars()
@@ -128,7 +128,7 @@ pub fn id_number(raw: Option<&str>, as_of: NaiveDate) -> Result<Fixed<String>, R
         }
         _ => return Err(R::IdInvalid),
     };
-    Ok(Fixed {
+    Ok(Corrected {
         value: id18,
         corrections,
     })
@@ -138,7 +138,7 @@ const NAME_SEPARATORS: [char; 6] = ['·', '•', '・', '．', '.', '-'];
 
 /// Names (XM): no white space; a minority-name separator between two characters becomes `·`.
 /// A NUL character (which no platform database can hold) is removed first, as in [`text`].
-pub fn name(raw: Option<&str>) -> Result<Fixed<String>, R> {
+pub fn name(raw: Option<&str>) -> Result<Corrected<String>, R> {
     let cleaned = text(raw);
     let raw_clean = cleaned.value.as_deref().unwrap_or("");
     let chars: Vec<char> = raw_clean.chars().filter(|c| !c.is_whitespace()).collect();
@@ -165,17 +165,19 @@ pub fn name(raw: Option<&str>) -> Result<Fixed<String>, R> {
     if value != raw_clean {
         corrections.push(C::NameNormalized);
     }
-    Ok(Fixed { value, corrections })
+    Ok(Corrected { value, corrections })
 }
 
 /// Free text kept as it is (addresses, phones, bank names, batch numbers, logins, bank serials,
 /// failure reasons, document numbers, captions): only the NUL character, which no platform
 /// database can store, is removed (`C_TEXT_CLEANED`).
-pub fn text(raw: Option<&str>) -> Fixed<Option<String>> {
+pub fn text(raw: Option<&str>) -> Corrected<Option<String>> {
     match raw {
-        None => Fixed::new(None),
-        Some(r) if r.contains('\0') => Fixed::with(Some(r.replace('\0', "")), true, C::TextCleaned),
-        Some(r) => Fixed::new(Some(r.to_owned())),
+        None => Corrected::new(None),
+        Some(r) if r.contains('\0') => {
+            Corrected::with(Some(r.replace('\0', "")), true, C::TextCleaned)
+        }
+        Some(r) => Corrected::new(Some(r.to_owned())),
     }
 }
 
@@ -190,17 +192,17 @@ pub struct Region {
 
 /// Region codes (XZQHDM): a current county code is kept; an obsolete one is remapped to its
 /// successor with the township/village digits kept; anything else is unknown.
-pub fn region(raw: Option<&str>, regions: &Regions) -> Result<Fixed<Region>, R> {
+pub fn region(raw: Option<&str>, regions: &Regions) -> Result<Corrected<Region>, R> {
     let raw = raw.unwrap_or("");
     if !all_digits(raw) || !matches!(raw.len(), 6 | 9 | 12) {
         return Err(R::RegionUnknown);
     }
     match regions.resolve_county(raw) {
-        CountyResolution::Current(county) => Ok(Fixed::new(Region {
+        CountyResolution::Current(county) => Ok(Corrected::new(Region {
             county: county.to_owned(),
             code: raw.to_owned(),
         })),
-        CountyResolution::Remapped(county) => Ok(Fixed::with(
+        CountyResolution::Remapped(county) => Ok(Corrected::with(
             Region {
                 county: county.to_owned(),
                 code: format!("{county}{}", &raw[6..]),
@@ -285,7 +287,7 @@ pub fn money_value(raw: Option<&str>) -> Option<Decimal> {
     }
 }
 
-fn amount_within(raw: Option<&str>, integer_digits: usize) -> Result<Fixed<Decimal>, R> {
+fn amount_within(raw: Option<&str>, integer_digits: usize) -> Result<Corrected<Decimal>, R> {
     let raw = raw.ok_or(R::AmountInvalid)?;
     if raw.trim().is_empty() || raw.trim().eq_ignore_ascii_case("NULL") {
         return Err(R::AmountInvalid);
@@ -299,36 +301,36 @@ fn amount_within(raw: Option<&str>, integer_digits: usize) -> Result<Fixed<Decim
     if value <= Decimal::ZERO {
         return Err(R::AmountNonpositive);
     }
-    Ok(Fixed::with(value, cleaned != raw, C::AmountNormalized))
+    Ok(Corrected::with(value, cleaned != raw, C::AmountNormalized))
 }
 
 /// Required amounts (JE, ZBJE): exact decimals, never rounded, positive.
-pub fn amount(raw: Option<&str>) -> Result<Fixed<Decimal>, R> {
+pub fn amount(raw: Option<&str>) -> Result<Corrected<Decimal>, R> {
     amount_within(raw, AMOUNT_INTEGER_DIGITS)
 }
 
-fn optional_within(raw: Option<&str>, integer_digits: usize) -> Fixed<Option<Decimal>> {
+fn optional_within(raw: Option<&str>, integer_digits: usize) -> Corrected<Option<Decimal>> {
     match raw {
-        None => Fixed::new(None),
-        Some(r) if r.trim().is_empty() => Fixed::new(None),
+        None => Corrected::new(None),
+        Some(r) if r.trim().is_empty() => Corrected::new(None),
         Some(_) => match amount_within(raw, integer_digits) {
-            Ok(f) => Fixed {
+            Ok(f) => Corrected {
                 value: Some(f.value),
                 corrections: f.corrections,
             },
-            Err(_) => Fixed::cleared(),
+            Err(_) => Corrected::cleared(),
         },
     }
 }
 
 /// Optional amounts (ZJE, SL): what a required field would reject is cleared to NULL.
 /// An empty value is simply NULL.
-pub fn optional_amount(raw: Option<&str>) -> Fixed<Option<Decimal>> {
+pub fn optional_amount(raw: Option<&str>) -> Corrected<Option<Decimal>> {
     optional_within(raw, AMOUNT_INTEGER_DIGITS)
 }
 
 /// A program's rate (BZJE): an optional amount the platform holds in `NUMERIC(12,2)`.
-pub fn optional_rate(raw: Option<&str>) -> Fixed<Option<Decimal>> {
+pub fn optional_rate(raw: Option<&str>) -> Corrected<Option<Decimal>> {
     optional_within(raw, RATE_INTEGER_DIGITS)
 }
 
@@ -337,7 +339,7 @@ pub fn optional_rate(raw: Option<&str>) -> Fixed<Option<Decimal>> {
 pub enum DateRead {
     /// Empty, `0000-00-00` or `0000-00-00 00:00:00`.
     Null,
-    Date(Fixed<NaiveDate>),
+    Date(Corrected<NaiveDate>),
     /// Not a real date in an accepted form.
     Invalid,
 }
@@ -394,26 +396,26 @@ pub fn date(raw: Option<&str>) -> DateRead {
                     4 | 7 => b == b'-',
                     _ => b.is_ascii_digit(),
                 });
-            DateRead::Date(Fixed::with(d, !iso, C::DateNormalized))
+            DateRead::Date(Corrected::with(d, !iso, C::DateNormalized))
         }
         None => DateRead::Invalid,
     }
 }
 
 /// An optional date: invalid text is cleared to NULL with `C_VALUE_CLEARED`.
-pub fn optional_date(raw: Option<&str>) -> Fixed<Option<NaiveDate>> {
+pub fn optional_date(raw: Option<&str>) -> Corrected<Option<NaiveDate>> {
     match date(raw) {
-        DateRead::Null => Fixed::new(None),
-        DateRead::Date(f) => Fixed {
+        DateRead::Null => Corrected::new(None),
+        DateRead::Date(f) => Corrected {
             value: Some(f.value),
             corrections: f.corrections,
         },
-        DateRead::Invalid => Fixed::cleared(),
+        DateRead::Invalid => Corrected::cleared(),
     }
 }
 
 /// Fund years (ND): `2019`, `19`, `2019年`, `2019 ` → 2019, within 2000–2030.
-pub fn fund_year(raw: Option<&str>) -> Result<Fixed<i16>, R> {
+pub fn fund_year(raw: Option<&str>) -> Result<Corrected<i16>, R> {
     let raw = raw.ok_or(R::YearInvalid)?;
     let text = raw.trim();
     let text = text.strip_suffix('年').unwrap_or(text).trim();
@@ -428,7 +430,7 @@ pub fn fund_year(raw: Option<&str>) -> Result<Fixed<i16>, R> {
     if !(2000..=2030).contains(&year) {
         return Err(R::YearInvalid);
     }
-    Ok(Fixed::with(
+    Ok(Corrected::with(
         year,
         year.to_string() != raw,
         C::YearNormalized,
@@ -461,31 +463,31 @@ pub fn beneficiary_status(raw: Option<&str>) -> Result<BeneficiaryStatus, R> {
 
 /// BZLX: 1–4 → area, person, household, fixed. T_BTXM is never rejected: a basis that does
 /// not read is cleared to NULL with `C_VALUE_CLEARED`.
-pub fn basis(raw: Option<&str>) -> Fixed<Option<Basis>> {
+pub fn basis(raw: Option<&str>) -> Corrected<Option<Basis>> {
     match status(raw, Basis::LEGACY) {
-        Ok(b) => Fixed::new(Some(b)),
-        Err(_) => Fixed::cleared(),
+        Ok(b) => Corrected::new(Some(b)),
+        Err(_) => Corrected::cleared(),
     }
 }
 
 /// Accounts (YHZH): spaces and hyphens removed; 8–30 digits kept; anything else cleared.
 /// The Luhn check never rejects.
-pub fn account(raw: Option<&str>) -> Fixed<Option<String>> {
+pub fn account(raw: Option<&str>) -> Corrected<Option<String>> {
     let Some(raw) = raw else {
-        return Fixed::new(None);
+        return Corrected::new(None);
     };
     let cleaned: String = raw
         .chars()
         .filter(|c| !c.is_whitespace() && *c != '-')
         .collect();
     if cleaned.is_empty() {
-        return Fixed::new(None);
+        return Corrected::new(None);
     }
     if (8..=30).contains(&cleaned.len()) && all_digits(&cleaned) {
         let changed = cleaned != raw;
-        Fixed::with(Some(cleaned), changed, C::AccountNormalized)
+        Corrected::with(Some(cleaned), changed, C::AccountNormalized)
     } else {
-        Fixed::cleared()
+        Corrected::cleared()
     }
 }
 
@@ -496,26 +498,26 @@ pub fn program<'a>(raw: Option<&str>, known: &'a BTreeSet<String>) -> Result<&'a
 }
 
 /// A batch's period (QH): `YYYYMM` with a real month, else cleared.
-pub fn period(raw: Option<&str>) -> Fixed<Option<String>> {
+pub fn period(raw: Option<&str>) -> Corrected<Option<String>> {
     match raw {
-        None => Fixed::new(None),
+        None => Corrected::new(None),
         Some(p)
             if p.len() == 6
                 && all_digits(p)
                 && (1..=12).contains(&p[4..].parse::<u32>().unwrap_or(0)) =>
         {
-            Fixed::new(Some(p.to_owned()))
+            Corrected::new(Some(p.to_owned()))
         }
-        Some(_) => Fixed::cleared(),
+        Some(_) => Corrected::cleared(),
     }
 }
 
 /// A declared count (ZRS): a whole number (`INT`), else cleared.
-pub fn count(raw: Option<&str>) -> Fixed<Option<i32>> {
+pub fn count(raw: Option<&str>) -> Corrected<Option<i32>> {
     match raw.map(|z| z.trim().parse::<i32>()) {
-        None => Fixed::new(None),
-        Some(Ok(n)) => Fixed::new(Some(n)),
-        Some(Err(_)) => Fixed::cleared(),
+        None => Corrected::new(None),
+        Some(Ok(n)) => Corrected::new(Some(n)),
+        Some(Err(_)) => Corrected::cleared(),
     }
 }
 
@@ -528,7 +530,7 @@ mod tests {
         NaiveDate::from_ymd_opt(2020, 11, 10).unwrap()
     }
 
-    fn id(raw: &str) -> Result<Fixed<String>, R> {
+    fn id(raw: &str) -> Result<Corrected<String>, R> {
         id_number(Some(raw), as_of())
     }
 
@@ -536,14 +538,14 @@ mod tests {
     fn id_check_digit_vectors_from_the_spec() {
         assert_eq!(
             id("11010519491231002X"),
-            Ok(Fixed {
+            Ok(Corrected {
                 value: "11010519491231002X".into(),
                 corrections: vec![]
             })
         );
         assert_eq!(
             id("610104620927690"),
-            Ok(Fixed {
+            Ok(Corrected {
                 value: "610104196209276908".into(),
                 corrections: vec![C::Id15Upgraded]
             })
@@ -562,7 +564,7 @@ mod tests {
         );
         assert_eq!(
             id(" 610104 196209276908\u{3000}").unwrap(),
-            Fixed {
+            Corrected {
                 value: "610104196209276908".into(),
                 corrections: vec![C::IdNormalized]
             }
@@ -576,7 +578,7 @@ mod tests {
         );
         assert_eq!(
             id("11010519491231002").unwrap(),
-            Fixed {
+            Corrected {
                 value: "11010519491231002X".into(),
                 corrections: vec![C::IdCheckRestored]
             }
@@ -603,7 +605,7 @@ mod tests {
         assert_eq!(name(Some("张三")).unwrap().corrections, vec![]);
         assert_eq!(
             name(Some(" 张 三\u{3000}")).unwrap(),
-            Fixed {
+            Corrected {
                 value: "张三".into(),
                 corrections: vec![C::NameNormalized]
             }
@@ -640,7 +642,7 @@ mod tests {
         let d = |s: &str| Decimal::from_str(s).unwrap();
         assert_eq!(
             amount(Some("1200")).unwrap(),
-            Fixed {
+            Corrected {
                 value: d("1200.00"),
                 corrections: vec![]
             }
@@ -648,14 +650,14 @@ mod tests {
         assert_eq!(amount(Some("1200.00")).unwrap().corrections, vec![]);
         assert_eq!(
             amount(Some("1,200.00")).unwrap(),
-            Fixed {
+            Corrected {
                 value: d("1200.00"),
                 corrections: vec![C::AmountNormalized]
             }
         );
         assert_eq!(
             amount(Some(" 1200.5 ")).unwrap(),
-            Fixed {
+            Corrected {
                 value: d("1200.50"),
                 corrections: vec![C::AmountNormalized]
             }
@@ -677,21 +679,21 @@ mod tests {
         // Optional fields clear what a required one rejects.
         assert_eq!(
             optional_amount(Some("NULL")),
-            Fixed {
+            Corrected {
                 value: None,
                 corrections: vec![C::ValueCleared]
             }
         );
         assert_eq!(
             optional_amount(Some("3.505")),
-            Fixed {
+            Corrected {
                 value: None,
                 corrections: vec![C::ValueCleared]
             }
         );
         assert_eq!(
             optional_amount(None),
-            Fixed {
+            Corrected {
                 value: None,
                 corrections: vec![]
             }
@@ -706,13 +708,13 @@ mod tests {
     #[test]
     fn dates_q5() {
         let day = NaiveDate::from_ymd_opt(2019, 3, 5).unwrap();
-        let normalized = DateRead::Date(Fixed {
+        let normalized = DateRead::Date(Corrected {
             value: day,
             corrections: vec![C::DateNormalized],
         });
         assert_eq!(
             date(Some("2019-03-05")),
-            DateRead::Date(Fixed {
+            DateRead::Date(Corrected {
                 value: day,
                 corrections: vec![]
             })
@@ -734,7 +736,7 @@ mod tests {
         assert_eq!(date(Some("March 5")), DateRead::Invalid);
         assert_eq!(
             optional_date(Some("2019-02-30")),
-            Fixed {
+            Corrected {
                 value: None,
                 corrections: vec![C::ValueCleared]
             }
@@ -745,7 +747,7 @@ mod tests {
     fn fund_years_q10() {
         assert_eq!(
             fund_year(Some("2019")),
-            Ok(Fixed {
+            Ok(Corrected {
                 value: 2019,
                 corrections: vec![]
             })
@@ -753,7 +755,7 @@ mod tests {
         for raw in ["19", "2019年", "2019 "] {
             assert_eq!(
                 fund_year(Some(raw)),
-                Ok(Fixed {
+                Ok(Corrected {
                     value: 2019,
                     corrections: vec![C::YearNormalized]
                 }),
@@ -779,7 +781,7 @@ mod tests {
     fn accounts_q11() {
         assert_eq!(
             account(Some("6217 8600 0000 1234")),
-            Fixed {
+            Corrected {
                 value: Some("6217860000001234".into()),
                 corrections: vec![C::AccountNormalized]
             }
@@ -795,21 +797,21 @@ mod tests {
         );
         assert_eq!(
             account(Some("621786")),
-            Fixed {
+            Corrected {
                 value: None,
                 corrections: vec![C::ValueCleared]
             }
         );
         assert_eq!(
             account(Some("62178O0000001234")),
-            Fixed {
+            Corrected {
                 value: None,
                 corrections: vec![C::ValueCleared]
             }
         );
         assert_eq!(
             account(None),
-            Fixed {
+            Corrected {
                 value: None,
                 corrections: vec![]
             }

@@ -7,14 +7,6 @@ use std::path::PathBuf;
 pub enum ExtractError {
     #[error(transparent)]
     Db(#[from] ykt_db::DbError),
-    #[error("the legacy database {url} has no table {table}")]
-    MissingTable { url: String, table: &'static str },
-    #[error("the legacy table {table} has no column {column} in {url}")]
-    MissingColumn {
-        url: String,
-        table: &'static str,
-        column: &'static str,
-    },
     #[error(transparent)]
     Stage(#[from] ykt_stage::StageError),
     /// Not retried: a new connection would read another snapshot than the tables read so far.

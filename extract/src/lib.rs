@@ -2,22 +2,18 @@
 //!
 //! The legacy system is a given (`legacy-system.md`): this crate knows its DDL for the three
 //! engines ([`create_legacy_schema`]), reads its tables page by page from a live database
-//! ([`read_table`]), and reads and writes its "数据导出" export format: GBK (or UTF-8 re-saved)
+//! (`ykt_db::read_table`), and reads and writes its "数据导出" export format: GBK (or UTF-8 re-saved)
 //! CSV with Chinese captions and CRLF ([`ExportReader`], [`ExportWriter`]). Values are never
 //! parsed here; they stay the raw text that was found.
 
 mod error;
 mod export;
 mod keys;
-mod reader;
 mod schema;
 mod stage;
 
 pub use error::ExtractError;
 pub use export::{ExportEncoding, ExportReader, ExportWriter, TOTALS_MARKER};
 pub use keys::{KeyProblem, printable};
-pub use reader::{check_table, read_table, select_rows_sql};
-pub use schema::{create_legacy_schema, ident, legacy_ddl};
-pub use stage::{
-    ExtractManifest, LegacySource, SourceFingerprint, StagedTable, extract, verified_extract,
-};
+pub use schema::{create_legacy_schema, legacy_ddl};
+pub use stage::{LegacySource, extract};

@@ -1,19 +1,10 @@
 //! The legacy DDL for SQLite, MySQL/MariaDB and PostgreSQL: the spec's exact upper-case table
 //! and column names, codes and amounts as text.
 
-use ykt_db::{Db, Engine};
+use ykt_db::{Db, Engine, ident};
 use ykt_domain::{ColumnKind, LegacyTable};
 
 use crate::ExtractError;
-
-/// A quoted identifier: `"T_FFMX"` (PostgreSQL keeps the case only when quoted; SQLite
-/// accepts the same) or `` `T_FFMX` `` for MySQL.
-pub fn ident(engine: Engine, name: &str) -> String {
-    match engine {
-        Engine::MySql => format!("`{name}`"),
-        Engine::Sqlite | Engine::Postgres => format!("\"{name}\""),
-    }
-}
 
 fn sql_type(engine: Engine, kind: ColumnKind) -> String {
     match kind {

@@ -3,14 +3,16 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
 use tracing::info;
 use ykt_db::{Db, DbUrl};
 use ykt_domain::{LegacyRow, LegacyTable};
-use ykt_stage::{Stage, Step, TextTableWriter, sha256_file};
+use ykt_stage::{
+    ExtractManifest, SourceFingerprint, Stage, StagedTable, Step, TextTableWriter, sha256_file,
+};
 
 use crate::keys::KeyCheck;
-use crate::{ExportReader, ExtractError, read_table};
+use crate::{ExportReader, ExtractError};
+use ykt_db::read_table;
 
 /// Where the legacy data comes from.
 #[derive(Debug, Clone)]
@@ -26,42 +28,6 @@ impl std::fmt::Display for LegacySource {
             LegacySource::Export(dir) => write!(f, "{}", dir.display()),
         }
     }
-}
-
-/// What was read: the source's fingerprint, rows and checksums per staged file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ExtractManifest {
-    pub ykt_version: String,
-    pub source: SourceFingerprint,
-    pub tables: BTreeMap<String, StagedTable>,
-    pub started_at: String,
-    pub finished_at: String,
-}
-
-/// Identifies the source without any password.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SourceFingerprint {
-    /// `database` or `export`.
-    pub kind: String,
-    /// `sqlite`, `mysql`, `postgres` or `export`.
-    pub engine: String,
-    /// The URL with its password hidden, or the export folder.
-    pub location: String,
-    pub row_counts: BTreeMap<String, u64>,
-    /// The latest GXSJ per table that has one.
-    pub max_change_stamp: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StagedTable {
-    /// Path relative to the stage folder.
-    pub file: String,
-    pub rows: u64,
-    pub sha256: String,
-    /// `合计` totals rows dropped from an export file.
-    pub totals_rows_dropped: u64,
-    /// The export file's encoding (export sources only).
-    pub encoding: Option<String>,
 }
 
 const PAGE_ROWS: usize = 20_000;
@@ -124,7 +90,7 @@ pub async fn extract(
             let db = Db::connect(url).await?;
             let mut snapshot = db.snapshot().await?;
             for table in LegacyTable::ALL {
-                crate::reader::check_table(&mut snapshot, table).await?;
+                ykt_db::check_table(&mut snapshot, table).await?;
             }
             stage.begin(Step::Extract, overwrite)?;
             for table in LegacyTable::ALL {
@@ -271,16 +237,4 @@ fn finish_table(
         },
     );
     Ok(())
-}
-
-/// Reads a finished extract's manifest and checks every staged file against its checksum.
-pub fn verified_extract(stage: &Stage) -> Result<ExtractManifest, ExtractError> {
-    let manifest: ExtractManifest = stage.manifest(Step::Extract)?;
-    for entry in manifest.tables.values() {
-        let path = stage.dir().join(&entry.file);
-        if sha256_file(&path)? != entry.sha256 {
-            return Err(ykt_stage::StageError::Checksum { path }.into());
-        }
-    }
-    Ok(manifest)
 }

@@ -8,8 +8,8 @@ use std::time::Instant;
 use serde::Serialize;
 use tracing::{info, warn};
 use ykt_db::{Db, Engine, quote_literal};
+use ykt_stage::TransformManifest;
 use ykt_stage::{Stage, Step, TextTableReader, sha256_file};
-use ykt_transform::TransformManifest;
 
 use crate::county::{Mode, load_county};
 use crate::{LoadError, apply_migrations, secondary_indexes};
@@ -86,7 +86,7 @@ async fn runs(db: &Db) -> Result<Vec<RunRecord>, LoadError> {
 /// loading it would replace what the counties signed with less.
 fn check_shrink(
     db: &Db,
-    extract: &ykt_extract::ExtractManifest,
+    extract: &ykt_stage::ExtractManifest,
     last: Option<&RunRecord>,
 ) -> Result<(), LoadError> {
     let Some(last) = last else {
@@ -183,7 +183,7 @@ pub async fn load(
             return Err(ykt_stage::StageError::Checksum { path }.into());
         }
     }
-    let extract: ykt_extract::ExtractManifest = stage.manifest(Step::Extract)?;
+    let extract: ykt_stage::ExtractManifest = stage.manifest(Step::Extract)?;
     apply_migrations(db).await?;
     let engine = db.engine();
     let run_id = manifest.run_id.clone();
@@ -234,7 +234,7 @@ pub async fn load(
     let indexes = secondary_indexes(engine);
     let parameters = serde_json::json!({
         "stage": stage.dir().display().to_string(),
-        "routing_year": manifest.options.routing_year,
+        "legacy_owns_up_to": manifest.options.legacy_owns_up_to,
         "as_of": manifest.as_of.to_string(),
         "bulk": mode == Mode::Bulk,
     })

@@ -3,29 +3,25 @@
 use std::collections::{BTreeMap, HashMap};
 
 use rust_decimal::Decimal;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use ykt_db::{Db, Engine, quote_literal};
 use ykt_domain::{LegacyTable, Regions, UNATTRIBUTED_COUNTY, format_money};
 
 use crate::ReconcileError;
 use crate::legacy_side::{LegacySide, money};
 
-fn as_money<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format_money(*d))
-}
-
-/// One legacy table's figures in one county.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// One legacy table's figures in one county (amounts written with two decimals).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableFigures {
     pub source_rows: u64,
     pub loaded_rows: u64,
     pub merged_rows: u64,
     pub rejected_rows: u64,
-    #[serde(serialize_with = "as_money")]
+    #[serde(with = "ykt_domain::two_decimals")]
     pub source_amount: Decimal,
-    #[serde(serialize_with = "as_money")]
+    #[serde(with = "ykt_domain::two_decimals")]
     pub loaded_amount: Decimal,
-    #[serde(serialize_with = "as_money")]
+    #[serde(with = "ykt_domain::two_decimals")]
     pub rejected_amount: Decimal,
     pub unreadable_amount_rows: u64,
 }
@@ -33,20 +29,20 @@ pub struct TableFigures {
 /// One county's figures for one table, program, fund year and status. The legacy side is
 /// labelled by its own values (fund year and status read as the platform names them); the
 /// loaded side by the target's columns; rejected rows by their legacy labels.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BreakdownRow {
     pub table: String,
     pub program: String,
     pub fund_year: String,
     pub status: String,
     pub source_rows: u64,
-    #[serde(serialize_with = "as_money")]
+    #[serde(with = "ykt_domain::two_decimals")]
     pub source_amount: Decimal,
     pub loaded_rows: u64,
-    #[serde(serialize_with = "as_money")]
+    #[serde(with = "ykt_domain::two_decimals")]
     pub loaded_amount: Decimal,
     pub rejected_rows: u64,
-    #[serde(serialize_with = "as_money")]
+    #[serde(with = "ykt_domain::two_decimals")]
     pub rejected_amount: Decimal,
 }
 
@@ -59,13 +55,23 @@ impl BreakdownRow {
     pub fn amount_difference(&self) -> Decimal {
         self.source_amount - self.loaded_amount - self.rejected_amount
     }
+
+    /// Adds another row's figures (a sum over statuses, or a total).
+    pub fn add(&mut self, other: &BreakdownRow) {
+        self.source_rows += other.source_rows;
+        self.source_amount += other.source_amount;
+        self.loaded_rows += other.loaded_rows;
+        self.loaded_amount += other.loaded_amount;
+        self.rejected_rows += other.rejected_rows;
+        self.rejected_amount += other.rejected_amount;
+    }
 }
 
 /// Rows the target holds that no legacy row explains (no legacy key): the platform's own.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlatformFigures {
     pub rows: u64,
-    #[serde(serialize_with = "as_money")]
+    #[serde(with = "ykt_domain::two_decimals")]
     pub amount: Decimal,
 }
 
@@ -88,11 +94,50 @@ pub struct CountyBalance {
     pub problems: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowDiffCounts {
     pub missing_in_target: u64,
     pub unexpected_in_target: u64,
     pub value_mismatches: u64,
+}
+
+impl RowDiffCounts {
+    pub fn total(&self) -> u64 {
+        self.missing_in_target + self.unexpected_in_target + self.value_mismatches
+    }
+
+    pub fn add(&mut self, other: &RowDiffCounts) {
+        self.missing_in_target += other.missing_in_target;
+        self.unexpected_in_target += other.unexpected_in_target;
+        self.value_mismatches += other.value_mismatches;
+    }
+}
+
+impl TableFigures {
+    /// Legacy rows not loaded, merged or rejected: the balance identity's row side.
+    pub fn row_difference(&self) -> i64 {
+        self.source_rows as i64
+            - self.loaded_rows as i64
+            - self.merged_rows as i64
+            - self.rejected_rows as i64
+    }
+
+    /// Legacy amount not loaded or rejected: the balance identity's money side.
+    pub fn amount_difference(&self) -> Decimal {
+        self.source_amount - self.loaded_amount - self.rejected_amount
+    }
+
+    /// Adds another county's figures (the province's totals).
+    pub fn add(&mut self, other: &TableFigures) {
+        self.source_rows += other.source_rows;
+        self.loaded_rows += other.loaded_rows;
+        self.merged_rows += other.merged_rows;
+        self.rejected_rows += other.rejected_rows;
+        self.source_amount += other.source_amount;
+        self.loaded_amount += other.loaded_amount;
+        self.rejected_amount += other.rejected_amount;
+        self.unreadable_amount_rows += other.unreadable_amount_rows;
+    }
 }
 
 impl Reconciliation {
@@ -408,8 +453,8 @@ pub async fn reconcile(
         let entry = counties
             .entry(county.clone())
             .or_insert_with(|| new_county(&county));
-        let accounted = f.loaded_rows + f.merged_rows + f.rejected_rows;
-        if f.source_rows != accounted {
+        if f.row_difference() != 0 {
+            let accounted = f.loaded_rows + f.merged_rows + f.rejected_rows;
             entry.problems.push(format!(
                 "{table}：旧系统 {} 行，迁移 {} + 合并 {} + 拒绝 {} = {} 行，相差 {} 行",
                 f.source_rows,
@@ -417,16 +462,16 @@ pub async fn reconcile(
                 f.merged_rows,
                 f.rejected_rows,
                 accounted,
-                f.source_rows.abs_diff(accounted)
+                f.row_difference().unsigned_abs()
             ));
         }
-        if f.source_amount != f.loaded_amount + f.rejected_amount {
+        if !f.amount_difference().is_zero() {
             entry.problems.push(format!(
                 "{table}：旧系统金额 {}，迁移 {} + 拒绝 {}，相差 {}",
                 format_money(f.source_amount),
                 format_money(f.loaded_amount),
                 format_money(f.rejected_amount),
-                format_money(f.source_amount - f.loaded_amount - f.rejected_amount)
+                format_money(f.amount_difference())
             ));
         }
         entry.tables.insert(table.to_owned(), f);

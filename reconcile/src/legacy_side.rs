@@ -2,9 +2,9 @@
 
 use rust_decimal::Decimal;
 use std::collections::HashMap;
+use ykt_db::ident;
 use ykt_db::{Db, cast_text as text};
 use ykt_domain::{CountyResolution, LegacyTable, Regions, UNATTRIBUTED_COUNTY};
-use ykt_extract::ident;
 use ykt_stage::{Stage, TextTableReader};
 
 use crate::ReconcileError;
@@ -23,7 +23,7 @@ pub enum LegacySide<'a> {
 ///
 /// Read here digit by digit on purpose, independently of the transform's rule: the balance
 /// checks the transform with a second reading (a differential test keeps the two equal).
-pub fn money(raw: Option<&str>) -> Option<Decimal> {
+pub(crate) fn money(raw: Option<&str>) -> Option<Decimal> {
     let text: String = raw?
         .trim()
         .chars()
@@ -67,7 +67,7 @@ pub fn money(raw: Option<&str>) -> Option<Decimal> {
 }
 
 /// The current county a region code names, `000000` when none.
-pub fn county_of(regions: &Regions, code: Option<&str>) -> String {
+pub(crate) fn county_of(regions: &Regions, code: Option<&str>) -> String {
     let code = code.unwrap_or("");
     if !matches!(code.len(), 6 | 9 | 12) || !code.bytes().all(|b| b.is_ascii_digit()) {
         return UNATTRIBUTED_COUNTY.to_owned();
@@ -79,7 +79,7 @@ pub fn county_of(regions: &Regions, code: Option<&str>) -> String {
 }
 
 /// One legacy row as the balance sees it.
-pub(crate) struct Fact<'a> {
+pub(crate) struct LegacyEntry<'a> {
     pub table: LegacyTable,
     pub key: &'a str,
     pub county: &'a str,
@@ -104,7 +104,7 @@ fn labels(table: LegacyTable) -> [Option<&'static str>; 4] {
 
 /// A fund year as the platform writes it when the legacy text reads as one: trimmed, a
 /// trailing 年 dropped, `YY` meaning 20YY. Anything else stays as written (it was rejected).
-pub fn fund_year_label(raw: Option<&str>) -> String {
+pub(crate) fn fund_year_label(raw: Option<&str>) -> String {
     let text = raw.unwrap_or("").trim();
     let text = text.strip_suffix('年').unwrap_or(text).trim();
     match text.len() {
@@ -113,33 +113,12 @@ pub fn fund_year_label(raw: Option<&str>) -> String {
     }
 }
 
-/// A status as the platform names it, when the legacy code is one of the table's codes.
-pub fn status_label(table: LegacyTable, raw: Option<&str>) -> String {
+/// A status as the platform names it, when the legacy code is one of the table's codes (the
+/// spec's map, `ykt_domain::platform::legacy_status_name`); else the code as written.
+pub(crate) fn status_label(table: LegacyTable, raw: Option<&str>) -> String {
     let code = raw.unwrap_or("").trim();
-    let names: &[(&str, &str)] = match table {
-        LegacyTable::Payments => &[
-            ("0", "pending"),
-            ("1", "paid"),
-            ("2", "failed"),
-            ("3", "refunded"),
-            ("4", "reissued"),
-        ],
-        LegacyTable::Batches => &[
-            ("0", "entered"),
-            ("1", "reviewed"),
-            ("2", "announcing"),
-            ("3", "announced"),
-            ("4", "sent"),
-            ("5", "returned"),
-            ("9", "void"),
-        ],
-        LegacyTable::Beneficiaries => &[("1", "active"), ("2", "suspended"), ("9", "deceased")],
-        _ => &[],
-    };
-    names
-        .iter()
-        .find(|(c, _)| *c == code)
-        .map_or_else(|| code.to_owned(), |(_, n)| (*n).to_owned())
+    ykt_domain::platform::legacy_status_name(table, code)
+        .map_or_else(|| code.to_owned(), str::to_owned)
 }
 
 /// Reads a query page by page on the key in its first column: `sql(filter)` builds the
@@ -171,7 +150,10 @@ async fn keyset_pages(
 
 impl LegacySide<'_> {
     /// Calls `f` for every row of T_BTDX, T_ZJZB, T_FFPC and T_FFMX.
-    pub(crate) async fn each(&self, mut f: impl FnMut(Fact<'_>)) -> Result<(), ReconcileError> {
+    pub(crate) async fn each(
+        &self,
+        mut f: impl FnMut(LegacyEntry<'_>),
+    ) -> Result<(), ReconcileError> {
         let regions = Regions::shaanxi();
         match self {
             LegacySide::Database(db) => {
@@ -197,7 +179,7 @@ impl LegacySide<'_> {
                     };
                     keyset_pages(&mut snapshot, &id(key), sql, |r| {
                         let county = county_of(&regions, r[1].as_deref());
-                        f(Fact {
+                        f(LegacyEntry {
                             table,
                             key: r[0].as_deref().unwrap_or(""),
                             county: &county,
@@ -236,7 +218,7 @@ impl LegacySide<'_> {
                     if county == UNATTRIBUTED_COUNTY {
                         county = county_of(&regions, r[2].as_deref());
                     }
-                    f(Fact {
+                    f(LegacyEntry {
                         table: LegacyTable::Payments,
                         key: r[0].as_deref().unwrap_or(""),
                         county: &county,
@@ -272,7 +254,7 @@ impl LegacySide<'_> {
                         let county = county_of(&regions, r[region].as_deref());
                         let [amount, program, year, status] =
                             [amount, program, year, status].map(|i| at(&r, i));
-                        f(Fact {
+                        f(LegacyEntry {
                             table,
                             key: &key,
                             county: &county,
@@ -302,7 +284,7 @@ impl LegacySide<'_> {
                         .or_else(|| number(&r[dxid]).and_then(|d| person_county.get(&d)))
                         .cloned()
                         .unwrap_or_else(|| UNATTRIBUTED_COUNTY.to_owned());
-                    f(Fact {
+                    f(LegacyEntry {
                         table: t,
                         key: r[0].as_deref().unwrap_or(""),
                         county: &county,

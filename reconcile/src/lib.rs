@@ -13,7 +13,10 @@
 
 mod balance;
 mod diff;
+#[cfg(test)]
+mod differential_tests;
 mod flags;
+mod late_writes;
 mod legacy_side;
 
 pub use balance::{
@@ -33,7 +36,8 @@ pub fn platform_caption(table: &str) -> &'static str {
 }
 pub use diff::{RowDiff, row_diff};
 pub use flags::{FlagHit, audit_flags};
-pub use legacy_side::{LegacySide, county_of, fund_year_label, money, status_label};
+pub use late_writes::writes_after_freeze;
+pub use legacy_side::LegacySide;
 
 /// Reconcile errors.
 #[derive(Debug, thiserror::Error)]
@@ -42,8 +46,6 @@ pub enum ReconcileError {
     Db(#[from] ykt_db::DbError),
     #[error(transparent)]
     Stage(#[from] ykt_stage::StageError),
-    #[error(transparent)]
-    Extract(#[from] ykt_extract::ExtractError),
     #[error("comparing rows: {0}")]
     Polars(String),
     #[error("{url}: the target has no migration run {run_id}; load the stage first")]
@@ -54,7 +56,6 @@ impl ReconcileError {
     pub fn is_input_error(&self) -> bool {
         match self {
             ReconcileError::Db(e) => e.is_input_error(),
-            ReconcileError::Extract(e) => e.is_input_error(),
             ReconcileError::Stage(e) => e.is_input_error(),
             ReconcileError::NoRun { .. } => true,
             ReconcileError::Polars(_) => false,

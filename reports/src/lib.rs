@@ -23,9 +23,7 @@ pub use compare::{ReportChanges, compare_reports};
 
 pub use manifest::{Manifest, ManifestFile, Verification, verify};
 pub use signoff::{SignoffState, signoff_state};
-pub use summary::{
-    CountySummary, PlatformSummary, ProvinceSummary, ProvinceTotals, RowDiffSummary, TableSummary,
-};
+pub use summary::{CountySummary, ProvinceSummary, ProvinceTotals};
 pub use ykt_domain::{Masker, mask_account, mask_id};
 
 /// Report errors.
@@ -49,6 +47,13 @@ pub enum ReportError {
     },
     #[error("{path}: not a report folder of ykt ({reason})")]
     NotReports { path: PathBuf, reason: String },
+    /// The target holds a value ykt wrote that does not read back (never a silent 0).
+    #[error("{what}: {value:?} does not read back as {expected}")]
+    Unreadable {
+        what: String,
+        value: String,
+        expected: &'static str,
+    },
 }
 
 impl ReportError {
@@ -73,7 +78,7 @@ impl ReportError {
                     | std::io::ErrorKind::StorageFull
                     | std::io::ErrorKind::QuotaExceeded
             ),
-            ReportError::Xlsx { .. } => false,
+            ReportError::Xlsx { .. } | ReportError::Unreadable { .. } => false,
         }
     }
 }
@@ -510,7 +515,7 @@ pub(crate) fn listings<'a>(r: &'a CountyReport<'_>) -> Vec<Listing<'a>> {
                     c.legacy_mxid.clone(),
                     c.program.clone(),
                     c.fund_year.clone(),
-                    c.amount.clone(),
+                    ykt_domain::format_money(c.amount),
                     c.status.clone(),
                 ]
             })),

@@ -6,7 +6,7 @@ use ykt_db::{Db, quote_literal};
 use crate::ReportError;
 
 /// A county's latest sign-off, judged against a report.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct SignoffState {
     pub signed_by: String,
     pub signed_at: String,
@@ -75,7 +75,7 @@ pub(crate) struct CarriedLine {
     pub legacy_mxid: String,
     pub program: String,
     pub fund_year: String,
-    pub amount: String,
+    pub amount: ykt_domain::Money,
     pub status: String,
 }
 
@@ -93,16 +93,26 @@ pub(crate) async fn carried_over(
             ),
         )
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|mut r| CarriedLine {
-            legacy_mxid: r[0].take().unwrap_or_default(),
-            program: r[1].take().unwrap_or_default(),
-            fund_year: r[2].take().unwrap_or_default(),
-            amount: r[3].take().unwrap_or_default(),
-            status: r[4].take().unwrap_or_default(),
+    rows.into_iter()
+        .map(|mut r| {
+            let raw = r[3].take().unwrap_or_default();
+            let amount = ykt_domain::parse_money(&raw).ok_or_else(|| ReportError::Unreadable {
+                what: format!(
+                    "cutover_carry_over, line {}",
+                    r[0].as_deref().unwrap_or("?")
+                ),
+                value: raw.clone(),
+                expected: "an amount",
+            })?;
+            Ok(CarriedLine {
+                legacy_mxid: r[0].take().unwrap_or_default(),
+                program: r[1].take().unwrap_or_default(),
+                fund_year: r[2].take().unwrap_or_default(),
+                amount,
+                status: r[4].take().unwrap_or_default(),
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// The sync increments that changed the county: (increment, when, legacy rows).

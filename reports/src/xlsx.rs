@@ -9,7 +9,6 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 
 use crate::html::program_years;
-use crate::summary::amount;
 use crate::{CountyReport, ReportError, listings, table_caption};
 
 /// Excel's row limit, less the header.
@@ -137,9 +136,9 @@ fn build(r: &CountyReport<'_>, book: &mut Workbook) -> Result<(), XlsxError> {
                 Cell::Int(f.loaded_rows as i64),
                 Cell::Int(f.merged_rows as i64),
                 Cell::Int(f.rejected_rows as i64),
-                Cell::Money(amount(&f.source_amount)),
-                Cell::Money(amount(&f.loaded_amount)),
-                Cell::Money(amount(&f.rejected_amount)),
+                Cell::Money(f.source_amount),
+                Cell::Money(f.loaded_amount),
+                Cell::Money(f.rejected_amount),
                 Cell::Int(f.unreadable_amount_rows as i64),
             ])?;
         }
@@ -173,7 +172,7 @@ fn build(r: &CountyReport<'_>, book: &mut Workbook) -> Result<(), XlsxError> {
                     text(table),
                     text(&p.program),
                     text(r.programs.get(&p.program).map_or("", String::as_str)),
-                    text(&p.year),
+                    text(&p.fund_year),
                     Cell::Int(p.source_rows as i64),
                     Cell::Money(p.source_amount),
                     Cell::Int(p.loaded_rows as i64),

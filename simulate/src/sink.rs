@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use tokio::sync::mpsc;
+use ykt_db::ident;
 use ykt_db::{Db, Engine, quote_literal};
 use ykt_domain::{ColumnKind, LegacyRow, LegacyTable};
-use ykt_extract::{ExportEncoding, ExportWriter, create_legacy_schema, ident};
+use ykt_extract::{ExportEncoding, ExportWriter, create_legacy_schema};
 
 use crate::SimError;
 

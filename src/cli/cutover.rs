@@ -6,25 +6,19 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use ykt_cutover::{Expect, Operation, Outcome, Phase, Route, Side, System};
+use ykt_cutover::{Context, Expect, Operation, Outcome, Phase, Route, Side, System};
 use ykt_db::Db;
 use ykt_extract::LegacySource;
+use ykt_pipeline::freeze::{FreezeRequest, FreezeStep};
+use ykt_pipeline::sync::{SyncOptions, SyncReport};
 use ykt_stage::Stage;
 
-use super::reconcile::{ReportFlags, run_reconcile};
-use super::{
-    Classify, Failure, context, database_url, input, lock_stage, open_target_for_writing, stamp,
-};
+use super::reconcile::{ReportFlags, print_outcome, run_reconcile};
+use super::{Classify, Failure, database_url, input, lock_stage, open_target_for_writing};
 
 fn parse_phase(text: &str) -> Result<Phase, String> {
     Phase::parse(text)
         .ok_or_else(|| format!("{text:?} is not a phase; use paused, dual-run or frozen"))
-}
-
-fn who(by: &Option<String>) -> String {
-    by.clone()
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// Show the phase at --at, what each system may do now, the time to the next boundary, and per
@@ -36,35 +30,19 @@ pub struct StatusArgs {
     target: Option<String>,
 }
 
-fn allowed(phase: Phase, year: i32) -> (String, String) {
-    let policy = &context().policy;
-    let legacy = match phase {
-        Phase::Open => "read-write".to_owned(),
-        Phase::Paused => "no writes at all".to_owned(),
-        Phase::DualRun => format!("payments for fund years ≤ {year} only"),
-        Phase::Frozen => "read-only".to_owned(),
+pub async fn status(ctx: &Context, args: StatusArgs) -> Result<ExitCode, Failure> {
+    let target = match &args.target {
+        Some(t) => Some(database_url(t)?),
+        None => None,
     };
-    let new = match phase {
-        Phase::Open => "not live".to_owned(),
-        Phase::Paused => "migration, reconciliation, county reports".to_owned(),
-        Phase::DualRun => format!(
-            "live; fund years ≥ {}; may not pay lines owned by legacy",
-            policy.legacy_max_fund_year + 1
-        ),
-        Phase::Frozen => "the only system".to_owned(),
-    };
-    (legacy, new)
-}
-
-pub async fn status(args: StatusArgs) -> Result<ExitCode, Failure> {
-    let ctx = context();
-    let phase = ctx.policy.phase_at(ctx.at);
-    let (legacy, new) = allowed(phase, ctx.policy.legacy_max_fund_year);
-    println!("at {} (policy: {})", stamp(), ctx.policy_source);
-    println!("phase: {} {}", phase.name(), phase.chinese());
-    println!("  legacy system: {legacy}");
-    println!("  new platform:  {new}");
-    match ctx.policy.next_boundary(ctx.at) {
+    let status = ykt_pipeline::status::status(ctx, target.as_ref())
+        .await
+        .classify()?;
+    println!("at {} (policy: {})", ctx.stamp(), ctx.policy_source);
+    println!("phase: {} {}", status.phase.name(), status.phase.chinese());
+    println!("  legacy system: {}", status.legacy_may);
+    println!("  new platform:  {}", status.platform_may);
+    match status.next {
         Some((next, when)) => {
             let left = when.signed_duration_since(ctx.at);
             println!(
@@ -78,37 +56,24 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode, Failure> {
         }
         None => println!("next: none; the cutover is complete"),
     }
-    let Some(target) = &args.target else {
+    let (Some(target), Some(counties)) = (&args.target, status.counties) else {
+        if let Some(target) = &args.target {
+            println!("counties: no reconciliation recorded in {target} yet");
+        }
         return Ok(ExitCode::SUCCESS);
     };
-    let db = Db::connect(&database_url(target)?).await.classify()?;
-    if !db.table_exists("cutover_county_report").await.classify()? {
-        println!("counties: no reconciliation recorded in {target} yet");
-        return Ok(ExitCode::SUCCESS);
-    }
-    let rows = db
-        .fetch_text_rows(
-            "reading the county reports",
-            "SELECT r.county_code, r.at, CAST(r.balanced AS TEXT), r.summary_sha256 FROM cutover_county_report r WHERE r.id = (SELECT MAX(id) FROM cutover_county_report x WHERE x.county_code = r.county_code) ORDER BY r.county_code",
-        )
-        .await
-        .classify()?;
+    let _ = target;
     println!(
         "{:<7} {:<26} {:<9} sign-off",
         "county", "last reconciliation", "verdict"
     );
-    for r in rows {
-        let county = r[0].clone().unwrap_or_default();
-        let sha = r[3].clone().unwrap_or_default();
-        let verdict = if r[2].as_deref() == Some("1") {
+    for c in counties {
+        let verdict = if c.balanced {
             "balanced"
         } else {
             "NOT balanced"
         };
-        let signoff = match ykt_reports::signoff_state(&db, &county, &sha)
-            .await
-            .classify()?
-        {
+        let signoff = match c.signoff {
             None => "not signed".to_owned(),
             Some(s) if s.applies => {
                 format!("signed by {} at {}: applies", s.signed_by, s.signed_at)
@@ -121,11 +86,10 @@ pub async fn status(args: StatusArgs) -> Result<ExitCode, Failure> {
             ),
         };
         println!(
-            "{county:<7} {:<26} {verdict:<9} {signoff}",
-            r[1].clone().unwrap_or_default()
+            "{:<7} {:<26} {verdict:<9} {signoff}",
+            c.county, c.reconciled_at
         );
     }
-    db.close().await;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -176,49 +140,7 @@ async fn open(url: &str) -> Result<Db, Failure> {
     Db::connect(&database_url(url)?).await.classify()
 }
 
-/// Puts a phase's guard on one database (with the legacy account's privileges), and records
-/// it in the target. Returns the triggers created and what was done to the privileges.
-async fn put_on_guard(
-    target: &Db,
-    side: Side,
-    db: &Db,
-    phase: Phase,
-    by: &str,
-    reason: &str,
-) -> Result<(usize, String), Failure> {
-    let policy = &context().policy;
-    let n = ykt_cutover::install(db, side, policy, phase)
-        .await
-        .classify()?;
-    let mut note = String::new();
-    if side == Side::Legacy
-        && let Some(account) = &policy.legacy_account
-    {
-        let writes = matches!(phase, Phase::Open | Phase::DualRun);
-        if let Some(sql) = ykt_cutover::set_write_privileges(db, account, writes)
-            .await
-            .classify()?
-        {
-            note = format!("; {sql}");
-        }
-    }
-    ykt_cutover::record_guard(
-        target,
-        &stamp(),
-        "install",
-        side.name(),
-        phase,
-        &db.url().to_string(),
-        by,
-        &format!("{reason}{note}"),
-    )
-    .await
-    .classify()?;
-    Ok((n, note))
-}
-
-pub async fn guard(args: GuardArgs) -> Result<ExitCode, Failure> {
-    let ctx = context();
+pub async fn guard(ctx: &Context, args: GuardArgs) -> Result<ExitCode, Failure> {
     let (GuardAction::Install(o) | GuardAction::Verify(o) | GuardAction::Remove(o)) = &args.action;
     let phase = o.phase.unwrap_or_else(|| ctx.policy.phase_at(ctx.at));
     // Installing or removing guards writes the target (the record of who did it): one writer.
@@ -240,11 +162,14 @@ pub async fn guard(args: GuardArgs) -> Result<ExitCode, Failure> {
         dbs.push((Side::Legacy, l));
     }
     dbs.push((Side::Target, &target));
-    let by = who(&o.by);
+    let by = ykt_pipeline::who(o.by.as_deref());
     let code = match &args.action {
         GuardAction::Install(_) => {
             for (side, db) in &dbs {
-                let (n, note) = put_on_guard(&target, *side, db, phase, &by, &o.reason).await?;
+                let (n, note) =
+                    ykt_pipeline::guard::install(ctx, &target, *side, db, phase, &by, &o.reason)
+                        .await
+                        .classify()?;
                 println!(
                     "{} ({}): {} guard installed, {n} triggers{note}",
                     side.name(),
@@ -256,26 +181,9 @@ pub async fn guard(args: GuardArgs) -> Result<ExitCode, Failure> {
         }
         GuardAction::Remove(_) => {
             for (side, db) in &dbs {
-                let n = ykt_cutover::remove(db).await.classify()?;
-                if *side == Side::Legacy
-                    && let Some(account) = &ctx.policy.legacy_account
-                {
-                    ykt_cutover::set_write_privileges(db, account, true)
-                        .await
-                        .classify()?;
-                }
-                ykt_cutover::record_guard(
-                    &target,
-                    &stamp(),
-                    "remove",
-                    side.name(),
-                    phase,
-                    &db.url().to_string(),
-                    &by,
-                    &o.reason,
-                )
-                .await
-                .classify()?;
+                let n = ykt_pipeline::guard::remove(ctx, &target, *side, db, phase, &by, &o.reason)
+                    .await
+                    .classify()?;
                 println!("{} ({}): {n} guard triggers removed", side.name(), db.url());
             }
             ExitCode::SUCCESS
@@ -382,8 +290,7 @@ fn split_csv_line(line: &str) -> Vec<String> {
     out
 }
 
-pub fn route(args: RouteArgs) -> Result<ExitCode, Failure> {
-    let ctx = context();
+pub fn route(ctx: &Context, args: RouteArgs) -> Result<ExitCode, Failure> {
     let phase = ctx.policy.phase_at(ctx.at);
     let bytes = std::fs::read(&args.input)
         .map_err(|e| input(format!("cannot read {}: {e}", args.input.display())))?;
@@ -430,8 +337,8 @@ pub fn route(args: RouteArgs) -> Result<ExitCode, Failure> {
         let cells = split_csv_line(line);
         let get = |i: usize| cells.get(idx[i]).map(|s| s.trim()).unwrap_or("");
         let op = Operation::parse(get(5));
-        let amount_ok =
-            ykt_reconcile::money(Some(get(4))).is_some_and(|a| a > rust_decimal::Decimal::ZERO);
+        let amount_ok = ykt_domain::rules::money_value(Some(get(4)))
+            .is_some_and(|a| a > rust_decimal::Decimal::ZERO);
         let decision = match (op, amount_ok) {
             (None, _) => Route::Refused(format!(
                 "操作类型 {:?} 无法识别 | unknown operation",
@@ -471,7 +378,7 @@ pub fn route(args: RouteArgs) -> Result<ExitCode, Failure> {
     }
     println!(
         "at {} the phase is {} ({}): {} to legacy, {} to the new platform, {} refused; written to {}",
-        stamp(),
+        ctx.stamp(),
         phase.name(),
         phase.chinese(),
         outputs[0].1.len(),
@@ -506,21 +413,7 @@ pub struct SyncArgs {
     reports: ReportFlags,
 }
 
-async fn run_sync(
-    legacy_url: &ykt_db::DbUrl,
-    stage: &Stage,
-    db: &Db,
-    lookback: i64,
-) -> Result<ykt_cutover::SyncReport, Failure> {
-    ykt_load::apply_migrations(db).await.classify()?;
-    let options = ykt_cutover::SyncOptions {
-        at: stamp(),
-        lookback_minutes: lookback,
-        policy: &context().policy,
-    };
-    let report = ykt_cutover::sync(legacy_url, db, stage, &options, false)
-        .await
-        .classify()?;
+fn print_sync(report: &SyncReport) {
     println!(
         "sync increment {} into run {}: read {} new and {} re-read rows, wrote {} platform rows",
         report.increment,
@@ -532,16 +425,14 @@ async fn run_sync(
     for (county, n) in &report.counties {
         println!("  {county}: {n} legacy rows changed");
     }
-    Ok(report)
 }
 
-pub async fn sync(args: SyncArgs) -> Result<ExitCode, Failure> {
-    let ctx = context();
-    let phase = ctx.policy.phase_at(ctx.at);
+pub async fn sync(ctx: &Context, args: SyncArgs) -> Result<ExitCode, Failure> {
+    let phase = ctx.phase();
     if !matches!(phase, Phase::DualRun | Phase::Frozen) {
         return Err(input(format!(
             "at {} the phase is {}: the delta sync runs during dual-run (from {}); use --at to rehearse",
-            stamp(),
+            ctx.stamp(),
             phase.name(),
             ctx.policy.dual_run_from
         )));
@@ -551,42 +442,24 @@ pub async fn sync(args: SyncArgs) -> Result<ExitCode, Failure> {
     ykt_reports::prepare_out(&args.reports.out).classify()?;
     let target = open_target_for_writing(&args.target, "sync", false, Some(&legacy)).await?;
     let _stage_lock = lock_stage(&stage, "sync", true)?;
-    run_sync(&legacy, &stage, &target.db, args.lookback_minutes).await?;
-    let source = LegacySource::Database(legacy);
-    run_reconcile(&source, &stage, &args.target, &args.reports).await
-}
-
-/// Checks, before any step, that the archive folder can be written: created readable by its
-/// owner only (it holds every legacy row), and a file written and removed in it.
-fn writable_archive(dir: &std::path::Path, stage: &std::path::Path) -> Result<(), Failure> {
-    let refuse = |e: &dyn std::fmt::Display| {
-        input(format!(
-            "the archive folder {} cannot be written ({e}); choose another --archive before the freeze starts",
-            dir.display()
-        ))
+    let options = SyncOptions {
+        context: ctx,
+        lookback_minutes: args.lookback_minutes,
+        carry_over: false,
     };
-    ykt_stage::create_private_dir(dir).map_err(|e| refuse(&e))?;
-    let probe = dir.join(".ykt-probe");
-    std::fs::write(&probe, b"ykt").map_err(|e| refuse(&e))?;
-    std::fs::remove_file(&probe).map_err(|e| refuse(&e))?;
-    // The archive is about as large as the stage's copy of the legacy tables.
-    let needed: u64 = std::fs::read_dir(stage.join("legacy"))
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok()?.metadata().ok())
-                .map(|m| m.len())
-                .sum()
-        })
-        .unwrap_or(0);
-    let free = fs4::available_space(dir).unwrap_or(u64::MAX);
-    if needed > free {
-        return Err(refuse(&format!(
-            "it has {} KiB free, the legacy tables take about {} KiB",
-            free / 1024,
-            needed / 1024
-        )));
-    }
-    Ok(())
+    let report = ykt_pipeline::sync::sync(&legacy, &target.db, &stage, &options)
+        .await
+        .classify()?;
+    print_sync(&report);
+    let source = LegacySource::Database(legacy);
+    run_reconcile(
+        ctx,
+        &source,
+        &stage,
+        &super::database_url(&args.target)?,
+        &args.reports,
+    )
+    .await
 }
 
 /// The year-end freeze, in order: the frozen guard on, a final sync, every line still owned by
@@ -615,99 +488,47 @@ pub struct FreezeArgs {
     reports: ReportFlags,
 }
 
-pub async fn freeze(args: FreezeArgs) -> Result<ExitCode, Failure> {
-    let ctx = context();
-    let phase = ctx.policy.phase_at(ctx.at);
-    if phase != Phase::Frozen {
-        return Err(input(format!(
-            "at {} the phase is {}; the freeze is at {} (rehearse with --at)",
-            stamp(),
-            phase.name(),
-            ctx.policy.frozen_from
-        )));
-    }
+pub async fn freeze(ctx: &Context, args: FreezeArgs) -> Result<ExitCode, Failure> {
+    let request = FreezeRequest {
+        legacy: database_url(&args.legacy)?,
+        stage: args.stage.clone(),
+        target: database_url(&args.target)?,
+        archive: args.archive.clone(),
+        reports: args.reports.settings(),
+        by: ykt_pipeline::who(args.by.as_deref()),
+    };
     // Every folder and database is checked before step 1: a freeze must not stop at step 5.
-    let legacy_url = database_url(&args.legacy)?;
-    writable_archive(&args.archive, &args.stage)?;
-    ykt_reports::prepare_out(&args.reports.out).classify()?;
-    let stage = Stage::new(&args.stage);
-    let write = open_target_for_writing(&args.target, "freeze", false, Some(&legacy_url)).await?;
-    let _stage_lock = lock_stage(&stage, "freeze", true)?;
-    let target = &write.db;
-    ykt_load::apply_migrations(target).await.classify()?;
-    let legacy = open(&args.legacy).await?;
-    let by = who(&args.by);
-    // 1. The frozen guard, on both sides (installing it again is harmless).
-    for (side, db) in [(Side::Legacy, &legacy), (Side::Target, target)] {
-        let (n, _) = put_on_guard(target, side, db, Phase::Frozen, &by, "year-end freeze").await?;
-        println!("freeze 1/5: {} frozen guard on ({n} triggers)", side.name());
-    }
-    fail::fail_point!("freeze::step", |_| std::process::abort());
-    legacy.close().await;
-    // 2. The final sync.
-    if ykt_cutover::step_done(target, "final-sync")
-        .await
-        .classify()?
-    {
-        println!("freeze 2/5: final sync already done");
-    } else {
-        run_sync(&legacy_url, &stage, target, 10).await?;
-        ykt_cutover::mark_step(target, "final-sync", &stamp())
-            .await
-            .classify()?;
-        println!("freeze 2/5: final sync done");
-    }
-    fail::fail_point!("freeze::step", |_| std::process::abort());
-    // 3. Carry over.
-    if ykt_cutover::step_done(target, "carry-over")
-        .await
-        .classify()?
-    {
-        println!("freeze 3/5: carry-over already done");
-    } else {
-        let n = ykt_cutover::carry_over(target, &stamp()).await.classify()?;
-        ykt_cutover::mark_step(target, "carry-over", &stamp())
-            .await
-            .classify()?;
-        println!("freeze 3/5: {n} lines owned by legacy carried over to the new platform");
-    }
-    fail::fail_point!("freeze::step", |_| std::process::abort());
-    // 4. The final reconciliation: the stage now expects every line owned by the new platform.
-    // Re-transformed with every line owned by the new platform; the snapshot, and so the run
-    // its rows are recorded under, stays the same.
-    let as_of = stage
-        .manifest::<ykt_transform::TransformManifest>(ykt_stage::Step::Transform)
-        .ok()
-        .map(|m| m.as_of);
-    ykt_transform::transform(
-        &stage,
-        &ykt_transform::TransformOptions {
-            routing_year: 0,
-            as_of,
-            overwrite: true,
-        },
-        &|_, _| {},
-    )
+    let plan = ykt_pipeline::freeze::plan(ctx, request).await.classify()?;
+    let outcome = ykt_pipeline::freeze::execute(ctx, plan, &mut |step| match step {
+        FreezeStep::Guard { side, triggers } => {
+            println!(
+                "freeze 1/5: {} frozen guard on ({triggers} triggers)",
+                side.name()
+            );
+        }
+        FreezeStep::FinalSync(None) => println!("freeze 2/5: final sync already done"),
+        FreezeStep::FinalSync(Some(report)) => {
+            print_sync(&report);
+            println!("freeze 2/5: final sync done");
+        }
+        FreezeStep::CarryOver(None) => println!("freeze 3/5: carry-over already done"),
+        FreezeStep::CarryOver(Some(n)) => {
+            println!("freeze 3/5: {n} lines owned by legacy carried over to the new platform");
+        }
+        FreezeStep::Reconciling => println!("freeze 4/5: final reconciliation"),
+        FreezeStep::Archived { tables, dir } => println!(
+            "freeze 5/5: {tables} legacy tables archived in {} and verified against their SHA-256",
+            dir.display()
+        ),
+    })
+    .await
     .classify()?;
-    println!("freeze 4/5: final reconciliation");
-    let source = LegacySource::Database(legacy_url.clone());
-    let code = run_reconcile(&source, &stage, &args.target, &args.reports).await?;
-    fail::fail_point!("freeze::step", |_| std::process::abort());
-    // 5. The archive.
-    let manifest = ykt_cutover::archive(&legacy_url, &args.archive)
-        .await
-        .classify()?;
-    if !ykt_cutover::step_done(target, "archive").await.classify()? {
-        ykt_cutover::mark_step(target, "archive", &stamp())
-            .await
-            .classify()?;
-    }
-    println!(
-        "freeze 5/5: {} legacy tables archived in {} and verified against their SHA-256",
-        manifest.tables.len(),
-        args.archive.display()
-    );
-    Ok(code)
+    print_outcome(&outcome);
+    Ok(if outcome.reconciliation.balanced {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Record a county's sign-off (核对无误) of its report, bound to the report's SHA-256.
@@ -731,78 +552,24 @@ pub struct SignoffArgs {
     target: String,
 }
 
-pub async fn signoff(args: SignoffArgs) -> Result<ExitCode, Failure> {
-    let summary: ykt_reports::CountySummary = ykt_stage::read_json(&args.report).map_err(|e| {
-        input(format!(
-            "{} is not a county summary.json: {e}",
-            args.report.display()
-        ))
-    })?;
-    if summary.county_code != args.county {
-        return Err(input(format!(
-            "{} is county {}'s report, not {}",
-            args.report.display(),
-            summary.county_code,
-            args.county
-        )));
-    }
-    let sha = ykt_stage::sha256_file(&args.report).map_err(input)?;
-    let write = open_target_for_writing(&args.target, "signoff", false, None).await?;
-    let db = write.db.clone();
-    ykt_load::apply_migrations(&db).await.classify()?;
-    let e = db.engine();
-    let q = |v: &str| ykt_db::quote_literal(e, v);
-    let latest = db
-        .fetch_text_rows(
-            "reading the latest report",
-            &format!("SELECT summary_sha256, at FROM cutover_county_report WHERE county_code = {} ORDER BY id DESC LIMIT 1", q(&args.county)),
-        )
+pub async fn signoff(ctx: &Context, args: SignoffArgs) -> Result<ExitCode, Failure> {
+    let target = database_url(&args.target)?;
+    let signed = ykt_pipeline::signoff::signoff(ctx, &target, &args.county, &args.by, &args.report)
         .await
         .classify()?;
-    match latest.first() {
-        Some(r) if r[0].as_deref() == Some(sha.as_str()) => {}
-        Some(r) => {
-            return Err(input(format!(
-                "{} is not county {}'s latest report (the latest was written at {}); sign that one",
-                args.report.display(),
-                args.county,
-                r[1].clone().unwrap_or_default()
-            )));
-        }
-        None => {
-            return Err(input(format!(
-                "{} has no reconciliation of county {} to sign",
-                args.target, args.county
-            )));
-        }
-    }
-    if !summary.balanced {
+    if !signed.summary.balanced {
         println!(
             "warning: county {} does not balance; the sign-off records that it was signed as it is",
             args.county
         );
     }
-    db.execute(
-        "recording the sign-off",
-        &format!(
-            "INSERT INTO cutover_signoff (county_code, signed_by, signed_at, summary_sha256, run_id) VALUES ({}, {}, {}, {}, {})",
-            q(&args.county),
-            q(&args.by),
-            q(&stamp()),
-            q(&sha),
-            q(&summary.run_id)
-        ),
-    )
-    .await
-    .classify()?;
-    db.close().await;
     println!(
         "county {} {} signed off by {} at {} (report SHA-256 {})",
         args.county,
-        summary.county_name,
+        signed.summary.county_name,
         args.by,
-        stamp(),
-        &sha[..16]
+        signed.signed_at,
+        &signed.summary_sha256[..16]
     );
     Ok(ExitCode::SUCCESS)
 }

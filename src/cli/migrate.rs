@@ -7,11 +7,15 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use ykt_extract::LegacySource;
-use ykt_stage::Stage;
-use ykt_transform::{TableCounts, TransformManifest, TransformOptions};
+use std::sync::Arc;
 
-use super::{Classify, Failure, input, lock_stage, open_target_for_writing};
+use ykt_cutover::Context;
+use ykt_extract::LegacySource;
+use ykt_pipeline::migrate::{self, MigrateRequest, Progress, Step};
+use ykt_stage::Stage;
+use ykt_stage::{TableCounts, TransformManifest};
+
+use super::{Classify, Failure, database_url, input, lock_stage, open_target_for_writing};
 
 /// Where the legacy data comes from.
 #[derive(Debug, Args)]
@@ -76,9 +80,6 @@ pub struct ExtractArgs {
 pub struct TransformArgs {
     #[command(flatten)]
     stage: StageArgs,
-    /// Pending or failed lines of fund years up to this one stay owned by legacy.
-    #[arg(long, default_value_t = 2019)]
-    routing_year: i16,
     #[command(flatten)]
     as_of: AsOfArgs,
 }
@@ -146,99 +147,63 @@ pub struct MigrateArgs {
     /// Continue a crashed migration: reuse the finished stage and skip loaded counties.
     #[arg(long)]
     resume: bool,
-    /// Pending or failed lines of fund years up to this one stay owned by legacy.
-    #[arg(long, default_value_t = 2019)]
-    routing_year: i16,
     #[command(flatten)]
     as_of: AsOfArgs,
     #[command(flatten)]
     shrink: ShrinkArgs,
 }
 
-fn bar(prefix: &str) -> ProgressBar {
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {prefix}: {msg} ({elapsed})")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar.set_prefix(prefix.to_owned());
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
+/// The spinners of `ykt extract|transform|load|migrate`: one per step, with rows and rate.
+struct Spinners {
+    started: Instant,
+    bars: std::sync::Mutex<BTreeMap<&'static str, ProgressBar>>,
 }
 
-fn rate(rows: u64, started: Instant) -> String {
-    let secs = started.elapsed().as_millis().max(1);
-    format!("{}/s", u128::from(rows) * 1000 / secs)
-}
-
-async fn run_extract(
-    source: &LegacySource,
-    stage: &Stage,
-    overwrite: bool,
-) -> Result<Duration, Failure> {
-    let started = Instant::now();
-    let pb = bar("extract");
-    let pb2 = pb.clone();
-    let progress = move |table: &str, rows: u64| {
-        pb2.set_message(format!("{table} {rows} rows, {}", rate(rows, started)))
-    };
-    let manifest = ykt_extract::extract(source, stage, overwrite, &progress).await;
-    pb.finish_and_clear();
-    let manifest = manifest.classify()?;
-    let rows: u64 = manifest.tables.values().map(|t| t.rows).sum();
-    tracing::info!(rows, source = %source, "Extract finished.");
-    Ok(started.elapsed())
-}
-
-async fn run_transform(
-    stage: &Stage,
-    routing_year: i16,
-    as_of: Option<chrono::NaiveDate>,
-) -> Result<(TransformManifest, Duration), Failure> {
-    let started = Instant::now();
-    let pb = bar("transform");
-    let stage2 = stage.clone();
-    let pb2 = pb.clone();
-    let options = TransformOptions {
-        routing_year,
-        as_of,
-        ..TransformOptions::default()
-    };
-    let manifest = tokio::task::spawn_blocking(move || {
-        ykt_transform::transform(&stage2, &options, &|table, rows| {
-            pb2.set_message(format!("{table} {rows} rows, {}", rate(rows, started)))
+impl Spinners {
+    fn shared() -> Arc<dyn Progress> {
+        Arc::new(Spinners {
+            started: Instant::now(),
+            bars: std::sync::Mutex::default(),
         })
-    })
-    .await
-    .map_err(|e| Failure::Run(e.into()))?;
-    pb.finish_and_clear();
-    Ok((manifest.classify()?, started.elapsed()))
+    }
 }
 
-async fn run_load(
-    stage: &Stage,
-    target: &mut super::WriteTarget,
-    options: &ykt_load::LoadOptions,
-) -> Result<(ykt_load::LoadReport, Duration), Failure> {
-    let started = Instant::now();
-    let pb = bar("load");
-    let pb2 = pb.clone();
-    let progress =
-        move |county: &str, rows: u64| pb2.set_message(format!("county {county}: {rows} rows"));
-    let report = ykt_load::load(
-        stage,
-        &target.db,
-        options,
-        Some(&mut target.lock),
-        &progress,
-    )
-    .await;
-    pb.finish_and_clear();
-    Ok((report.classify()?, started.elapsed()))
+impl Progress for Spinners {
+    fn advance(&self, step: Step, what: &str, rows: u64) {
+        let Ok(mut bars) = self.bars.lock() else {
+            return;
+        };
+        let bar = bars.entry(step.name()).or_insert_with(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {prefix}: {msg} ({elapsed})")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.set_prefix(step.name());
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        let message = match step {
+            Step::Load => format!("county {what}: {rows} rows"),
+            _ => {
+                let millis = self.started.elapsed().as_millis().max(1);
+                format!("{what} {rows} rows, {}/s", u128::from(rows) * 1000 / millis)
+            }
+        };
+        bar.set_message(message);
+    }
+
+    fn end(&self, step: Step) {
+        if let Ok(mut bars) = self.bars.lock()
+            && let Some(bar) = bars.remove(step.name())
+        {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 /// The summary table: per legacy table, rows read, loaded, merged and rejected.
-fn print_summary(manifest: &TransformManifest, timings: &[(&str, Duration)], would: bool) {
+fn print_summary(manifest: &TransformManifest, timings: &[(Step, Duration)], would: bool) {
     let mut totals: BTreeMap<&str, TableCounts> = BTreeMap::new();
     for tables in manifest.counts.values() {
         for (table, c) in tables {
@@ -272,7 +237,7 @@ fn print_summary(manifest: &TransformManifest, timings: &[(&str, Duration)], wou
     );
     let times: Vec<String> = timings
         .iter()
-        .map(|(s, d)| format!("{s} {:.1}s", d.as_secs_f64()))
+        .map(|(s, d)| format!("{} {:.1}s", s.name(), d.as_secs_f64()))
         .collect();
     println!("time: {}", times.join(", "));
 }
@@ -281,20 +246,24 @@ pub async fn extract(args: ExtractArgs) -> Result<ExitCode, Failure> {
     let source = args.source.source()?;
     let stage = Stage::new(&args.stage.stage);
     let _lock = lock_stage(&stage, "extract", true)?;
-    let t = run_extract(&source, &stage, args.overwrite).await?;
+    let (_, took) = migrate::extract(&source, &stage, args.overwrite, &Spinners::shared())
+        .await
+        .classify()?;
     println!(
         "Extracted {source} into {} in {:.1}s.",
         stage.dir().display(),
-        t.as_secs_f64()
+        took.as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn transform(args: TransformArgs) -> Result<ExitCode, Failure> {
+pub async fn transform(ctx: &Context, args: TransformArgs) -> Result<ExitCode, Failure> {
     let stage = Stage::new(&args.stage.stage);
     let _lock = lock_stage(&stage, "transform", true)?;
-    let (manifest, t) = run_transform(&stage, args.routing_year, args.as_of.as_of).await?;
-    print_summary(&manifest, &[("transform", t)], true);
+    let (manifest, took) = migrate::transform(ctx, &stage, args.as_of.as_of, &Spinners::shared())
+        .await
+        .classify()?;
+    print_summary(&manifest, &[(Step::Transform, took)], true);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -307,9 +276,11 @@ pub async fn load(args: LoadArgs) -> Result<ExitCode, Failure> {
         resume: args.resume,
         allow_shrink: args.shrink.allow_shrink,
     };
-    let (report, t) = run_load(&stage, &mut target, &options).await?;
+    let (report, took) = migrate::load(&stage, &mut target, &options, &Spinners::shared())
+        .await
+        .classify()?;
     target.db.close().await;
-    print_summary(&manifest, &[("load", t)], false);
+    print_summary(&manifest, &[(Step::Load, took)], false);
     if report.steps_skipped > 0 {
         println!(
             "resumed: {} counties were already loaded",
@@ -320,79 +291,34 @@ pub async fn load(args: LoadArgs) -> Result<ExitCode, Failure> {
 }
 
 impl MigrateArgs {
-    /// The source, the stage and the target URL, for `ykt run`.
-    pub(crate) fn parts(&self) -> Result<(LegacySource, Stage, String), Failure> {
-        let target = self
-            .target
-            .clone()
-            .ok_or_else(|| input("--target URL is required"))?;
-        Ok((self.source.source()?, Stage::new(&self.stage.stage), target))
-    }
-
-    pub(crate) fn is_dry_run(&self) -> bool {
-        self.dry_run
+    /// What to migrate, as the pipeline takes it.
+    pub(crate) fn request(&self) -> Result<MigrateRequest, Failure> {
+        let target = match (&self.target, self.dry_run) {
+            (Some(raw), false) => Some(database_url(raw)?),
+            (None, false) => return Err(input("--target URL is required unless --dry-run")),
+            (_, true) => None,
+        };
+        Ok(MigrateRequest {
+            source: self.source.source()?,
+            stage: Stage::new(&self.stage.stage),
+            target,
+            dry_run: self.dry_run,
+            resume: self.resume,
+            as_of: self.as_of.as_of,
+            allow_shrink: self.shrink.allow_shrink,
+        })
     }
 }
 
-pub async fn migrate(args: MigrateArgs) -> Result<ExitCode, Failure> {
-    let source = args.source.source()?;
-    let stage = Stage::new(&args.stage.stage);
-    // What can be checked before the work is checked before it: the target (reachable, not the
-    // legacy database, no other writer) and the stage (no other run in it).
-    let target = match (&args.target, args.dry_run) {
-        (Some(t), false) => {
-            let legacy = match &source {
-                LegacySource::Database(url) => Some(url),
-                LegacySource::Export(_) => None,
-            };
-            Some(open_target_for_writing(t, "migrate", true, legacy).await?)
-        }
-        _ => None,
-    };
-    let _stage_lock = lock_stage(&stage, "migrate", true)?;
-    let mut timings = Vec::new();
-    let reuse = args.resume && stage.is_done(ykt_stage::Step::Transform);
-    let manifest = if reuse {
-        same_source(&stage, &source)?;
-        tracing::info!(stage = %stage.dir().display(), "Resuming: the stage is already transformed.");
-        stage.manifest(ykt_stage::Step::Transform).map_err(input)?
-    } else {
-        timings.push(("extract", run_extract(&source, &stage, true).await?));
-        let (manifest, t) = run_transform(&stage, args.routing_year, args.as_of.as_of).await?;
-        timings.push(("transform", t));
-        manifest
-    };
-    if args.dry_run {
-        print_summary(&manifest, &timings, true);
+pub async fn migrate(ctx: &Context, args: MigrateArgs) -> Result<ExitCode, Failure> {
+    let request = args.request()?;
+    let dry_run = request.dry_run;
+    let outcome = migrate::migrate(ctx, request, &Spinners::shared())
+        .await
+        .classify()?;
+    print_summary(&outcome.manifest, &outcome.timings, dry_run);
+    if dry_run {
         println!("dry run: the target was not touched");
-        return Ok(ExitCode::SUCCESS);
     }
-    let mut target = target.ok_or_else(|| input("--target URL is required unless --dry-run"))?;
-    // Resuming a run the target never began (the crash came before the load) is a plain load.
-    let resume = args.resume && ykt_load::run_started(&stage, &target.db).await.classify()?;
-    let options = ykt_load::LoadOptions {
-        resume,
-        allow_shrink: args.shrink.allow_shrink,
-    };
-    let (_, t) = run_load(&stage, &mut target, &options).await?;
-    target.db.close().await;
-    timings.push(("load", t));
-    print_summary(&manifest, &timings, false);
     Ok(ExitCode::SUCCESS)
-}
-
-/// Refuses a stage extracted from another source than the one named: resuming it, or
-/// reconciling against it, would prove the wrong data.
-pub(crate) fn same_source(stage: &Stage, source: &LegacySource) -> Result<(), Failure> {
-    let manifest: ykt_extract::ExtractManifest =
-        stage.manifest(ykt_stage::Step::Extract).map_err(input)?;
-    let named = source.to_string();
-    if manifest.source.location != named {
-        return Err(input(format!(
-            "the stage {} was extracted from {}, not from {named}; run without --resume to extract {named}, or use that stage's own source",
-            stage.dir().display(),
-            manifest.source.location
-        )));
-    }
-    Ok(())
 }

@@ -8,6 +8,7 @@ mod report;
 mod schema;
 mod users;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -83,12 +84,14 @@ impl Failure {
             Failure::Run(e) => (e, 3),
         };
         let message = err.to_string();
-        eprintln!("error: {message}");
+        // Written, not `eprintln!`ed: a closed stderr must not turn an error into a panic.
+        let mut stderr = std::io::stderr();
+        let _ = writeln!(stderr, "error: {message}");
         let mut source = err.source();
         while let Some(s) = source {
             let cause = s.to_string();
             if !message.contains(&cause) {
-                eprintln!("  caused by: {cause}");
+                let _ = writeln!(stderr, "  caused by: {cause}");
             }
             source = s.source();
         }
@@ -123,7 +126,8 @@ classify_error!(
     ykt_users::UsersError,
     ykt_reconcile::ReconcileError,
     ykt_reports::ReportError,
-    ykt_cutover::CutoverError
+    ykt_cutover::CutoverError,
+    ykt_pipeline::PipelineError
 );
 
 pub(crate) fn input(message: impl std::fmt::Display) -> Failure {
@@ -141,62 +145,6 @@ fn parse_at(text: &str) -> Result<chrono::DateTime<chrono::FixedOffset>, String>
     ykt_cutover::parse_time(text).ok_or_else(|| {
         format!("{text:?} is not a time; write 2020-11-20, \"2020-11-20 10:00\" or 2020-11-20T10:00:00+08:00")
     })
-}
-
-/// The moment a command runs as (`--at`, else now) and the policy in force.
-pub(crate) struct Context {
-    pub at: chrono::DateTime<chrono::FixedOffset>,
-    pub policy: ykt_cutover::Policy,
-    /// Where the policy came from, for the record.
-    pub policy_source: String,
-}
-
-static CONTEXT: std::sync::OnceLock<Context> = std::sync::OnceLock::new();
-
-fn init_context(cli: &Cli) -> Result<(), Failure> {
-    if CONTEXT.get().is_some() {
-        return Ok(());
-    }
-    let (policy, policy_source) = match &cli.config {
-        Some(path) => (
-            ykt_cutover::Policy::from_file(path).classify()?,
-            path.display().to_string(),
-        ),
-        None if std::path::Path::new("ykt.toml").is_file() => (
-            ykt_cutover::Policy::from_file(std::path::Path::new("ykt.toml")).classify()?,
-            "ykt.toml".to_owned(),
-        ),
-        None => (
-            ykt_cutover::Policy::default(),
-            "built-in defaults".to_owned(),
-        ),
-    };
-    let at = cli
-        .at
-        .unwrap_or_else(|| chrono::Utc::now().with_timezone(&ykt_cutover::beijing()));
-    let _ = CONTEXT.set(Context {
-        at,
-        policy,
-        policy_source,
-    });
-    Ok(())
-}
-
-pub(crate) fn context() -> &'static Context {
-    CONTEXT.get_or_init(|| Context {
-        at: chrono::Utc::now().with_timezone(&ykt_cutover::beijing()),
-        policy: ykt_cutover::Policy::default(),
-        policy_source: "built-in defaults".to_owned(),
-    })
-}
-
-/// The moment as records and reports write it, sortable: `2020-11-20 10:00:00+08:00`.
-pub(crate) fn stamp() -> String {
-    context()
-        .at
-        .with_timezone(&ykt_cutover::beijing())
-        .format("%Y-%m-%d %H:%M:%S%:z")
-        .to_string()
 }
 
 impl Command {
@@ -224,81 +172,17 @@ impl Command {
     }
 }
 
-/// The new platform opened for writing: reachable, not the legacy database, and locked for this
-/// run (one writer at a time). The lock is let go when this is dropped.
-pub(crate) struct WriteTarget {
-    pub db: ykt_db::Db,
-    pub lock: ykt_db::WriterLock,
-}
-
-/// Opens the target for writing, checking what can be checked before any work: a MySQL target
-/// is refused before anything is created, the legacy database is refused as a target, a
-/// missing database is created only when `create`, and another writer's run is refused with
-/// who and since when.
+/// Opens the target for writing (see `ykt_pipeline::target::open_for_writing`).
 pub(crate) async fn open_target_for_writing(
     raw: &str,
     command: &str,
     create: bool,
     legacy: Option<&ykt_db::DbUrl>,
-) -> Result<WriteTarget, Failure> {
+) -> Result<ykt_pipeline::target::WriteTarget, Failure> {
     let url = database_url(raw)?;
-    if url.engine() == ykt_db::Engine::MySql {
-        return Err(input(format!(
-            "{url}: the new platform is PostgreSQL or SQLite; MySQL/MariaDB is the legacy system's engine, not a target"
-        )));
-    }
-    if let Some(legacy) = legacy
-        && same_database(&url, legacy)
-    {
-        return Err(input(format!(
-            "{url} is the legacy database itself; the target must be another database"
-        )));
-    }
-    // A SQLite target is locked before it is opened: opening it while another run writes would
-    // meet SQLite's own lock rather than a sentence naming that run.
-    let sqlite_lock = if url.engine() == ykt_db::Engine::Sqlite {
-        if !create && !std::path::Path::new(url.database()).is_file() {
-            return Err(input(format!(
-                "{url}: no such database file; `ykt migrate` or `ykt load` creates the target"
-            )));
-        }
-        Some(ykt_db::Db::sqlite_writer_lock(&url, command).classify()?)
-    } else {
-        None
-    };
-    let db = if create {
-        ykt_db::Db::connect_or_create(&url).await
-    } else {
-        ykt_db::Db::connect(&url).await
-    }
-    .classify()?;
-    if db.table_exists("T_FFMX").await.classify()? {
-        return Err(input(format!(
-            "{url} holds the legacy table T_FFMX: it looks like the legacy database; the target must be another database"
-        )));
-    }
-    let (db, lock) = match sqlite_lock {
-        Some(lock) => (db, lock),
-        None => db.writer_lock(command).await.classify()?,
-    };
-    Ok(WriteTarget { db, lock })
-}
-
-/// Whether two URLs name the same database (same engine, server and database, or the same
-/// SQLite file).
-fn same_database(a: &ykt_db::DbUrl, b: &ykt_db::DbUrl) -> bool {
-    if a.engine() != b.engine() {
-        return false;
-    }
-    match a.engine() {
-        ykt_db::Engine::Sqlite => {
-            let canon = |u: &ykt_db::DbUrl| {
-                std::fs::canonicalize(u.database()).unwrap_or_else(|_| u.database().into())
-            };
-            canon(a) == canon(b)
-        }
-        _ => a.to_string() == b.to_string(),
-    }
+    ykt_pipeline::target::open_for_writing(&url, command, create, legacy)
+        .await
+        .classify()
 }
 
 /// Takes a stage folder's lock: exclusive to write it, shared to read it.
@@ -307,39 +191,41 @@ pub(crate) fn lock_stage(
     command: &str,
     exclusive: bool,
 ) -> Result<ykt_stage::StageLock, Failure> {
-    stage.lock(command, exclusive).map_err(|e| {
-        if e.is_input_error() {
-            Failure::Input(e.into())
-        } else {
-            Failure::Run(e.into())
-        }
-    })
+    ykt_pipeline::target::lock_stage(stage, command, exclusive).classify()
 }
 
 pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
-    init_context(&cli)?;
+    let ctx = &ykt_cutover::Context::load(cli.config.as_deref(), cli.at).classify()?;
     if let Some(ca) = &cli.ca_file {
         if !ca.is_file() {
             return Err(input(format!("--ca-file {}: no such file", ca.display())));
         }
         ykt_db::set_ca_file(ca);
     }
-    match cli.command {
+    execute(ctx, cli.command).await
+}
+
+/// Runs a command at the context's moment, under its policy.
+pub(crate) async fn execute(
+    ctx: &ykt_cutover::Context,
+    command: Command,
+) -> Result<ExitCode, Failure> {
+    match command {
         Command::Generate(args) => generate::run(*args).await,
         Command::Extract(args) => migrate::extract(args).await,
-        Command::Transform(args) => migrate::transform(args).await,
+        Command::Transform(args) => migrate::transform(ctx, args).await,
         Command::Load(args) => migrate::load(args).await,
-        Command::Migrate(args) => migrate::migrate(*args).await,
-        Command::Reconcile(args) => reconcile::reconcile_cmd(*args).await,
-        Command::Run(args) => reconcile::run(*args).await,
-        Command::Demo(args) => Box::pin(reconcile::demo(args)).await,
+        Command::Migrate(args) => migrate::migrate(ctx, *args).await,
+        Command::Reconcile(args) => reconcile::reconcile_cmd(ctx, *args).await,
+        Command::Run(args) => reconcile::run(ctx, *args).await,
+        Command::Demo(args) => Box::pin(reconcile::demo(ctx, args)).await,
         Command::Report(args) => report::run(args),
-        Command::Status(args) => cutover::status(args).await,
-        Command::Guard(args) => cutover::guard(args).await,
-        Command::Route(args) => cutover::route(args),
-        Command::Sync(args) => cutover::sync(*args).await,
-        Command::Freeze(args) => cutover::freeze(*args).await,
-        Command::Signoff(args) => cutover::signoff(args).await,
+        Command::Status(args) => cutover::status(ctx, args).await,
+        Command::Guard(args) => cutover::guard(ctx, args).await,
+        Command::Route(args) => cutover::route(ctx, args),
+        Command::Sync(args) => cutover::sync(ctx, *args).await,
+        Command::Freeze(args) => cutover::freeze(ctx, *args).await,
+        Command::Signoff(args) => cutover::signoff(ctx, args).await,
         Command::Schema(args) => schema::run(args).await,
         Command::Users(args) => users::run(args).await,
     }

@@ -4,13 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use ykt_db::Db;
+use ykt_cutover::Context;
 use ykt_domain::format_money;
 use ykt_extract::LegacySource;
-use ykt_reconcile::{FlagHit, LegacySide, Reconciliation, audit_flags, reconcile, row_diff};
-use ykt_reports::{ReportInput, write_reports};
+use ykt_pipeline::reconcile::{ReconcileOutcome, ReportSettings, reconcile_and_report};
+use ykt_reconcile::{FlagHit, Reconciliation};
 use ykt_stage::Stage;
-use ykt_transform::TransformManifest;
 
 use super::migrate::{MigrateArgs, SourceArgs, StageArgs};
 use super::{Classify, Failure, database_url, input};
@@ -60,6 +59,15 @@ pub struct ReportFlags {
     unmasked: bool,
 }
 
+impl ReportFlags {
+    pub(crate) fn settings(&self) -> ReportSettings {
+        ReportSettings {
+            out: self.out.clone(),
+            unmasked: self.unmasked,
+        }
+    }
+}
+
 /// Migrate, then reconcile: `ykt migrate` and `ykt reconcile` with the same flags.
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -85,161 +93,38 @@ pub struct DemoArgs {
     unmasked: bool,
 }
 
+/// Reconciles and writes the reports (`ykt_pipeline::reconcile`), then prints the balance, the
+/// flags and where the reports are. Exit 0 balanced, 1 not.
 pub(crate) async fn run_reconcile(
+    ctx: &Context,
     source: &LegacySource,
     stage: &Stage,
-    target: &str,
+    url: &ykt_db::DbUrl,
     reports: &ReportFlags,
 ) -> Result<ExitCode, Failure> {
-    let out = reports.out.as_path();
-    // The report folder first: a folder that cannot take the reports is found before the work.
-    ykt_reports::prepare_out(out).classify()?;
-    let manifest: TransformManifest = stage.manifest(ykt_stage::Step::Transform).map_err(input)?;
-    // A stage a delta sync refreshed holds rows recorded under the run it synced into.
-    let run_id = ykt_cutover::stage_run_id(stage).unwrap_or_else(|| manifest.run_id.clone());
-    let url = database_url(target)?;
-    let target_db = Db::connect(&url).await.classify()?;
-    let legacy_db = match source {
-        LegacySource::Database(url) => Some(Db::connect(url).await.classify()?),
-        LegacySource::Export(_) => None,
-    };
-    let side = match &legacy_db {
-        Some(db) => LegacySide::Database(db),
-        None => LegacySide::Snapshot(stage),
-    };
-    let started = std::time::Instant::now();
-    let live = platform_is_live(&target_db).await.classify()?;
-    let result = reconcile(&side, &target_db, &run_id, live).await;
-    tracing::info!(
-        seconds = started.elapsed().as_secs(),
-        "Control totals read from both sides."
-    );
-    let mut flags = audit_flags(&side, &target_db).await;
-    tracing::info!(
-        seconds = started.elapsed().as_secs(),
-        "Audit flags computed."
-    );
-    if let (Some(db), Ok(found)) = (&legacy_db, &mut flags) {
-        found.extend(writes_after_freeze(db).await.classify()?);
-    }
-    let counties: std::collections::BTreeSet<String> = match &result {
-        Ok(rec) => rec.counties.iter().map(|c| c.county_code.clone()).collect(),
-        Err(_) => Default::default(),
-    };
-    let diffs = row_diff(stage, &target_db, &counties, live).await;
-    tracing::info!(seconds = started.elapsed().as_secs(), "Rows compared.");
-    if let Some(db) = legacy_db {
-        db.close().await;
-    }
-    let mut rec = result.classify()?;
-    let flags = flags.classify()?;
-    let diffs = diffs.classify()?;
-    rec.apply_row_diff(&diffs);
-    let path = out.join("reconcile.json");
-    ykt_stage::write_json(&path, &rec).classify()?;
-    // The machine-readable diffs are masked like every report of a masked run.
-    let mask = ykt_domain::Masker {
-        unmasked: reports.unmasked,
-    };
-    let shown: Vec<ykt_reconcile::RowDiff> = diffs
-        .iter()
-        .map(|d| {
-            let field = d.field.clone().unwrap_or_default();
-            let show = |v: &Option<String>| v.as_ref().map(|v| mask.show(&field, Some(v)));
-            ykt_reconcile::RowDiff {
-                expected: show(&d.expected),
-                actual: show(&d.actual),
-                ..d.clone()
-            }
-        })
-        .collect();
-    ykt_stage::write_json(&out.join("diffs.json"), &shown).classify()?;
-    let flags_path = out.join("flags.json");
-    ykt_stage::write_json(&flags_path, &flags).classify()?;
-    let input = ReportInput {
-        reconciliation: &rec,
-        flags: &flags,
-        diffs: &diffs,
-        unmasked: reports.unmasked,
-        legacy: match source {
-            LegacySource::Database(url) => url.to_string(),
-            LegacySource::Export(dir) => format!("export:{}", dir.display()),
-        },
-        target: url.to_string(),
-        generated_at: super::stamp(),
-        as_of: Some(manifest.as_of.to_string()),
-        parameters: serde_json::json!({
-            "as_of": manifest.as_of.to_string(),
-            "stage": stage.dir().display().to_string(),
-            "out": out.display().to_string(),
-            "unmasked": reports.unmasked,
-            "extract_manifest_sha256": ykt_stage::sha256_file(&stage.manifest_path(ykt_stage::Step::Extract)).ok(),
-        }),
-    };
-    ykt_load::apply_migrations(&target_db).await.classify()?;
-    let written = write_reports(&input, &target_db, out).await;
-    target_db.close().await;
-    let written = written.classify()?;
-    print_reconciliation(&rec);
-    print_flags(&flags);
-    println!(
-        "reports: {} files, each with its SHA-256 in {}",
-        written.files,
-        written.manifest.display()
-    );
-    println!("provincial report: {}", written.province_html.display());
-    Ok(if rec.balanced {
+    let outcome = reconcile_and_report(ctx, source, stage, url, &reports.settings())
+        .await
+        .classify()?;
+    print_outcome(&outcome);
+    Ok(if outcome.reconciliation.balanced {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
 }
 
-/// Whether the new platform is live: a dual-run or frozen guard was put on it.
-async fn platform_is_live(target: &Db) -> Result<bool, ykt_db::DbError> {
-    if !target.table_exists("cutover_guard_event").await? {
-        return Ok(false);
-    }
-    Ok(target
-        .fetch_i64(
-            "asking whether the platform is live",
-            "SELECT COUNT(*) FROM cutover_guard_event WHERE system = 'target' AND action = 'install' AND phase IN ('dual-run', 'frozen')",
-        )
-        .await?
-        .unwrap_or(0)
-        > 0)
-}
-
-/// `A_LEGACY_WRITE_AFTER_FREEZE`: legacy rows stamped after the freeze boundary, each in the
-/// county the legacy side counts it in (a line: its batch's, else its beneficiary's).
-async fn writes_after_freeze(legacy: &Db) -> Result<Vec<FlagHit>, ykt_cutover::CutoverError> {
-    let frozen = super::context()
-        .policy
-        .frozen_from
-        .with_timezone(&ykt_cutover::beijing())
-        .format("%Y-%m-%d %H:%M:%S")
-        .to_string();
-    let regions = ykt_domain::Regions::shaanxi();
-    Ok(ykt_cutover::writes_after(legacy, &frozen)
-        .await?
-        .into_iter()
-        .map(|w| FlagHit {
-            flag: ykt_domain::AuditFlag::LegacyWriteAfterFreeze.code(),
-            county_code: match ykt_reconcile::county_of(&regions, w.region.as_deref()) {
-                c if c == ykt_domain::UNATTRIBUTED_COUNTY => {
-                    ykt_reconcile::county_of(&regions, w.fallback_region.as_deref())
-                }
-                c => c,
-            },
-            table: match w.table {
-                "T_BTDX" => "beneficiary",
-                "T_FFPC" => "payment_batch",
-                _ => "payment",
-            },
-            legacy_keys: vec![w.key],
-            detail: format!("旧系统在冻结（{frozen}）后仍有改动，更新时间 {}", w.stamp),
-        })
-        .collect())
+pub(crate) fn print_outcome(outcome: &ReconcileOutcome) {
+    print_reconciliation(&outcome.reconciliation);
+    print_flags(&outcome.flags);
+    println!(
+        "reports: {} files, each with its SHA-256 in {}",
+        outcome.reports.files,
+        outcome.reports.manifest.display()
+    );
+    println!(
+        "provincial report: {}",
+        outcome.reports.province_html.display()
+    );
 }
 
 fn print_flags(flags: &[FlagHit]) {
@@ -321,12 +206,12 @@ fn print_reconciliation(rec: &Reconciliation) {
     );
 }
 
-pub async fn reconcile_cmd(args: ReconcileArgs) -> Result<ExitCode, Failure> {
+pub async fn reconcile_cmd(ctx: &Context, args: ReconcileArgs) -> Result<ExitCode, Failure> {
     let source = args.source.source()?;
     let stage = Stage::new(&args.stage.stage);
     let _lock = super::lock_stage(&stage, "reconcile", false)?;
     if !args.other_source {
-        super::migrate::same_source(&stage, &source)?;
+        ykt_pipeline::target::same_source(&stage, &source).classify()?;
     }
     ykt_reports::prepare_out(&args.reports.out).classify()?;
     // The reconciliation records each county's report in the target: one writer at a time, and
@@ -336,24 +221,32 @@ pub async fn reconcile_cmd(args: ReconcileArgs) -> Result<ExitCode, Failure> {
         LegacySource::Export(_) => None,
     };
     let _write = super::open_target_for_writing(&args.target, "reconcile", false, legacy).await?;
-    run_reconcile(&source, &stage, &args.target, &args.reports).await
+    run_reconcile(
+        ctx,
+        &source,
+        &stage,
+        &database_url(&args.target)?,
+        &args.reports,
+    )
+    .await
 }
 
-pub async fn run(args: RunArgs) -> Result<ExitCode, Failure> {
-    let (source, stage, target) = args.migrate.parts()?;
-    if args.migrate.is_dry_run() {
+pub async fn run(ctx: &Context, args: RunArgs) -> Result<ExitCode, Failure> {
+    let request = args.migrate.request()?;
+    let Some(target) = request.target.clone() else {
         return Err(input(
             "ykt run reconciles a loaded target; use ykt migrate --dry-run to try without one",
         ));
-    }
+    };
+    let (source, stage) = (request.source.clone(), request.stage.clone());
     // The report folder before the work: a folder that cannot take the reports is found now,
     // not after the whole target is loaded.
     ykt_reports::prepare_out(&args.reports.out).classify()?;
-    super::migrate::migrate(args.migrate).await?;
-    run_reconcile(&source, &stage, &target, &args.reports).await
+    super::migrate::migrate(ctx, args.migrate).await?;
+    run_reconcile(ctx, &source, &stage, &target, &args.reports).await
 }
 
-pub async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
+pub async fn demo(ctx: &Context, args: DemoArgs) -> Result<ExitCode, Failure> {
     let dir = &args.dir;
     let legacy = format!("sqlite://{}", dir.join("legacy.sqlite").display());
     let target = format!("sqlite://{}", dir.join("platform.sqlite").display());
@@ -373,7 +266,7 @@ pub async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
         "--export",
         &format!("{dir_s}/export"),
     ])?;
-    super::run(generate).await?;
+    super::execute(ctx, generate.command).await?;
     let stage = dir.join("stage");
     let migrate = super::Cli::try_parse_from_args(&[
         "ykt",
@@ -385,11 +278,18 @@ pub async fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
         "--target",
         &target,
     ])?;
-    super::run(migrate).await?;
+    super::execute(ctx, migrate.command).await?;
     let source = LegacySource::Database(legacy.parse::<ykt_db::DbUrl>().classify()?);
     let reports = ReportFlags {
         out: dir.join("out"),
         unmasked: args.unmasked,
     };
-    run_reconcile(&source, &Stage::new(&stage), &target, &reports).await
+    run_reconcile(
+        ctx,
+        &source,
+        &Stage::new(&stage),
+        &database_url(&target)?,
+        &reports,
+    )
+    .await
 }

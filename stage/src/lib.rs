@@ -16,10 +16,15 @@
 //! STAGE/platform/<county>/*.parquet   allocation, beneficiary, …, reject, correction
 //! ```
 
+mod contracts;
 mod lock;
 mod manifest;
 mod table;
 
+pub use contracts::{
+    CountyCounts, ExtractManifest, SourceFingerprint, StagedFile, StagedTable, TableCounts,
+    TransformManifest, TransformOptions, verified_extract,
+};
 pub use lock::{StageLock, create_private_dir};
 pub use manifest::{SYNC_MARKER, Stage, StageError, Step, read_json, sha256_file, write_json};
 pub use table::{TextTableReader, TextTableWriter};

@@ -81,3 +81,67 @@ fn bad_rates_and_counties_are_reported_together() {
     assert_eq!(code, Some(2));
     assert!(err.contains("Q99"), "{err}");
 }
+
+/// `ykt … 2>&1 | head`: closed pipes end the run quietly (141, as a shell tool does), never
+/// with an abort (134) from a panic inside the panic hook, nor a hang. The logger itself panics
+/// when stderr is gone, so the case needs logging and a closed stderr.
+#[test]
+fn closed_stdout_and_stderr_end_quietly() {
+    let dir = crate::support::temp_dir("closed_pipes");
+    let legacy = format!("sqlite://{}", dir.join("legacy.sqlite").display());
+    for (args, close_stdout) in [
+        (vec!["schema", "legacy-ddl", "--engine", "mysql"], true),
+        (
+            vec![
+                "generate",
+                "--preset",
+                "demo",
+                "--replace",
+                "--legacy",
+                &legacy,
+            ],
+            false,
+        ),
+        (
+            vec![
+                "generate",
+                "--preset",
+                "demo",
+                "--replace",
+                "--legacy",
+                &legacy,
+            ],
+            true,
+        ),
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ykt"))
+            .args(&args)
+            .env("YKT_LOG", "debug")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stderr.take());
+        let stdout = child.stdout.take();
+        if close_stdout {
+            drop(stdout);
+        } else {
+            std::thread::spawn(move || {
+                let mut out = Vec::new();
+                let _ = std::io::Read::read_to_end(&mut stdout.unwrap(), &mut out);
+            });
+        }
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(120),
+                "{args:?} hangs on closed pipes"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        assert_eq!(status.code(), Some(141), "{args:?}: {status:?}");
+    }
+}

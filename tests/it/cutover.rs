@@ -516,7 +516,7 @@ async fn walk_the_timeline(legacy: DbUrl, target: DbUrl, test: &str) {
     );
     ykt_ok(&["report", "verify", &s(&final_out)]);
     // The archive's checksums verify, and a changed archive file is caught.
-    let archived = ykt_extract::verified_extract(&ykt_stage::Stage::new(&archive))
+    let archived = ykt_stage::verified_extract(&ykt_stage::Stage::new(&archive))
         .expect("the archive verifies");
     assert_eq!(archived.tables.len(), 7);
     // Re-running the freeze after an interruption is safe.
@@ -530,7 +530,7 @@ async fn walk_the_timeline(legacy: DbUrl, target: DbUrl, test: &str) {
     let n = bytes.len();
     bytes[n / 2] ^= 0xff;
     std::fs::write(&file, bytes).unwrap();
-    assert!(ykt_extract::verified_extract(&ykt_stage::Stage::new(&archive)).is_err());
+    assert!(ykt_stage::verified_extract(&ykt_stage::Stage::new(&archive)).is_err());
 
     // A guard dropped by hand: verify fails loudly.
     let drop = match legacy.engine() {

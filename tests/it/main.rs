@@ -4,6 +4,7 @@
 //! servers). Where a server cannot be reached they print a loud SKIPPED line, unless
 //! `YKT_REQUIRE_SERVERS=1` (as in CI), where they fail.
 
+mod architecture;
 mod bad_input;
 mod cli_errors;
 mod cutover;

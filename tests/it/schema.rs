@@ -20,18 +20,18 @@ async fn legacy_ddl_creates_every_table(url: DbUrl) {
         let columns: Vec<String> = table
             .columns()
             .iter()
-            .map(|c| ykt_extract::ident(db.engine(), c.name))
+            .map(|c| ykt_db::ident(db.engine(), c.name))
             .collect();
         let sql = format!(
             "SELECT {} FROM {} WHERE 1 = 0",
             columns.join(", "),
-            ykt_extract::ident(db.engine(), table.name())
+            ykt_db::ident(db.engine(), table.name())
         );
         db.fetch_text_rows("selecting every column", &sql)
             .await
             .expect("every column exists");
     }
-    let ident = |n| ykt_extract::ident(db.engine(), n);
+    let ident = |n| ykt_db::ident(db.engine(), n);
     let insert = format!(
         "INSERT INTO {} ({}, {}, {}) VALUES (1, ' 1', '１２００．００')",
         ident("T_FFMX"),

@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use ykt_db::read_table;
 use ykt_db::{Db, DbUrl, Engine, columns_sql, recreate_database};
 use ykt_domain::{LegacyRow, LegacyTable};
-use ykt_extract::{ExportReader, read_table};
+use ykt_extract::ExportReader;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Server {
@@ -121,7 +122,7 @@ pub async fn database_rows(url: &DbUrl, table: LegacyTable) -> Vec<LegacyRow> {
     let mut rows = Vec::new();
     read_table(&mut snapshot, table, 5_000, |page| {
         rows.extend(page);
-        Ok(())
+        Ok::<(), ykt_db::DbError>(())
     })
     .await
     .expect("read table");

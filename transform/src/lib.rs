@@ -8,8 +8,4 @@
 
 mod pipeline;
 
-pub use ykt_domain::rules;
-
-pub use pipeline::{
-    CountyCounts, TableCounts, TransformError, TransformManifest, TransformOptions, transform,
-};
+pub use pipeline::{TransformError, transform};

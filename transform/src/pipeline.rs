@@ -6,20 +6,20 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
 use tracing::info;
 use ykt_domain::platform::{Basis, PaymentStatus, columns};
 use ykt_domain::{CorrectionCode as C, LegacyTable, Regions, RejectCode as R, UNATTRIBUTED_COUNTY};
-use ykt_stage::{Stage, StageError, Step, TextTableReader, TextTableWriter, sha256_file};
+use ykt_stage::{
+    CountyCounts, Stage, StageError, StagedFile, Step, TableCounts, TextTableReader,
+    TextTableWriter, TransformManifest, TransformOptions, sha256_file, verified_extract,
+};
 
-use ykt_domain::rules::{self, DateRead, Fixed};
+use ykt_domain::rules::{self, Corrected, DateRead};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransformError {
     #[error(transparent)]
     Stage(#[from] StageError),
-    #[error(transparent)]
-    Extract(#[from] ykt_extract::ExtractError),
     /// The extract refuses such keys, so the stage was not written by it.
     #[error("{}: {table} holds the key {key:?}, which the extract never stages; extract again", stage.display())]
     BadKey {
@@ -33,65 +33,9 @@ impl TransformError {
     pub fn is_input_error(&self) -> bool {
         match self {
             TransformError::Stage(e) => e.is_input_error(),
-            TransformError::Extract(e) => e.is_input_error(),
             TransformError::BadKey { .. } => true,
         }
     }
-}
-
-/// Settings of a transform; the defaults follow the specs.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TransformOptions {
-    /// Lines of fund years up to this one that are pending or failed stay owned by legacy.
-    pub routing_year: i16,
-    /// Birth dates after this day are impossible (`--as-of`). Default: the day the extract
-    /// finished, Beijing time.
-    pub as_of: Option<NaiveDate>,
-    pub overwrite: bool,
-}
-
-impl Default for TransformOptions {
-    fn default() -> Self {
-        TransformOptions {
-            routing_year: 2019,
-            as_of: None,
-            overwrite: true,
-        }
-    }
-}
-
-/// Rows of one legacy table, by fate.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TableCounts {
-    pub read: u64,
-    pub loaded: u64,
-    pub merged: u64,
-    pub rejected: u64,
-}
-
-/// County → legacy table → counts.
-pub type CountyCounts = BTreeMap<String, BTreeMap<String, TableCounts>>;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TransformManifest {
-    pub ykt_version: String,
-    /// The run this stage loads as: derived from the extract, so loading the same stage twice
-    /// is the same run.
-    pub run_id: String,
-    pub extract_sha256: String,
-    pub options: TransformOptions,
-    pub as_of: NaiveDate,
-    pub counts: CountyCounts,
-    /// Rejects and corrections per code.
-    pub codes: BTreeMap<String, u64>,
-    /// Staged platform files (relative to `platform/`) with rows and checksums.
-    pub files: BTreeMap<String, StagedFile>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StagedFile {
-    pub rows: u64,
-    pub sha256: String,
 }
 
 type Row = Vec<Option<String>>;
@@ -275,14 +219,14 @@ struct Correction {
 
 /// Collects a row's corrections as its rules run.
 #[derive(Default)]
-struct Notes(Vec<Correction>);
+struct RowCorrections(Vec<Correction>);
 
-impl Notes {
+impl RowCorrections {
     fn add<T>(
         &mut self,
         field: &'static str,
         raw: &Option<String>,
-        fixed: &Fixed<T>,
+        fixed: &Corrected<T>,
         after: impl Fn(&T) -> Option<String>,
     ) {
         for code in &fixed.corrections {
@@ -296,7 +240,7 @@ impl Notes {
     }
 }
 
-impl Notes {
+impl RowCorrections {
     /// A free-text column kept as found (a NUL removed and recorded, see `rules::text`).
     fn text(&mut self, row: &Row, cols: &Cols, field: &'static str) -> Option<String> {
         let raw = cols.get(row, field);
@@ -329,7 +273,7 @@ pub fn transform(
     options: &TransformOptions,
     progress: &dyn Fn(&str, u64),
 ) -> Result<TransformManifest, TransformError> {
-    let extract = ykt_extract::verified_extract(stage)?;
+    let extract = verified_extract(stage)?;
     let extract_sha256 = sha256_file(&stage.manifest_path(Step::Extract))?;
     // The day ID birth dates are judged against: given, else the day (Beijing time) the extract
     // finished. Recorded in the manifest, so a rehearsal and the real run can judge alike.
@@ -355,7 +299,7 @@ pub fn transform(
             codes: BTreeMap::new(),
         },
         as_of,
-        routing_year: options.routing_year,
+        legacy_owns_up_to: options.legacy_owns_up_to,
         programs: BTreeSet::new(),
         people: HashMap::new(),
         allocations: HashSet::new(),
@@ -402,7 +346,7 @@ struct Transformer<'a> {
     regions: Regions,
     out: Outputs,
     as_of: NaiveDate,
-    routing_year: i16,
+    legacy_owns_up_to: Option<i32>,
     programs: BTreeSet<String>,
     people: HashMap<i64, Person>,
     allocations: HashSet<i64>,
@@ -527,7 +471,7 @@ impl Transformer<'_> {
                     }
                 },
             };
-            let mut notes = Notes::default();
+            let mut notes = RowCorrections::default();
             let resolved = if level <= 2 {
                 if key.len() == 6 && key.bytes().all(|b| b.is_ascii_digit()) {
                     Ok((key.clone(), UNATTRIBUTED_COUNTY.to_owned()))
@@ -596,7 +540,7 @@ impl Transformer<'_> {
                 .unwrap_or("")
                 .trim()
                 .to_owned();
-            let mut notes = Notes::default();
+            let mut notes = RowCorrections::default();
             let bzlx = cols.get(&row, "BZLX");
             let basis = rules::basis(bzlx.as_deref());
             notes.add("BZLX", bzlx, &basis, |v| v.map(|b| b.as_str().to_owned()));
@@ -604,7 +548,7 @@ impl Transformer<'_> {
             let mut rate = rules::optional_rate(rate_raw.as_deref());
             // A fixed amount has no rate.
             if basis.value == Some(Basis::Fixed) && rate.value.is_some() {
-                rate = Fixed {
+                rate = Corrected {
                     value: None,
                     corrections: vec![C::ValueCleared],
                 };
@@ -627,12 +571,12 @@ impl Transformer<'_> {
 
     /// The rules of one T_BTDX row: the platform row (without id) and its corrections, or the
     /// reject. Also returns the row's county.
-    fn person_rules(&self, row: &Row) -> (u32, Result<(Row, Notes, String), Reject>) {
+    fn person_rules(&self, row: &Row) -> (u32, Result<(Row, RowCorrections, String), Reject>) {
         let cols = Cols(LegacyTable::Beneficiaries);
         let region_raw = cols.get(row, "XZQHDM");
         let county = self.county_of(region_raw);
         let result = (|| {
-            let mut notes = Notes::default();
+            let mut notes = RowCorrections::default();
             let sfzh = cols.get(row, "SFZH");
             let id = rules::id_number(sfzh.as_deref(), self.as_of)
                 .map_err(|r| reject(r, "SFZH", sfzh))?;
@@ -774,7 +718,7 @@ impl Transformer<'_> {
             let region_raw = cols.get(&row, "XZQHDM");
             let county = county_code(t.county_of(region_raw));
             let result = (|| {
-                let mut notes = Notes::default();
+                let mut notes = RowCorrections::default();
                 let region = rules::region(region_raw.as_deref(), &t.regions)
                     .map_err(|r| reject(r, "XZQHDM", region_raw))?;
                 notes.add("XZQHDM", region_raw, &region, |v| Some(v.code.clone()));
@@ -827,7 +771,7 @@ impl Transformer<'_> {
             let county_n = t.county_of(region_raw);
             let county = county_code(county_n);
             let result = (|| {
-                let mut notes = Notes::default();
+                let mut notes = RowCorrections::default();
                 let region = rules::region(region_raw.as_deref(), &t.regions)
                     .map_err(|r| reject(r, "XZQHDM", region_raw))?;
                 notes.add("XZQHDM", region_raw, &region, |v| Some(v.code.clone()));
@@ -909,8 +853,14 @@ impl Transformer<'_> {
     }
 
     /// The rules of one T_FFMX line, in the spec's precedence. Returns the county and either
-    /// the platform row (with `reissue_of` still the raw YMXID) or the reject.
-    fn line_rules(&self, row: &Row, decide_only: bool) -> (u32, Result<(Row, Notes), Reject>) {
+    /// the platform row (with `reissue_of` still the raw YMXID) or the reject. With
+    /// `verdict_only`, stops once the line is known to pass (an empty row): the first pass over
+    /// the lines only needs which lines pass.
+    fn line_rules(
+        &self,
+        row: &Row,
+        verdict_only: bool,
+    ) -> (u32, Result<(Row, RowCorrections), Reject>) {
         let cols = Cols(LegacyTable::Payments);
         let pcid_raw = cols.get(row, "PCID");
         let dxid_raw = cols.get(row, "DXID");
@@ -946,7 +896,7 @@ impl Transformer<'_> {
                 }
                 Some(Person::Loaded { beneficiary_id, .. }) => beneficiary_id,
             };
-            let mut notes = Notes::default();
+            let mut notes = RowCorrections::default();
             let xmdm = cols.get(row, "XMDM");
             let program = rules::program(xmdm.as_deref(), &self.programs)
                 .map_err(|r| reject(r, "XMDM", xmdm))?
@@ -976,7 +926,7 @@ impl Transformer<'_> {
                     }
                 }
             };
-            if decide_only {
+            if verdict_only {
                 return Ok((Vec::new(), notes));
             }
             let sl = cols.get(row, "SL");
@@ -985,7 +935,9 @@ impl Transformer<'_> {
             let yhzh = cols.get(row, "YHZH");
             let account = rules::account(yhzh.as_deref());
             notes.add("YHZH", yhzh, &account, |v| v.clone());
-            let owner = if year.value <= self.routing_year
+            let owner = if self
+                .legacy_owns_up_to
+                .is_some_and(|last| i32::from(year.value) <= last)
                 && matches!(status, PaymentStatus::Pending | PaymentStatus::Failed)
             {
                 "legacy"

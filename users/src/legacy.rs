@@ -3,10 +3,10 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
+use ykt_db::read_table;
 use ykt_db::{Db, DbUrl};
 use ykt_domain::rules;
 use ykt_domain::{CountyResolution, LegacyTable, Regions};
-use ykt_extract::read_table;
 
 use crate::UsersError;
 use crate::check::{FormSet, Townships};
@@ -29,7 +29,7 @@ async fn rows(url: &DbUrl, table: LegacyTable) -> Result<Vec<Vec<Option<String>>
     let mut out = Vec::new();
     read_table(&mut snapshot, table, 10_000, |page| {
         out.extend(page);
-        Ok(())
+        Ok::<(), ykt_db::DbError>(())
     })
     .await?;
     snapshot.end().await?;

@@ -31,8 +31,6 @@ pub enum UsersError {
     NoForm { file: String },
     #[error(transparent)]
     Db(#[from] ykt_db::DbError),
-    #[error(transparent)]
-    Extract(#[from] ykt_extract::ExtractError),
     #[error("{what} failed on {url}: {source}")]
     Sql {
         url: String,
@@ -49,7 +47,6 @@ impl UsersError {
         match self {
             UsersError::File { .. } | UsersError::NoForm { .. } => true,
             UsersError::Db(e) => e.is_input_error(),
-            UsersError::Extract(e) => e.is_input_error(),
             UsersError::Sql { .. } | UsersError::Write { .. } => false,
         }
     }

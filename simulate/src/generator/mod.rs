@@ -1754,13 +1754,11 @@ struct LineDraft {
 impl LineDraft {
     /// The platform's payment row for this line, when it is loaded.
     fn expected(&self) -> Vec<(&'static str, Option<String>)> {
-        let status = match self.ffzt.trim() {
-            "0" => "pending",
-            "1" => "paid",
-            "2" => "failed",
-            "3" => "refunded",
-            _ => "reissued",
-        };
+        let status = ykt_domain::platform::legacy_status_name(
+            ykt_domain::LegacyTable::Payments,
+            self.ffzt.trim(),
+        )
+        .unwrap_or("reissued");
         // Pending and failed lines of fund years up to 2019 stay with legacy.
         let owner = if self.year <= 2019 && matches!(status, "pending" | "failed") {
             "legacy"

@@ -1,10 +1,19 @@
 //! Reads legacy tables from a live database, page by page (keyset pagination on the primary
-//! key), every value as text exactly as stored, all from one consistent snapshot.
+//! key), every value as text exactly as stored, all from one consistent snapshot. The extract
+//! reads every table this way; the user-form checks read the legacy accounts and regions.
 
-use ykt_db::{Engine, Snapshot, columns_sql};
 use ykt_domain::{ColumnKind, LegacyColumn, LegacyRow, LegacyTable};
 
-use crate::{ExtractError, ident};
+use crate::{DbError, Engine, Snapshot, cast_text, columns_sql};
+
+/// A quoted identifier: `"T_FFMX"` (PostgreSQL keeps the case only when quoted; SQLite
+/// accepts the same) or `` `T_FFMX` `` for MySQL.
+pub fn ident(engine: Engine, name: &str) -> String {
+    match engine {
+        Engine::MySql => format!("`{name}`"),
+        Engine::Sqlite | Engine::Postgres => format!("\"{name}\""),
+    }
+}
 
 fn select_expr(engine: Engine, column: &LegacyColumn) -> String {
     let name = ident(engine, column.name);
@@ -15,7 +24,7 @@ fn select_expr(engine: Engine, column: &LegacyColumn) -> String {
         (Engine::MySql, ColumnKind::DateTime) => {
             format!("DATE_FORMAT({name}, '%Y-%m-%d %H:%i:%s')")
         }
-        _ => ykt_db::cast_text(engine, &name),
+        _ => cast_text(engine, &name),
     }
 }
 
@@ -41,7 +50,7 @@ pub fn select_rows_sql(
 }
 
 /// Checks that the table and every column the spec names exist.
-pub async fn check_table(snapshot: &mut Snapshot, table: LegacyTable) -> Result<(), ExtractError> {
+pub async fn check_table(snapshot: &mut Snapshot, table: LegacyTable) -> Result<(), DbError> {
     let found: Vec<String> = snapshot
         .fetch_text_rows(
             "listing columns",
@@ -52,14 +61,14 @@ pub async fn check_table(snapshot: &mut Snapshot, table: LegacyTable) -> Result<
         .filter_map(|mut r| r.pop().flatten())
         .collect();
     if found.is_empty() {
-        return Err(ExtractError::MissingTable {
+        return Err(DbError::MissingTable {
             url: snapshot.url().to_string(),
             table: table.name(),
         });
     }
     for column in table.columns() {
         if !found.iter().any(|f| f.eq_ignore_ascii_case(column.name)) {
-            return Err(ExtractError::MissingColumn {
+            return Err(DbError::MissingColumn {
                 url: snapshot.url().to_string(),
                 table: table.name(),
                 column: column.name,
@@ -71,12 +80,12 @@ pub async fn check_table(snapshot: &mut Snapshot, table: LegacyTable) -> Result<
 
 /// Reads a whole table, handing each page of rows to `on_page`. Memory holds one page.
 /// The reference tables (text keys) are small and read in one page, sorted by key.
-pub async fn read_table(
+pub async fn read_table<E: From<DbError>>(
     snapshot: &mut Snapshot,
     table: LegacyTable,
     page_size: usize,
-    mut on_page: impl FnMut(Vec<LegacyRow>) -> Result<(), ExtractError>,
-) -> Result<u64, ExtractError> {
+    mut on_page: impl FnMut(Vec<LegacyRow>) -> Result<(), E>,
+) -> Result<u64, E> {
     check_table(snapshot, table).await?;
     let what = format!("reading {}", table.name());
     let engine = snapshot.engine();

@@ -4,11 +4,11 @@
 //!
 //! `PROPTEST_CASES` sets the number of cases per property.
 
+use crate::legacy_side::{county_of, fund_year_label, money, status_label};
 use proptest::prelude::*;
 use ykt_domain::platform::{BatchStatus, BeneficiaryStatus, PaymentStatus};
 use ykt_domain::rules;
 use ykt_domain::{LegacyTable, Regions, UNATTRIBUTED_COUNTY};
-use ykt_reconcile::{county_of, fund_year_label, money, status_label};
 
 fn legacy_text() -> impl Strategy<Value = String> {
     let chars = prop_oneof![

@@ -8,14 +8,14 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDateTime;
-use ykt_db::{Db, DbUrl, Engine, cast_text, quote_literal};
+use ykt_cutover::{Context, CutoverError};
+use ykt_db::{Db, DbUrl, Engine, cast_text, ident, quote_literal};
 use ykt_domain::LegacyTable;
-use ykt_extract::{ExtractManifest, LegacySource, ident};
+use ykt_extract::LegacySource;
 use ykt_load::ChangedKeys;
-use ykt_stage::{SYNC_MARKER, Stage, Step};
-use ykt_transform::{TransformManifest, TransformOptions};
+use ykt_stage::{ExtractManifest, SYNC_MARKER, Stage, Step, TransformManifest, TransformOptions};
 
-use crate::{CutoverError, Policy};
+use crate::{PipelineError, input};
 
 /// The tables legacy stamps with GXSJ.
 pub const SYNCED: [LegacyTable; 3] = [
@@ -44,9 +44,12 @@ pub struct SyncReport {
 }
 
 pub struct SyncOptions<'a> {
-    pub at: String,
+    /// The moment and the policy (its routing year decides which lines legacy still owns).
+    pub context: &'a Context,
+    /// Re-read this many minutes before the cursor, for rows committed late.
     pub lookback_minutes: i64,
-    pub policy: &'a Policy,
+    /// Every line becomes the new platform's (the freeze's final sync).
+    pub carry_over: bool,
 }
 
 const STAMP: &str = "%Y-%m-%d %H:%M:%S";
@@ -57,7 +60,7 @@ fn stamp(text: &str) -> Option<NaiveDateTime> {
 }
 
 /// The run the target's migrated rows are recorded under.
-pub async fn base_run(target: &Db) -> Result<String, CutoverError> {
+pub async fn base_run(target: &Db) -> Result<String, PipelineError> {
     let rows = target
         .fetch_text_rows(
             "finding the migration run",
@@ -67,8 +70,11 @@ pub async fn base_run(target: &Db) -> Result<String, CutoverError> {
     rows.into_iter()
         .next()
         .and_then(|r| r[0].clone())
-        .ok_or_else(|| CutoverError::NotMigrated {
-            url: target.url().to_string(),
+        .ok_or_else(|| {
+            CutoverError::NotMigrated {
+                url: target.url().to_string(),
+            }
+            .into()
         })
 }
 
@@ -89,7 +95,7 @@ async fn cursors(
     target: &Db,
     stage: &Stage,
     base_run_id: &str,
-) -> Result<BTreeMap<String, (String, i64)>, CutoverError> {
+) -> Result<BTreeMap<String, (String, i64)>, PipelineError> {
     let mut out = BTreeMap::new();
     for r in target
         .fetch_text_rows(
@@ -121,16 +127,18 @@ async fn cursors(
             .into_iter()
             .next()
             .and_then(|r| r[0].clone())
-            .and_then(|f| serde_json::from_str::<ykt_extract::SourceFingerprint>(&f).ok());
+            .and_then(|f| serde_json::from_str::<ykt_stage::SourceFingerprint>(&f).ok());
         let stamps = match recorded {
             Some(f) => f.max_change_stamp,
             None => {
                 let manifest: ExtractManifest =
                     stage
                         .manifest(Step::Extract)
-                        .map_err(|e| CutoverError::NoCursor {
-                            stage: stage.dir().to_owned(),
-                            reason: e.to_string(),
+                        .map_err(|e| {
+                            input(format!(
+                                "{}: the delta sync has no cursor yet and cannot start from this stage ({e}); pass the stage the full migration was loaded from",
+                                stage.dir().display()
+                            ))
                         })?;
                 manifest.source.max_change_stamp
             }
@@ -170,7 +178,7 @@ fn bookkeeping(
     };
     let mut statements = vec![format!(
         "INSERT INTO cutover_sync_increment (id, at, run_id, rows_read, rows_upserted){overriding} VALUES ({increment}, {}, {}, {read}, {})",
-        quote_literal(engine, &options.at),
+        quote_literal(engine, &options.context.stamp()),
         quote_literal(engine, &report.base_run_id),
         upsert.map_or(0, |u| u.rows_written)
     )];
@@ -187,20 +195,21 @@ fn bookkeeping(
             "INSERT INTO cutover_sync_cursor (table_name, gxsj, legacy_key, updated_at) VALUES ({}, {}, {key}, {})",
             quote_literal(engine, table),
             quote_literal(engine, at),
-            quote_literal(engine, &options.at)
+            quote_literal(engine, &options.context.stamp())
         ));
     }
     statements
 }
 
-/// One increment: read what changed, refresh the stage, upsert, record, move the cursor.
+/// One increment: read what changed, refresh the stage, upsert, record, move the cursor. The
+/// target's platform migrations are applied first (a target migrated by an older ykt).
 pub async fn sync(
     legacy_url: &DbUrl,
     target: &Db,
     stage: &Stage,
     options: &SyncOptions<'_>,
-    carry_over: bool,
-) -> Result<SyncReport, CutoverError> {
+) -> Result<SyncReport, PipelineError> {
+    ykt_load::apply_migrations(target).await?;
     let engine = target.engine();
     let base_run_id = base_run(target).await?;
     let cursor = cursors(target, stage, &base_run_id).await?;
@@ -278,15 +287,11 @@ pub async fn sync(
         let source = LegacySource::Database(legacy_url.clone());
         ykt_extract::extract(&source, stage, true, &|_, _| {}).await?;
         fail::fail_point!("sync::extracted", |_| std::process::abort());
-        let routing_year = if carry_over {
-            0
-        } else {
-            options.policy.legacy_max_fund_year as i16
-        };
         ykt_transform::transform(
             stage,
             &TransformOptions {
-                routing_year,
+                legacy_owns_up_to: (!options.carry_over)
+                    .then_some(options.context.policy.legacy_max_fund_year),
                 as_of,
                 overwrite: true,
             },

@@ -1,0 +1,154 @@
+//! A reconciliation with its reports: control totals from both sides, the audit flags, the
+//! row diff, then every report and its manifest in the report folder.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use ykt_cutover::{Context, beijing};
+use ykt_db::{Db, DbUrl};
+use ykt_extract::LegacySource;
+use ykt_reconcile::{
+    FlagHit, LegacySide, Reconciliation, RowDiff, audit_flags, reconcile, row_diff,
+};
+use ykt_reports::{ReportInput, WrittenReports, write_reports};
+use ykt_stage::{Stage, Step, TransformManifest};
+
+use crate::PipelineError;
+
+/// Where the reports go and how much personal data they show.
+#[derive(Debug, Clone)]
+pub struct ReportSettings {
+    pub out: PathBuf,
+    /// ID numbers and accounts in full (for auditors); masked otherwise.
+    pub unmasked: bool,
+}
+
+/// What a reconciliation found and wrote.
+#[derive(Debug)]
+pub struct ReconcileOutcome {
+    pub reconciliation: Reconciliation,
+    pub flags: Vec<FlagHit>,
+    pub reports: WrittenReports,
+}
+
+/// Reconciles legacy and target independently and writes every report.
+pub async fn reconcile_and_report(
+    context: &Context,
+    source: &LegacySource,
+    stage: &Stage,
+    target: &DbUrl,
+    settings: &ReportSettings,
+) -> Result<ReconcileOutcome, PipelineError> {
+    let out = settings.out.as_path();
+    // The report folder first: a folder that cannot take the reports is found before the work.
+    ykt_reports::prepare_out(out)?;
+    let manifest: TransformManifest = stage.manifest(Step::Transform)?;
+    // A stage a delta sync refreshed holds rows recorded under the run it synced into.
+    let run_id = crate::sync::stage_run_id(stage).unwrap_or_else(|| manifest.run_id.clone());
+    let target_db = Db::connect(target).await?;
+    let legacy_db = match source {
+        LegacySource::Database(url) => Some(Db::connect(url).await?),
+        LegacySource::Export(_) => None,
+    };
+    let side = match &legacy_db {
+        Some(db) => LegacySide::Database(db),
+        None => LegacySide::Snapshot(stage),
+    };
+    let started = std::time::Instant::now();
+    let live = platform_is_live(&target_db).await?;
+    let result = reconcile(&side, &target_db, &run_id, live).await;
+    tracing::info!(
+        seconds = started.elapsed().as_secs(),
+        "Control totals read from both sides."
+    );
+    let mut flags = audit_flags(&side, &target_db).await;
+    if let (Some(db), Ok(found)) = (&legacy_db, &mut flags) {
+        let frozen = context
+            .policy
+            .frozen_from
+            .with_timezone(&beijing())
+            .naive_local();
+        found.extend(ykt_reconcile::writes_after_freeze(db, frozen).await?);
+    }
+    tracing::info!(
+        seconds = started.elapsed().as_secs(),
+        "Audit flags computed."
+    );
+    let counties: BTreeSet<String> = match &result {
+        Ok(rec) => rec.counties.iter().map(|c| c.county_code.clone()).collect(),
+        Err(_) => BTreeSet::new(),
+    };
+    let diffs = row_diff(stage, &target_db, &counties, live).await;
+    tracing::info!(seconds = started.elapsed().as_secs(), "Rows compared.");
+    if let Some(db) = legacy_db {
+        db.close().await;
+    }
+    let mut reconciliation = result?;
+    let flags = flags?;
+    let diffs = diffs?;
+    reconciliation.apply_row_diff(&diffs);
+    ykt_stage::write_json(&out.join("reconcile.json"), &reconciliation)?;
+    // The machine-readable diffs are masked like every report of a masked run.
+    ykt_stage::write_json(&out.join("diffs.json"), &masked(&diffs, settings.unmasked))?;
+    ykt_stage::write_json(&out.join("flags.json"), &flags)?;
+    let input = ReportInput {
+        reconciliation: &reconciliation,
+        flags: &flags,
+        diffs: &diffs,
+        unmasked: settings.unmasked,
+        legacy: match source {
+            LegacySource::Database(url) => url.to_string(),
+            LegacySource::Export(dir) => format!("export:{}", dir.display()),
+        },
+        target: target.to_string(),
+        generated_at: context.stamp(),
+        as_of: Some(manifest.as_of.to_string()),
+        parameters: serde_json::json!({
+            "as_of": manifest.as_of.to_string(),
+            "stage": stage.dir().display().to_string(),
+            "out": out.display().to_string(),
+            "unmasked": settings.unmasked,
+            "extract_manifest_sha256": ykt_stage::sha256_file(&stage.manifest_path(Step::Extract)).ok(),
+        }),
+    };
+    ykt_load::apply_migrations(&target_db).await?;
+    let written = write_reports(&input, &target_db, out).await;
+    target_db.close().await;
+    Ok(ReconcileOutcome {
+        reconciliation,
+        flags,
+        reports: written?,
+    })
+}
+
+/// The diffs as a masked run shows them.
+fn masked(diffs: &[RowDiff], unmasked: bool) -> Vec<RowDiff> {
+    let mask = ykt_domain::Masker { unmasked };
+    diffs
+        .iter()
+        .map(|d| {
+            let field = d.field.clone().unwrap_or_default();
+            let show = |v: &Option<String>| v.as_ref().map(|v| mask.show(&field, Some(v)));
+            RowDiff {
+                expected: show(&d.expected),
+                actual: show(&d.actual),
+                ..d.clone()
+            }
+        })
+        .collect()
+}
+
+/// Whether the new platform is live: a dual-run or frozen guard was put on it.
+async fn platform_is_live(target: &Db) -> Result<bool, ykt_db::DbError> {
+    if !target.table_exists("cutover_guard_event").await? {
+        return Ok(false);
+    }
+    Ok(target
+        .fetch_i64(
+            "asking whether the platform is live",
+            "SELECT COUNT(*) FROM cutover_guard_event WHERE system = 'target' AND action = 'install' AND phase IN ('dual-run', 'frozen')",
+        )
+        .await?
+        .unwrap_or(0)
+        > 0)
+}
