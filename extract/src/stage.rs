@@ -87,96 +87,10 @@ pub async fn extract(
     let mut stamps = BTreeMap::new();
     let (kind, engine) = match source {
         LegacySource::Database(url) => {
-            let db = Db::connect(url).await?;
-            let mut snapshot = db.snapshot().await?;
-            for table in LegacyTable::ALL {
-                ykt_db::check_table(&mut snapshot, table).await?;
-            }
-            stage.begin(Step::Extract, overwrite)?;
-            for table in LegacyTable::ALL {
-                // Writing Parquet runs on its own thread while the next page is fetched.
-                let mut sink = TableSink::new(stage, table, true)?;
-                let place = format!("{} of {url}", table.name());
-                let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<LegacyRow>>(2);
-                let writer = std::thread::spawn(move || -> Result<TableSink, ExtractError> {
-                    for rows in rx {
-                        for row in &rows {
-                            sink.write(row, || place.clone())?;
-                        }
-                    }
-                    Ok(sink)
-                });
-                let mut read = 0u64;
-                let result = read_table(&mut snapshot, table, PAGE_ROWS, |rows| {
-                    read += rows.len() as u64;
-                    progress(table.name(), read);
-                    tx.send(rows).map_err(|_| ExtractError::WriterStopped {
-                        table: table.name(),
-                    })
-                })
-                .await;
-                drop(tx);
-                let sink = writer.join().map_err(|_| ExtractError::WriterStopped {
-                    table: table.name(),
-                })??;
-                result.map_err(|e| e.lost_in(table))?;
-                finish_table(
-                    stage,
-                    table,
-                    sink,
-                    (0, None),
-                    &format!("{} of {url}", table.name()),
-                    &mut tables,
-                    &mut stamps,
-                )?;
-            }
-            snapshot.end().await?;
-            db.close().await;
-            ("database", url.engine().name())
+            from_database(url, stage, overwrite, progress, (&mut tables, &mut stamps)).await?
         }
         LegacySource::Export(dir) => {
-            // Open every file first: a missing or foreign file stops the run before the stage
-            // folder is touched.
-            let mut readers = Vec::new();
-            for table in LegacyTable::ALL {
-                readers.push((table, ExportReader::open(dir, table)?));
-            }
-            stage.begin(Step::Extract, overwrite)?;
-            for (table, mut reader) in readers {
-                let mut sink = TableSink::new(stage, table, false)?;
-                let encoding = reader.encoding().name().to_owned();
-                let file = reader.path().display().to_string();
-                if table.has_numeric_key() {
-                    while let Some(row) = reader.next_row()? {
-                        sink.write(&row, || format!("{file}: line {}", reader.last_line()))?;
-                        if sink.rows.is_multiple_of(PAGE_ROWS as u64) {
-                            progress(table.name(), sink.rows);
-                        }
-                    }
-                } else {
-                    // Reference tables are small: sorted by key, as a database read gives them.
-                    let mut rows = Vec::new();
-                    while let Some(row) = reader.next_row()? {
-                        rows.push((reader.last_line(), row));
-                    }
-                    rows.sort_by(|a, b| a.1[0].cmp(&b.1[0]));
-                    for (line, row) in &rows {
-                        sink.write(row, || format!("{file}: line {line}"))?;
-                    }
-                }
-                progress(table.name(), sink.rows);
-                let dropped = reader.totals_rows_dropped();
-                finish_table(
-                    stage,
-                    table,
-                    sink,
-                    (dropped, Some(encoding)),
-                    &file,
-                    &mut tables,
-                    &mut stamps,
-                )?;
-            }
-            ("export", "export")
+            from_export(dir, stage, overwrite, progress, (&mut tables, &mut stamps))?
         }
     };
     let manifest = ExtractManifest {
@@ -197,6 +111,122 @@ pub async fn extract(
     };
     stage.finish(Step::Extract, &manifest)?;
     Ok(manifest)
+}
+
+/// What the staged tables hold: each table's file, and its latest change stamp.
+type Staged<'a> = (
+    &'a mut BTreeMap<String, StagedTable>,
+    &'a mut BTreeMap<String, String>,
+);
+
+/// Reads every table from one consistent snapshot of the legacy database, page by page.
+/// Returns the source's kind and engine.
+async fn from_database(
+    url: &ykt_db::DbUrl,
+    stage: &Stage,
+    overwrite: bool,
+    progress: &(dyn Fn(&str, u64) + Sync),
+    (tables, stamps): Staged<'_>,
+) -> Result<(&'static str, &'static str), ExtractError> {
+    let db = Db::connect(url).await?;
+    let mut snapshot = db.snapshot().await?;
+    for table in LegacyTable::ALL {
+        ykt_db::check_table(&mut snapshot, table).await?;
+    }
+    stage.begin(Step::Extract, overwrite)?;
+    for table in LegacyTable::ALL {
+        // Writing Parquet runs on its own thread while the next page is fetched.
+        let mut sink = TableSink::new(stage, table, true)?;
+        let place = format!("{} of {url}", table.name());
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<LegacyRow>>(2);
+        let writer = std::thread::spawn(move || -> Result<TableSink, ExtractError> {
+            for rows in rx {
+                for row in &rows {
+                    sink.write(row, || place.clone())?;
+                }
+            }
+            Ok(sink)
+        });
+        let mut read = 0u64;
+        let result = read_table(&mut snapshot, table, PAGE_ROWS, |rows| {
+            read += rows.len() as u64;
+            progress(table.name(), read);
+            tx.send(rows).map_err(|_| ExtractError::WriterStopped {
+                table: table.name(),
+            })
+        })
+        .await;
+        drop(tx);
+        let sink = writer.join().map_err(|_| ExtractError::WriterStopped {
+            table: table.name(),
+        })??;
+        result.map_err(|e| e.lost_in(table))?;
+        finish_table(
+            stage,
+            table,
+            sink,
+            (0, None),
+            &format!("{} of {url}", table.name()),
+            tables,
+            stamps,
+        )?;
+    }
+    snapshot.end().await?;
+    db.close().await;
+    Ok(("database", url.engine().name()))
+}
+
+/// Reads every file of the export folder, after opening them all. Returns the source's kind
+/// and engine.
+fn from_export(
+    dir: &std::path::Path,
+    stage: &Stage,
+    overwrite: bool,
+    progress: &(dyn Fn(&str, u64) + Sync),
+    (tables, stamps): Staged<'_>,
+) -> Result<(&'static str, &'static str), ExtractError> {
+    // Open every file first: a missing or foreign file stops the run before the stage
+    // folder is touched.
+    let mut readers = Vec::new();
+    for table in LegacyTable::ALL {
+        readers.push((table, ExportReader::open(dir, table)?));
+    }
+    stage.begin(Step::Extract, overwrite)?;
+    for (table, mut reader) in readers {
+        let mut sink = TableSink::new(stage, table, false)?;
+        let encoding = reader.encoding().name().to_owned();
+        let file = reader.path().display().to_string();
+        if table.has_numeric_key() {
+            while let Some(row) = reader.next_row()? {
+                sink.write(&row, || format!("{file}: line {}", reader.last_line()))?;
+                if sink.rows.is_multiple_of(PAGE_ROWS as u64) {
+                    progress(table.name(), sink.rows);
+                }
+            }
+        } else {
+            // Reference tables are small: sorted by key, as a database read gives them.
+            let mut rows = Vec::new();
+            while let Some(row) = reader.next_row()? {
+                rows.push((reader.last_line(), row));
+            }
+            rows.sort_by(|a, b| a.1[0].cmp(&b.1[0]));
+            for (line, row) in &rows {
+                sink.write(row, || format!("{file}: line {line}"))?;
+            }
+        }
+        progress(table.name(), sink.rows);
+        let dropped = reader.totals_rows_dropped();
+        finish_table(
+            stage,
+            table,
+            sink,
+            (dropped, Some(encoding)),
+            &file,
+            tables,
+            stamps,
+        )?;
+    }
+    Ok(("export", "export"))
 }
 
 /// Closes a table's staged file. `export`: the totals rows dropped and the encoding of an

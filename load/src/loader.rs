@@ -176,6 +176,71 @@ pub async fn load(
     progress: &(dyn Fn(&str, u64) + Sync),
 ) -> Result<LoadReport, LoadError> {
     let started = Instant::now();
+    let (manifest, extract) = verified_stage(stage)?;
+    apply_migrations(db).await?;
+    let plan = plan(db, &manifest, &extract, options).await?;
+    let r = quote_literal(db.engine(), &plan.run_id);
+    let mut report = LoadReport {
+        run_id: plan.run_id.clone(),
+        replaced: plan.replaces,
+        ..LoadReport::default()
+    };
+    record_start(db, stage, (&manifest, &extract), &plan).await?;
+    let indexes = secondary_indexes(db.engine());
+    match plan.mode {
+        // A bulk load is faster without the secondary indexes; they are built again after.
+        Mode::Bulk => {
+            for (name, _) in &indexes {
+                db.execute(
+                    "dropping an index for the bulk load",
+                    &format!("DROP INDEX IF EXISTS {name}"),
+                )
+                .await?;
+            }
+        }
+        // Replacing deletes by county and key: the indexes must be there (a bulk run that
+        // stopped during its index build may have left some out).
+        Mode::Replace => build_indexes(db, &indexes).await?,
+    }
+    set_aside_foreign_keys(db).await?;
+    let done = checkpoints(db, &r, options.resume).await?;
+
+    load_reference(stage, db).await?;
+    let counties: BTreeSet<String> = manifest
+        .files
+        .keys()
+        .filter_map(|f| f.split_once('/').map(|(g, _)| g.to_owned()))
+        .filter(|g| g != "reference")
+        .collect();
+    for county in &counties {
+        if done.contains(county) {
+            report.steps_skipped += 1;
+            continue;
+        }
+        // Still the only writer (a server restart ends the lock's session with the rest).
+        if let Some(lock) = lock.as_deref_mut() {
+            lock.ensure_held().await?;
+        }
+        let rows = load_county(stage, db, county, &plan.run_id, plan.mode, &mut report.rows)
+            .await
+            .map_err(|e| e.lost_in(county))?;
+        report.steps_loaded += 1;
+        fail::fail_point!("load::county_committed", |_| std::process::abort());
+        progress(county, rows);
+        info!(county = %county, rows, "Loaded county.");
+    }
+    if plan.mode == Mode::Replace {
+        remove_other_counties(db, &counties).await?;
+    }
+    finish(db, &indexes, &r).await?;
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// The stage's manifests, once every staged file matches its checksum.
+fn verified_stage(
+    stage: &Stage,
+) -> Result<(TransformManifest, ykt_stage::ExtractManifest), LoadError> {
     let manifest: TransformManifest = stage.manifest(Step::Transform)?;
     for (file, entry) in &manifest.files {
         let path = stage.platform_dir().join(file);
@@ -183,11 +248,28 @@ pub async fn load(
             return Err(ykt_stage::StageError::Checksum { path }.into());
         }
     }
-    let extract: ykt_stage::ExtractManifest = stage.manifest(Step::Extract)?;
-    apply_migrations(db).await?;
-    let engine = db.engine();
+    Ok((manifest, stage.manifest(Step::Extract)?))
+}
+
+/// What a load will do, decided before it writes anything.
+struct LoadPlan {
+    run_id: String,
+    /// The target already knows this run (a resume or a reload of the same stage).
+    known: bool,
+    mode: Mode,
+    /// Another run's data is replaced.
+    replaces: bool,
+}
+
+/// Decides how to load, refusing what must not be loaded: a resume of a run the target never
+/// began, a source much smaller than the last load (without `allow_shrink`), a live platform.
+async fn plan(
+    db: &Db,
+    manifest: &TransformManifest,
+    extract: &ykt_stage::ExtractManifest,
+    options: &LoadOptions,
+) -> Result<LoadPlan, LoadError> {
     let run_id = manifest.run_id.clone();
-    let r = quote_literal(engine, &run_id);
     let runs = runs(db).await?;
     let this = runs.iter().find(|x| x.run_id == run_id).cloned();
     if options.resume && this.is_none() {
@@ -203,7 +285,7 @@ pub async fn load(
     }
     if !options.allow_shrink {
         let last = runs.iter().rev().find(|x| x.status == "completed");
-        check_shrink(db, &extract, last)?;
+        check_shrink(db, extract, last)?;
     }
     let native = db
         .fetch_i64(
@@ -226,110 +308,80 @@ pub async fn load(
         _ if migrated == 0 => Mode::Bulk,
         _ => Mode::Replace,
     };
-    let mut report = LoadReport {
-        run_id: run_id.clone(),
-        replaced: migrated > 0 && this.is_none(),
-        ..LoadReport::default()
-    };
-    let indexes = secondary_indexes(engine);
+    Ok(LoadPlan {
+        run_id,
+        known: this.is_some(),
+        mode,
+        replaces: migrated > 0 && this.is_none(),
+    })
+}
+
+/// Records the run as running, with its source and parameters.
+async fn record_start(
+    db: &Db,
+    stage: &Stage,
+    (manifest, extract): (&TransformManifest, &ykt_stage::ExtractManifest),
+    plan: &LoadPlan,
+) -> Result<(), LoadError> {
+    let engine = db.engine();
+    let r = quote_literal(engine, &plan.run_id);
     let parameters = serde_json::json!({
         "stage": stage.dir().display().to_string(),
         "legacy_owns_up_to": manifest.options.legacy_owns_up_to,
         "as_of": manifest.as_of.to_string(),
-        "bulk": mode == Mode::Bulk,
+        "bulk": plan.mode == Mode::Bulk,
     })
     .to_string();
-    if this.is_none() {
-        let now = now_sql(engine);
-        let fingerprint = serde_json::to_string(&extract.source).unwrap_or_default();
-        db.execute(
-            "recording the run",
-            &format!(
-                "INSERT INTO migration_run (run_id, command, started_at, status, ykt_version, source_fingerprint, stage_dir, parameters) VALUES ({r}, 'load', {now}, 'running', {}, {}, {}, {})",
-                quote_literal(engine, env!("CARGO_PKG_VERSION")),
-                quote_literal(engine, &fingerprint),
-                quote_literal(engine, &stage.dir().display().to_string()),
-                quote_literal(engine, &parameters),
-            ),
+    let sql = if plan.known {
+        format!(
+            "UPDATE migration_run SET status = 'running', finished_at = NULL, parameters = {} WHERE run_id = {r}",
+            quote_literal(engine, &parameters)
         )
-        .await?;
     } else {
+        let fingerprint = serde_json::to_string(&extract.source).unwrap_or_default();
+        format!(
+            "INSERT INTO migration_run (run_id, command, started_at, status, ykt_version, source_fingerprint, stage_dir, parameters) VALUES ({r}, 'load', {}, 'running', {}, {}, {}, {})",
+            now_sql(engine),
+            quote_literal(engine, env!("CARGO_PKG_VERSION")),
+            quote_literal(engine, &fingerprint),
+            quote_literal(engine, &stage.dir().display().to_string()),
+            quote_literal(engine, &parameters),
+        )
+    };
+    db.execute("recording the run", &sql).await?;
+    Ok(())
+}
+
+/// The counties a resumed run committed already; a fresh run clears its checkpoints.
+async fn checkpoints(db: &Db, run: &str, resume: bool) -> Result<BTreeSet<String>, LoadError> {
+    if !resume {
         db.execute(
-            "recording the run",
-            &format!(
-                "UPDATE migration_run SET status = 'running', finished_at = NULL, parameters = {} WHERE run_id = {r}",
-                quote_literal(engine, &parameters)
-            ),
+            "clearing checkpoints",
+            &format!("DELETE FROM migration_checkpoint WHERE run_id = {run}"),
         )
         .await?;
+        return Ok(BTreeSet::new());
     }
-    match mode {
-        // A bulk load is faster without the secondary indexes; they are built again after.
-        Mode::Bulk => {
-            for (name, _) in &indexes {
-                db.execute(
-                    "dropping an index for the bulk load",
-                    &format!("DROP INDEX IF EXISTS {name}"),
-                )
-                .await?;
-            }
-        }
-        // Replacing deletes by county and key: the indexes must be there (a bulk run that
-        // stopped during its index build may have left some out).
-        Mode::Replace => build_indexes(db, &indexes).await?,
-    }
-    set_aside_foreign_keys(db).await?;
-    let done: BTreeSet<String> = if options.resume {
-        db.fetch_text_rows(
+    Ok(db
+        .fetch_text_rows(
             "reading checkpoints",
             &format!(
-                "SELECT county_code FROM migration_checkpoint WHERE run_id = {r} AND step = 'money'"
+                "SELECT county_code FROM migration_checkpoint WHERE run_id = {run} AND step = 'money'"
             ),
         )
         .await?
         .into_iter()
         .filter_map(|row| row[0].clone())
-        .collect()
-    } else {
-        db.execute(
-            "clearing checkpoints",
-            &format!("DELETE FROM migration_checkpoint WHERE run_id = {r}"),
-        )
-        .await?;
-        BTreeSet::new()
-    };
+        .collect())
+}
 
-    load_reference(stage, db).await?;
-    let counties: BTreeSet<String> = manifest
-        .files
-        .keys()
-        .filter_map(|f| f.split_once('/').map(|(g, _)| g.to_owned()))
-        .filter(|g| g != "reference")
-        .collect();
-    for county in &counties {
-        if done.contains(county) {
-            report.steps_skipped += 1;
-            continue;
-        }
-        // Still the only writer (a server restart ends the lock's session with the rest).
-        if let Some(lock) = lock.as_deref_mut() {
-            lock.ensure_held().await?;
-        }
-        let rows = load_county(stage, db, county, &run_id, mode, &mut report.rows)
-            .await
-            .map_err(|e| e.lost_in(county))?;
-        report.steps_loaded += 1;
-        fail::fail_point!("load::county_committed", |_| std::process::abort());
-        progress(county, rows);
-        info!(county = %county, rows, "Loaded county.");
-    }
-    if mode == Mode::Replace {
-        remove_other_counties(db, &counties).await?;
-    }
+/// After the counties: the foreign keys and indexes back, statistics, the run completed.
+async fn finish(db: &Db, indexes: &[(String, String)], run: &str) -> Result<(), LoadError> {
     fail::fail_point!("load::before_foreign_keys", |_| std::process::abort());
     restore_foreign_keys(db).await?;
     fail::fail_point!("load::before_indexes", |_| std::process::abort());
-    build_indexes(db, &indexes).await?;
+    build_indexes(db, indexes).await?;
+    let engine = db.engine();
     let analyze = match engine {
         // A sampled ANALYZE: enough for the planner, a fraction of the time.
         Engine::Sqlite => "PRAGMA analysis_limit = 1000; ANALYZE",
@@ -339,13 +391,12 @@ pub async fn load(
     db.execute(
         "recording the run",
         &format!(
-            "UPDATE migration_run SET status = 'completed', finished_at = {} WHERE run_id = {r}",
+            "UPDATE migration_run SET status = 'completed', finished_at = {} WHERE run_id = {run}",
             now_sql(engine)
         ),
     )
     .await?;
-    report.seconds = started.elapsed().as_secs_f64();
-    Ok(report)
+    Ok(())
 }
 
 /// Builds the secondary indexes that are missing.

@@ -465,8 +465,42 @@ pub async fn upsert_changed(
     let batches = keys.get("T_FFPC").unwrap_or(&empty);
     let lines = keys.get("T_FFMX").unwrap_or(&empty);
     let mut report = UpsertReport::default();
-    let mut deletes = Vec::new();
+    let mut deletes = key_deletes(engine, run_id, (people, batches, lines));
     let mut writes = Vec::new();
+    for group in county_groups(stage)? {
+        let statements = (&mut deletes, &mut writes);
+        group_upsert(
+            stage,
+            db,
+            (&group, run_id),
+            (people, batches, lines),
+            statements,
+            &mut report,
+        )
+        .await?;
+    }
+    let mut statements = Vec::new();
+    if engine == Engine::Postgres {
+        statements.push("SET CONSTRAINTS ALL DEFERRED".to_owned());
+    }
+    statements.extend(deletes);
+    statements.extend(writes);
+    report.changes.sort();
+    report.changes.dedup();
+    statements.extend(record(&report));
+    db.execute_in_transaction("writing the sync increment", &statements)
+        .await?;
+    Ok(report)
+}
+
+/// Deletes the target's rows of the changed keys, and the run's rejects and corrections of
+/// them.
+fn key_deletes(
+    engine: Engine,
+    run_id: &str,
+    (people, batches, lines): (&BTreeSet<String>, &BTreeSet<String>, &BTreeSet<String>),
+) -> Vec<String> {
+    let mut deletes = Vec::new();
     let r = quote_literal(engine, run_id);
     if !lines.is_empty() {
         deletes.push(format!(
@@ -500,118 +534,116 @@ pub async fn upsert_changed(
             ));
         }
     }
-    for group in county_groups(stage)? {
-        // People: the map rows of changed persons, and the persons they point at.
-        let (map_cols, maps) = pick(stage, &group, "beneficiary_legacy_map", |c, r| {
-            value(c, r, "legacy_dxid").is_some_and(|k| people.contains(k))
-        })?;
-        let ids: BTreeSet<String> = maps
-            .iter()
-            .filter_map(|m| value(&map_cols, m, "beneficiary_id").map(str::to_owned))
-            .collect();
-        let (ben_cols, bens) = pick(stage, &group, "beneficiary", |c, r| {
-            value(c, r, "id").is_some_and(|k| ids.contains(k))
-        })?;
-        if !ids.is_empty() {
-            // A survivor is rewritten whole (its map rows too).
-            deletes.push(format!(
-                "DELETE FROM beneficiary_legacy_map WHERE beneficiary_id IN ({})",
-                in_list(engine, &ids)
-            ));
-            deletes.push(format!(
-                "DELETE FROM beneficiary WHERE id IN ({})",
-                in_list(engine, &ids)
-            ));
+    deletes
+}
+
+/// The statements that write one county group's staged rows of the changed keys (and delete
+/// the survivors they rewrite), with what they change.
+async fn group_upsert(
+    stage: &Stage,
+    db: &Db,
+    (group, run_id): (&String, &str),
+    (people, batches, lines): (&BTreeSet<String>, &BTreeSet<String>, &BTreeSet<String>),
+    (deletes, writes): (&mut Vec<String>, &mut Vec<String>),
+    report: &mut UpsertReport,
+) -> Result<(), LoadError> {
+    let engine = db.engine();
+    // People: the map rows of changed persons, and the persons they point at.
+    let (map_cols, maps) = pick(stage, group, "beneficiary_legacy_map", |c, r| {
+        value(c, r, "legacy_dxid").is_some_and(|k| people.contains(k))
+    })?;
+    let ids: BTreeSet<String> = maps
+        .iter()
+        .filter_map(|m| value(&map_cols, m, "beneficiary_id").map(str::to_owned))
+        .collect();
+    let (ben_cols, bens) = pick(stage, group, "beneficiary", |c, r| {
+        value(c, r, "id").is_some_and(|k| ids.contains(k))
+    })?;
+    if !ids.is_empty() {
+        // A survivor is rewritten whole (its map rows too).
+        deletes.push(format!(
+            "DELETE FROM beneficiary_legacy_map WHERE beneficiary_id IN ({})",
+            in_list(engine, &ids)
+        ));
+        deletes.push(format!(
+            "DELETE FROM beneficiary WHERE id IN ({})",
+            in_list(engine, &ids)
+        ));
+    }
+    let (all_map_cols, all_maps) = pick(stage, group, "beneficiary_legacy_map", |c, r| {
+        value(c, r, "beneficiary_id").is_some_and(|k| ids.contains(k))
+    })?;
+    let (pc_cols, pcs) = pick(stage, group, "payment_batch", |c, r| {
+        value(c, r, "legacy_pcid").is_some_and(|k| batches.contains(k))
+    })?;
+    let (mx_cols, mxs) = pick(stage, group, "payment", |c, r| {
+        value(c, r, "legacy_mxid").is_some_and(|k| lines.contains(k))
+    })?;
+    let changed = |c: &[String], r: &[Option<String>]| {
+        let key = value(c, r, "source_key").unwrap_or("");
+        match value(c, r, "source_table") {
+            Some("T_BTDX") => people.contains(key),
+            Some("T_FFPC") => batches.contains(key),
+            Some("T_FFMX") => lines.contains(key),
+            _ => false,
         }
-        let (all_map_cols, all_maps) = pick(stage, &group, "beneficiary_legacy_map", |c, r| {
-            value(c, r, "beneficiary_id").is_some_and(|k| ids.contains(k))
-        })?;
-        let (pc_cols, pcs) = pick(stage, &group, "payment_batch", |c, r| {
-            value(c, r, "legacy_pcid").is_some_and(|k| batches.contains(k))
-        })?;
-        let (mx_cols, mxs) = pick(stage, &group, "payment", |c, r| {
-            value(c, r, "legacy_mxid").is_some_and(|k| lines.contains(k))
-        })?;
-        let changed = |c: &[String], r: &[Option<String>]| {
-            let key = value(c, r, "source_key").unwrap_or("");
-            match value(c, r, "source_table") {
-                Some("T_BTDX") => people.contains(key),
-                Some("T_FFPC") => batches.contains(key),
-                Some("T_FFMX") => lines.contains(key),
-                _ => false,
-            }
+    };
+    let (rej_cols, rejects) = pick(stage, group, "reject", changed)?;
+    let (cor_cols, corrections) = pick(stage, group, "correction", changed)?;
+    writes.extend(inserts(engine, "beneficiary", &ben_cols, &bens, None));
+    writes.extend(inserts(
+        engine,
+        "beneficiary_legacy_map",
+        &all_map_cols,
+        &all_maps,
+        None,
+    ));
+    writes.extend(inserts(engine, "payment_batch", &pc_cols, &pcs, None));
+    let mxs = keep_platform_fields(db, &mx_cols, mxs).await?;
+    writes.extend(inserts(engine, "payment", &mx_cols, &mxs, None));
+    writes.extend(inserts(
+        engine,
+        "migration_reject",
+        &rej_cols,
+        &rejects,
+        Some(run_id),
+    ));
+    writes.extend(inserts(
+        engine,
+        "migration_correction",
+        &cor_cols,
+        &corrections,
+        Some(run_id),
+    ));
+    report.rows_written +=
+        (bens.len() + all_maps.len() + pcs.len() + mxs.len() + rejects.len() + corrections.len())
+            as u64;
+    for m in &maps {
+        if let Some(k) = value(&map_cols, m, "legacy_dxid") {
+            report.changes.push(("T_BTDX", k.to_owned(), group.clone()));
+        }
+    }
+    for p in &pcs {
+        if let Some(k) = value(&pc_cols, p, "legacy_pcid") {
+            report.changes.push(("T_FFPC", k.to_owned(), group.clone()));
+        }
+    }
+    for p in &mxs {
+        if let Some(k) = value(&mx_cols, p, "legacy_mxid") {
+            report.changes.push(("T_FFMX", k.to_owned(), group.clone()));
+        }
+    }
+    for x in &rejects {
+        let table = match value(&rej_cols, x, "source_table") {
+            Some("T_BTDX") => "T_BTDX",
+            Some("T_FFPC") => "T_FFPC",
+            _ => "T_FFMX",
         };
-        let (rej_cols, rejects) = pick(stage, &group, "reject", changed)?;
-        let (cor_cols, corrections) = pick(stage, &group, "correction", changed)?;
-        writes.extend(inserts(engine, "beneficiary", &ben_cols, &bens, None));
-        writes.extend(inserts(
-            engine,
-            "beneficiary_legacy_map",
-            &all_map_cols,
-            &all_maps,
-            None,
+        report.changes.push((
+            table,
+            value(&rej_cols, x, "source_key").unwrap_or("").to_owned(),
+            group.clone(),
         ));
-        writes.extend(inserts(engine, "payment_batch", &pc_cols, &pcs, None));
-        let mxs = keep_platform_fields(db, &mx_cols, mxs).await?;
-        writes.extend(inserts(engine, "payment", &mx_cols, &mxs, None));
-        writes.extend(inserts(
-            engine,
-            "migration_reject",
-            &rej_cols,
-            &rejects,
-            Some(run_id),
-        ));
-        writes.extend(inserts(
-            engine,
-            "migration_correction",
-            &cor_cols,
-            &corrections,
-            Some(run_id),
-        ));
-        report.rows_written += (bens.len()
-            + all_maps.len()
-            + pcs.len()
-            + mxs.len()
-            + rejects.len()
-            + corrections.len()) as u64;
-        for m in &maps {
-            if let Some(k) = value(&map_cols, m, "legacy_dxid") {
-                report.changes.push(("T_BTDX", k.to_owned(), group.clone()));
-            }
-        }
-        for p in &pcs {
-            if let Some(k) = value(&pc_cols, p, "legacy_pcid") {
-                report.changes.push(("T_FFPC", k.to_owned(), group.clone()));
-            }
-        }
-        for p in &mxs {
-            if let Some(k) = value(&mx_cols, p, "legacy_mxid") {
-                report.changes.push(("T_FFMX", k.to_owned(), group.clone()));
-            }
-        }
-        for x in &rejects {
-            let table = match value(&rej_cols, x, "source_table") {
-                Some("T_BTDX") => "T_BTDX",
-                Some("T_FFPC") => "T_FFPC",
-                _ => "T_FFMX",
-            };
-            report.changes.push((
-                table,
-                value(&rej_cols, x, "source_key").unwrap_or("").to_owned(),
-                group.clone(),
-            ));
-        }
     }
-    let mut statements = Vec::new();
-    if engine == Engine::Postgres {
-        statements.push("SET CONSTRAINTS ALL DEFERRED".to_owned());
-    }
-    statements.extend(deletes);
-    statements.extend(writes);
-    report.changes.sort();
-    report.changes.dedup();
-    statements.extend(record(&report));
-    db.execute_in_transaction("writing the sync increment", &statements)
-        .await?;
-    Ok(report)
+    Ok(())
 }

@@ -201,26 +201,17 @@ fn bookkeeping(
     statements
 }
 
-/// One increment: read what changed, refresh the stage, upsert, record, move the cursor. The
-/// target's platform migrations are applied first (a target migrated by an older ykt).
-pub async fn sync(
-    legacy_url: &DbUrl,
-    target: &Db,
-    stage: &Stage,
+/// The keys of the legacy rows stamped since each table's cursor (less the look-back), with
+/// the cursor moved past them; counts new and re-read rows into `report`.
+async fn changed_rows(
+    legacy: &Db,
+    cursor: &BTreeMap<String, (String, i64)>,
     options: &SyncOptions<'_>,
-) -> Result<SyncReport, PipelineError> {
-    ykt_load::apply_migrations(target).await?;
-    let engine = target.engine();
-    let base_run_id = base_run(target).await?;
-    let cursor = cursors(target, stage, &base_run_id).await?;
-    let legacy = Db::connect(legacy_url).await?;
+    report: &mut SyncReport,
+) -> Result<(ChangedKeys, BTreeMap<String, (String, i64)>), PipelineError> {
     let le = legacy.engine();
     let text = |e: &str| cast_text(le, e);
     let mut keys: ChangedKeys = BTreeMap::new();
-    let mut report = SyncReport {
-        base_run_id: base_run_id.clone(),
-        ..SyncReport::default()
-    };
     let mut new_cursor = cursor.clone();
     for t in SYNCED {
         let (at, key) = cursor.get(t.name()).cloned().unwrap_or_default();
@@ -268,7 +259,29 @@ pub async fn sync(
         report.new_rows.insert(t.name(), fresh);
         report.reread_rows.insert(t.name(), reread);
     }
+    Ok((keys, new_cursor))
+}
+
+/// One increment: read what changed, refresh the stage, upsert, record, move the cursor. The
+/// target's platform migrations are applied first (a target migrated by an older ykt).
+pub async fn sync(
+    legacy_url: &DbUrl,
+    target: &Db,
+    stage: &Stage,
+    options: &SyncOptions<'_>,
+) -> Result<SyncReport, PipelineError> {
+    ykt_load::apply_migrations(target).await?;
+    let engine = target.engine();
+    let base_run_id = base_run(target).await?;
+    let cursor = cursors(target, stage, &base_run_id).await?;
+    let mut report = SyncReport {
+        base_run_id: base_run_id.clone(),
+        ..SyncReport::default()
+    };
+    let legacy = Db::connect(legacy_url).await?;
+    let changed = changed_rows(&legacy, &cursor, options, &mut report).await;
     legacy.close().await;
+    let (mut keys, new_cursor) = changed?;
 
     let increment = target
         .fetch_i64(

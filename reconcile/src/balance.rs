@@ -230,13 +230,24 @@ async fn platform_rows(
             out.insert(
                 (row[0].clone().unwrap_or_default(), table),
                 PlatformFigures {
-                    rows: row[1].as_deref().and_then(|n| n.parse().ok()).unwrap_or(0),
+                    rows: count(row[1].as_deref()),
                     amount: parse_sum(engine, row[2].as_deref()),
                 },
             );
         }
     }
     Ok(out)
+}
+
+/// County and legacy table → figures.
+type Figures = BTreeMap<(String, &'static str), TableFigures>;
+/// (county, legacy table, program, fund year, status) → figures.
+type Breakdown = BTreeMap<(String, &'static str, String, String, String), BreakdownRow>;
+/// A rejected legacy row (table, key) → the county its reject is recorded under.
+type Rejected = HashMap<(&'static str, String), String>;
+
+fn count(raw: Option<&str>) -> u64 {
+    raw.and_then(|n| n.parse().ok()).unwrap_or(0)
 }
 
 /// Reconciles the legacy side against the target for one migration run. `live`: the new
@@ -247,12 +258,13 @@ pub async fn reconcile(
     run_id: &str,
     live: bool,
 ) -> Result<Reconciliation, ReconcileError> {
-    let engine = target.engine();
-    let r = quote_literal(engine, run_id);
     let known = target
         .fetch_i64(
             "looking up the run",
-            &format!("SELECT COUNT(*) FROM migration_run WHERE run_id = {r}"),
+            &format!(
+                "SELECT COUNT(*) FROM migration_run WHERE run_id = {}",
+                quote_literal(target.engine(), run_id)
+            ),
         )
         .await?;
     if known.unwrap_or(0) == 0 {
@@ -261,12 +273,25 @@ pub async fn reconcile(
             run_id: run_id.to_owned(),
         });
     }
-    let mut figures: BTreeMap<(String, &'static str), TableFigures> = BTreeMap::new();
     let platform = platform_rows(target).await?;
-    let mut breakdown: BTreeMap<(String, &'static str, String, String, String), BreakdownRow> =
-        BTreeMap::new();
+    let mut figures = Figures::new();
+    let mut breakdown = Breakdown::new();
+    loaded_figures(target, &mut figures).await?;
+    loaded_breakdown(target, &mut breakdown).await?;
+    let rejected = merged_and_rejected(target, run_id, &mut figures).await?;
+    let unreadable = legacy_figures(legacy, &rejected, &mut figures, &mut breakdown).await?;
+    let counties = county_balances(platform, figures, breakdown, live);
+    Ok(Reconciliation {
+        run_id: run_id.to_owned(),
+        balanced: counties.iter().all(|c| c.balanced),
+        counties,
+        unreadable_amounts: unreadable,
+    })
+}
 
-    // Loaded, read back from the target.
+/// Loaded rows and amounts per county and legacy table, read back from the target.
+async fn loaded_figures(target: &Db, figures: &mut Figures) -> Result<(), ReconcileError> {
+    let engine = target.engine();
     let sum = sum_expr(engine);
     let loaded_sql = [
         ("T_BTDX", "SELECT county_code, CAST(COUNT(*) AS TEXT), NULL FROM beneficiary b WHERE EXISTS (SELECT 1 FROM beneficiary_legacy_map m WHERE m.legacy_dxid = b.id) GROUP BY county_code".to_owned()),
@@ -282,10 +307,17 @@ pub async fn reconcile(
             let f = figures
                 .entry((row[0].clone().unwrap_or_default(), table))
                 .or_default();
-            f.loaded_rows = row[1].as_deref().and_then(|n| n.parse().ok()).unwrap_or(0);
+            f.loaded_rows = count(row[1].as_deref());
             f.loaded_amount = parse_sum(engine, row[2].as_deref());
         }
     }
+    Ok(())
+}
+
+/// Loaded rows and amounts per program, fund year and status, read back from the target.
+async fn loaded_breakdown(target: &Db, breakdown: &mut Breakdown) -> Result<(), ReconcileError> {
+    let engine = target.engine();
+    let sum = sum_expr(engine);
     let year = ykt_db::cast_text(engine, "fund_year");
     let by_label_sql = [
         (
@@ -316,10 +348,21 @@ pub async fn reconcile(
             let b = breakdown
                 .entry((text(0), table, text(1), text(2), text(3)))
                 .or_default();
-            b.loaded_rows = row[4].as_deref().and_then(|n| n.parse().ok()).unwrap_or(0);
+            b.loaded_rows = count(row[4].as_deref());
             b.loaded_amount = parse_sum(engine, row[5].as_deref());
         }
     }
+    Ok(())
+}
+
+/// Merged people and rejected rows per county, as the target recorded them for the run;
+/// returns where each reject is recorded (its amount is the legacy value of its key).
+async fn merged_and_rejected(
+    target: &Db,
+    run_id: &str,
+    figures: &mut Figures,
+) -> Result<Rejected, ReconcileError> {
+    let r = quote_literal(target.engine(), run_id);
     let merged_sql = format!(
         "SELECT county_code, CAST(COUNT(*) AS TEXT) FROM migration_correction WHERE run_id = {r} AND correction_code = 'C_BENEFICIARY_MERGED' GROUP BY county_code"
     );
@@ -330,10 +373,9 @@ pub async fn reconcile(
         figures
             .entry((row[0].clone().unwrap_or_default(), "T_BTDX"))
             .or_default()
-            .merged_rows = row[1].as_deref().and_then(|n| n.parse().ok()).unwrap_or(0);
+            .merged_rows = count(row[1].as_deref());
     }
-    // Rejected: counted in the target; their amounts are the legacy values of those keys.
-    let mut rejected: HashMap<(&'static str, String), String> = HashMap::new();
+    let mut rejected = Rejected::new();
     let rejects_sql = format!(
         "SELECT source_table, source_key, county_code FROM migration_reject WHERE run_id = {r} AND source_table IN ('T_BTDX', 'T_ZJZB', 'T_FFPC', 'T_FFMX')"
     );
@@ -355,31 +397,39 @@ pub async fn reconcile(
             .rejected_rows += 1;
         rejected.insert((table, row[1].clone().unwrap_or_default()), county);
     }
+    Ok(rejected)
+}
 
-    // The legacy side.
+/// The legacy side's rows and amounts, read independently of the rules; a rejected row's
+/// amount also counts as rejected where its reject is recorded. Returns the amounts that do
+/// not read as money.
+async fn legacy_figures(
+    legacy: &LegacySide<'_>,
+    rejected: &Rejected,
+    figures: &mut Figures,
+    breakdown: &mut Breakdown,
+) -> Result<Vec<UnreadableAmount>, ReconcileError> {
     let mut unreadable = Vec::new();
     legacy
-        .each(|fact| {
-            let table = fact.table.name();
-            let f = figures.entry((fact.county.to_owned(), table)).or_default();
-            f.source_rows += 1;
-            let reject_county = rejected.get(&(table, fact.key.to_owned()));
-            let value = money(fact.amount);
-            if fact.table != LegacyTable::Beneficiaries {
+        .each(|entry| {
+            let table = entry.table.name();
+            let reject_county = rejected.get(&(table, entry.key.to_owned()));
+            let value = money(entry.amount);
+            if entry.table != LegacyTable::Beneficiaries {
                 let label = |county: &str| {
                     (
                         county.to_owned(),
                         table,
-                        fact.program.unwrap_or("").trim().to_owned(),
-                        crate::legacy_side::fund_year_label(fact.year),
-                        if fact.table == LegacyTable::Allocations {
+                        entry.program.unwrap_or("").trim().to_owned(),
+                        crate::legacy_side::fund_year_label(entry.year),
+                        if entry.table == LegacyTable::Allocations {
                             String::new()
                         } else {
-                            crate::legacy_side::status_label(fact.table, fact.status)
+                            crate::legacy_side::status_label(entry.table, entry.status)
                         },
                     )
                 };
-                let b = breakdown.entry(label(fact.county)).or_default();
+                let b = breakdown.entry(label(entry.county)).or_default();
                 b.source_rows += 1;
                 b.source_amount += value.unwrap_or_default();
                 if let Some(county) = reject_county {
@@ -388,31 +438,74 @@ pub async fn reconcile(
                     b.rejected_amount += value.unwrap_or_default();
                 }
             }
-            if matches!(fact.table, LegacyTable::Payments | LegacyTable::Allocations) {
-                match value {
-                    Some(v) => {
-                        f.source_amount += v;
-                        if let Some(county) = reject_county {
-                            figures
-                                .entry((county.clone(), table))
-                                .or_default()
-                                .rejected_amount += v;
-                        }
+            let f = figures.entry((entry.county.to_owned(), table)).or_default();
+            f.source_rows += 1;
+            if !matches!(
+                entry.table,
+                LegacyTable::Payments | LegacyTable::Allocations
+            ) {
+                return;
+            }
+            match value {
+                Some(v) => {
+                    f.source_amount += v;
+                    if let Some(county) = reject_county {
+                        figures
+                            .entry((county.clone(), table))
+                            .or_default()
+                            .rejected_amount += v;
                     }
-                    None => {
-                        f.unreadable_amount_rows += 1;
-                        unreadable.push(UnreadableAmount {
-                            table: table.to_owned(),
-                            key: fact.key.to_owned(),
-                            county_code: fact.county.to_owned(),
-                            raw: fact.amount.map(str::to_owned),
-                        });
-                    }
+                }
+                None => {
+                    f.unreadable_amount_rows += 1;
+                    unreadable.push(UnreadableAmount {
+                        table: table.to_owned(),
+                        key: entry.key.to_owned(),
+                        county_code: entry.county.to_owned(),
+                        raw: entry.amount.map(str::to_owned),
+                    });
                 }
             }
         })
         .await?;
+    Ok(unreadable)
+}
 
+/// Why a table of a county does not balance, in Chinese (nothing when it does).
+fn table_problems(table: &str, f: &TableFigures) -> Vec<String> {
+    let mut problems = Vec::new();
+    if f.row_difference() != 0 {
+        let accounted = f.loaded_rows + f.merged_rows + f.rejected_rows;
+        problems.push(format!(
+            "{table}：旧系统 {} 行，迁移 {} + 合并 {} + 拒绝 {} = {} 行，相差 {} 行",
+            f.source_rows,
+            f.loaded_rows,
+            f.merged_rows,
+            f.rejected_rows,
+            accounted,
+            f.row_difference().unsigned_abs()
+        ));
+    }
+    if !f.amount_difference().is_zero() {
+        problems.push(format!(
+            "{table}：旧系统金额 {}，迁移 {} + 拒绝 {}，相差 {}",
+            format_money(f.source_amount),
+            format_money(f.loaded_amount),
+            format_money(f.rejected_amount),
+            format_money(f.amount_difference())
+        ));
+    }
+    problems
+}
+
+/// Every county's balance from the figures: its tables, its problems, its breakdown. Before
+/// the platform is live, rows of its own in the target are a problem of their county.
+fn county_balances(
+    platform: BTreeMap<(String, &'static str), PlatformFigures>,
+    figures: Figures,
+    breakdown: Breakdown,
+    live: bool,
+) -> Vec<CountyBalance> {
     let regions = Regions::shaanxi();
     let mut counties: BTreeMap<String, CountyBalance> = BTreeMap::new();
     let new_county = |county: &str| CountyBalance {
@@ -453,27 +546,7 @@ pub async fn reconcile(
         let entry = counties
             .entry(county.clone())
             .or_insert_with(|| new_county(&county));
-        if f.row_difference() != 0 {
-            let accounted = f.loaded_rows + f.merged_rows + f.rejected_rows;
-            entry.problems.push(format!(
-                "{table}：旧系统 {} 行，迁移 {} + 合并 {} + 拒绝 {} = {} 行，相差 {} 行",
-                f.source_rows,
-                f.loaded_rows,
-                f.merged_rows,
-                f.rejected_rows,
-                accounted,
-                f.row_difference().unsigned_abs()
-            ));
-        }
-        if !f.amount_difference().is_zero() {
-            entry.problems.push(format!(
-                "{table}：旧系统金额 {}，迁移 {} + 拒绝 {}，相差 {}",
-                format_money(f.source_amount),
-                format_money(f.loaded_amount),
-                format_money(f.rejected_amount),
-                format_money(f.amount_difference())
-            ));
-        }
+        entry.problems.extend(table_problems(table, &f));
         entry.tables.insert(table.to_owned(), f);
     }
     for entry in counties.values_mut() {
@@ -488,11 +561,72 @@ pub async fn reconcile(
             entry.breakdown.push(row);
         }
     }
-    let counties: Vec<CountyBalance> = counties.into_values().collect();
-    Ok(Reconciliation {
-        run_id: run_id.to_owned(),
-        balanced: counties.iter().all(|c| c.balanced),
-        counties,
-        unreadable_amounts: unreadable,
-    })
+    counties.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn figures(source: u64, loaded: u64, merged: u64, rejected: u64) -> TableFigures {
+        TableFigures {
+            source_rows: source,
+            loaded_rows: loaded,
+            merged_rows: merged,
+            rejected_rows: rejected,
+            source_amount: Decimal::new(10000, 2),
+            loaded_amount: Decimal::new(6000, 2),
+            rejected_amount: Decimal::new(4000, 2),
+            unreadable_amount_rows: 0,
+        }
+    }
+
+    #[test]
+    fn a_county_balances_only_when_every_table_does() {
+        let mut all = Figures::new();
+        all.insert(("610802".to_owned(), "T_FFMX"), figures(10, 6, 0, 4));
+        all.insert(("610802".to_owned(), "T_BTDX"), figures(10, 7, 1, 2));
+        all.insert(("610881".to_owned(), "T_FFMX"), figures(10, 6, 0, 3));
+        let counties = county_balances(BTreeMap::new(), all, Breakdown::new(), false);
+        let by_code = |code: &str| counties.iter().find(|c| c.county_code == code).unwrap();
+        assert!(
+            by_code("610802").balanced,
+            "{:?}",
+            by_code("610802").problems
+        );
+        let short = by_code("610881");
+        assert!(!short.balanced);
+        assert_eq!(
+            short.problems,
+            ["T_FFMX：旧系统 10 行，迁移 6 + 合并 0 + 拒绝 3 = 9 行，相差 1 行"]
+        );
+    }
+
+    #[test]
+    fn an_amount_off_by_a_fen_is_a_problem() {
+        let mut f = figures(10, 6, 0, 4);
+        f.loaded_amount = Decimal::new(5999, 2);
+        assert_eq!(
+            table_problems("T_ZJZB", &f),
+            ["T_ZJZB：旧系统金额 100.00，迁移 59.99 + 拒绝 40.00，相差 0.01"]
+        );
+    }
+
+    #[test]
+    fn own_rows_before_go_live_unbalance_their_county() {
+        let platform = BTreeMap::from([(
+            ("610802".to_owned(), "payment"),
+            PlatformFigures {
+                rows: 2,
+                amount: Decimal::new(30000, 2),
+            },
+        )]);
+        let before = county_balances(platform.clone(), Figures::new(), Breakdown::new(), false);
+        assert!(!before[0].balanced);
+        let live = county_balances(platform, Figures::new(), Breakdown::new(), true);
+        assert!(
+            live[0].balanced,
+            "after go-live they are the platform's own work"
+        );
+    }
 }

@@ -53,21 +53,42 @@ pub async fn audit_flags(
     legacy: &LegacySide<'_>,
     target: &Db,
 ) -> Result<Vec<FlagHit>, ReconcileError> {
+    let mut hits = payment_flags(target).await?;
+    hits.extend(batch_total_flags(legacy, target).await?);
+    hits.extend(name_conflict_flags(legacy, target).await?);
+    hits.sort_by(|a, b| {
+        (a.flag, &a.county_code, &a.legacy_keys).cmp(&(b.flag, &b.county_code, &b.legacy_keys))
+    });
+    Ok(hits)
+}
+
+/// Legacy keys listed in one column (`1,2,3`).
+fn keys(listed: &Option<String>) -> Vec<String> {
+    listed
+        .clone()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A column's values of a group as one comma-separated text.
+fn list(engine: Engine, column: &str) -> String {
+    match engine {
+        Engine::Postgres => {
+            format!("string_agg(CAST({column} AS TEXT), ',' ORDER BY {column})")
+        }
+        _ => format!("group_concat({column}, ',')"),
+    }
+}
+
+/// The flags read from the loaded payment lines alone.
+async fn payment_flags(target: &Db) -> Result<Vec<FlagHit>, ReconcileError> {
     let e = target.engine();
     let mut hits = Vec::new();
     let rows =
         |sql: String| async move { target.fetch_text_rows("computing audit flags", &sql).await };
-    let keys = |s: &Option<String>| {
-        s.clone()
-            .unwrap_or_default()
-            .split(',')
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
-    };
-    let list = |col: &str| match e {
-        Engine::Postgres => format!("string_agg(CAST({col} AS TEXT), ',' ORDER BY {col})"),
-        _ => format!("group_concat({col}, ',')"),
-    };
+    let list = |column: &str| list(e, column);
 
     // Two or more paid lines for one person, program, fund year and period (a line whose
     // batch has no period is in no known period: NULL is not equal to NULL).
@@ -140,8 +161,17 @@ pub async fn audit_flags(
     ).await? {
         hits.push(hit(AuditFlag::ProgramMismatch, &r[0], "payment", keys(&r[1]), format!("明细项目 {} 与批次项目 {} 不一致", r[2].as_deref().unwrap_or("?"), r[3].as_deref().unwrap_or("?"))));
     }
+    Ok(hits)
+}
 
-    // Declared batch totals against their source lines in legacy.
+/// Declared batch totals against their source lines in legacy.
+async fn batch_total_flags(
+    legacy: &LegacySide<'_>,
+    target: &Db,
+) -> Result<Vec<FlagHit>, ReconcileError> {
+    let mut hits = Vec::new();
+    let rows =
+        |sql: String| async move { target.fetch_text_rows("computing audit flags", &sql).await };
     let batches = rows("SELECT CAST(legacy_pcid AS TEXT), county_code, CAST(declared_count AS TEXT), CAST(declared_amount AS TEXT) FROM payment_batch WHERE legacy_pcid IS NOT NULL".to_owned()).await?;
     let mut lines: HashMap<String, (i64, Decimal)> = HashMap::new();
     legacy
@@ -175,11 +205,18 @@ pub async fn audit_flags(
             ));
         }
     }
+    Ok(hits)
+}
 
-    // Merged duplicates whose names differ.
-    let groups = rows(format!(
+/// Merged duplicates whose names differ (names as the name rule normalises them).
+async fn name_conflict_flags(
+    legacy: &LegacySide<'_>,
+    target: &Db,
+) -> Result<Vec<FlagHit>, ReconcileError> {
+    let mut hits = Vec::new();
+    let groups = target.fetch_text_rows("computing audit flags", &format!(
         "SELECT CAST(m.beneficiary_id AS TEXT), MIN(b.county_code), {} FROM beneficiary_legacy_map m JOIN beneficiary b ON b.id = m.beneficiary_id GROUP BY m.beneficiary_id HAVING COUNT(*) > 1",
-        list("m.legacy_dxid")
+        list(target.engine(), "m.legacy_dxid")
     )).await?;
     let wanted: HashSet<String> = groups.iter().flat_map(|g| keys(&g[2])).collect();
     let mut names: HashMap<String, String> = HashMap::new();
@@ -213,8 +250,5 @@ pub async fn audit_flags(
             ));
         }
     }
-    hits.sort_by(|a, b| {
-        (a.flag, &a.county_code, &a.legacy_keys).cmp(&(b.flag, &b.county_code, &b.legacy_keys))
-    });
     Ok(hits)
 }

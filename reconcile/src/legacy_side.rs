@@ -156,149 +156,163 @@ impl LegacySide<'_> {
     ) -> Result<(), ReconcileError> {
         let regions = Regions::shaanxi();
         match self {
-            LegacySide::Database(db) => {
-                let mut snapshot = db.snapshot().await?;
-                let e = db.engine();
-                let id = |n: &str| ident(e, n);
-                for table in [
-                    LegacyTable::Beneficiaries,
-                    LegacyTable::Allocations,
-                    LegacyTable::Batches,
-                ] {
-                    let key = table.key_column().name;
-                    let [amount, program, year, status] =
-                        labels(table).map(|c| c.map_or("NULL".to_owned(), |c| text(e, &id(c))));
-                    let sql = |filter: &str| {
-                        format!(
-                            "SELECT {}, {}, {amount}, {program}, {year}, {status} FROM {}{filter} ORDER BY {} LIMIT {PAGE}",
-                            text(e, &id(key)),
-                            text(e, &id("XZQHDM")),
-                            id(table.name()),
-                            id(key)
-                        )
-                    };
-                    keyset_pages(&mut snapshot, &id(key), sql, |r| {
-                        let county = county_of(&regions, r[1].as_deref());
-                        f(LegacyEntry {
-                            table,
-                            key: r[0].as_deref().unwrap_or(""),
-                            county: &county,
-                            amount: r[2].as_deref(),
-                            program: r[3].as_deref(),
-                            year: r[4].as_deref(),
-                            status: r[5].as_deref(),
-                        });
-                    })
-                    .await?;
-                }
-                // A line belongs to its batch's county when the batch tells one, else to its
-                // beneficiary's.
-                let sql = |filter: &str| {
-                    format!(
-                        "SELECT {}, {}, {}, {}, {}, {}, {} FROM {} m LEFT JOIN {} p ON p.{} = m.{} LEFT JOIN {} d ON d.{} = m.{}{filter} ORDER BY m.{} LIMIT {PAGE}",
-                        text(e, &format!("m.{}", id("MXID"))),
-                        text(e, &format!("p.{}", id("XZQHDM"))),
-                        text(e, &format!("d.{}", id("XZQHDM"))),
-                        text(e, &format!("m.{}", id("JE"))),
-                        text(e, &format!("m.{}", id("XMDM"))),
-                        text(e, &format!("m.{}", id("ND"))),
-                        text(e, &format!("m.{}", id("FFZT"))),
-                        id("T_FFMX"),
-                        id("T_FFPC"),
-                        id("PCID"),
-                        id("PCID"),
-                        id("T_BTDX"),
-                        id("DXID"),
-                        id("DXID"),
-                        id("MXID")
-                    )
-                };
-                keyset_pages(&mut snapshot, &format!("m.{}", id("MXID")), sql, |r| {
-                    let mut county = county_of(&regions, r[1].as_deref());
-                    if county == UNATTRIBUTED_COUNTY {
-                        county = county_of(&regions, r[2].as_deref());
-                    }
-                    f(LegacyEntry {
-                        table: LegacyTable::Payments,
-                        key: r[0].as_deref().unwrap_or(""),
-                        county: &county,
-                        amount: r[3].as_deref(),
-                        program: r[4].as_deref(),
-                        year: r[5].as_deref(),
-                        status: r[6].as_deref(),
-                    });
-                })
-                .await?;
-                snapshot.end().await?;
-            }
-            LegacySide::Snapshot(stage) => {
-                // Keys as numbers: a line's PCID or DXID in an export file may be written
-                // ` 12` or `012`, and still names batch or person 12.
-                let number =
-                    |v: &Option<String>| v.as_deref().and_then(|k| k.trim().parse::<i64>().ok());
-                let mut batch_county: HashMap<i64, String> = HashMap::new();
-                let mut person_county: HashMap<i64, String> = HashMap::new();
-                for table in [
-                    LegacyTable::Beneficiaries,
-                    LegacyTable::Allocations,
-                    LegacyTable::Batches,
-                ] {
-                    let region = table.column_index("XZQHDM").expect("a region column");
-                    let [amount, program, year, status] =
-                        labels(table).map(|c| c.and_then(|c| table.column_index(c)));
-                    let at = |r: &[Option<String>], i: Option<usize>| -> Option<String> {
-                        i.and_then(|i| r[i].clone())
-                    };
-                    TextTableReader::open(&stage.legacy_file(table.name()))?.for_each(|r| {
-                        let key = r[0].clone().unwrap_or_default();
-                        let county = county_of(&regions, r[region].as_deref());
-                        let [amount, program, year, status] =
-                            [amount, program, year, status].map(|i| at(&r, i));
-                        f(LegacyEntry {
-                            table,
-                            key: &key,
-                            county: &county,
-                            amount: amount.as_deref(),
-                            program: program.as_deref(),
-                            year: year.as_deref(),
-                            status: status.as_deref(),
-                        });
-                        if let Some(n) = number(&r[0]) {
-                            match table {
-                                LegacyTable::Batches => batch_county.insert(n, county),
-                                LegacyTable::Beneficiaries => person_county.insert(n, county),
-                                _ => None,
-                            };
-                        }
-                        Ok(())
-                    })?;
-                }
-                let t = LegacyTable::Payments;
-                let [pcid, dxid, je, xmdm, nd, ffzt] = ["PCID", "DXID", "JE", "XMDM", "ND", "FFZT"]
-                    .map(|c| t.column_index(c).expect("a T_FFMX column"));
-                TextTableReader::open(&stage.legacy_file(t.name()))?.for_each(|r| {
-                    let by_batch = number(&r[pcid])
-                        .and_then(|p| batch_county.get(&p))
-                        .filter(|c| c.as_str() != UNATTRIBUTED_COUNTY);
-                    let county = by_batch
-                        .or_else(|| number(&r[dxid]).and_then(|d| person_county.get(&d)))
-                        .cloned()
-                        .unwrap_or_else(|| UNATTRIBUTED_COUNTY.to_owned());
-                    f(LegacyEntry {
-                        table: t,
-                        key: r[0].as_deref().unwrap_or(""),
-                        county: &county,
-                        amount: r[je].as_deref(),
-                        program: r[xmdm].as_deref(),
-                        year: r[nd].as_deref(),
-                        status: r[ffzt].as_deref(),
-                    });
-                    Ok(())
-                })?;
-            }
+            LegacySide::Database(db) => rows_in_database(db, &regions, &mut f).await,
+            LegacySide::Snapshot(stage) => rows_in_snapshot(stage, &regions, &mut f),
         }
-        Ok(())
     }
+}
+
+/// Every row of the four tables, read from the legacy database in one snapshot.
+async fn rows_in_database(
+    db: &Db,
+    regions: &Regions,
+    f: &mut impl FnMut(LegacyEntry<'_>),
+) -> Result<(), ReconcileError> {
+    let mut snapshot = db.snapshot().await?;
+    let e = db.engine();
+    let id = |n: &str| ident(e, n);
+    for table in [
+        LegacyTable::Beneficiaries,
+        LegacyTable::Allocations,
+        LegacyTable::Batches,
+    ] {
+        let key = table.key_column().name;
+        let [amount, program, year, status] =
+            labels(table).map(|c| c.map_or("NULL".to_owned(), |c| text(e, &id(c))));
+        let sql = |filter: &str| {
+            format!(
+                "SELECT {}, {}, {amount}, {program}, {year}, {status} FROM {}{filter} ORDER BY {} LIMIT {PAGE}",
+                text(e, &id(key)),
+                text(e, &id("XZQHDM")),
+                id(table.name()),
+                id(key)
+            )
+        };
+        keyset_pages(&mut snapshot, &id(key), sql, |r| {
+            let county = county_of(regions, r[1].as_deref());
+            f(LegacyEntry {
+                table,
+                key: r[0].as_deref().unwrap_or(""),
+                county: &county,
+                amount: r[2].as_deref(),
+                program: r[3].as_deref(),
+                year: r[4].as_deref(),
+                status: r[5].as_deref(),
+            });
+        })
+        .await?;
+    }
+    // A line belongs to its batch's county when the batch tells one, else to its
+    // beneficiary's.
+    let sql = |filter: &str| {
+        format!(
+            "SELECT {}, {}, {}, {}, {}, {}, {} FROM {} m LEFT JOIN {} p ON p.{} = m.{} LEFT JOIN {} d ON d.{} = m.{}{filter} ORDER BY m.{} LIMIT {PAGE}",
+            text(e, &format!("m.{}", id("MXID"))),
+            text(e, &format!("p.{}", id("XZQHDM"))),
+            text(e, &format!("d.{}", id("XZQHDM"))),
+            text(e, &format!("m.{}", id("JE"))),
+            text(e, &format!("m.{}", id("XMDM"))),
+            text(e, &format!("m.{}", id("ND"))),
+            text(e, &format!("m.{}", id("FFZT"))),
+            id("T_FFMX"),
+            id("T_FFPC"),
+            id("PCID"),
+            id("PCID"),
+            id("T_BTDX"),
+            id("DXID"),
+            id("DXID"),
+            id("MXID")
+        )
+    };
+    keyset_pages(&mut snapshot, &format!("m.{}", id("MXID")), sql, |r| {
+        let mut county = county_of(regions, r[1].as_deref());
+        if county == UNATTRIBUTED_COUNTY {
+            county = county_of(regions, r[2].as_deref());
+        }
+        f(LegacyEntry {
+            table: LegacyTable::Payments,
+            key: r[0].as_deref().unwrap_or(""),
+            county: &county,
+            amount: r[3].as_deref(),
+            program: r[4].as_deref(),
+            year: r[5].as_deref(),
+            status: r[6].as_deref(),
+        });
+    })
+    .await?;
+    snapshot.end().await?;
+    Ok(())
+}
+
+/// Every row of the four tables, read from the stage's raw snapshot (an export source).
+fn rows_in_snapshot(
+    stage: &Stage,
+    regions: &Regions,
+    f: &mut impl FnMut(LegacyEntry<'_>),
+) -> Result<(), ReconcileError> {
+    // Keys as numbers: a line's PCID or DXID in an export file may be written
+    // ` 12` or `012`, and still names batch or person 12.
+    let number = |v: &Option<String>| v.as_deref().and_then(|k| k.trim().parse::<i64>().ok());
+    let mut batch_county: HashMap<i64, String> = HashMap::new();
+    let mut person_county: HashMap<i64, String> = HashMap::new();
+    for table in [
+        LegacyTable::Beneficiaries,
+        LegacyTable::Allocations,
+        LegacyTable::Batches,
+    ] {
+        let region = table.column_index("XZQHDM").expect("a region column");
+        let [amount, program, year, status] =
+            labels(table).map(|c| c.and_then(|c| table.column_index(c)));
+        let at = |r: &[Option<String>], i: Option<usize>| -> Option<String> {
+            i.and_then(|i| r[i].clone())
+        };
+        TextTableReader::open(&stage.legacy_file(table.name()))?.for_each(|r| {
+            let key = r[0].clone().unwrap_or_default();
+            let county = county_of(regions, r[region].as_deref());
+            let [amount, program, year, status] =
+                [amount, program, year, status].map(|i| at(&r, i));
+            f(LegacyEntry {
+                table,
+                key: &key,
+                county: &county,
+                amount: amount.as_deref(),
+                program: program.as_deref(),
+                year: year.as_deref(),
+                status: status.as_deref(),
+            });
+            if let Some(n) = number(&r[0]) {
+                match table {
+                    LegacyTable::Batches => batch_county.insert(n, county),
+                    LegacyTable::Beneficiaries => person_county.insert(n, county),
+                    _ => None,
+                };
+            }
+            Ok(())
+        })?;
+    }
+    let t = LegacyTable::Payments;
+    let [pcid, dxid, je, xmdm, nd, ffzt] = ["PCID", "DXID", "JE", "XMDM", "ND", "FFZT"]
+        .map(|c| t.column_index(c).expect("a T_FFMX column"));
+    TextTableReader::open(&stage.legacy_file(t.name()))?.for_each(|r| {
+        let by_batch = number(&r[pcid])
+            .and_then(|p| batch_county.get(&p))
+            .filter(|c| c.as_str() != UNATTRIBUTED_COUNTY);
+        let county = by_batch
+            .or_else(|| number(&r[dxid]).and_then(|d| person_county.get(&d)))
+            .cloned()
+            .unwrap_or_else(|| UNATTRIBUTED_COUNTY.to_owned());
+        f(LegacyEntry {
+            table: t,
+            key: r[0].as_deref().unwrap_or(""),
+            county: &county,
+            amount: r[je].as_deref(),
+            program: r[xmdm].as_deref(),
+            year: r[nd].as_deref(),
+            status: r[ffzt].as_deref(),
+        });
+        Ok(())
+    })?;
+    Ok(())
 }
 
 impl LegacySide<'_> {

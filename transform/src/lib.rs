@@ -6,6 +6,12 @@
 //! ends up loaded, merged or rejected. The transform is a pure function of the stage: the same
 //! stage gives the same output, byte for byte.
 
+mod allocations;
+mod batches;
+mod beneficiaries;
+mod payments;
 mod pipeline;
+mod programs;
+mod regions;
 
 pub use pipeline::{TransformError, transform};

@@ -462,7 +462,13 @@ fn group_rules(set: &mut FormSet) {
             }
         }
     }
-    // One person, one post in one unit; and each person once across all forms.
+    out.extend(duplicate_people(set));
+    set.violations.extend(out);
+}
+
+/// One person, one post in one unit; and each person once across all forms.
+fn duplicate_people(set: &FormSet) -> Vec<Violation> {
+    let mut out = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (i, c) in set.entries.iter().enumerate() {
         let Some(id) = &c.id_number else { continue };
@@ -497,7 +503,7 @@ fn group_rules(set: &mut FormSet) {
             }
         }
     }
-    set.violations.extend(out);
+    out
 }
 
 #[cfg(test)]

@@ -48,6 +48,39 @@ const BANKS: &[(&str, &str, usize)] = &[
     ("陕西信合（存折）", "2701", 17),
 ];
 
+/// The quirks an allocation, a batch and a payment line may draw (a paid line may also draw
+/// Q5, a malformed payment date).
+const ALLOCATION_QUIRKS: &[Quirk] = &[
+    Quirk::Q3,
+    Quirk::Q4,
+    Quirk::Q5,
+    Quirk::Q9,
+    Quirk::Q10,
+    Quirk::Hostile,
+    Quirk::Multi,
+];
+const BATCH_QUIRKS: &[Quirk] = &[
+    Quirk::Q3,
+    Quirk::Q4,
+    Quirk::Q5,
+    Quirk::Q6,
+    Quirk::Q9,
+    Quirk::Q10,
+    Quirk::Q12,
+    Quirk::Hostile,
+    Quirk::Multi,
+];
+const LINE_QUIRKS: &[Quirk] = &[
+    Quirk::Q4,
+    Quirk::Q6,
+    Quirk::Q7,
+    Quirk::Q9,
+    Quirk::Q10,
+    Quirk::Q11,
+    Quirk::Hostile,
+    Quirk::Multi,
+];
+
 const FAILURE_REASONS: &[&str] = &["户名与账号不符", "账号不存在", "账户已销户", "账户冻结"];
 
 /// Runs a simulation into `sink`, writing the truth file (and, when a second path is given,
@@ -580,172 +613,182 @@ impl<'a> Gen<'a> {
                 if enrolled == 0 {
                     continue;
                 }
-                let zbid = bump(&mut self.next.zbid);
-                let periods = program.months.len() as i64;
-                let typical = program
-                    .rate
-                    .unwrap_or(Decimal::from(program.fixed_range.1.max(100)));
-                let amount = (typical * Decimal::from(enrolled as i64 * periods * 12)
-                    / Decimal::TEN)
-                    .round_dp(0)
-                    * Decimal::from(10);
-                let quirk = self.draw(
-                    truth,
-                    rng,
-                    &[
-                        Quirk::Q3,
-                        Quirk::Q4,
-                        Quirk::Q5,
-                        Quirk::Q9,
-                        Quirk::Q10,
-                        Quirk::Hostile,
-                        Quirk::Multi,
-                    ],
-                );
-                let mut fate = Fate::default();
-                let mut xzqhdm = county.legacy.clone();
-                let mut xmdm = program.code.to_owned();
-                let mut nd = year.to_string();
-                let mut zbje = Some(money_text(amount));
-                let issued = NaiveDate::from_ymd_opt(year, 1, 10).expect("date")
-                    + Duration::days(rng.range(0, 60));
-                let mut xdrq = Some(iso(issued));
-                let mut issued_on = Some(issued);
-                let dept = department_initial(program.department);
-                let mut zbwh = format!(
-                    "{}财{dept}〔{year}〕{}号",
-                    county.city_initial,
-                    rng.range(1, 120)
-                );
-                match quirk {
-                    Some(Quirk::Q3) => {
-                        xzqhdm = format!("619{}", &county.legacy[3..]);
-                        fate.apply(Quirk::Q3, "XZQHDM", &Variant::unknown_code(&xzqhdm));
-                    }
-                    Some(Quirk::Q4) => {
-                        let (variant, _) = variants::amount(rng, amount);
-                        zbje = variant.raw.clone();
-                        fate.apply(Quirk::Q4, "ZBJE", &variant);
-                    }
-                    Some(Quirk::Q5) => {
-                        let variant = variants::date(rng, issued, false);
-                        xdrq = variant.raw.clone();
-                        issued_on = kept(&variant, issued);
-                        fate.apply(Quirk::Q5, "XDRQ", &variant);
-                    }
-                    Some(Quirk::Q9) => {
-                        xmdm = UNKNOWN_PROGRAM.into();
-                        fate.apply(Quirk::Q9, "XMDM", &Variant::unknown_program(&xmdm));
-                    }
-                    Some(Quirk::Q10) => {
-                        let variant = variants::year(rng, year);
-                        nd = variant.raw.clone().unwrap_or_default();
-                        fate.apply(Quirk::Q10, "ND", &variant);
-                    }
-                    Some(Quirk::Hostile) => {
-                        let pick = rng.weighted(&[40, 30, 30]);
-                        let (field, variant) = match pick {
-                            0 if self.params.nul_in_text => (
-                                "ZBWH",
-                                variants::raw_variant(
-                                    "nul_in_text",
-                                    variants::with_nul(rng, &zbwh),
-                                    Outcome::Correct(C::TextCleaned),
-                                ),
-                            ),
-                            0 => (
-                                "ZBWH",
-                                variants::raw_variant(
-                                    "column_filling",
-                                    format!("{zbwh}{}", "〇".repeat(100))
-                                        .chars()
-                                        .take(100)
-                                        .collect(),
-                                    Outcome::Keep,
-                                ),
-                            ),
-                            1 => (
-                                "ZBJE",
-                                variants::raw_variant(
-                                    "twenty_digits",
-                                    "9".repeat(20),
-                                    Outcome::Reject(R::AmountInvalid),
-                                ),
-                            ),
-                            _ => (
-                                "ND",
-                                variants::raw_variant(
-                                    "full_width_year",
-                                    variants::full_width(&year.to_string()),
-                                    Outcome::Reject(R::YearInvalid),
-                                ),
-                            ),
-                        };
-                        match field {
-                            "ZBWH" => zbwh = variant.raw.clone().unwrap_or_default(),
-                            "ZBJE" => zbje = variant.raw.clone(),
-                            _ => nd = variant.raw.clone().unwrap_or_default(),
-                        }
-                        fate.apply(Quirk::Hostile, field, &variant);
-                    }
-                    Some(Quirk::Multi) => {
-                        for (field, variant) in multi_coded(
-                            rng,
-                            &["XZQHDM", "XMDM", "ND", "ZBJE"],
-                            &county.legacy,
-                            year,
-                        ) {
-                            match field {
-                                "XZQHDM" => xzqhdm = variant.raw.clone().unwrap_or_default(),
-                                "XMDM" => xmdm = variant.raw.clone().unwrap_or_default(),
-                                "ND" => nd = variant.raw.clone().unwrap_or_default(),
-                                _ => zbje = variant.raw.clone(),
-                            }
-                            fate.apply(Quirk::Multi, field, &variant);
-                        }
-                    }
-                    _ => {}
-                }
-                if county.obsolete && !fate.rejected() {
-                    fate.corrections.insert(0, C::RegionRemapped);
-                }
-                let row_county = if fate.has_defect(R::RegionUnknown) {
-                    UNATTRIBUTED_COUNTY
-                } else {
-                    county.current.as_str()
-                }
-                .to_owned();
-                out.insert((pi, year), (zbid, !fate.rejected()));
-                if !fate.rejected() {
-                    truth.expect_row(
-                        "allocation",
-                        zbid,
-                        &[
-                            ("id", Some(zbid.to_string())),
-                            ("county_code", Some(county.current.clone())),
-                            ("program_code", Some(program.code.to_owned())),
-                            ("fund_year", Some(year.to_string())),
-                            ("doc_no", Some(zbwh.replace('\0', ""))),
-                            ("amount", Some(money_text(amount))),
-                            ("issued_on", issued_on.map(iso)),
-                            ("legacy_zbid", Some(zbid.to_string())),
-                        ],
-                    )?;
-                }
-                let row = vec![
-                    Some(zbid.to_string()),
-                    Some(xzqhdm),
-                    Some(xmdm),
-                    Some(nd),
-                    Some(zbwh),
-                    zbje,
-                    xdrq,
-                ];
-                self.emit(truth, &county.current, LegacyTable::Allocations, row)?;
-                self.record(truth, LegacyTable::Allocations, zbid, &row_county, fate)?;
+                let (zbid, loaded) =
+                    self.allocation(truth, rng, county, (program, year), enrolled)?;
+                out.insert((pi, year), (zbid, loaded));
             }
         }
         Ok(out)
+    }
+
+    /// One program's allocation for a year, sized by the people enrolled; returns its ZBID and
+    /// whether it loads.
+    fn allocation(
+        &mut self,
+        truth: &mut TruthWriter,
+        rng: &mut Rng,
+        county: &County,
+        (program, year): (&ProgramDef, i32),
+        enrolled: usize,
+    ) -> Result<(i64, bool), SimError> {
+        let zbid = bump(&mut self.next.zbid);
+        let periods = program.months.len() as i64;
+        let typical = program
+            .rate
+            .unwrap_or(Decimal::from(program.fixed_range.1.max(100)));
+        let amount = (typical * Decimal::from(enrolled as i64 * periods * 12) / Decimal::TEN)
+            .round_dp(0)
+            * Decimal::from(10);
+        let quirk = self.draw(truth, rng, ALLOCATION_QUIRKS);
+        let mut fate = Fate::default();
+        let mut xzqhdm = county.legacy.clone();
+        let mut xmdm = program.code.to_owned();
+        let mut nd = year.to_string();
+        let mut zbje = Some(money_text(amount));
+        let issued =
+            NaiveDate::from_ymd_opt(year, 1, 10).expect("date") + Duration::days(rng.range(0, 60));
+        let mut xdrq = Some(iso(issued));
+        let mut issued_on = Some(issued);
+        let dept = department_initial(program.department);
+        let mut zbwh = format!(
+            "{}财{dept}〔{year}〕{}号",
+            county.city_initial,
+            rng.range(1, 120)
+        );
+        match quirk {
+            Some(Quirk::Q3) => {
+                xzqhdm = format!("619{}", &county.legacy[3..]);
+                fate.apply(Quirk::Q3, "XZQHDM", &Variant::unknown_code(&xzqhdm));
+            }
+            Some(Quirk::Q4) => {
+                let (variant, _) = variants::amount(rng, amount);
+                zbje = variant.raw.clone();
+                fate.apply(Quirk::Q4, "ZBJE", &variant);
+            }
+            Some(Quirk::Q5) => {
+                let variant = variants::date(rng, issued, false);
+                xdrq = variant.raw.clone();
+                issued_on = kept(&variant, issued);
+                fate.apply(Quirk::Q5, "XDRQ", &variant);
+            }
+            Some(Quirk::Q9) => {
+                xmdm = UNKNOWN_PROGRAM.into();
+                fate.apply(Quirk::Q9, "XMDM", &Variant::unknown_program(&xmdm));
+            }
+            Some(Quirk::Q10) => {
+                let variant = variants::year(rng, year);
+                nd = variant.raw.clone().unwrap_or_default();
+                fate.apply(Quirk::Q10, "ND", &variant);
+            }
+            Some(Quirk::Hostile) => {
+                let (field, variant) = self.hostile_allocation_value(rng, &zbwh, year);
+                match field {
+                    "ZBWH" => zbwh = variant.raw.clone().unwrap_or_default(),
+                    "ZBJE" => zbje = variant.raw.clone(),
+                    _ => nd = variant.raw.clone().unwrap_or_default(),
+                }
+                fate.apply(Quirk::Hostile, field, &variant);
+            }
+            Some(Quirk::Multi) => {
+                for (field, variant) in
+                    multi_coded(rng, &["XZQHDM", "XMDM", "ND", "ZBJE"], &county.legacy, year)
+                {
+                    match field {
+                        "XZQHDM" => xzqhdm = variant.raw.clone().unwrap_or_default(),
+                        "XMDM" => xmdm = variant.raw.clone().unwrap_or_default(),
+                        "ND" => nd = variant.raw.clone().unwrap_or_default(),
+                        _ => zbje = variant.raw.clone(),
+                    }
+                    fate.apply(Quirk::Multi, field, &variant);
+                }
+            }
+            _ => {}
+        }
+        if county.obsolete && !fate.rejected() {
+            fate.corrections.insert(0, C::RegionRemapped);
+        }
+        let row_county = if fate.has_defect(R::RegionUnknown) {
+            UNATTRIBUTED_COUNTY
+        } else {
+            county.current.as_str()
+        }
+        .to_owned();
+        if !fate.rejected() {
+            truth.expect_row(
+                "allocation",
+                zbid,
+                &[
+                    ("id", Some(zbid.to_string())),
+                    ("county_code", Some(county.current.clone())),
+                    ("program_code", Some(program.code.to_owned())),
+                    ("fund_year", Some(year.to_string())),
+                    ("doc_no", Some(zbwh.replace('\0', ""))),
+                    ("amount", Some(money_text(amount))),
+                    ("issued_on", issued_on.map(iso)),
+                    ("legacy_zbid", Some(zbid.to_string())),
+                ],
+            )?;
+        }
+        let row = vec![
+            Some(zbid.to_string()),
+            Some(xzqhdm),
+            Some(xmdm),
+            Some(nd),
+            Some(zbwh),
+            zbje,
+            xdrq,
+        ];
+        self.emit(truth, &county.current, LegacyTable::Allocations, row)?;
+        let loaded = !fate.rejected();
+        self.record(truth, LegacyTable::Allocations, zbid, &row_county, fate)?;
+        Ok((zbid, loaded))
+    }
+
+    /// A hostile value in an allocation: a NUL or a full document number, twenty digits of
+    /// amount, a full-width year.
+    fn hostile_allocation_value(
+        &self,
+        rng: &mut Rng,
+        zbwh: &str,
+        year: i32,
+    ) -> (&'static str, Variant) {
+        match rng.weighted(&[40, 30, 30]) {
+            0 if self.params.nul_in_text => (
+                "ZBWH",
+                variants::raw_variant(
+                    "nul_in_text",
+                    variants::with_nul(rng, zbwh),
+                    Outcome::Correct(C::TextCleaned),
+                ),
+            ),
+            0 => (
+                "ZBWH",
+                variants::raw_variant(
+                    "column_filling",
+                    format!("{zbwh}{}", "〇".repeat(100))
+                        .chars()
+                        .take(100)
+                        .collect(),
+                    Outcome::Keep,
+                ),
+            ),
+            1 => (
+                "ZBJE",
+                variants::raw_variant(
+                    "twenty_digits",
+                    "9".repeat(20),
+                    Outcome::Reject(R::AmountInvalid),
+                ),
+            ),
+            _ => (
+                "ND",
+                variants::raw_variant(
+                    "full_width_year",
+                    variants::full_width(&year.to_string()),
+                    Outcome::Reject(R::YearInvalid),
+                ),
+            ),
+        }
     }
 
     fn batches(
@@ -835,21 +878,47 @@ impl<'a> Gen<'a> {
         quota: &mut AuditQuota,
     ) -> Result<(), SimError> {
         let program = self.programs[ctx.pi].clone();
-        let quirk = self.draw(
+        let head = self.batch_head(truth, rng, county, ctx, &program);
+        let mut lines = BatchLines {
+            declared_count: 0,
+            declared_amount: Decimal::ZERO,
+            any_failed: false,
+            last_for_shared: None,
+            last_gxsj: ctx.pay_day,
+        };
+        for &member in members {
+            self.batch_line(
+                truth,
+                rng,
+                people,
+                member,
+                (ctx, &program, &head),
+                fixed_programs,
+                quota,
+                &mut lines,
+            )?;
+        }
+        self.batch_row(
             truth,
             rng,
-            &[
-                Quirk::Q3,
-                Quirk::Q4,
-                Quirk::Q5,
-                Quirk::Q6,
-                Quirk::Q9,
-                Quirk::Q10,
-                Quirk::Q12,
-                Quirk::Hostile,
-                Quirk::Multi,
-            ],
-        );
+            county,
+            allocations,
+            (ctx, &program),
+            head,
+            lines,
+        )
+    }
+
+    /// A batch's own columns as legacy writes them, with the quirk it draws (if any).
+    fn batch_head(
+        &mut self,
+        truth: &mut TruthWriter,
+        rng: &mut Rng,
+        county: &County,
+        ctx: &BatchCtx,
+        program: &ProgramDef,
+    ) -> BatchHead {
+        let quirk = self.draw(truth, rng, BATCH_QUIRKS);
         let mut fate = Fate::default();
         let mut xzqhdm = county.legacy.clone();
         let mut xmdm = program.code.to_owned();
@@ -909,58 +978,7 @@ impl<'a> Gen<'a> {
                 fate.apply(Quirk::Q10, "ND", &variant);
             }
             Some(Quirk::Hostile) => {
-                let (field, variant) = match rng.weighted(&[30, 25, 20, 25]) {
-                    0 if self.params.nul_in_text => (
-                        "PCH",
-                        variants::raw_variant(
-                            "nul_in_text",
-                            variants::with_nul(rng, &pch),
-                            Outcome::Correct(C::TextCleaned),
-                        ),
-                    ),
-                    0 => (
-                        "PCH",
-                        variants::raw_variant(
-                            "column_filling",
-                            format!("{pch}{}", "〇".repeat(40))
-                                .chars()
-                                .take(40)
-                                .collect(),
-                            Outcome::Keep,
-                        ),
-                    ),
-                    1 => (
-                        "QH",
-                        variants::raw_variant(
-                            "full_width_month",
-                            format!(
-                                "{}{}",
-                                ctx.year,
-                                variants::full_width(&format!("{:02}", ctx.month))
-                            ),
-                            Outcome::Correct(C::ValueCleared),
-                        ),
-                    ),
-                    2 => (
-                        "LRR",
-                        variants::raw_variant(
-                            "column_filling",
-                            format!("{lrr}{}", "录".repeat(30))
-                                .chars()
-                                .take(30)
-                                .collect(),
-                            Outcome::Keep,
-                        ),
-                    ),
-                    _ => (
-                        "ND",
-                        variants::raw_variant(
-                            "full_width_year",
-                            variants::full_width(&ctx.year.to_string()),
-                            Outcome::Reject(R::YearInvalid),
-                        ),
-                    ),
-                };
+                let (field, variant) = self.hostile_batch_value(rng, ctx, &pch, &lrr);
                 match field {
                     "PCH" => pch = variant.raw.clone().unwrap_or_default(),
                     "QH" => {
@@ -990,345 +1008,543 @@ impl<'a> Gen<'a> {
             }
             _ => {}
         }
-        let batch_rejected = fate.rejected();
-        let batch_county = if fate.has_defect(R::RegionUnknown) {
-            None
-        } else {
-            Some(county.current.clone())
+        BatchHead {
+            rejected: fate.rejected(),
+            county: (!fate.has_defect(R::RegionUnknown)).then(|| county.current.clone()),
+            clean: quirk.is_none(),
+            quirk,
+            fate,
+            xzqhdm,
+            xmdm,
+            nd,
+            status_code,
+            pczt,
+            gsksrq,
+            gsjsrq,
+            expect,
+            pch,
+            qh,
+            lrr,
+        }
+    }
+
+    /// A hostile value in one of a batch's text columns: a NUL or a full column, a
+    /// full-width month or year, an over-long clerk name.
+    fn hostile_batch_value(
+        &self,
+        rng: &mut Rng,
+        ctx: &BatchCtx,
+        pch: &str,
+        lrr: &str,
+    ) -> (&'static str, Variant) {
+        match rng.weighted(&[30, 25, 20, 25]) {
+            0 if self.params.nul_in_text => (
+                "PCH",
+                variants::raw_variant(
+                    "nul_in_text",
+                    variants::with_nul(rng, pch),
+                    Outcome::Correct(C::TextCleaned),
+                ),
+            ),
+            0 => (
+                "PCH",
+                variants::raw_variant(
+                    "column_filling",
+                    format!("{pch}{}", "〇".repeat(40))
+                        .chars()
+                        .take(40)
+                        .collect(),
+                    Outcome::Keep,
+                ),
+            ),
+            1 => (
+                "QH",
+                variants::raw_variant(
+                    "full_width_month",
+                    format!(
+                        "{}{}",
+                        ctx.year,
+                        variants::full_width(&format!("{:02}", ctx.month))
+                    ),
+                    Outcome::Correct(C::ValueCleared),
+                ),
+            ),
+            2 => (
+                "LRR",
+                variants::raw_variant(
+                    "column_filling",
+                    format!("{lrr}{}", "录".repeat(30))
+                        .chars()
+                        .take(30)
+                        .collect(),
+                    Outcome::Keep,
+                ),
+            ),
+            _ => (
+                "ND",
+                variants::raw_variant(
+                    "full_width_year",
+                    variants::full_width(&ctx.year.to_string()),
+                    Outcome::Reject(R::YearInvalid),
+                ),
+            ),
+        }
+    }
+
+    /// One member's payment line of a batch, with the audit case or quirk it draws, and the
+    /// duplicate or reissue that follows it.
+    #[allow(clippy::too_many_arguments)]
+    fn batch_line(
+        &mut self,
+        truth: &mut TruthWriter,
+        rng: &mut Rng,
+        people: &mut [Person],
+        (person_index, enroll_index): (usize, usize),
+        (ctx, program, head): (&BatchCtx, &ProgramDef, &BatchHead),
+        fixed_programs: &[usize],
+        quota: &mut AuditQuota,
+        lines: &mut BatchLines,
+    ) -> Result<(), SimError> {
+        let member = {
+            let p = &people[person_index];
+            let e = &p.enroll[enroll_index];
+            Member {
+                index: person_index,
+                line_county: head.county.clone().unwrap_or_else(|| p.county.clone()),
+                county: p.county.clone(),
+                rejected: p.rejected,
+                clean: p.clean,
+                amount: e.amount,
+                quantity: e.quantity,
+            }
         };
-        let batch_clean = quirk.is_none();
-
-        // The lines.
-        let mut declared_count = 0i64;
-        let mut declared_amount = Decimal::ZERO;
-        let mut any_failed = false;
-        let mut last_for_shared: Option<(i64, String, u32, usize)> = None;
-        let mut last_gxsj = ctx.pay_day;
-        for &(person_index, enroll_index) in members {
-            let (person_county, person_rejected, person_clean, amount, quantity) = {
-                let p = &people[person_index];
-                let e = &p.enroll[enroll_index];
-                (p.county.clone(), p.rejected, p.clean, e.amount, e.quantity)
-            };
-            let line_county = batch_county
-                .clone()
-                .unwrap_or_else(|| person_county.clone());
-            let paid_after_death = people[person_index].paid_after_death_case
-                && !ctx.pending
-                && !batch_rejected
-                && people[person_index].death.is_some_and(|d| ctx.pay_day > d);
-            if paid_after_death {
-                people[person_index].paid_after_death_case = false;
-            }
-            let eligible_audit =
-                !ctx.pending && !batch_rejected && person_clean && !paid_after_death;
-            // Audit cases, at most a few per county and kind.
-            let audit = if paid_after_death {
-                Some(AuditFlag::PaidAfterDeath)
-            } else if eligible_audit && rng.chance_ppm(4_000) {
-                let kinds = [
-                    AuditFlag::DuplicatePayment,
-                    AuditFlag::RateMismatch,
-                    AuditFlag::PaidBeforeAnnounced,
-                    AuditFlag::FailedNotReissued,
-                    AuditFlag::SharedAccount,
-                ];
-                let kind = *rng.pick(&kinds);
-                let allowed = match kind {
-                    AuditFlag::RateMismatch => {
-                        program.rate.is_some() && program.basis != Basis::Fixed
-                    }
-                    AuditFlag::PaidBeforeAnnounced => batch_clean,
-                    AuditFlag::SharedAccount => {
-                        last_for_shared.as_ref().is_some_and(|(_, _, h, i)| {
-                            *h != people[person_index].household && *i != person_index
-                        })
-                    }
-                    _ => true,
-                };
-                (allowed && quota.take(kind, self.params)).then_some(kind)
-            } else {
-                None
-            };
-
-            let mxid = bump(&mut self.next.mxid);
-            let mut line = LineDraft {
-                mxid,
-                pcid: ctx.pcid,
-                dxid: people[person_index].dxid,
-                xmdm: program.code.to_owned(),
-                year: ctx.year,
-                nd: ctx.year.to_string(),
-                sl: quantity.map(|q| q.normalize().to_string()),
-                je: Some(money_text(amount)),
-                readable: Some(amount),
-                yhzh: Some(people[person_index].account.clone()),
-                ffzt: if ctx.pending { "0" } else { "1" }.to_owned(),
-                ffrq: (!ctx.pending).then(|| iso(ctx.pay_day)),
-                yhlsh: None,
-                sbyy: None,
-                ymxid: None,
-                gxsj: ctx.pay_day,
-                fate: Fate::default(),
-                county: line_county.clone(),
-                quantity,
-                account: Some(people[person_index].account.clone()),
-                paid_on: (!ctx.pending).then_some(ctx.pay_day),
-                beneficiary: people[person_index].survivor,
-                reissue_of: None,
-            };
-            if !ctx.pending {
-                line.yhlsh = Some(format!("{}{mxid:010}", ctx.pay_day.format("%Y%m%d")));
-            }
-            let mut extra_duplicate = false;
-            match audit {
-                Some(AuditFlag::RateMismatch) => {
-                    let wrong = amount + Decimal::TEN;
-                    line.je = Some(money_text(wrong));
-                    line.readable = Some(wrong);
-                    self.flag(
-                        truth,
-                        AuditFlag::RateMismatch,
-                        "T_FFMX",
-                        vec![mxid],
-                        &line_county,
-                    );
-                }
-                Some(AuditFlag::PaidBeforeAnnounced) => {
-                    let early = ctx.announce_from + Duration::days(1);
-                    line.ffrq = Some(iso(early));
-                    line.paid_on = Some(early);
-                    line.gxsj = early;
-                    self.flag(
-                        truth,
-                        AuditFlag::PaidBeforeAnnounced,
-                        "T_FFMX",
-                        vec![mxid],
-                        &line_county,
-                    );
-                }
-                Some(AuditFlag::FailedNotReissued) => {
-                    line.ffzt = "2".into();
-                    line.sbyy = Some((*rng.pick(FAILURE_REASONS)).to_owned());
-                    line.gxsj = ctx.pay_day + Duration::days(7);
-                    any_failed = true;
-                    self.flag(
-                        truth,
-                        AuditFlag::FailedNotReissued,
-                        "T_FFMX",
-                        vec![mxid],
-                        &line_county,
-                    );
-                }
-                Some(AuditFlag::SharedAccount) => {
-                    let (other_mxid, other_account, ..) =
-                        last_for_shared.clone().expect("checked above");
-                    line.yhzh = Some(other_account.clone());
-                    line.account = Some(other_account);
-                    self.flag(
-                        truth,
-                        AuditFlag::SharedAccount,
-                        "T_FFMX",
-                        vec![other_mxid, mxid],
-                        &line_county,
-                    );
-                }
-                Some(AuditFlag::PaidAfterDeath) => {
-                    self.flag(
-                        truth,
-                        AuditFlag::PaidAfterDeath,
-                        "T_FFMX",
-                        vec![mxid],
-                        &line_county,
-                    );
-                }
-                Some(AuditFlag::DuplicatePayment) => extra_duplicate = true,
-                _ => {}
-            }
-            // A line of a rejected batch or person may carry defects of its own; the rules
-            // name the first by precedence.
-            if audit.is_none() {
-                self.line_quirk(
-                    truth,
-                    rng,
-                    &mut line,
-                    people,
-                    person_index,
-                    fixed_programs,
-                    (ctx, batch_rejected),
-                )?;
-            }
-            line.cascade(
-                ctx.pcid,
-                batch_rejected,
-                people[person_index].dxid,
-                person_rejected,
-            );
-            line.settle_county(
-                ctx.pcid,
-                &batch_county,
-                people[person_index].dxid,
-                &person_county,
-            );
-            // A bank return: the line is reissued by a later line, or refunded.
-            let fails = audit.is_none()
-                && !ctx.pending
-                && people[person_index].death.is_none()
-                && rng.percent(1);
-            let mut reissue = None;
-            if fails {
-                any_failed = true;
-                line.sbyy = Some((*rng.pick(FAILURE_REASONS)).to_owned());
-                line.gxsj = ctx.pay_day + Duration::days(7);
-                let refunded = rng.percent(30);
-                line.ffzt = set_status(&line.ffzt, if refunded { "3" } else { "4" });
-                // A padded status (Q6) stays padded: the case lists the text as written.
-                if line.fate.field == Some("FFZT") {
-                    line.fate.raw = Some(line.ffzt.clone());
-                }
-                if !refunded {
-                    reissue = Some(line.fate.rejected());
-                }
-            }
-            if audit.is_none() && eligible_audit && line.fate.quirk.is_none() && !fails {
-                last_for_shared = Some((
-                    mxid,
-                    people[person_index].account.clone(),
-                    people[person_index].household,
-                    person_index,
-                ));
-            }
-            if line.gxsj > last_gxsj {
-                last_gxsj = line.gxsj;
-            }
-            let original_pcid = line.pcid;
-            self.write_line(
+        let (eligible_audit, audit) =
+            self.line_audit(rng, people, &member, (ctx, program, head), quota, lines);
+        let mxid = bump(&mut self.next.mxid);
+        let mut line = LineDraft::drawn(mxid, (ctx, program), &people[person_index], &member);
+        let extra_duplicate = match audit {
+            Some(kind) => self.apply_audit(truth, rng, kind, &mut line, ctx, lines)?,
+            None => false,
+        };
+        // A line of a rejected batch or person may carry defects of its own; the rules
+        // name the first by precedence.
+        if audit.is_none() {
+            self.line_quirk(
                 truth,
                 rng,
-                line,
-                &mut declared_count,
-                &mut declared_amount,
-                original_pcid == ctx.pcid,
+                &mut line,
+                people,
+                person_index,
+                fixed_programs,
+                (ctx, head.rejected),
             )?;
-            if extra_duplicate {
-                let dup_mxid = bump(&mut self.next.mxid);
-                let dup = LineDraft::paid(
-                    dup_mxid,
-                    ctx,
-                    &people[person_index],
-                    program.code,
-                    quantity,
-                    amount,
-                    ctx.pay_day,
-                    &line_county,
-                );
-                self.flag(
-                    truth,
-                    AuditFlag::DuplicatePayment,
-                    "T_FFMX",
-                    vec![mxid, dup_mxid],
-                    &line_county,
-                );
-                self.write_line(
-                    truth,
-                    rng,
-                    dup,
-                    &mut declared_count,
-                    &mut declared_amount,
-                    true,
-                )?;
-            }
-            if let Some(original_rejected) = reissue {
-                let new_mxid = bump(&mut self.next.mxid);
-                let reissue_day = ctx.pay_day + Duration::days(20);
-                let mut line = LineDraft::paid(
-                    new_mxid,
-                    ctx,
-                    &people[person_index],
-                    program.code,
-                    quantity,
-                    amount,
-                    reissue_day,
-                    &line_county,
-                );
-                line.ymxid = Some(mxid);
-                line.reissue_of = (!original_rejected).then_some(mxid);
-                self.line_quirk(
-                    truth,
-                    rng,
-                    &mut line,
-                    people,
-                    person_index,
-                    fixed_programs,
-                    (ctx, batch_rejected),
-                )?;
-                line.cascade(
-                    ctx.pcid,
-                    batch_rejected,
-                    people[person_index].dxid,
-                    person_rejected,
-                );
-                line.settle_county(
-                    ctx.pcid,
-                    &batch_county,
-                    people[person_index].dxid,
-                    &person_county,
-                );
-                if original_rejected && !line.fate.rejected() {
-                    line.fate.corrections.push(C::ValueCleared);
-                    if line.fate.field.is_none() {
-                        line.fate.field = Some("YMXID");
-                    }
-                }
-                if reissue_day > last_gxsj {
-                    last_gxsj = reissue_day;
-                }
-                let in_batch = line.pcid == ctx.pcid;
-                self.write_line(
-                    truth,
-                    rng,
-                    line,
-                    &mut declared_count,
-                    &mut declared_amount,
-                    in_batch,
-                )?;
+        }
+        line.cascade(
+            ctx.pcid,
+            head.rejected,
+            people[person_index].dxid,
+            member.rejected,
+        );
+        line.settle_county(
+            ctx.pcid,
+            &head.county,
+            people[person_index].dxid,
+            &member.county,
+        );
+        // A bank return: the line is reissued by a later line, or refunded.
+        let fails = audit.is_none()
+            && !ctx.pending
+            && people[person_index].death.is_none()
+            && rng.percent(1);
+        let reissue = if fails {
+            lines.any_failed = true;
+            line.bank_return(rng, ctx)
+        } else {
+            None
+        };
+        if audit.is_none() && eligible_audit && line.fate.quirk.is_none() && !fails {
+            lines.last_for_shared = Some((
+                mxid,
+                people[person_index].account.clone(),
+                people[person_index].household,
+                person_index,
+            ));
+        }
+        if line.gxsj > lines.last_gxsj {
+            lines.last_gxsj = line.gxsj;
+        }
+        let original_pcid = line.pcid;
+        self.write_line(
+            truth,
+            rng,
+            line,
+            &mut lines.declared_count,
+            &mut lines.declared_amount,
+            original_pcid == ctx.pcid,
+        )?;
+        if extra_duplicate {
+            self.write_duplicate(
+                truth,
+                rng,
+                &people[person_index],
+                &member,
+                (ctx, program),
+                lines,
+                mxid,
+            )?;
+        }
+        if let Some(original_rejected) = reissue {
+            self.write_reissue(
+                truth,
+                rng,
+                people,
+                &member,
+                (ctx, program, head),
+                fixed_programs,
+                lines,
+                (mxid, original_rejected),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The duplicate of line `mxid`: the same person, program and amount paid again.
+    #[allow(clippy::too_many_arguments)]
+    fn write_duplicate(
+        &mut self,
+        truth: &mut TruthWriter,
+        rng: &mut Rng,
+        person: &Person,
+        member: &Member,
+        (ctx, program): (&BatchCtx, &ProgramDef),
+        lines: &mut BatchLines,
+        mxid: i64,
+    ) -> Result<(), SimError> {
+        let dup_mxid = bump(&mut self.next.mxid);
+        let dup = LineDraft::paid(
+            dup_mxid,
+            ctx,
+            person,
+            program.code,
+            member.quantity,
+            member.amount,
+            ctx.pay_day,
+            &member.line_county,
+        );
+        self.flag(
+            truth,
+            AuditFlag::DuplicatePayment,
+            "T_FFMX",
+            vec![mxid, dup_mxid],
+            &member.line_county,
+        );
+        self.write_line(
+            truth,
+            rng,
+            dup,
+            &mut lines.declared_count,
+            &mut lines.declared_amount,
+            true,
+        )?;
+        Ok(())
+    }
+
+    /// The line that reissues a returned line `mxid` (whose own fate says whether it was
+    /// rejected), paid 20 days later.
+    #[allow(clippy::too_many_arguments)]
+    fn write_reissue(
+        &mut self,
+        truth: &mut TruthWriter,
+        rng: &mut Rng,
+        people: &mut [Person],
+        member: &Member,
+        (ctx, program, head): (&BatchCtx, &ProgramDef, &BatchHead),
+        fixed_programs: &[usize],
+        lines: &mut BatchLines,
+        (mxid, original_rejected): (i64, bool),
+    ) -> Result<(), SimError> {
+        let new_mxid = bump(&mut self.next.mxid);
+        let reissue_day = ctx.pay_day + Duration::days(20);
+        let mut line = LineDraft::paid(
+            new_mxid,
+            ctx,
+            &people[member.index],
+            program.code,
+            member.quantity,
+            member.amount,
+            reissue_day,
+            &member.line_county,
+        );
+        line.ymxid = Some(mxid);
+        line.reissue_of = (!original_rejected).then_some(mxid);
+        self.line_quirk(
+            truth,
+            rng,
+            &mut line,
+            people,
+            member.index,
+            fixed_programs,
+            (ctx, head.rejected),
+        )?;
+        line.cascade(
+            ctx.pcid,
+            head.rejected,
+            people[member.index].dxid,
+            member.rejected,
+        );
+        line.settle_county(
+            ctx.pcid,
+            &head.county,
+            people[member.index].dxid,
+            &member.county,
+        );
+        if original_rejected && !line.fate.rejected() {
+            line.fate.corrections.push(C::ValueCleared);
+            if line.fate.field.is_none() {
+                line.fate.field = Some("YMXID");
             }
         }
+        if reissue_day > lines.last_gxsj {
+            lines.last_gxsj = reissue_day;
+        }
+        let in_batch = line.pcid == ctx.pcid;
+        self.write_line(
+            truth,
+            rng,
+            line,
+            &mut lines.declared_count,
+            &mut lines.declared_amount,
+            in_batch,
+        )?;
+        Ok(())
+    }
 
-        // The batch row, with totals declared from its lines (Q12 breaks them).
-        let mut zrs = declared_count;
-        let mut zje_value = declared_amount;
-        if quirk == Some(Quirk::Q12) {
-            let variant = if rng.percent(50) {
-                zrs += 1;
-                Variant {
-                    name: "count_off",
-                    raw: Some(zrs.to_string()),
-                    outcome: Outcome::Keep,
-                }
+    /// Whether a line may be an audit case, and the case it is: paid after the person's death
+    /// (once per person marked for it), else at most a few of each kind per county.
+    fn line_audit(
+        &self,
+        rng: &mut Rng,
+        people: &mut [Person],
+        member: &Member,
+        (ctx, program, head): (&BatchCtx, &ProgramDef, &BatchHead),
+        quota: &mut AuditQuota,
+        lines: &BatchLines,
+    ) -> (bool, Option<AuditFlag>) {
+        let person = &mut people[member.index];
+        let paid_after_death = person.paid_after_death_case
+            && !ctx.pending
+            && !head.rejected
+            && person.death.is_some_and(|d| ctx.pay_day > d);
+        if paid_after_death {
+            person.paid_after_death_case = false;
+        }
+        let eligible = !ctx.pending && !head.rejected && member.clean && !paid_after_death;
+        let audit = if paid_after_death {
+            Some(AuditFlag::PaidAfterDeath)
+        } else if eligible && rng.chance_ppm(4_000) {
+            self.audit_case(rng, people, member.index, (program, head), quota, lines)
+        } else {
+            None
+        };
+        (eligible, audit)
+    }
+
+    /// The audit case a clean line draws, if its kind suits the line and the county's quota
+    /// for it is not used up.
+    fn audit_case(
+        &self,
+        rng: &mut Rng,
+        people: &[Person],
+        person_index: usize,
+        (program, head): (&ProgramDef, &BatchHead),
+        quota: &mut AuditQuota,
+        lines: &BatchLines,
+    ) -> Option<AuditFlag> {
+        let kinds = [
+            AuditFlag::DuplicatePayment,
+            AuditFlag::RateMismatch,
+            AuditFlag::PaidBeforeAnnounced,
+            AuditFlag::FailedNotReissued,
+            AuditFlag::SharedAccount,
+        ];
+        let kind = *rng.pick(&kinds);
+        let allowed = match kind {
+            AuditFlag::RateMismatch => program.rate.is_some() && program.basis != Basis::Fixed,
+            AuditFlag::PaidBeforeAnnounced => head.clean,
+            AuditFlag::SharedAccount => {
+                lines.last_for_shared.as_ref().is_some_and(|(_, _, h, i)| {
+                    *h != people[person_index].household && *i != person_index
+                })
+            }
+            _ => true,
+        };
+        (allowed && quota.take(kind, self.params)).then_some(kind)
+    }
+
+    /// Makes a line an audit case of `kind` and records the case; `true` when the case is a
+    /// duplicate line still to be written.
+    fn apply_audit(
+        &mut self,
+        truth: &mut TruthWriter,
+        rng: &mut Rng,
+        kind: AuditFlag,
+        line: &mut LineDraft,
+        ctx: &BatchCtx,
+        lines: &mut BatchLines,
+    ) -> Result<bool, SimError> {
+        let mxid = line.mxid;
+        let county = line.county.clone();
+        // The amount as drawn: nothing has changed the line yet.
+        let amount = line.readable.unwrap_or_default();
+        match kind {
+            AuditFlag::RateMismatch => {
+                let wrong = amount + Decimal::TEN;
+                line.je = Some(money_text(wrong));
+                line.readable = Some(wrong);
+                self.flag(
+                    truth,
+                    AuditFlag::RateMismatch,
+                    "T_FFMX",
+                    vec![mxid],
+                    &county,
+                );
+            }
+            AuditFlag::PaidBeforeAnnounced => {
+                let early = ctx.announce_from + Duration::days(1);
+                line.ffrq = Some(iso(early));
+                line.paid_on = Some(early);
+                line.gxsj = early;
+                self.flag(
+                    truth,
+                    AuditFlag::PaidBeforeAnnounced,
+                    "T_FFMX",
+                    vec![mxid],
+                    &county,
+                );
+            }
+            AuditFlag::FailedNotReissued => {
+                line.ffzt = "2".into();
+                line.sbyy = Some((*rng.pick(FAILURE_REASONS)).to_owned());
+                line.gxsj = ctx.pay_day + Duration::days(7);
+                lines.any_failed = true;
+                self.flag(
+                    truth,
+                    AuditFlag::FailedNotReissued,
+                    "T_FFMX",
+                    vec![mxid],
+                    &county,
+                );
+            }
+            AuditFlag::SharedAccount => {
+                let (other_mxid, other_account, ..) =
+                    lines.last_for_shared.clone().expect("checked above");
+                line.yhzh = Some(other_account.clone());
+                line.account = Some(other_account);
+                self.flag(
+                    truth,
+                    AuditFlag::SharedAccount,
+                    "T_FFMX",
+                    vec![other_mxid, mxid],
+                    &county,
+                );
+            }
+            AuditFlag::PaidAfterDeath => {
+                self.flag(
+                    truth,
+                    AuditFlag::PaidAfterDeath,
+                    "T_FFMX",
+                    vec![mxid],
+                    &county,
+                );
+            }
+            AuditFlag::DuplicatePayment => return Ok(true),
+            _ => {}
+        }
+        Ok(false)
+    }
+
+    /// Q12: a batch whose declared count or amount is off from its lines, an audit case.
+    fn totals_off(
+        &mut self,
+        truth: &mut TruthWriter,
+        rng: &mut Rng,
+        (county, ctx): (&County, &BatchCtx),
+        fate: &mut Fate,
+        (zrs, zje_value): (&mut i64, &mut Decimal),
+    ) {
+        let variant = if rng.percent(50) {
+            *zrs += 1;
+            Variant {
+                name: "count_off",
+                raw: Some(zrs.to_string()),
+                outcome: Outcome::Keep,
+            }
+        } else {
+            *zje_value += Decimal::from(100);
+            Variant {
+                name: "amount_off",
+                raw: Some(money_text(*zje_value)),
+                outcome: Outcome::Keep,
+            }
+        };
+        fate.apply(
+            Quirk::Q12,
+            if variant.name == "count_off" {
+                "ZRS"
             } else {
-                zje_value += Decimal::from(100);
-                Variant {
-                    name: "amount_off",
-                    raw: Some(money_text(zje_value)),
-                    outcome: Outcome::Keep,
-                }
-            };
-            fate.apply(
-                Quirk::Q12,
-                if variant.name == "count_off" {
-                    "ZRS"
-                } else {
-                    "ZJE"
-                },
-                &variant,
-            );
-            self.flag(
+                "ZJE"
+            },
+            &variant,
+        );
+        self.flag(
+            truth,
+            AuditFlag::BatchTotalMismatch,
+            "T_FFPC",
+            vec![ctx.pcid],
+            &county.current,
+        );
+    }
+
+    /// The batch row, once its lines are written: totals, allocation and status from them.
+    #[allow(clippy::too_many_arguments)]
+    fn batch_row(
+        &mut self,
+        truth: &mut TruthWriter,
+        rng: &mut Rng,
+        county: &County,
+        allocations: &Allocations,
+        (ctx, program): (&BatchCtx, &ProgramDef),
+        head: BatchHead,
+        lines: BatchLines,
+    ) -> Result<(), SimError> {
+        let BatchHead {
+            quirk,
+            mut fate,
+            xzqhdm,
+            xmdm,
+            nd,
+            status_code,
+            pczt,
+            gsksrq,
+            gsjsrq,
+            mut expect,
+            pch,
+            qh,
+            lrr,
+            rejected: batch_rejected,
+            county: batch_county,
+            clean: _,
+        } = head;
+        // The totals are declared from the lines (Q12 breaks them).
+        let mut zrs = lines.declared_count;
+        let mut zje_value = lines.declared_amount;
+        if quirk == Some(Quirk::Q12) {
+            self.totals_off(
                 truth,
-                AuditFlag::BatchTotalMismatch,
-                "T_FFPC",
-                vec![ctx.pcid],
-                &county.current,
+                rng,
+                (county, ctx),
+                &mut fate,
+                (&mut zrs, &mut zje_value),
             );
         }
         let mut zje = Some(money_text(zje_value));
@@ -1363,45 +1579,21 @@ impl<'a> Gen<'a> {
         if county.obsolete && !batch_rejected {
             fate.corrections.insert(0, C::RegionRemapped);
         }
-        let pczt = if any_failed && !ctx.pending && pczt == status_code {
+        let pczt = if lines.any_failed && !ctx.pending && pczt == status_code {
             "5".to_owned()
         } else {
             pczt
         };
         if !batch_rejected {
-            let allocation =
-                zbid.filter(|z| allocations.values().any(|(id, loaded)| id == z && *loaded));
-            let status = match pczt.trim() {
-                "0" => "entered",
-                "1" => "reviewed",
-                "2" => "announcing",
-                "3" => "announced",
-                "4" => "sent",
-                "5" => "returned",
-                _ => "void",
+            let row = ExpectedBatch {
+                pch: &pch,
+                lrr: &lrr,
+                pczt: &pczt,
+                zbid,
+                zrs,
+                expect: &expect,
             };
-            let text = |v: &str| Some(v.replace('\0', ""));
-            truth.expect_row(
-                "payment_batch",
-                ctx.pcid,
-                &[
-                    ("id", Some(ctx.pcid.to_string())),
-                    ("batch_no", text(&pch)),
-                    ("county_code", Some(county.current.clone())),
-                    ("program_code", Some(program.code.to_owned())),
-                    ("fund_year", Some(ctx.year.to_string())),
-                    ("period", expect.period.clone()),
-                    ("allocation_id", allocation.map(|z| z.to_string())),
-                    ("announce_from", expect.announce_from.map(iso)),
-                    ("announce_to", expect.announce_to.map(iso)),
-                    ("status", Some(status.to_owned())),
-                    ("declared_count", Some(zrs.to_string())),
-                    ("declared_amount", expect.declared_amount.map(money_text)),
-                    ("entered_by", text(&lrr)),
-                    ("reviewed_by", Some(county.review_login.clone())),
-                    ("legacy_pcid", Some(ctx.pcid.to_string())),
-                ],
-            )?;
+            expect_batch(truth, county, allocations, (ctx, program), row)?;
         }
         let cjsj = (ctx.announce_from - Duration::days(3)).min(self.pay_cutoff);
         let row = vec![
@@ -1420,7 +1612,10 @@ impl<'a> Gen<'a> {
             Some(lrr),
             Some(county.review_login.clone()),
             Some(datetime(cjsj, rng)),
-            Some(datetime(last_gxsj.max(cjsj).min(self.pay_cutoff), rng)),
+            Some(datetime(
+                lines.last_gxsj.max(cjsj).min(self.pay_cutoff),
+                rng,
+            )),
         ];
         let row_county = batch_county.unwrap_or_else(|| UNATTRIBUTED_COUNTY.to_owned());
         self.emit(truth, &county.current, LegacyTable::Batches, row)?;
@@ -1454,16 +1649,7 @@ impl<'a> Gen<'a> {
         fixed_programs: &[usize],
         (ctx, batch_rejected): (&BatchCtx, bool),
     ) -> Result<(), SimError> {
-        let mut options = vec![
-            Quirk::Q4,
-            Quirk::Q6,
-            Quirk::Q7,
-            Quirk::Q9,
-            Quirk::Q10,
-            Quirk::Q11,
-            Quirk::Hostile,
-            Quirk::Multi,
-        ];
+        let mut options = LINE_QUIRKS.to_vec();
         if line.ffrq.is_some() {
             options.insert(1, Quirk::Q5);
         }
@@ -1503,31 +1689,8 @@ impl<'a> Gen<'a> {
                 line.fate.apply(Quirk::Q6, "FFZT", &variant);
             }
             Quirk::Q7 => {
-                let orphan = ORPHAN_BASE + bump(&mut self.next.orphan);
-                if rng.percent(50) {
-                    line.pcid = orphan;
-                    line.county = people[person_index].county.clone();
-                    line.fate.apply(
-                        Quirk::Q7,
-                        "PCID",
-                        &Variant {
-                            name: "orphan_batch",
-                            raw: Some(orphan.to_string()),
-                            outcome: Outcome::Reject(R::OrphanBatch),
-                        },
-                    );
-                } else {
-                    line.dxid = orphan;
-                    line.fate.apply(
-                        Quirk::Q7,
-                        "DXID",
-                        &Variant {
-                            name: "orphan_beneficiary",
-                            raw: Some(orphan.to_string()),
-                            outcome: Outcome::Reject(R::OrphanBeneficiary),
-                        },
-                    );
-                }
+                let person_county = people[person_index].county.clone();
+                self.orphan_line(rng, line, &person_county);
             }
             Quirk::Q9 => {
                 let person = &mut people[person_index];
@@ -1583,6 +1746,36 @@ impl<'a> Gen<'a> {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Q7: a line naming a batch or a person legacy does not hold; a line without its batch
+    /// takes its person's county.
+    fn orphan_line(&mut self, rng: &mut Rng, line: &mut LineDraft, person_county: &str) {
+        let orphan = ORPHAN_BASE + bump(&mut self.next.orphan);
+        if rng.percent(50) {
+            line.pcid = orphan;
+            line.county = person_county.to_owned();
+            line.fate.apply(
+                Quirk::Q7,
+                "PCID",
+                &Variant {
+                    name: "orphan_batch",
+                    raw: Some(orphan.to_string()),
+                    outcome: Outcome::Reject(R::OrphanBatch),
+                },
+            );
+        } else {
+            line.dxid = orphan;
+            line.fate.apply(
+                Quirk::Q7,
+                "DXID",
+                &Variant {
+                    name: "orphan_beneficiary",
+                    raw: Some(orphan.to_string()),
+                    outcome: Outcome::Reject(R::OrphanBeneficiary),
+                },
+            );
+        }
     }
 
     /// Hostile text in one field of a payment line.
@@ -1711,6 +1904,105 @@ struct BatchExpect {
     declared_amount: Option<Decimal>,
 }
 
+/// A batch's own columns as legacy writes them, and what the rules must make of them.
+struct BatchHead {
+    quirk: Option<Quirk>,
+    fate: Fate,
+    xzqhdm: String,
+    xmdm: String,
+    nd: String,
+    /// The status the batch has before its lines (3 announced, 4 sent).
+    status_code: &'static str,
+    pczt: String,
+    gsksrq: Option<String>,
+    gsjsrq: Option<String>,
+    expect: BatchExpect,
+    pch: String,
+    qh: String,
+    lrr: String,
+    /// The batch is rejected (its lines follow it).
+    rejected: bool,
+    /// The county its lines belong to, unless the batch's region is unknown.
+    county: Option<String>,
+    /// The batch drew no quirk.
+    clean: bool,
+}
+
+/// A batch's columns the platform's row is expected from.
+struct ExpectedBatch<'a> {
+    pch: &'a str,
+    lrr: &'a str,
+    pczt: &'a str,
+    zbid: Option<i64>,
+    zrs: i64,
+    expect: &'a BatchExpect,
+}
+
+/// Records the platform row a loaded batch must become.
+fn expect_batch(
+    truth: &mut TruthWriter,
+    county: &County,
+    allocations: &Allocations,
+    (ctx, program): (&BatchCtx, &ProgramDef),
+    row: ExpectedBatch<'_>,
+) -> Result<(), SimError> {
+    let allocation = row
+        .zbid
+        .filter(|z| allocations.values().any(|(id, loaded)| id == z && *loaded));
+    let status = ykt_domain::platform::legacy_status_name(LegacyTable::Batches, row.pczt.trim())
+        .unwrap_or("void");
+    let text = |v: &str| Some(v.replace('\0', ""));
+    truth.expect_row(
+        "payment_batch",
+        ctx.pcid,
+        &[
+            ("id", Some(ctx.pcid.to_string())),
+            ("batch_no", text(row.pch)),
+            ("county_code", Some(county.current.clone())),
+            ("program_code", Some(program.code.to_owned())),
+            ("fund_year", Some(ctx.year.to_string())),
+            ("period", row.expect.period.clone()),
+            ("allocation_id", allocation.map(|z| z.to_string())),
+            ("announce_from", row.expect.announce_from.map(iso)),
+            ("announce_to", row.expect.announce_to.map(iso)),
+            ("status", Some(status.to_owned())),
+            ("declared_count", Some(row.zrs.to_string())),
+            (
+                "declared_amount",
+                row.expect.declared_amount.map(money_text),
+            ),
+            ("entered_by", text(row.lrr)),
+            ("reviewed_by", Some(county.review_login.clone())),
+            ("legacy_pcid", Some(ctx.pcid.to_string())),
+        ],
+    )?;
+    Ok(())
+}
+
+/// The person a batch line is paid to, with what the line needs of them.
+struct Member {
+    index: usize,
+    /// The county the person's row names.
+    county: String,
+    /// The county the line belongs to: the batch's, else the person's.
+    line_county: String,
+    rejected: bool,
+    clean: bool,
+    amount: Decimal,
+    quantity: Option<Decimal>,
+}
+
+/// What a batch's lines add up to as they are written.
+struct BatchLines {
+    declared_count: i64,
+    declared_amount: Decimal,
+    any_failed: bool,
+    /// The last clean line (mxid, account, household, person), for a shared-account case.
+    last_for_shared: Option<(i64, String, u32, usize)>,
+    /// The latest change stamp of a line.
+    last_gxsj: NaiveDate,
+}
+
 struct BatchCtx {
     pi: usize,
     year: i32,
@@ -1752,6 +2044,58 @@ struct LineDraft {
 }
 
 impl LineDraft {
+    /// The bank returns the line: failed, then refunded or (`Some`, with whether the line is
+    /// rejected) reissued.
+    fn bank_return(&mut self, rng: &mut Rng, ctx: &BatchCtx) -> Option<bool> {
+        self.sbyy = Some((*rng.pick(FAILURE_REASONS)).to_owned());
+        self.gxsj = ctx.pay_day + Duration::days(7);
+        let refunded = rng.percent(30);
+        self.ffzt = set_status(&self.ffzt, if refunded { "3" } else { "4" });
+        // A padded status (Q6) stays padded: the case lists the text as written.
+        if self.fate.field == Some("FFZT") {
+            self.fate.raw = Some(self.ffzt.clone());
+        }
+        (!refunded).then(|| self.fate.rejected())
+    }
+
+    /// A line as its batch and person make it, before any audit case or quirk.
+    fn drawn(
+        mxid: i64,
+        (ctx, program): (&BatchCtx, &ProgramDef),
+        person: &Person,
+        member: &Member,
+    ) -> LineDraft {
+        let mut line = LineDraft {
+            mxid,
+            pcid: ctx.pcid,
+            dxid: person.dxid,
+            xmdm: program.code.to_owned(),
+            year: ctx.year,
+            nd: ctx.year.to_string(),
+            sl: member.quantity.map(|q| q.normalize().to_string()),
+            je: Some(money_text(member.amount)),
+            readable: Some(member.amount),
+            yhzh: Some(person.account.clone()),
+            ffzt: if ctx.pending { "0" } else { "1" }.to_owned(),
+            ffrq: (!ctx.pending).then(|| iso(ctx.pay_day)),
+            yhlsh: None,
+            sbyy: None,
+            ymxid: None,
+            gxsj: ctx.pay_day,
+            fate: Fate::default(),
+            county: member.line_county.clone(),
+            quantity: member.quantity,
+            account: Some(person.account.clone()),
+            paid_on: (!ctx.pending).then_some(ctx.pay_day),
+            beneficiary: person.survivor,
+            reissue_of: None,
+        };
+        if !ctx.pending {
+            line.yhlsh = Some(format!("{}{mxid:010}", ctx.pay_day.format("%Y%m%d")));
+        }
+        line
+    }
+
     /// The platform's payment row for this line, when it is loaded.
     fn expected(&self) -> Vec<(&'static str, Option<String>)> {
         let status = ykt_domain::platform::legacy_status_name(
