@@ -30,6 +30,81 @@ macro_rules! text_enum {
                 Self::ALL.iter().copied().find(|v| v.as_str() == text)
             }
         }
+
+        impl Cell for $name {
+            fn cell(&self) -> Option<String> {
+                Some(self.as_str().to_owned())
+            }
+        }
+    };
+}
+
+/// A platform row as the stage holds it and the load writes it: one text cell per column,
+/// `None` for NULL. The one conversion from the typed row; the columns are its fields.
+pub trait PlatformRow {
+    /// The platform table (the staged file's name).
+    const TABLE: &'static str;
+    /// Its columns, in the order of [`PlatformRow::cells`]: the SQL column names.
+    const COLUMNS: &'static [&'static str];
+    fn cells(&self) -> Vec<Option<String>>;
+}
+
+/// A value as a staged text cell: numbers and money as written by `Display` (money is already
+/// two decimals), days as `YYYY-MM-DD`, enums as the platform's text.
+pub trait Cell {
+    fn cell(&self) -> Option<String>;
+}
+
+macro_rules! display_cell {
+    ($($t:ty),+) => {
+        $(impl Cell for $t {
+            fn cell(&self) -> Option<String> {
+                Some(self.to_string())
+            }
+        })+
+    };
+}
+display_cell!(String, i16, i32, i64, Money);
+
+impl Cell for NaiveDate {
+    fn cell(&self) -> Option<String> {
+        use chrono::Datelike;
+        Some(format!(
+            "{:04}-{:02}-{:02}",
+            self.year(),
+            self.month(),
+            self.day()
+        ))
+    }
+}
+
+impl<T: Cell> Cell for Option<T> {
+    fn cell(&self) -> Option<String> {
+        self.as_ref().and_then(Cell::cell)
+    }
+}
+
+/// A platform row type: the struct, its table, its columns (the field names, in order) and
+/// its cells.
+macro_rules! platform_row {
+    (
+        $(#[$meta:meta])* $name:ident = $table:literal {
+            $( $(#[$fmeta:meta])* $field:ident : $ty:ty ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        pub struct $name {
+            $( $(#[$fmeta])* pub $field: $ty ),+
+        }
+
+        impl PlatformRow for $name {
+            const TABLE: &'static str = $table;
+            const COLUMNS: &'static [&'static str] = &[$(stringify!($field)),+];
+            fn cells(&self) -> Vec<Option<String>> {
+                vec![$(Cell::cell(&self.$field)),+]
+            }
+        }
     };
 }
 
@@ -138,88 +213,136 @@ text_enum! {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Region {
-    pub code: String,
-    pub name: String,
-    pub level: i16,
-    pub parent_code: Option<String>,
+platform_row! {
+    /// `region`: the reference's regions, legacy's own names kept below county level.
+    Region = "region" {
+        code: String,
+        name: String,
+        level: i16,
+        parent_code: Option<String>,
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Program {
-    pub code: String,
-    pub name: String,
-    pub department: String,
-    pub basis: Basis,
-    pub rate: Option<Money>,
+platform_row! {
+    /// `program`: a reference table; a basis or rate that does not read is cleared.
+    Program = "program" {
+        code: String,
+        name: String,
+        department: String,
+        basis: Option<Basis>,
+        rate: Option<Money>,
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Allocation {
-    pub id: i64,
-    pub county_code: String,
-    pub program_code: String,
-    pub fund_year: i16,
-    pub doc_no: Option<String>,
-    pub amount: Money,
-    pub issued_on: Option<NaiveDate>,
-    pub legacy_zbid: i64,
+platform_row! {
+    /// `allocation`, one per legacy T_ZJZB row loaded.
+    Allocation = "allocation" {
+        id: i64,
+        county_code: String,
+        program_code: String,
+        fund_year: i16,
+        doc_no: Option<String>,
+        amount: Money,
+        issued_on: Option<NaiveDate>,
+        legacy_zbid: i64,
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Beneficiary {
-    pub id: i64,
-    pub id_number: String,
-    pub name: String,
-    pub county_code: String,
-    pub area_code: Option<String>,
-    pub address: Option<String>,
-    pub phone: Option<String>,
-    pub account_no: Option<String>,
-    pub bank_name: Option<String>,
-    pub household_head_id_number: Option<String>,
-    pub status: BeneficiaryStatus,
-    pub deceased_on: Option<NaiveDate>,
+platform_row! {
+    /// `beneficiary`: one per person (the survivor of a merge keeps its own DXID as id).
+    Beneficiary = "beneficiary" {
+        id: i64,
+        id_number: String,
+        name: String,
+        county_code: String,
+        area_code: Option<String>,
+        address: Option<String>,
+        phone: Option<String>,
+        account_no: Option<String>,
+        bank_name: Option<String>,
+        household_head_id_number: Option<String>,
+        status: BeneficiaryStatus,
+        deceased_on: Option<NaiveDate>,
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PaymentBatch {
-    pub id: i64,
-    pub batch_no: String,
-    pub county_code: String,
-    pub program_code: String,
-    pub fund_year: i16,
-    pub period: Option<String>,
-    pub allocation_id: Option<i64>,
-    pub announce_from: Option<NaiveDate>,
-    pub announce_to: Option<NaiveDate>,
-    pub status: BatchStatus,
-    pub declared_count: Option<i32>,
-    pub declared_amount: Option<Money>,
-    pub entered_by: Option<String>,
-    pub reviewed_by: Option<String>,
-    pub legacy_pcid: i64,
+platform_row! {
+    /// `beneficiary_legacy_map`: every loaded or merged DXID and the person it became.
+    BeneficiaryLegacyMap = "beneficiary_legacy_map" {
+        legacy_dxid: i64,
+        beneficiary_id: i64,
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Payment {
-    pub id: i64,
-    pub batch_id: i64,
-    pub beneficiary_id: i64,
-    pub county_code: String,
-    pub program_code: String,
-    pub fund_year: i16,
-    pub quantity: Option<Money>,
-    pub amount: Money,
-    pub account_no: Option<String>,
-    pub status: PaymentStatus,
-    pub paid_on: Option<NaiveDate>,
-    pub bank_serial: Option<String>,
-    pub failure_reason: Option<String>,
-    pub reissue_of: Option<i64>,
-    pub system_of_record: SystemOfRecord,
-    pub legacy_mxid: i64,
+platform_row! {
+    /// `payment_batch`, one per legacy T_FFPC row loaded.
+    PaymentBatch = "payment_batch" {
+        id: i64,
+        batch_no: String,
+        county_code: String,
+        program_code: String,
+        fund_year: i16,
+        period: Option<String>,
+        allocation_id: Option<i64>,
+        announce_from: Option<NaiveDate>,
+        announce_to: Option<NaiveDate>,
+        status: BatchStatus,
+        declared_count: Option<i32>,
+        declared_amount: Option<Money>,
+        entered_by: Option<String>,
+        reviewed_by: Option<String>,
+        legacy_pcid: i64,
+    }
+}
+
+platform_row! {
+    /// `payment`, one per legacy T_FFMX line loaded.
+    Payment = "payment" {
+        id: i64,
+        batch_id: i64,
+        beneficiary_id: i64,
+        county_code: String,
+        program_code: String,
+        fund_year: i16,
+        quantity: Option<Money>,
+        amount: Money,
+        account_no: Option<String>,
+        status: PaymentStatus,
+        paid_on: Option<NaiveDate>,
+        bank_serial: Option<String>,
+        failure_reason: Option<String>,
+        /// The loaded line this one reissues (legacy YMXID), when that line loaded.
+        reissue_of: Option<i64>,
+        system_of_record: SystemOfRecord,
+        legacy_mxid: i64,
+    }
+}
+
+platform_row! {
+    /// A rejected legacy row, as staged (`migration_reject` without the run, which the load
+    /// adds).
+    RejectRecord = "reject" {
+        source_table: String,
+        source_key: String,
+        county_code: String,
+        reason_code: String,
+        field: String,
+        raw_value: Option<String>,
+        detail: String,
+    }
+}
+
+platform_row! {
+    /// A correction made to a legacy value, as staged (`migration_correction` without the run).
+    CorrectionRecord = "correction" {
+        source_table: String,
+        source_key: String,
+        county_code: String,
+        correction_code: String,
+        field: String,
+        before: Option<String>,
+        after: Option<String>,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -247,6 +370,41 @@ mod tests {
         assert_eq!(BatchStatus::ALL.len(), 7);
         assert_eq!(PaymentStatus::parse("PAID"), None);
     }
+
+    #[test]
+    fn a_row_stages_as_one_text_cell_per_column() {
+        let line = Payment {
+            id: 7,
+            batch_id: 3,
+            beneficiary_id: 5,
+            county_code: "610802".into(),
+            program_code: "NY001".into(),
+            fund_year: 2020,
+            quantity: None,
+            amount: Money::new(15000, 2),
+            account_no: Some("6217860000000000001".into()),
+            status: PaymentStatus::Paid,
+            paid_on: NaiveDate::from_ymd_opt(2020, 3, 5),
+            bank_serial: None,
+            failure_reason: None,
+            reissue_of: Some(2),
+            system_of_record: SystemOfRecord::New,
+            legacy_mxid: 7,
+        };
+        let cells = line.cells();
+        assert_eq!(cells.len(), Payment::COLUMNS.len());
+        let cell = |column: &str| {
+            let i = Payment::COLUMNS.iter().position(|c| *c == column).unwrap();
+            cells[i].clone()
+        };
+        assert_eq!(cell("amount").as_deref(), Some("150.00"));
+        assert_eq!(cell("paid_on").as_deref(), Some("2020-03-05"));
+        assert_eq!(cell("status").as_deref(), Some("paid"));
+        assert_eq!(cell("quantity"), None);
+        assert_eq!(cell("reissue_of").as_deref(), Some("2"));
+        assert_eq!(Payment::TABLE, "payment");
+        assert_eq!(columns::PAYMENT, Payment::COLUMNS);
+    }
 }
 
 /// What the new platform itself changes on the payment lines it owns once it is live (paying
@@ -258,84 +416,15 @@ pub const LIVE_FIELDS: [&str; 4] = ["status", "paid_on", "bank_serial", "failure
 /// stage (the SQL column names). `reject` and `correction` are `migration_reject` and
 /// `migration_correction` without `run_id`, which the load stage adds.
 pub mod columns {
-    pub const REGION: &[&str] = &["code", "name", "level", "parent_code"];
-    pub const PROGRAM: &[&str] = &["code", "name", "department", "basis", "rate"];
-    pub const ALLOCATION: &[&str] = &[
-        "id",
-        "county_code",
-        "program_code",
-        "fund_year",
-        "doc_no",
-        "amount",
-        "issued_on",
-        "legacy_zbid",
-    ];
-    pub const BENEFICIARY: &[&str] = &[
-        "id",
-        "id_number",
-        "name",
-        "county_code",
-        "area_code",
-        "address",
-        "phone",
-        "account_no",
-        "bank_name",
-        "household_head_id_number",
-        "status",
-        "deceased_on",
-    ];
-    pub const BENEFICIARY_LEGACY_MAP: &[&str] = &["legacy_dxid", "beneficiary_id"];
-    pub const PAYMENT_BATCH: &[&str] = &[
-        "id",
-        "batch_no",
-        "county_code",
-        "program_code",
-        "fund_year",
-        "period",
-        "allocation_id",
-        "announce_from",
-        "announce_to",
-        "status",
-        "declared_count",
-        "declared_amount",
-        "entered_by",
-        "reviewed_by",
-        "legacy_pcid",
-    ];
-    pub const PAYMENT: &[&str] = &[
-        "id",
-        "batch_id",
-        "beneficiary_id",
-        "county_code",
-        "program_code",
-        "fund_year",
-        "quantity",
-        "amount",
-        "account_no",
-        "status",
-        "paid_on",
-        "bank_serial",
-        "failure_reason",
-        "reissue_of",
-        "system_of_record",
-        "legacy_mxid",
-    ];
-    pub const REJECT: &[&str] = &[
-        "source_table",
-        "source_key",
-        "county_code",
-        "reason_code",
-        "field",
-        "raw_value",
-        "detail",
-    ];
-    pub const CORRECTION: &[&str] = &[
-        "source_table",
-        "source_key",
-        "county_code",
-        "correction_code",
-        "field",
-        "before",
-        "after",
-    ];
+    use super::*;
+
+    pub const REGION: &[&str] = Region::COLUMNS;
+    pub const PROGRAM: &[&str] = Program::COLUMNS;
+    pub const ALLOCATION: &[&str] = Allocation::COLUMNS;
+    pub const BENEFICIARY: &[&str] = Beneficiary::COLUMNS;
+    pub const BENEFICIARY_LEGACY_MAP: &[&str] = BeneficiaryLegacyMap::COLUMNS;
+    pub const PAYMENT_BATCH: &[&str] = PaymentBatch::COLUMNS;
+    pub const PAYMENT: &[&str] = Payment::COLUMNS;
+    pub const REJECT: &[&str] = RejectRecord::COLUMNS;
+    pub const CORRECTION: &[&str] = CorrectionRecord::COLUMNS;
 }

@@ -10,6 +10,7 @@ impl Transformer<'_> {
             let key = cols.get(&row, "ZBID").clone().unwrap_or_default();
             let region_raw = cols.get(&row, "XZQHDM");
             let county = county_code(t.county_of(region_raw));
+            let zbid = t.key(table, &key)?;
             let result = (|| {
                 let mut notes = RowCorrections::default();
                 let region = rules::region(region_raw.as_deref(), &t.regions)
@@ -28,25 +29,22 @@ impl Transformer<'_> {
                 let xdrq = cols.get(&row, "XDRQ");
                 let issued = rules::optional_date(xdrq.as_deref());
                 notes.add("XDRQ", xdrq, &issued, |v| v.as_ref().and_then(date_text));
-                Ok((
-                    vec![
-                        Some(key.clone()),
-                        Some(region.value.county),
-                        Some(program),
-                        Some(year.value.to_string()),
-                        notes.text(&row, &cols, "ZBWH"),
-                        text(&amount.value),
-                        issued.value.as_ref().and_then(date_text),
-                        Some(key.clone()),
-                    ],
-                    notes,
-                ))
+                let allocation = Allocation {
+                    id: zbid,
+                    county_code: region.value.county,
+                    program_code: program,
+                    fund_year: year.value,
+                    doc_no: notes.text(&row, &cols, "ZBWH"),
+                    amount: amount.value,
+                    issued_on: issued.value,
+                    legacy_zbid: zbid,
+                };
+                Ok((allocation, notes))
             })();
-            let zbid = t.key(table, &key)?;
             match result {
-                Ok((out, notes)) => {
+                Ok((allocation, notes)) => {
                     t.allocations.insert(zbid);
-                    t.out.write(&county, "allocation", &out)?;
+                    t.out.write(&county, &allocation)?;
                     t.out.loaded(table, &county);
                     t.out.corrections(table, &key, &county, &notes.0)
                 }

@@ -11,6 +11,7 @@ impl Transformer<'_> {
             let region_raw = cols.get(&row, "XZQHDM");
             let county_n = t.county_of(region_raw);
             let county = county_code(county_n);
+            let pcid = t.key(table, &key)?;
             let result = (|| {
                 let mut notes = RowCorrections::default();
                 let region = rules::region(region_raw.as_deref(), &t.regions)
@@ -29,7 +30,7 @@ impl Transformer<'_> {
                 let zbid_raw = cols.get(&row, "ZBID");
                 let allocation = match zbid_raw.as_deref().map(|z| z.trim().parse::<i64>()) {
                     None => None,
-                    Some(Ok(z)) if t.allocations.contains(&z) => Some(z.to_string()),
+                    Some(Ok(z)) if t.allocations.contains(&z) => Some(z),
                     Some(_) => {
                         notes.0.push(Correction {
                             code: C::ValueCleared,
@@ -48,7 +49,7 @@ impl Transformer<'_> {
                     let raw = cols.get(&row, field);
                     let d = rules::optional_date(raw.as_deref());
                     notes.add(field, raw, &d, |v| v.as_ref().and_then(date_text));
-                    dates.push(d.value.as_ref().and_then(date_text));
+                    dates.push(d.value);
                 }
                 let zrs = cols.get(&row, "ZRS");
                 let declared_count = rules::count(zrs.as_deref());
@@ -56,32 +57,29 @@ impl Transformer<'_> {
                 let zje = cols.get(&row, "ZJE");
                 let declared_amount = rules::optional_amount(zje.as_deref());
                 notes.add("ZJE", zje, &declared_amount, |v| v.as_ref().and_then(text));
-                Ok((
-                    vec![
-                        Some(key.clone()),
-                        Some(notes.text(&row, &cols, "PCH").unwrap_or_default()),
-                        Some(region.value.county),
-                        Some(program),
-                        Some(year.value.to_string()),
-                        period.value,
-                        allocation,
-                        dates[0].clone(),
-                        dates[1].clone(),
-                        Some(status.as_str().to_owned()),
-                        declared_count.value.map(|n| n.to_string()),
-                        declared_amount.value.as_ref().and_then(text),
-                        notes.text(&row, &cols, "LRR"),
-                        notes.text(&row, &cols, "SHR"),
-                        Some(key.clone()),
-                    ],
-                    notes,
-                ))
+                let batch = PaymentBatch {
+                    id: pcid,
+                    batch_no: notes.text(&row, &cols, "PCH").unwrap_or_default(),
+                    county_code: region.value.county,
+                    program_code: program,
+                    fund_year: year.value,
+                    period: period.value,
+                    allocation_id: allocation,
+                    announce_from: dates[0],
+                    announce_to: dates[1],
+                    status,
+                    declared_count: declared_count.value,
+                    declared_amount: declared_amount.value,
+                    entered_by: notes.text(&row, &cols, "LRR"),
+                    reviewed_by: notes.text(&row, &cols, "SHR"),
+                    legacy_pcid: pcid,
+                };
+                Ok((batch, notes))
             })();
-            let pcid = t.key(table, &key)?;
             match result {
-                Ok((out, notes)) => {
+                Ok((batch, notes)) => {
                     t.batches.insert(pcid, Batch::Loaded { county: county_n });
-                    t.out.write(&county, "payment_batch", &out)?;
+                    t.out.write(&county, &batch)?;
                     t.out.loaded(table, &county);
                     t.out.corrections(table, &key, &county, &notes.0)
                 }

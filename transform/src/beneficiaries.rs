@@ -3,12 +3,13 @@
 use crate::pipeline::*;
 
 impl Transformer<'_> {
-    /// The rules of one T_BTDX row: the platform row (without id) and its corrections, or the
+    /// The rules of one T_BTDX row (DXID `dxid`): the platform row and its corrections, or the
     /// reject. Also returns the row's county.
     pub(crate) fn person_rules(
         &self,
+        dxid: i64,
         row: &Row,
-    ) -> (u32, Result<(Row, RowCorrections, String), Reject>) {
+    ) -> (u32, Result<(Beneficiary, RowCorrections), Reject>) {
         let cols = Cols(LegacyTable::Beneficiaries);
         let region_raw = cols.get(row, "XZQHDM");
         let county = self.county_of(region_raw);
@@ -53,21 +54,21 @@ impl Transformer<'_> {
             let died = rules::optional_date(swrq.as_deref());
             notes.add("SWRQ", swrq, &died, |v| v.as_ref().and_then(date_text));
             let area = (region.value.code.len() > 6).then(|| region.value.code.clone());
-            let out = vec![
-                None,
-                Some(id.value.clone()),
-                Some(name.value),
-                Some(region.value.county),
-                area,
-                notes.text(row, &cols, "ZZ"),
-                notes.text(row, &cols, "LXDH"),
-                account.value,
-                notes.text(row, &cols, "KHYH"),
-                head,
-                Some(status.as_str().to_owned()),
-                died.value.as_ref().and_then(date_text),
-            ];
-            Ok((out, notes, id.value))
+            let person = Beneficiary {
+                id: dxid,
+                id_number: id.value,
+                name: name.value,
+                county_code: region.value.county,
+                area_code: area,
+                address: notes.text(row, &cols, "ZZ"),
+                phone: notes.text(row, &cols, "LXDH"),
+                account_no: account.value,
+                bank_name: notes.text(row, &cols, "KHYH"),
+                household_head_id_number: head,
+                status,
+                deceased_on: died.value,
+            };
+            Ok((person, notes))
         })();
         (county, result)
     }
@@ -85,7 +86,8 @@ impl Transformer<'_> {
             else {
                 return Ok(());
             };
-            if let (county, Ok((_, _, id))) = t.person_rules(&row) {
+            if let (county, Ok((person, _))) = t.person_rules(dxid, &row) {
+                let id = person.id_number;
                 let stamp = cols.get(&row, "GXSJ").clone();
                 let better = survivors
                     .get(&id)
@@ -99,16 +101,16 @@ impl Transformer<'_> {
         // Pass 2: write survivors, map every valid DXID, record merges and rejects.
         self.each_row(table, |t, row| {
             let key_raw = cols.get(&row, "DXID").clone().unwrap_or_default();
-            let (county, result) = t.person_rules(&row);
-            let county_text = county_code(county);
             let dxid = t.key(table, &key_raw)?;
+            let (county, result) = t.person_rules(dxid, &row);
+            let county_text = county_code(county);
             match result {
                 Err(r) => {
                     t.people.insert(dxid, Person::Rejected { county });
                     t.out.reject(table, &key_raw, &county_text, &r)
                 }
-                Ok((mut out, notes, id)) => {
-                    let (_, survivor, survivor_county) = survivors[&id];
+                Ok((person, notes)) => {
+                    let (_, survivor, survivor_county) = survivors[&person.id_number];
                     // A line that falls back to its beneficiary's county takes the county of
                     // the T_BTDX row its own DXID names, even when that row was merged into a
                     // person registered in another county (`mapping-rules.md`).
@@ -120,14 +122,13 @@ impl Transformer<'_> {
                         },
                     );
                     let group = county_code(survivor_county);
-                    t.out.write(
-                        &group,
-                        "beneficiary_legacy_map",
-                        &[Some(dxid.to_string()), Some(survivor.to_string())],
-                    )?;
+                    let map = BeneficiaryLegacyMap {
+                        legacy_dxid: dxid,
+                        beneficiary_id: survivor,
+                    };
+                    t.out.write(&group, &map)?;
                     if survivor == dxid {
-                        out[0] = Some(dxid.to_string());
-                        t.out.write(&group, "beneficiary", &out)?;
+                        t.out.write(&group, &person)?;
                         t.out.loaded(table, &county_text);
                         t.out.corrections(table, &key_raw, &county_text, &notes.0)
                     } else {

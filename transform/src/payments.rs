@@ -2,16 +2,24 @@
 
 use crate::pipeline::*;
 
+/// What the deciding rules of a line made of it (see [`Transformer::line_verdict`]).
+pub(crate) struct LineVerdict {
+    pcid: i64,
+    batch_county: u32,
+    beneficiary: i64,
+    program: String,
+    year: i16,
+    status: PaymentStatus,
+    amount: Decimal,
+    paid_on: Option<NaiveDate>,
+    notes: RowCorrections,
+}
+
 impl Transformer<'_> {
-    /// The rules of one T_FFMX line, in the spec's precedence. Returns the county and either
-    /// the platform row (with `reissue_of` still the raw YMXID) or the reject. With
-    /// `verdict_only`, stops once the line is known to pass (an empty row): the first pass over
-    /// the lines only needs which lines pass.
-    pub(crate) fn line_rules(
-        &self,
-        row: &Row,
-        verdict_only: bool,
-    ) -> (u32, Result<(Row, RowCorrections), Reject>) {
+    /// The rules that decide whether a T_FFMX line loads, in the spec's precedence. Returns the
+    /// line's county and either what was decided or the reject. The first pass over the lines
+    /// needs only this; [`Transformer::line_row`] makes the platform row of a line that passes.
+    pub(crate) fn line_verdict(&self, row: &Row) -> (u32, Result<LineVerdict, Reject>) {
         let cols = Cols(LegacyTable::Payments);
         let pcid_raw = cols.get(row, "PCID");
         let dxid_raw = cols.get(row, "DXID");
@@ -77,48 +85,75 @@ impl Transformer<'_> {
                     }
                 }
             };
-            if verdict_only {
-                return Ok((Vec::new(), notes));
-            }
-            let sl = cols.get(row, "SL");
-            let quantity = rules::optional_amount(sl.as_deref());
-            notes.add("SL", sl, &quantity, |v| v.as_ref().and_then(text));
-            let yhzh = cols.get(row, "YHZH");
-            let account = rules::account(yhzh.as_deref());
-            notes.add("YHZH", yhzh, &account, |v| v.clone());
-            let owner = if self
-                .legacy_owns_up_to
-                .is_some_and(|last| i32::from(year.value) <= last)
-                && matches!(status, PaymentStatus::Pending | PaymentStatus::Failed)
-            {
-                "legacy"
-            } else {
-                "new"
-            };
-            let key = cols.get(row, "MXID").clone();
-            Ok((
-                vec![
-                    key.clone(),
-                    Some(pcid.to_string()),
-                    Some(beneficiary.to_string()),
-                    Some(county_code(batch_county)),
-                    Some(program),
-                    Some(year.value.to_string()),
-                    quantity.value.as_ref().and_then(text),
-                    text(&amount.value),
-                    account.value,
-                    Some(status.as_str().to_owned()),
-                    paid_on.as_ref().and_then(date_text),
-                    notes.text(row, &cols, "YHLSH"),
-                    notes.text(row, &cols, "SBYY"),
-                    cols.get(row, "YMXID").clone(),
-                    Some(owner.to_owned()),
-                    key,
-                ],
+            Ok(LineVerdict {
+                pcid,
+                batch_county,
+                beneficiary,
+                program,
+                year: year.value,
+                status,
+                amount: amount.value,
+                paid_on,
                 notes,
-            ))
+            })
         })();
         (county, result)
+    }
+
+    /// The platform row of a line that passed [`Transformer::line_verdict`] (its `reissue_of`
+    /// still to be resolved), with all its corrections.
+    pub(crate) fn line_row(
+        &self,
+        mxid: i64,
+        row: &Row,
+        verdict: LineVerdict,
+    ) -> (Payment, RowCorrections) {
+        let cols = Cols(LegacyTable::Payments);
+        let LineVerdict {
+            pcid,
+            batch_county,
+            beneficiary,
+            program,
+            year,
+            status,
+            amount,
+            paid_on,
+            mut notes,
+        } = verdict;
+        let sl = cols.get(row, "SL");
+        let quantity = rules::optional_amount(sl.as_deref());
+        notes.add("SL", sl, &quantity, |v| v.as_ref().and_then(text));
+        let yhzh = cols.get(row, "YHZH");
+        let account = rules::account(yhzh.as_deref());
+        notes.add("YHZH", yhzh, &account, |v| v.clone());
+        let owner = if self
+            .legacy_owns_up_to
+            .is_some_and(|last| i32::from(year) <= last)
+            && matches!(status, PaymentStatus::Pending | PaymentStatus::Failed)
+        {
+            SystemOfRecord::Legacy
+        } else {
+            SystemOfRecord::New
+        };
+        let payment = Payment {
+            id: mxid,
+            batch_id: pcid,
+            beneficiary_id: beneficiary,
+            county_code: county_code(batch_county),
+            program_code: program,
+            fund_year: year,
+            quantity: quantity.value,
+            amount,
+            account_no: account.value,
+            status,
+            paid_on,
+            bank_serial: notes.text(row, &cols, "YHLSH"),
+            failure_reason: notes.text(row, &cols, "SBYY"),
+            reissue_of: None,
+            system_of_record: owner,
+            legacy_mxid: mxid,
+        };
+        (payment, notes)
     }
 
     pub(crate) fn payments(&mut self) -> Result<(), TransformError> {
@@ -148,38 +183,36 @@ impl Transformer<'_> {
                 return Ok(());
             };
             if referenced.contains(&m)
-                && let (_, Ok(_)) = t.line_rules(&row, true)
+                && let (_, Ok(_)) = t.line_verdict(&row)
             {
                 loaded.insert(m);
             }
             Ok(())
         })?;
-        let reissue_of = 13;
         self.each_row(table, |t, row| {
             let key = cols.get(&row, "MXID").clone().unwrap_or_default();
-            let (county, result) = t.line_rules(&row, false);
+            let (county, verdict) = t.line_verdict(&row);
             let county = county_code(county);
-            match result {
-                Err(r) => t.out.reject(table, &key, &county, &r),
-                Ok((mut out, mut notes)) => {
-                    let ymxid = out[reissue_of].take();
-                    if let Some(raw) = ymxid {
-                        match raw.trim().parse::<i64>() {
-                            Ok(m) if loaded.contains(&m) => out[reissue_of] = Some(m.to_string()),
-                            _ => notes.0.push(Correction {
-                                code: C::ValueCleared,
-                                field: "YMXID",
-                                before: Some(raw),
-                                after: None,
-                            }),
-                        }
-                    }
-                    let group = out[3].clone().unwrap_or_default();
-                    t.out.write(&group, "payment", &out)?;
-                    t.out.loaded(table, &county);
-                    t.out.corrections(table, &key, &county, &notes.0)
+            let verdict = match verdict {
+                Err(r) => return t.out.reject(table, &key, &county, &r),
+                Ok(verdict) => verdict,
+            };
+            let (mut payment, mut notes) = t.line_row(t.key(table, &key)?, &row, verdict);
+            if let Some(raw) = cols.get(&row, "YMXID").clone() {
+                match raw.trim().parse::<i64>() {
+                    Ok(m) if loaded.contains(&m) => payment.reissue_of = Some(m),
+                    _ => notes.0.push(Correction {
+                        code: C::ValueCleared,
+                        field: "YMXID",
+                        before: Some(raw),
+                        after: None,
+                    }),
                 }
             }
+            let group = payment.county_code.clone();
+            t.out.write(&group, &payment)?;
+            t.out.loaded(table, &county);
+            t.out.corrections(table, &key, &county, &notes.0)
         })?;
         info!(
             reissue_targets_loaded = loaded.len(),

@@ -7,7 +7,10 @@ pub(crate) use std::path::PathBuf;
 pub(crate) use chrono::NaiveDate;
 pub(crate) use rust_decimal::Decimal;
 pub(crate) use tracing::info;
-pub(crate) use ykt_domain::platform::{Basis, PaymentStatus, columns};
+pub(crate) use ykt_domain::platform::{
+    Allocation, Basis, Beneficiary, BeneficiaryLegacyMap, CorrectionRecord, Payment, PaymentBatch,
+    PaymentStatus, PlatformRow, Program, Region, RejectRecord, SystemOfRecord,
+};
 pub(crate) use ykt_domain::{
     CorrectionCode as C, LegacyTable, Regions, RejectCode as R, UNATTRIBUTED_COUNTY,
 };
@@ -70,32 +73,27 @@ pub(crate) struct Outputs {
 }
 
 impl Outputs {
-    pub(crate) fn write(
+    /// Stages a platform row in its county group's file of its table.
+    pub(crate) fn write<P: PlatformRow>(
         &mut self,
         group: &str,
-        table: &'static str,
-        row: &[Option<String>],
+        row: &P,
     ) -> Result<(), TransformError> {
-        if let Some(writer) = self.writers.get_mut(group).and_then(|g| g.get_mut(table)) {
-            return Ok(writer.write(row)?);
+        let cells = row.cells();
+        if let Some(writer) = self
+            .writers
+            .get_mut(group)
+            .and_then(|g| g.get_mut(P::TABLE))
+        {
+            return Ok(writer.write(&cells)?);
         }
-        let cols = match table {
-            "region" => columns::REGION,
-            "program" => columns::PROGRAM,
-            "allocation" => columns::ALLOCATION,
-            "beneficiary" => columns::BENEFICIARY,
-            "beneficiary_legacy_map" => columns::BENEFICIARY_LEGACY_MAP,
-            "payment_batch" => columns::PAYMENT_BATCH,
-            "payment" => columns::PAYMENT,
-            "reject" => columns::REJECT,
-            _ => columns::CORRECTION,
-        };
-        let mut writer = TextTableWriter::create(&self.stage.platform_file(group, table), cols)?;
-        writer.write(row)?;
+        let mut writer =
+            TextTableWriter::create(&self.stage.platform_file(group, P::TABLE), P::COLUMNS)?;
+        writer.write(&cells)?;
         self.writers
             .entry(group.to_owned())
             .or_default()
-            .insert(table, writer);
+            .insert(P::TABLE, writer);
         Ok(())
     }
 
@@ -120,17 +118,16 @@ impl Outputs {
         self.count(county, table).read += 1;
         self.count(county, table).rejected += 1;
         bump_code(&mut self.codes, reject.code.code());
-        let detail = format!("{}（字段 {}）", reject.code.explanation(), reject.field);
-        let row = vec![
-            Some(table.name().to_owned()),
-            Some(key.to_owned()),
-            Some(county.to_owned()),
-            Some(reject.code.code().to_owned()),
-            Some(reject.field.to_owned()),
-            shown(&reject.raw),
-            Some(detail),
-        ];
-        self.write(county, "reject", &row)
+        let record = RejectRecord {
+            source_table: table.name().to_owned(),
+            source_key: key.to_owned(),
+            county_code: county.to_owned(),
+            reason_code: reject.code.code().to_owned(),
+            field: reject.field.to_owned(),
+            raw_value: shown(&reject.raw),
+            detail: format!("{}（字段 {}）", reject.code.explanation(), reject.field),
+        };
+        self.write(county, &record)
     }
 
     pub(crate) fn corrections(
@@ -142,16 +139,16 @@ impl Outputs {
     ) -> Result<(), TransformError> {
         for c in corrections {
             bump_code(&mut self.codes, c.code.code());
-            let row = vec![
-                Some(table.name().to_owned()),
-                Some(key.to_owned()),
-                Some(county.to_owned()),
-                Some(c.code.code().to_owned()),
-                Some(c.field.to_owned()),
-                shown(&c.before),
-                shown(&c.after),
-            ];
-            self.write(county, "correction", &row)?;
+            let record = CorrectionRecord {
+                source_table: table.name().to_owned(),
+                source_key: key.to_owned(),
+                county_code: county.to_owned(),
+                correction_code: c.code.code().to_owned(),
+                field: c.field.to_owned(),
+                before: shown(&c.before),
+                after: shown(&c.after),
+            };
+            self.write(county, &record)?;
         }
         Ok(())
     }

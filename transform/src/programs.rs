@@ -29,14 +29,14 @@ impl Transformer<'_> {
                 };
             }
             notes.add("BZJE", &rate_raw, &rate, |v| v.as_ref().and_then(text));
-            let row_out = vec![
-                Some(code.clone()),
-                Some(notes.text(&row, &cols, "XMMC").unwrap_or_default()),
-                Some(notes.text(&row, &cols, "ZGBM").unwrap_or_default()),
-                basis.value.map(|b| b.as_str().to_owned()),
-                rate.value.as_ref().and_then(text),
-            ];
-            t.out.write("reference", "program", &row_out)?;
+            let program = Program {
+                code: code.clone(),
+                name: notes.text(&row, &cols, "XMMC").unwrap_or_default(),
+                department: notes.text(&row, &cols, "ZGBM").unwrap_or_default(),
+                basis: basis.value,
+                rate: rate.value,
+            };
+            t.out.write("reference", &program)?;
             t.programs.insert(code.clone());
             t.out.loaded(table, UNATTRIBUTED_COUNTY);
             t.out

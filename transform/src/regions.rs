@@ -77,11 +77,13 @@ impl Transformer<'_> {
                 (3, Some(c)) => c.name.to_owned(),
                 _ => notes.text(&row, &cols, "XZQHMC").unwrap_or_default(),
             };
-            t.out.write(
-                "reference",
-                "region",
-                &[Some(code), Some(name), Some(level.to_string()), parent],
-            )?;
+            let region = Region {
+                code,
+                name,
+                level,
+                parent_code: parent,
+            };
+            t.out.write("reference", &region)?;
             t.out.loaded(table, &county);
             t.out.corrections(table, &key, &county, &notes.0)
         })
