@@ -523,12 +523,7 @@ pub async fn freeze(ctx: &Context, args: FreezeArgs) -> Result<ExitCode, Failure
     })
     .await
     .classify()?;
-    print_outcome(&outcome);
-    Ok(if outcome.reconciliation.balanced {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(print_outcome(&outcome))
 }
 
 /// Record a county's sign-off (核对无误) of its report, bound to the report's SHA-256.

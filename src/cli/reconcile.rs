@@ -105,15 +105,11 @@ pub(crate) async fn run_reconcile(
     let outcome = reconcile_and_report(ctx, source, stage, url, &reports.settings())
         .await
         .classify()?;
-    print_outcome(&outcome);
-    Ok(if outcome.reconciliation.balanced {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(print_outcome(&outcome))
 }
 
-pub(crate) fn print_outcome(outcome: &ReconcileOutcome) {
+/// Prints a reconciliation's outcome; exit 0 when every county balances, 1 when not.
+pub(crate) fn print_outcome(outcome: &ReconcileOutcome) -> ExitCode {
     print_reconciliation(&outcome.reconciliation);
     print_flags(&outcome.flags);
     println!(
@@ -125,6 +121,11 @@ pub(crate) fn print_outcome(outcome: &ReconcileOutcome) {
         "provincial report: {}",
         outcome.reports.province_html.display()
     );
+    if outcome.reconciliation.balanced {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 fn print_flags(flags: &[FlagHit]) {

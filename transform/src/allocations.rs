@@ -13,16 +13,8 @@ impl Transformer<'_> {
             let zbid = t.key(table, &key)?;
             let result = (|| {
                 let mut notes = RowCorrections::default();
-                let region = rules::region(region_raw.as_deref(), &t.regions)
-                    .map_err(|r| reject(r, "XZQHDM", region_raw))?;
-                notes.add("XZQHDM", region_raw, &region, |v| Some(v.code.clone()));
-                let xmdm = cols.get(&row, "XMDM");
-                let program = rules::program(xmdm.as_deref(), &t.programs)
-                    .map_err(|r| reject(r, "XMDM", xmdm))?
-                    .to_owned();
-                let nd = cols.get(&row, "ND");
-                let year = rules::fund_year(nd.as_deref()).map_err(|r| reject(r, "ND", nd))?;
-                notes.add("ND", nd, &year, |v| Some(v.to_string()));
+                let (county_code, program, fund_year) =
+                    t.funded_row_rules(&row, &cols, &mut notes)?;
                 let zbje = cols.get(&row, "ZBJE");
                 let amount = rules::amount(zbje.as_deref()).map_err(|r| reject(r, "ZBJE", zbje))?;
                 notes.add("ZBJE", zbje, &amount, text);
@@ -31,9 +23,9 @@ impl Transformer<'_> {
                 notes.add("XDRQ", xdrq, &issued, |v| v.as_ref().and_then(date_text));
                 let allocation = Allocation {
                     id: zbid,
-                    county_code: region.value.county,
+                    county_code,
                     program_code: program,
-                    fund_year: year.value,
+                    fund_year,
                     doc_no: notes.text(&row, &cols, "ZBWH"),
                     amount: amount.value,
                     issued_on: issued.value,

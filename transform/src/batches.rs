@@ -14,16 +14,8 @@ impl Transformer<'_> {
             let pcid = t.key(table, &key)?;
             let result = (|| {
                 let mut notes = RowCorrections::default();
-                let region = rules::region(region_raw.as_deref(), &t.regions)
-                    .map_err(|r| reject(r, "XZQHDM", region_raw))?;
-                notes.add("XZQHDM", region_raw, &region, |v| Some(v.code.clone()));
-                let xmdm = cols.get(&row, "XMDM");
-                let program = rules::program(xmdm.as_deref(), &t.programs)
-                    .map_err(|r| reject(r, "XMDM", xmdm))?
-                    .to_owned();
-                let nd = cols.get(&row, "ND");
-                let year = rules::fund_year(nd.as_deref()).map_err(|r| reject(r, "ND", nd))?;
-                notes.add("ND", nd, &year, |v| Some(v.to_string()));
+                let (county_code, program, fund_year) =
+                    t.funded_row_rules(&row, &cols, &mut notes)?;
                 let pczt = cols.get(&row, "PCZT");
                 let status =
                     rules::batch_status(pczt.as_deref()).map_err(|r| reject(r, "PCZT", pczt))?;
@@ -60,9 +52,9 @@ impl Transformer<'_> {
                 let batch = PaymentBatch {
                     id: pcid,
                     batch_no: notes.text(&row, &cols, "PCH").unwrap_or_default(),
-                    county_code: region.value.county,
+                    county_code,
                     program_code: program,
-                    fund_year: year.value,
+                    fund_year,
                     period: period.value,
                     allocation_id: allocation,
                     announce_from: dates[0],

@@ -56,13 +56,7 @@ impl Transformer<'_> {
                 Some(Person::Loaded { beneficiary_id, .. }) => beneficiary_id,
             };
             let mut notes = RowCorrections::default();
-            let xmdm = cols.get(row, "XMDM");
-            let program = rules::program(xmdm.as_deref(), &self.programs)
-                .map_err(|r| reject(r, "XMDM", xmdm))?
-                .to_owned();
-            let nd = cols.get(row, "ND");
-            let year = rules::fund_year(nd.as_deref()).map_err(|r| reject(r, "ND", nd))?;
-            notes.add("ND", nd, &year, |v| Some(v.to_string()));
+            let (program, year) = self.program_and_year(row, &cols, &mut notes)?;
             let ffzt = cols.get(row, "FFZT");
             let status =
                 rules::payment_status(ffzt.as_deref()).map_err(|r| reject(r, "FFZT", ffzt))?;
@@ -90,7 +84,7 @@ impl Transformer<'_> {
                 batch_county,
                 beneficiary,
                 program,
-                year: year.value,
+                year,
                 status,
                 amount: amount.value,
                 paid_on,

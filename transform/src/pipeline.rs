@@ -438,6 +438,40 @@ impl Transformer<'_> {
         Ok(())
     }
 
+    /// The rules an allocation or a batch runs first, in the spec's precedence: its region,
+    /// program and fund year, their corrections recorded in `notes`. Returns the county code,
+    /// the program code and the fund year.
+    pub(crate) fn funded_row_rules(
+        &self,
+        row: &Row,
+        cols: &Cols,
+        notes: &mut RowCorrections,
+    ) -> Result<(String, String, i16), Reject> {
+        let region_raw = cols.get(row, "XZQHDM");
+        let region = rules::region(region_raw.as_deref(), &self.regions)
+            .map_err(|r| reject(r, "XZQHDM", region_raw))?;
+        notes.add("XZQHDM", region_raw, &region, |v| Some(v.code.clone()));
+        let (program, year) = self.program_and_year(row, cols, notes)?;
+        Ok((region.value.county, program, year))
+    }
+
+    /// A row's program (one of T_BTXM's) and fund year, the year's correction in `notes`.
+    pub(crate) fn program_and_year(
+        &self,
+        row: &Row,
+        cols: &Cols,
+        notes: &mut RowCorrections,
+    ) -> Result<(String, i16), Reject> {
+        let xmdm = cols.get(row, "XMDM");
+        let program = rules::program(xmdm.as_deref(), &self.programs)
+            .map_err(|r| reject(r, "XMDM", xmdm))?
+            .to_owned();
+        let nd = cols.get(row, "ND");
+        let year = rules::fund_year(nd.as_deref()).map_err(|r| reject(r, "ND", nd))?;
+        notes.add("ND", nd, &year, |v| Some(v.to_string()));
+        Ok((program, year.value))
+    }
+
     /// The county a row's region code tells, without recording anything.
     pub(crate) fn county_of(&self, raw: &Option<String>) -> u32 {
         rules::region(raw.as_deref(), &self.regions).map_or(0, |r| county_id(&r.value.county))
