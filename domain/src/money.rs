@@ -24,7 +24,12 @@ pub fn parse_money(text: &str) -> Option<Money> {
             .chars()
             .all(|c| c.is_ascii_digit() || c == '.')
         && t.matches('.').count() <= 1;
-    if plain { t.parse().ok() } else { None }
+    // Exact: a value past 28 significant digits is not read at all, never rounded.
+    if plain {
+        Money::from_str_exact(t).ok()
+    } else {
+        None
+    }
 }
 
 /// Serde for an amount as `summary.json` and the other JSON files write it: a string with two

@@ -35,6 +35,11 @@ macro_rules! text_enum {
             fn cell(&self) -> Option<String> {
                 Some(self.as_str().to_owned())
             }
+
+            fn from_cell(cell: Option<&str>) -> Result<Self, String> {
+                let text = cell.ok_or("NULL")?;
+                $name::parse(text).ok_or_else(|| format!("{text:?} is not a {}", stringify!($name)))
+            }
         }
     };
 }
@@ -47,12 +52,28 @@ pub trait PlatformRow {
     /// Its columns, in the order of [`PlatformRow::cells`]: the SQL column names.
     const COLUMNS: &'static [&'static str];
     fn cells(&self) -> Vec<Option<String>>;
+    /// The row back from cells named by `columns` (a staged file's header, in any order): the
+    /// other conversion, so a reader of the stage gets the type the transform wrote.
+    fn from_cells(columns: &[String], cells: &[Option<String>]) -> Result<Self, RowError>
+    where
+        Self: Sized;
 }
 
-/// A value as a staged text cell: numbers and money as written by `Display` (money is already
-/// two decimals), days as `YYYY-MM-DD`, enums as the platform's text.
-pub trait Cell {
+/// A staged row that does not read back as its type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{table}.{column}: {problem}")]
+pub struct RowError {
+    pub table: &'static str,
+    pub column: &'static str,
+    pub problem: String,
+}
+
+/// A value as a staged text cell, and back: numbers and money as written by `Display` (money
+/// is already two decimals), days as `YYYY-MM-DD`, enums as the platform's text, `None` for
+/// NULL.
+pub trait Cell: Sized {
     fn cell(&self) -> Option<String>;
+    fn from_cell(cell: Option<&str>) -> Result<Self, String>;
 }
 
 macro_rules! display_cell {
@@ -61,10 +82,28 @@ macro_rules! display_cell {
             fn cell(&self) -> Option<String> {
                 Some(self.to_string())
             }
+
+            fn from_cell(cell: Option<&str>) -> Result<Self, String> {
+                let text = cell.ok_or("NULL")?;
+                text.parse()
+                    .map_err(|_| format!("{text:?} is not a {}", stringify!($t)))
+            }
         })+
     };
 }
-display_cell!(String, i16, i32, i64, Money);
+display_cell!(String, i16, i32, i64);
+
+impl Cell for Money {
+    fn cell(&self) -> Option<String> {
+        Some(self.to_string())
+    }
+
+    /// A decimal read exactly (never rounded): amounts, rates and quantities.
+    fn from_cell(cell: Option<&str>) -> Result<Self, String> {
+        let text = cell.ok_or("NULL")?;
+        crate::parse_money(text).ok_or_else(|| format!("{text:?} is not an exact decimal"))
+    }
+}
 
 impl Cell for NaiveDate {
     fn cell(&self) -> Option<String> {
@@ -76,11 +115,20 @@ impl Cell for NaiveDate {
             self.day()
         ))
     }
+
+    fn from_cell(cell: Option<&str>) -> Result<Self, String> {
+        let text = cell.ok_or("NULL")?;
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| format!("{text:?} is not a day"))
+    }
 }
 
 impl<T: Cell> Cell for Option<T> {
     fn cell(&self) -> Option<String> {
         self.as_ref().and_then(Cell::cell)
+    }
+
+    fn from_cell(cell: Option<&str>) -> Result<Self, String> {
+        cell.map(|c| T::from_cell(Some(c))).transpose()
     }
 }
 
@@ -103,6 +151,24 @@ macro_rules! platform_row {
             const COLUMNS: &'static [&'static str] = &[$(stringify!($field)),+];
             fn cells(&self) -> Vec<Option<String>> {
                 vec![$(Cell::cell(&self.$field)),+]
+            }
+
+            fn from_cells(columns: &[String], cells: &[Option<String>]) -> Result<Self, RowError> {
+                let cell = |column: &'static str| -> Result<Option<&str>, RowError> {
+                    let i = columns.iter().position(|c| c == column).ok_or(RowError {
+                        table: $table,
+                        column,
+                        problem: "no such column".to_owned(),
+                    })?;
+                    Ok(cells.get(i).and_then(|c| c.as_deref()))
+                };
+                Ok($name {
+                    $($field: Cell::from_cell(cell(stringify!($field))?).map_err(|problem| RowError {
+                        table: $table,
+                        column: stringify!($field),
+                        problem,
+                    })?),+
+                })
             }
         }
     };
@@ -404,6 +470,36 @@ mod tests {
         assert_eq!(cell("reissue_of").as_deref(), Some("2"));
         assert_eq!(Payment::TABLE, "payment");
         assert_eq!(columns::PAYMENT, Payment::COLUMNS);
+
+        let header: Vec<String> = Payment::COLUMNS.iter().map(|c| c.to_string()).collect();
+        assert_eq!(Payment::from_cells(&header, &cells), Ok(line));
+        let mut bad = cells.clone();
+        let amount = Payment::COLUMNS
+            .iter()
+            .position(|c| *c == "amount")
+            .unwrap();
+        bad[amount] = Some("1200.00000000000000000000000001".into());
+        let error = Payment::from_cells(&header, &bad).unwrap_err();
+        assert_eq!(
+            (error.table, error.column),
+            ("payment", "amount"),
+            "never rounded"
+        );
+        bad[amount] = None;
+        assert_eq!(
+            Payment::from_cells(&header, &bad).unwrap_err().problem,
+            "NULL"
+        );
+        let status = Payment::COLUMNS
+            .iter()
+            .position(|c| *c == "status")
+            .unwrap();
+        let mut unknown = cells.clone();
+        unknown[status] = Some("lost".into());
+        assert_eq!(
+            Payment::from_cells(&header, &unknown).unwrap_err().column,
+            "status"
+        );
     }
 }
 

@@ -936,3 +936,70 @@ async fn a_wrong_password_is_one_sentence_without_the_password() {
     ]);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("not-the-password"));
 }
+
+/// The stage contract between transform and load: every staged platform row reads back as its
+/// typed row (`PlatformRow::from_cells`) and writes out to the very same cells. A staged amount
+/// that is not an exact decimal, a day that is not a day, a status the platform does not know
+/// would fail here before any load.
+#[test]
+fn every_staged_row_reads_back_as_its_platform_row() {
+    use ykt_domain::platform::{
+        Allocation, Beneficiary, BeneficiaryLegacyMap, CorrectionRecord, Payment, PaymentBatch,
+        PlatformRow, Program, Region, RejectRecord,
+    };
+    fn round_trip<P: PlatformRow>(path: &std::path::Path) -> u64 {
+        let mut reader = ykt_stage::TextTableReader::open(path).unwrap();
+        let columns = reader.columns().to_vec();
+        assert_eq!(columns, P::COLUMNS, "{}: the staged header", path.display());
+        let mut n = 0;
+        while let Some(rows) = reader.next_rows().unwrap() {
+            for cells in rows {
+                let row = P::from_cells(&columns, &cells)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                assert_eq!(row.cells(), cells, "{}", path.display());
+                n += 1;
+            }
+        }
+        n
+    }
+    let dir = temp_dir("staged-rows");
+    ykt_ok(&["demo", "--dir", dir.to_str().unwrap()]);
+    let platform = dir.join("stage/platform");
+    let mut rows: BTreeMap<String, u64> = BTreeMap::new();
+    for group in std::fs::read_dir(&platform).unwrap() {
+        let group = group.unwrap().path();
+        if !group.is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(&group).unwrap() {
+            let path = file.unwrap().path();
+            let table = path.file_stem().unwrap().to_string_lossy().into_owned();
+            let n = match table.as_str() {
+                "region" => round_trip::<Region>(&path),
+                "program" => round_trip::<Program>(&path),
+                "allocation" => round_trip::<Allocation>(&path),
+                "beneficiary" => round_trip::<Beneficiary>(&path),
+                "beneficiary_legacy_map" => round_trip::<BeneficiaryLegacyMap>(&path),
+                "payment_batch" => round_trip::<PaymentBatch>(&path),
+                "payment" => round_trip::<Payment>(&path),
+                "reject" => round_trip::<RejectRecord>(&path),
+                "correction" => round_trip::<CorrectionRecord>(&path),
+                other => panic!(
+                    "{}: a staged table ykt does not know: {other}",
+                    path.display()
+                ),
+            };
+            *rows.entry(table).or_default() += n;
+        }
+    }
+    for table in [
+        "region",
+        "program",
+        "allocation",
+        "beneficiary",
+        "payment_batch",
+        "payment",
+    ] {
+        assert!(rows.get(table).is_some_and(|&n| n > 0), "{table}: {rows:?}");
+    }
+}
