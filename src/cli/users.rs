@@ -113,12 +113,19 @@ async fn checked(args: &CheckArgs) -> Result<FormSet, Failure> {
             }
         }
     }
+    if !set.note_rows.is_empty() {
+        println!("跳过的说明、表尾和签字行：");
+        for (file, sheet, row, text) in &set.note_rows {
+            println!("  {file} {sheet} 第 {row} 行：{text}");
+        }
+    }
     println!(
-        "共 {} 人；错误 {} 条，原则性提示 {} 条；跳过示例行 {} 行。",
+        "共 {} 人；错误 {} 条，原则性提示 {} 条；跳过示例行 {} 行，说明和表尾行 {} 行。",
         set.entries.len(),
         set.errors(),
         set.warnings(),
-        set.example_rows
+        set.example_rows,
+        set.note_rows.len()
     );
     Ok(set)
 }

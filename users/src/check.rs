@@ -119,6 +119,8 @@ pub struct FormSet {
     pub violations: Vec<Violation>,
     /// Example rows of the notice left in the forms (skipped).
     pub example_rows: usize,
+    /// Note, footer and signature rows (skipped): file, sheet, row, text.
+    pub note_rows: Vec<(String, String, usize, String)>,
 }
 
 impl FormSet {
@@ -185,6 +187,7 @@ pub fn check(
     let names = names_index(regions);
     let mut set = FormSet {
         example_rows: read.example_rows.len(),
+        note_rows: read.note_rows.clone(),
         ..FormSet::default()
     };
     let violation =

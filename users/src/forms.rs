@@ -45,11 +45,13 @@ pub struct Entry {
     pub id_was_number: bool,
 }
 
-/// What was read: the data rows, and how many example rows were skipped.
+/// What was read: the data rows, and the example and note rows skipped.
 #[derive(Debug, Default)]
 pub struct ReadForms {
     pub entries: Vec<Entry>,
     pub example_rows: Vec<(String, String, usize)>,
+    /// Notes, footers and signature lines under or around the table (file, sheet, row, text).
+    pub note_rows: Vec<(String, String, usize, String)>,
 }
 
 /// A cell's text with spaces removed and full-width brackets made ASCII, for header matching.
@@ -86,6 +88,27 @@ fn is_example(unit: &str, region: &str, id: &str) -> bool {
     unit.contains("与财政云一致")
         || lower_id.contains("xxx")
         || matches!(region.as_str(), "xx县" | "xx市" | "xx乡镇" | "xx区")
+}
+
+/// A note, footer or signature line in the table's rows, not a person: the template's own
+/// `说明：…` line, `备注`/`注：`, and the usual footer (`填表人：… 联系电话：… 填表日期：…`,
+/// `负责人`, `（盖章）`). A row whose ID column holds an ID number is always a person.
+fn is_note(cells: &[String], id: &str) -> bool {
+    let digits = id.chars().filter(char::is_ascii_digit).count();
+    if digits >= 15 {
+        return false;
+    }
+    let text: String = cells.iter().map(|c| key(c)).collect();
+    const STARTS: [&str; 5] = ["说明", "备注", "注:", "注：", "附:"];
+    const MARKS: [&str; 6] = [
+        "填表人",
+        "联系电话:",
+        "联系电话：",
+        "填表日期",
+        "负责人",
+        "盖章",
+    ];
+    STARTS.iter().any(|s| text.starts_with(s)) || MARKS.iter().any(|m| text.contains(m))
 }
 
 /// Finds the header row of a grid and reads its data rows.
@@ -129,6 +152,21 @@ fn read_grid(
                 continue;
             }
             let row_number = first_row + i + 1;
+            let texts: Vec<String> = row.iter().map(|c| c.text.trim().to_owned()).collect();
+            if is_note(&texts, &values[3]) {
+                let text: Vec<&str> = texts
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|t| !t.is_empty())
+                    .collect();
+                out.note_rows.push((
+                    file.to_owned(),
+                    sheet.to_owned(),
+                    row_number,
+                    text.join(" "),
+                ));
+                continue;
+            }
             if is_example(&values[0], &values[1], &values[3]) {
                 out.example_rows
                     .push((file.to_owned(), sheet.to_owned(), row_number));
@@ -316,10 +354,39 @@ mod tests {
             vec![("f.csv".to_owned(), "-".to_owned(), 4)]
         );
         assert_eq!(out.entries.len(), 1);
+        assert!(out.note_rows.is_empty());
         let e = &out.entries[0];
         assert_eq!(
             (e.row, e.kind, e.unit.as_str(), e.columns[3].as_str()),
             (5, FormKind::Finance, "农业科", "D")
         );
+    }
+
+    fn grid(text: &str) -> Vec<Vec<Cell>> {
+        split_csv(text)
+            .into_iter()
+            .map(|r| {
+                r.into_iter()
+                    .map(|text| Cell {
+                        text,
+                        was_number: false,
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The notice's template as offices fill it: the 说明 line under the table, a footer, a
+    /// signature line; none of them is a person. A person whose unit is called 说明科 still is.
+    #[test]
+    fn the_templates_note_and_footer_rows_are_skipped_and_listed() {
+        let text = "财政用户信息采集表\r\n业务科（股）室,市县,姓名,身份证号,岗位\r\n农业科,榆阳区,王芳,11010519491231002X,01（录入岗）\r\n农业科,榆阳区,李强,110105194912310037,02（审核岗）\r\n说明：每个科（股）室录入岗可为多个，审核岗1个。,,,,\r\n填表人：赵六,,联系电话：0912-1234567,,填表日期：2020年11月5日\r\n,,,,\r\n单位负责人（签字）：,,,单位（盖章）,\r\n说明科,榆阳区,钱七,11010519491231011X,01（录入岗）\r\n";
+        let mut out = ReadForms::default();
+        assert!(read_grid("f.csv", "-", 0, grid(text), &mut out));
+        let people: Vec<&str> = out.entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(people, ["王芳", "李强", "钱七"]);
+        let notes: Vec<usize> = out.note_rows.iter().map(|n| n.2).collect();
+        assert_eq!(notes, [5, 6, 8]);
+        assert!(out.note_rows[0].3.starts_with("说明：每个科（股）室"));
     }
 }
