@@ -160,3 +160,85 @@ mod tests {
         assert_eq!(AuditFlag::ALL.len(), 11);
     }
 }
+
+/// One code as the catalogue lists it: the code, what it means, what the county does.
+pub struct CodeEntry {
+    pub code: &'static str,
+    pub kind: &'static str,
+    pub explanation: &'static str,
+    pub county_action: Option<&'static str>,
+}
+
+/// Every R_, C_ and A_ code, in the spec's order, with its explanation (and, for a reject,
+/// what the county does about it): the one list `docs/codes.md` and `ykt explain` come from.
+pub fn catalogue() -> Vec<CodeEntry> {
+    let rejects = RejectCode::ALL.iter().map(|c| CodeEntry {
+        code: c.code(),
+        kind: "拒绝（未迁移）",
+        explanation: c.explanation(),
+        county_action: Some(c.county_action()),
+    });
+    let corrections = CorrectionCode::ALL.iter().map(|c| CodeEntry {
+        code: c.code(),
+        kind: "更正（已迁移）",
+        explanation: c.explanation(),
+        county_action: None,
+    });
+    let flags = AuditFlag::ALL.iter().map(|c| CodeEntry {
+        code: c.code(),
+        kind: "审计标记（供核查）",
+        explanation: c.explanation(),
+        county_action: None,
+    });
+    rejects.chain(corrections).chain(flags).collect()
+}
+
+/// `docs/codes.md`: the catalogue as a Markdown table (a test keeps the file equal to this).
+pub fn catalogue_markdown() -> String {
+    let mut out = String::from(
+        "# 迁移代码一览（R_ 拒绝 · C_ 更正 · A_ 审计标记）\n\n\
+         Generated from `domain/src/codes.rs` (`ykt explain --all` prints the same); a test fails\n\
+         when this file and the code list differ. Regenerate with\n\
+         `ykt explain --all --markdown > docs/codes.md`.\n\n\
+         | 代码 | 类别 | 说明 | 县区需做的处理 |\n|---|---|---|---|\n",
+    );
+    for e in catalogue() {
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            e.code,
+            e.kind,
+            e.explanation,
+            e.county_action.unwrap_or("—")
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod catalogue_tests {
+    use super::*;
+
+    #[test]
+    fn docs_codes_md_is_the_code_list() {
+        let committed = include_str!("../../docs/codes.md");
+        assert_eq!(
+            committed,
+            catalogue_markdown(),
+            "docs/codes.md differs from the code list: ykt explain --all --markdown > docs/codes.md"
+        );
+    }
+
+    #[test]
+    fn every_code_is_listed_once() {
+        let all = catalogue();
+        let mut codes: Vec<&str> = all.iter().map(|e| e.code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), all.len());
+        assert_eq!(
+            all.len(),
+            RejectCode::ALL.len() + CorrectionCode::ALL.len() + AuditFlag::ALL.len()
+        );
+        assert!(all.iter().all(|e| !e.explanation.is_empty()));
+    }
+}

@@ -24,7 +24,7 @@ pub mod platform;
 mod region;
 pub mod rules;
 
-pub use codes::{AuditFlag, CorrectionCode, RejectCode};
+pub use codes::{AuditFlag, CodeEntry, CorrectionCode, RejectCode, catalogue, catalogue_markdown};
 pub use id_number::id_check_char;
 pub use legacy::{ColumnKind, LegacyColumn, LegacyRow, LegacyTable};
 pub use mask::{Masker, mask_account, mask_id};

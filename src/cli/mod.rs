@@ -1,6 +1,7 @@
 //! Command-line definitions and the commands they run.
 
 mod cutover;
+mod explain;
 mod generate;
 mod migrate;
 mod reconcile;
@@ -66,6 +67,7 @@ pub enum Command {
     Signoff(cutover::SignoffArgs),
     Schema(schema::SchemaArgs),
     Users(users::UsersArgs),
+    Explain(explain::ExplainArgs),
 }
 
 /// Why a command did not succeed, sorted by what the operator does next.
@@ -168,6 +170,7 @@ impl Command {
             Command::Signoff(_) => "signoff",
             Command::Schema(_) => "schema",
             Command::Users(_) => "users",
+            Command::Explain(_) => "explain",
         }
     }
 }
@@ -223,6 +226,7 @@ pub(crate) async fn execute(
         Command::Status(args) => cutover::status(ctx, args).await,
         Command::Guard(args) => cutover::guard(ctx, args).await,
         Command::Route(args) => cutover::route(ctx, args),
+        Command::Explain(args) => explain::run(args),
         Command::Sync(args) => cutover::sync(ctx, *args).await,
         Command::Freeze(args) => cutover::freeze(ctx, *args).await,
         Command::Signoff(args) => cutover::signoff(ctx, args).await,

@@ -145,3 +145,24 @@ fn closed_stdout_and_stderr_end_quietly() {
         assert_eq!(status.code(), Some(141), "{args:?}: {status:?}");
     }
 }
+
+#[test]
+fn explain_tells_what_a_code_means_and_refuses_an_unknown_one() {
+    let out = ykt(&["explain", "r_beneficiary_rejected"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let code = ykt_domain::RejectCode::BeneficiaryRejected;
+    assert!(text.contains(code.explanation()), "{text}");
+    assert!(text.contains(code.county_action()), "{text}");
+    let (status, stderr) = stderr_of(&["explain", "R_NO_SUCH"]);
+    assert_eq!(status, Some(2));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("ykt explain --all"), "{stderr}");
+    let all = ykt(&["explain", "--all"]);
+    let all = String::from_utf8_lossy(&all.stdout);
+    assert_eq!(
+        all.lines().filter(|l| !l.starts_with(' ')).count(),
+        ykt_domain::catalogue().len(),
+        "one heading line per code"
+    );
+}
