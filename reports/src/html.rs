@@ -150,19 +150,25 @@ struct MoneyCells {
     unreadable_rows: u64,
 }
 
+impl MoneyCells {
+    fn of(f: &TableFigures) -> MoneyCells {
+        MoneyCells {
+            source: yuan(f.source_amount),
+            loaded: yuan(f.loaded_amount),
+            rejected: yuan(f.rejected_amount),
+            difference: yuan(f.amount_difference()),
+            bad: !f.amount_difference().is_zero(),
+            unreadable_rows: f.unreadable_amount_rows,
+        }
+    }
+}
+
 fn figure_lines(tables: &BTreeMap<String, TableFigures>) -> Vec<FigureLine> {
     TABLE_ORDER
         .iter()
         .filter_map(|&table| {
             let f = tables.get(table)?;
-            let money = matches!(table, "T_FFMX" | "T_ZJZB").then(|| MoneyCells {
-                source: yuan(f.source_amount),
-                loaded: yuan(f.loaded_amount),
-                rejected: yuan(f.rejected_amount),
-                difference: yuan(f.amount_difference()),
-                bad: !f.amount_difference().is_zero(),
-                unreadable_rows: f.unreadable_amount_rows,
-            });
+            let money = matches!(table, "T_FFMX" | "T_ZJZB").then(|| MoneyCells::of(f));
             Some(FigureLine {
                 label: format!("{}（{table}）", table_caption(table)),
                 source_rows: f.source_rows,
@@ -575,11 +581,7 @@ struct CountyLine<'a> {
     loaded_rows: u64,
     rejected_rows: u64,
     row_difference: i64,
-    source_amount: String,
-    loaded_amount: String,
-    rejected_amount: String,
-    amount_difference: String,
-    amount_bad: bool,
+    money: MoneyCells,
     flags: u64,
     diffs: u64,
 }
@@ -601,11 +603,7 @@ impl<'a> CountyLine<'a> {
             loaded_rows: f.loaded_rows,
             rejected_rows: f.rejected_rows,
             row_difference: f.row_difference(),
-            source_amount: yuan(f.source_amount),
-            loaded_amount: yuan(f.loaded_amount),
-            rejected_amount: yuan(f.rejected_amount),
-            amount_difference: yuan(f.amount_difference()),
-            amount_bad: !f.amount_difference().is_zero(),
+            money: MoneyCells::of(&f),
             flags,
             diffs,
         }
@@ -660,7 +658,7 @@ pub(crate) fn province(
             legacy => &input.legacy,
             target => &input.target,
             balanced => p.balanced,
-            counties => &p.counties.iter().map(|c| &c.county_code).collect::<Vec<_>>(),
+            counties => p.counties.len(),
             unbalanced => p.counties.iter().filter(|c| !c.balanced).count(),
             lines => lines,
             figures => figure_lines(&p.totals.tables),

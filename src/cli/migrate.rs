@@ -293,10 +293,10 @@ pub async fn load(args: LoadArgs) -> Result<ExitCode, Failure> {
 impl MigrateArgs {
     /// What to migrate, as the pipeline takes it.
     pub(crate) fn request(&self) -> Result<MigrateRequest, Failure> {
+        // A missing target is the pipeline's to refuse (before any work).
         let target = match (&self.target, self.dry_run) {
             (Some(raw), false) => Some(database_url(raw)?),
-            (None, false) => return Err(input("--target URL is required unless --dry-run")),
-            (_, true) => None,
+            _ => None,
         };
         Ok(MigrateRequest {
             source: self.source.source()?,

@@ -90,37 +90,30 @@ impl StageError {
     /// classified as the operator's to fix.
     pub(crate) fn parquet(path: &Path, e: parquet::errors::ParquetError) -> StageError {
         match e {
-            parquet::errors::ParquetError::External(inner) => {
-                match inner.downcast::<std::io::Error>() {
-                    Ok(io) => StageError::io(path, *io),
-                    Err(other) => StageError::Format {
-                        path: path.to_owned(),
-                        message: other.to_string(),
-                    },
-                }
-            }
-            e => StageError::Format {
-                path: path.to_owned(),
-                message: e.to_string(),
-            },
+            parquet::errors::ParquetError::External(inner) => StageError::external(path, inner),
+            e => StageError::format(path, e),
         }
     }
     pub(crate) fn arrow(path: &Path, e: arrow_schema::ArrowError) -> StageError {
         match e {
             arrow_schema::ArrowError::IoError(_, io) => StageError::io(path, io),
-            arrow_schema::ArrowError::ExternalError(inner) => {
-                match inner.downcast::<std::io::Error>() {
-                    Ok(io) => StageError::io(path, *io),
-                    Err(other) => StageError::Format {
-                        path: path.to_owned(),
-                        message: other.to_string(),
-                    },
-                }
-            }
-            e => StageError::Format {
-                path: path.to_owned(),
-                message: e.to_string(),
-            },
+            arrow_schema::ArrowError::ExternalError(inner) => StageError::external(path, inner),
+            e => StageError::format(path, e),
+        }
+    }
+
+    /// An error a library passed on: an I/O error (a full disk, a read-only folder) stays one.
+    fn external(path: &Path, inner: Box<dyn std::error::Error + Send + Sync>) -> StageError {
+        match inner.downcast::<std::io::Error>() {
+            Ok(io) => StageError::io(path, *io),
+            Err(other) => StageError::format(path, other),
+        }
+    }
+
+    fn format(path: &Path, message: impl std::fmt::Display) -> StageError {
+        StageError::Format {
+            path: path.to_owned(),
+            message: message.to_string(),
         }
     }
 }

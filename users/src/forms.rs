@@ -337,18 +337,7 @@ mod tests {
     fn csv_with_title_example_and_empty_rows() {
         let text = "财政用户信息采集表\r\n财政操作\r\n业务科（股）室,市县,姓名,身份证号,岗位\r\n与财政云一致，全称,XX县,张三,610xxxxxxxxxxxxxxxx,01（录入岗）\r\n农业科,榆阳区,王芳,11010519491231002X,01（录入岗）\r\n,,,,\r\n";
         let mut out = ReadForms::default();
-        let rows = split_csv(text)
-            .into_iter()
-            .map(|r| {
-                r.into_iter()
-                    .map(|text| Cell {
-                        text,
-                        was_number: false,
-                    })
-                    .collect()
-            })
-            .collect();
-        assert!(read_grid("f.csv", "-", 0, rows, &mut out));
+        assert!(read_grid("f.csv", "-", 0, grid(text), &mut out));
         assert_eq!(
             out.example_rows,
             vec![("f.csv".to_owned(), "-".to_owned(), 4)]

@@ -744,6 +744,20 @@ impl<'a> Gen<'a> {
         Ok((zbid, loaded))
     }
 
+    /// A hostile text value: a NUL inside it where the legacy engine can hold one (the rules
+    /// remove it), else the text filled up to its column's width with `fill` (kept).
+    fn text_filled_or_nul(&self, rng: &mut Rng, text: &str, fill: char, width: usize) -> Variant {
+        if self.params.nul_in_text {
+            variants::raw_variant(
+                "nul_in_text",
+                variants::with_nul(rng, text),
+                Outcome::Correct(C::TextCleaned),
+            )
+        } else {
+            filled(text, fill, width)
+        }
+    }
+
     /// A hostile value in an allocation: a NUL or a full document number, twenty digits of
     /// amount, a full-width year.
     fn hostile_allocation_value(
@@ -753,25 +767,7 @@ impl<'a> Gen<'a> {
         year: i32,
     ) -> (&'static str, Variant) {
         match rng.weighted(&[40, 30, 30]) {
-            0 if self.params.nul_in_text => (
-                "ZBWH",
-                variants::raw_variant(
-                    "nul_in_text",
-                    variants::with_nul(rng, zbwh),
-                    Outcome::Correct(C::TextCleaned),
-                ),
-            ),
-            0 => (
-                "ZBWH",
-                variants::raw_variant(
-                    "column_filling",
-                    format!("{zbwh}{}", "〇".repeat(100))
-                        .chars()
-                        .take(100)
-                        .collect(),
-                    Outcome::Keep,
-                ),
-            ),
+            0 => ("ZBWH", self.text_filled_or_nul(rng, zbwh, '〇', 100)),
             1 => (
                 "ZBJE",
                 variants::raw_variant(
@@ -1038,25 +1034,7 @@ impl<'a> Gen<'a> {
         lrr: &str,
     ) -> (&'static str, Variant) {
         match rng.weighted(&[30, 25, 20, 25]) {
-            0 if self.params.nul_in_text => (
-                "PCH",
-                variants::raw_variant(
-                    "nul_in_text",
-                    variants::with_nul(rng, pch),
-                    Outcome::Correct(C::TextCleaned),
-                ),
-            ),
-            0 => (
-                "PCH",
-                variants::raw_variant(
-                    "column_filling",
-                    format!("{pch}{}", "〇".repeat(40))
-                        .chars()
-                        .take(40)
-                        .collect(),
-                    Outcome::Keep,
-                ),
-            ),
+            0 => ("PCH", self.text_filled_or_nul(rng, pch, '〇', 40)),
             1 => (
                 "QH",
                 variants::raw_variant(
@@ -1069,17 +1047,7 @@ impl<'a> Gen<'a> {
                     Outcome::Correct(C::ValueCleared),
                 ),
             ),
-            2 => (
-                "LRR",
-                variants::raw_variant(
-                    "column_filling",
-                    format!("{lrr}{}", "录".repeat(30))
-                        .chars()
-                        .take(30)
-                        .collect(),
-                    Outcome::Keep,
-                ),
-            ),
+            2 => ("LRR", filled(lrr, '录', 30)),
             _ => (
                 "ND",
                 variants::raw_variant(
@@ -1977,6 +1945,16 @@ fn expect_batch(
         ],
     )?;
     Ok(())
+}
+
+/// A text filled up to its column's width with `fill`: legacy keeps it as written.
+fn filled(text: &str, fill: char, width: usize) -> Variant {
+    let value: String = text
+        .chars()
+        .chain(std::iter::repeat(fill))
+        .take(width)
+        .collect();
+    variants::raw_variant("column_filling", value, Outcome::Keep)
 }
 
 /// The person a batch line is paid to, with what the line needs of them.
