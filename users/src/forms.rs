@@ -378,4 +378,26 @@ mod tests {
         assert_eq!(notes, [5, 6, 8]);
         assert!(out.note_rows[0].3.starts_with("说明：每个科（股）室"));
     }
+
+    proptest::proptest! {
+        /// Whatever the other cells say (note words, footer words, any text), a row whose ID
+        /// column holds an ID number is read as a person; and the note check never panics.
+        #[test]
+        fn a_row_with_an_id_number_is_always_a_person(
+            unit in proptest::prop_oneof![
+                proptest::prelude::Just("说明：".to_owned()),
+                proptest::prelude::Just("填表人".to_owned()),
+                proptest::prelude::Just("单位（盖章）".to_owned()),
+                "\\PC{0,12}",
+            ],
+            name in "\\PC{0,8}",
+            base in "[1-6][0-9]{5}19[5-9][0-9]0[1-9][12][0-9][0-9]{3}",
+        ) {
+            let check = ykt_domain::id_check_char(base.as_bytes()).unwrap() as char;
+            let id = format!("{base}{check}");
+            let cells = [unit.clone(), "榆阳区".to_owned(), name, id.clone(), "01".to_owned()];
+            proptest::prop_assert!(!is_note(&cells, &id));
+            let _ = is_note(&cells, &unit);
+        }
+    }
 }
