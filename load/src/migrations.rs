@@ -31,6 +31,11 @@ const POSTGRES: &[Migration] = &[
         "program_basis",
         include_str!("../migrations/postgres/0003_program_basis.sql"),
     ),
+    (
+        4,
+        "exact_money",
+        include_str!("../migrations/postgres/0004_exact_money.sql"),
+    ),
 ];
 const SQLITE: &[Migration] = &[
     (
@@ -47,6 +52,11 @@ const SQLITE: &[Migration] = &[
         3,
         "program_basis",
         include_str!("../migrations/sqlite/0003_program_basis.sql"),
+    ),
+    (
+        4,
+        "exact_money",
+        include_str!("../migrations/sqlite/0004_exact_money.sql"),
     ),
 ];
 

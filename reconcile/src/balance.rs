@@ -191,22 +191,24 @@ const TABLES: [LegacyTable; 4] = [
 
 fn sum_expr(engine: Engine) -> &'static str {
     match engine {
-        // Exact: NUMERIC sums in PostgreSQL; in SQLite the canonical text `1200.00` summed as
-        // integer fen, never as REAL.
+        // Exact: NUMERIC sums in PostgreSQL; in SQLite the generated integer fen column
+        // (migration 0004), never the text read as REAL.
         Engine::Postgres => "CAST(SUM(amount) AS TEXT)",
-        _ => "CAST(SUM(CAST(REPLACE(amount, '.', '') AS INTEGER)) AS TEXT)",
+        _ => "CAST(SUM(amount_fen) AS TEXT)",
     }
 }
 
-fn parse_sum(engine: Engine, raw: Option<&str>) -> Decimal {
-    let raw = raw.unwrap_or("0");
-    match engine {
-        Engine::Postgres => raw.parse().unwrap_or_default(),
-        _ => raw
-            .parse::<i64>()
-            .map(|fen| Decimal::new(fen, 2))
-            .unwrap_or_default(),
-    }
+/// A sum as the target gave it (NULL for no rows is 0); a sum that does not read is an error,
+/// never a silent zero.
+fn parse_sum(engine: Engine, raw: Option<&str>) -> Result<Decimal, ReconcileError> {
+    let Some(raw) = raw else {
+        return Ok(Decimal::ZERO);
+    };
+    let sum = match engine {
+        Engine::Postgres => ykt_domain::parse_money(raw),
+        _ => raw.parse::<i64>().ok().map(|fen| Decimal::new(fen, 2)),
+    };
+    sum.ok_or_else(|| ReconcileError::Target(format!("the target's amount sum {raw:?} does not read as an exact decimal")))
 }
 
 /// Rows of each platform table with no legacy key, per county: (county, table) → figures.
@@ -231,7 +233,7 @@ async fn platform_rows(
                 (row[0].clone().unwrap_or_default(), table),
                 PlatformFigures {
                     rows: count(row[1].as_deref()),
-                    amount: parse_sum(engine, row[2].as_deref()),
+                    amount: parse_sum(engine, row[2].as_deref())?,
                 },
             );
         }
@@ -308,7 +310,7 @@ async fn loaded_figures(target: &Db, figures: &mut Figures) -> Result<(), Reconc
                 .entry((row[0].clone().unwrap_or_default(), table))
                 .or_default();
             f.loaded_rows = count(row[1].as_deref());
-            f.loaded_amount = parse_sum(engine, row[2].as_deref());
+            f.loaded_amount = parse_sum(engine, row[2].as_deref())?;
         }
     }
     Ok(())
@@ -349,7 +351,7 @@ async fn loaded_breakdown(target: &Db, breakdown: &mut Breakdown) -> Result<(), 
                 .entry((text(0), table, text(1), text(2), text(3)))
                 .or_default();
             b.loaded_rows = count(row[4].as_deref());
-            b.loaded_amount = parse_sum(engine, row[5].as_deref());
+            b.loaded_amount = parse_sum(engine, row[5].as_deref())?;
         }
     }
     Ok(())

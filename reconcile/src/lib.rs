@@ -50,6 +50,8 @@ pub enum ReconcileError {
     Polars(String),
     #[error("{url}: the target has no migration run {run_id}; load the stage first")]
     NoRun { url: String, run_id: String },
+    #[error("{0}")]
+    Target(String),
 }
 
 impl ReconcileError {
@@ -58,7 +60,7 @@ impl ReconcileError {
             ReconcileError::Db(e) => e.is_input_error(),
             ReconcileError::Stage(e) => e.is_input_error(),
             ReconcileError::NoRun { .. } => true,
-            ReconcileError::Polars(_) => false,
+            ReconcileError::Polars(_) | ReconcileError::Target(_) => false,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The legacy DDL on all three engines; the platform migrations on PostgreSQL and SQLite.
 
 use ykt_db::{Db, DbUrl};
-use ykt_domain::LegacyTable;
+use ykt_domain::{LegacyTable, Money, format_money};
 use ykt_extract::create_legacy_schema;
 use ykt_load::{LoadError, MIGRATIONS_TABLE, apply_migrations};
 
@@ -95,7 +95,8 @@ async fn migrations_apply_once_then_change_nothing(url: DbUrl) {
         vec![
             "0001_platform".to_owned(),
             "0002_cutover".to_owned(),
-            "0003_program_basis".to_owned()
+            "0003_program_basis".to_owned(),
+            "0004_exact_money".to_owned()
         ]
     );
     for table in PLATFORM_TABLES {
@@ -105,14 +106,14 @@ async fn migrations_apply_once_then_change_nothing(url: DbUrl) {
         );
     }
     let recorded = format!("SELECT COUNT(*) FROM {MIGRATIONS_TABLE}");
-    assert_eq!(db.fetch_i64("count", &recorded).await.unwrap(), Some(3));
+    assert_eq!(db.fetch_i64("count", &recorded).await.unwrap(), Some(4));
 
     let second = apply_migrations(&db).await.expect("second apply");
     assert!(
         second.is_empty(),
         "an up-to-date database gets nothing: {second:?}"
     );
-    assert_eq!(db.fetch_i64("count", &recorded).await.unwrap(), Some(3));
+    assert_eq!(db.fetch_i64("count", &recorded).await.unwrap(), Some(4));
 
     // A real platform refuses what the spec forbids.
     db.execute("program", "INSERT INTO program (code, name, department, basis, rate) VALUES ('NY001', '耕地地力保护补贴', '农业农村局', 'area', '60.00')")
@@ -184,5 +185,86 @@ async fn mysql_is_refused_as_a_target() {
         let db = Db::connect(&url).await.unwrap();
         let err = apply_migrations(&db).await.unwrap_err();
         assert!(matches!(err, LoadError::UnsupportedTarget { .. }), "{err}");
+    }
+}
+
+/// Amount texts a loose CHECK let into SQLite though PostgreSQL's NUMERIC(14,2) CHECK (> 0)
+/// refuses them (#14): zero, a thousands separator, letters, a sign, past 12 integer digits.
+const AMOUNTS_BOTH_REFUSE: &[&str] = &[
+    "0.00",
+    "1,200.00",
+    "12abc.00",
+    "-5.00",
+    "1000000000000.00",
+    "",
+    "abc",
+];
+
+/// Exact money on both targets (#14 item 6): the same random amounts go into SQLite and
+/// PostgreSQL; `money_by_county` gives the exact decimal sum on both (two independent readings
+/// of one total agree with the sum taken here), and both refuse the same malformed amounts.
+async fn money_is_exact_and_strict(url: DbUrl, amounts: &[Money]) -> Vec<(String, String)> {
+    let db = Db::connect_or_create(&url).await.expect("connect");
+    apply_migrations(&db).await.expect("migrations");
+    db.execute("program", "INSERT INTO program (code, name, department, basis, rate) VALUES ('NY001', '耕地地力保护补贴', '农业农村局', 'area', '60.00')")
+        .await
+        .expect("a program");
+    for (i, amount) in amounts.iter().enumerate() {
+        let county = if i % 2 == 0 { "610102" } else { "610103" };
+        db.execute("allocation", &format!("INSERT INTO allocation (id, county_code, program_code, fund_year, amount) VALUES ({}, '{county}', 'NY001', 2020, '{}')", i + 1, format_money(*amount)))
+            .await
+            .unwrap_or_else(|e| panic!("{} refused on {url}: {e}", format_money(*amount)));
+    }
+    for (i, bad) in AMOUNTS_BOTH_REFUSE.iter().enumerate() {
+        let refused = db
+            .execute("bad amount", &format!("INSERT INTO allocation (id, county_code, program_code, fund_year, amount) VALUES ({}, '610102', 'NY001', 2020, '{bad}')", 100_000 + i))
+            .await;
+        assert!(refused.is_err(), "{bad:?} must be refused on {url}");
+    }
+    let rate = db
+        .execute("bad rate", "UPDATE program SET rate = '0.00' WHERE code = 'NY001'")
+        .await;
+    assert!(rate.is_err(), "a zero rate must be refused on {url}");
+    let rows = db
+        .fetch_text_rows("totals", "SELECT county_code, amount FROM money_by_county WHERE money_table = 'allocation' ORDER BY county_code")
+        .await
+        .expect("the auditors' view");
+    db.close().await;
+    rows.into_iter()
+        .map(|r| (r[0].clone().unwrap_or_default(), r[1].clone().unwrap_or_default()))
+        .collect()
+}
+
+#[tokio::test]
+async fn money_is_exact_and_strict_on_sqlite_and_postgres() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    // Amounts from one fen to the largest NUMERIC(14,2), many of them with cents that a
+    // float sum gets wrong.
+    let strategy = prop::collection::vec(
+        prop_oneof![1i64..100_000, 1i64..100_000_000_000_000],
+        1..40,
+    );
+    use proptest::strategy::ValueTree;
+    let mut runner = TestRunner::new(Config::default());
+    for case in 0..4 {
+        let fen = strategy.new_tree(&mut runner).expect("a case").current();
+        let amounts: Vec<Money> = fen.iter().map(|f| Money::new(*f, 2)).collect();
+        let expected: Vec<(String, String)> = ["610102", "610103"]
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| amounts.len() > *k)
+            .map(|(k, county)| {
+                let sum: Money = amounts.iter().skip(k).step_by(2).sum();
+                ((*county).to_owned(), format_money(sum))
+            })
+            .collect();
+        let sqlite = fresh_sqlite(&format!("money_exact_{case}"), "platform.sqlite");
+        let got = money_is_exact_and_strict(sqlite, &amounts).await;
+        assert_eq!(got, expected, "SQLite, amounts {amounts:?}");
+        if let Some(url) = fresh_database(Server::Postgres, &format!("money_exact_{case}")).await {
+            let got = money_is_exact_and_strict(url, &amounts).await;
+            assert_eq!(got, expected, "PostgreSQL, amounts {amounts:?}");
+        }
     }
 }
