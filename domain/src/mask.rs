@@ -12,6 +12,17 @@ pub fn mask_id(value: &str) -> String {
     format!("{head}********{tail}")
 }
 
+/// `张*丰`, `王*`: a name with all but its first and last characters hidden (a two-character
+/// name keeps its first).
+pub fn mask_name(value: &str) -> String {
+    let chars: Vec<char> = value.chars().collect();
+    match chars.len() {
+        0 | 1 => value.to_owned(),
+        2 => format!("{}*", chars[0]),
+        n => format!("{}{}{}", chars[0], "*".repeat(n - 2), chars[n - 1]),
+    }
+}
+
 /// `****5678`: the last 4 characters of an account number.
 pub fn mask_account(value: &str) -> String {
     let chars: Vec<char> = value.chars().collect();
@@ -44,6 +55,15 @@ pub struct Masker {
 }
 
 impl Masker {
+    /// A person's name as the report shows it beside a rejected row.
+    pub fn name(&self, value: Option<&str>) -> String {
+        match value {
+            Some(v) if !self.unmasked => mask_name(v),
+            Some(v) => v.to_owned(),
+            None => String::new(),
+        }
+    }
+
     /// Whether values of this field are masked in this report.
     pub fn masks(&self, field: &str) -> bool {
         !self.unmasked && personal(field).is_some()

@@ -395,6 +395,18 @@ platform_row! {
         field: String,
         raw_value: Option<String>,
         detail: String,
+        // What the county searches by to find the row at the source (#14), as the legacy row
+        // has it: its person (DXID) and batch (PCID), and their own values where the row holds
+        // them. Reports fill a line's person and batch in from the target or their own rejects.
+        person_key: Option<String>,
+        batch_key: Option<String>,
+        name: Option<String>,
+        id_number: Option<String>,
+        area_code: Option<String>,
+        batch_no: Option<String>,
+        program_code: Option<String>,
+        fund_year: Option<String>,
+        amount: Option<String>,
     }
 }
 

@@ -36,6 +36,16 @@ const POSTGRES: &[Migration] = &[
         "exact_money",
         include_str!("../migrations/postgres/0004_exact_money.sql"),
     ),
+    (
+        5,
+        "two_person_signoff",
+        include_str!("../migrations/postgres/0005_two_person_signoff.sql"),
+    ),
+    (
+        6,
+        "reject_context",
+        include_str!("../migrations/postgres/0006_reject_context.sql"),
+    ),
 ];
 const SQLITE: &[Migration] = &[
     (
@@ -57,6 +67,16 @@ const SQLITE: &[Migration] = &[
         4,
         "exact_money",
         include_str!("../migrations/sqlite/0004_exact_money.sql"),
+    ),
+    (
+        5,
+        "two_person_signoff",
+        include_str!("../migrations/sqlite/0005_two_person_signoff.sql"),
+    ),
+    (
+        6,
+        "reject_context",
+        include_str!("../migrations/sqlite/0006_reject_context.sql"),
     ),
 ];
 

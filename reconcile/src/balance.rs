@@ -208,7 +208,11 @@ fn parse_sum(engine: Engine, raw: Option<&str>) -> Result<Decimal, ReconcileErro
         Engine::Postgres => ykt_domain::parse_money(raw),
         _ => raw.parse::<i64>().ok().map(|fen| Decimal::new(fen, 2)),
     };
-    sum.ok_or_else(|| ReconcileError::Target(format!("the target's amount sum {raw:?} does not read as an exact decimal")))
+    sum.ok_or_else(|| {
+        ReconcileError::Target(format!(
+            "the target's amount sum {raw:?} does not read as an exact decimal"
+        ))
+    })
 }
 
 /// Rows of each platform table with no legacy key, per county: (county, table) → figures.

@@ -17,7 +17,7 @@ use similar::{ChangeTag, TextDiff};
 use ykt_domain::{AuditFlag, CorrectionCode, RejectCode, format_money};
 use ykt_reconcile::{BreakdownRow, PlatformFigures, Reconciliation, RowDiff, TableFigures};
 
-use crate::summary::ProvinceSummary;
+use crate::summary::{ProvinceSummary, Verdict};
 use crate::{CountyReport, Masker, ReportInput, diff_kind_caption, table_caption};
 
 /// How many rows of a long list the printed report shows; the CSV and Excel files hold all.
@@ -76,6 +76,14 @@ fn render(name: &str, view: impl Serialize) -> String {
         // Only a defect of a template gets here; the unit tests render every branch.
         Err(e) => panic!("report template {name} does not render: {e:#}"),
     }
+}
+
+/// The running header of every printed page (a CSS string in `@page`, where HTML escapes do
+/// not apply): quotes, backslashes, markup and control characters dropped.
+fn page_label(text: &str) -> String {
+    text.chars()
+        .filter(|c| !matches!(c, '"' | '\\' | '<' | '>' | '&' | '\'') && !c.is_control())
+        .collect()
 }
 
 /// Text as HTML shows it: `&`, `<`, `>`, `"` and `'` escaped.
@@ -278,6 +286,8 @@ struct Listing {
     rows: Vec<Vec<Cell>>,
     total: usize,
     file: &'static str,
+    /// Column widths in percent of the page, for a list with many columns.
+    widths: Option<&'static [u8]>,
 }
 
 impl Listing {
@@ -293,7 +303,13 @@ impl Listing {
             rows: rows.take(shown).collect(),
             total,
             file,
+            widths: None,
         }
+    }
+
+    fn with_widths(mut self, widths: &'static [u8]) -> Listing {
+        self.widths = Some(widths);
+        self
     }
 }
 
@@ -361,13 +377,27 @@ fn platform_rows(rows: &BTreeMap<String, PlatformFigures>) -> String {
     parts.join("；")
 }
 
+/// The non-empty parts, separated by a space.
+fn joined(parts: &[String]) -> String {
+    parts
+        .iter()
+        .filter(|p| !p.is_empty())
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn rejects_section(r: &CountyReport<'_>) -> CodedSection {
     // A line rejected with its batch or person is fixed by fixing that batch or person: the
     // printed list shows the rows to fix; rejects.csv lists every row.
     let cascaded = |code: &str| matches!(code, "R_BATCH_REJECTED" | "R_BENEFICIARY_REJECTED");
     let to_fix: Vec<&crate::RejectRow> = r.rejects.iter().filter(|x| !cascaded(&x.code)).collect();
     CodedSection {
-        title: "三、拒绝清单（未迁移，需县区处理）",
+        title: if r.summary.county_code == ykt_domain::UNATTRIBUTED_COUNTY {
+            "三、拒绝清单（未迁移，省级迁移组待办：查明所属县区）"
+        } else {
+            "三、拒绝清单（未迁移，需县区处理）"
+        },
         total: r.rejects.len(),
         with_action: !r.summary.rejects.is_empty(),
         codes: code_counts(&r.summary.rejects, |c| {
@@ -379,19 +409,44 @@ fn rejects_section(r: &CountyReport<'_>) -> CodedSection {
         }),
         followers: r.rejects.len() - to_fix.len(),
         list: Listing::new(
-            &["数据", "旧系统主键", "代码", "字段", "原始值"],
+            &[
+                "村（社区）",
+                "姓名 / 身份证号",
+                "批次号",
+                "项目 / 年度",
+                "金额（元）",
+                "数据 / 旧系统主键",
+                "代码",
+                "字段：原始值",
+            ],
             to_fix.iter().map(|x| {
+                let person = [
+                    r.mask.name(x.name.as_deref()),
+                    r.mask.show("SFZH", x.id_number.as_deref()),
+                ];
+                let program = [
+                    x.program_name(r.programs),
+                    x.fund_year.clone().unwrap_or_default(),
+                ];
                 vec![
-                    text(table_caption(&x.table)),
-                    text(&x.key),
+                    text(x.place()),
+                    text(joined(&person)),
+                    text(x.batch_no.as_deref().unwrap_or("")),
+                    text(joined(&program)),
+                    text(x.amount.as_deref().unwrap_or("")),
+                    text(format!("{} {}", table_caption(&x.table), x.key)),
                     code(&x.code),
-                    text(&x.field),
-                    text(r.mask.show(&x.field, x.raw.as_deref())),
+                    text(format!(
+                        "{}：{}",
+                        x.field,
+                        r.mask.show(&x.field, x.raw.as_deref())
+                    )),
                 ]
             }),
             PRINTED_REJECTS,
             "rejects.csv",
-        ),
+        )
+        .with_widths(&[15, 14, 13, 13, 8, 9, 14, 14]),
     }
 }
 
@@ -538,13 +593,18 @@ pub(crate) fn county(r: &CountyReport<'_>) -> String {
         "county.html",
         minijinja::context! {
             title => TITLE,
+            page_label => page_label(&format!("{}（{}）{TITLE}", s.county_name, s.county_code)),
             county_name => &s.county_name,
             county_code => &s.county_code,
             run_id => &s.run_id,
             generated_at => r.generated_at,
             as_of => r.as_of.unwrap_or("—"),
             unmasked => r.mask.unmasked,
-            balanced => s.balanced,
+            verdict => s.verdict,
+            tone => s.verdict.tone(),
+            verdict_sentence => s.verdict_sentence(),
+            pending_rows => s.pending.rows,
+            unattributed => s.county_code == ykt_domain::UNATTRIBUTED_COUNTY,
             problems => &r.balance.problems,
             lines => minijinja::context! {
                 source_rows => lines.source_rows,
@@ -575,7 +635,9 @@ pub(crate) fn county(r: &CountyReport<'_>) -> String {
 struct CountyLine<'a> {
     code: &'a str,
     name: &'a str,
-    balanced: bool,
+    /// The verdict's label and tone; empty on the total line.
+    verdict: &'static str,
+    tone: &'static str,
     total: bool,
     source_rows: u64,
     loaded_rows: u64,
@@ -591,14 +653,15 @@ impl<'a> CountyLine<'a> {
         (code, name): (&'a str, &'a str),
         tables: &BTreeMap<String, TableFigures>,
         (flags, diffs): (u64, u64),
-        balanced: Option<bool>,
+        verdict: Option<Verdict>,
     ) -> CountyLine<'a> {
         let f = tables.get("T_FFMX").cloned().unwrap_or_default();
         CountyLine {
             code,
             name,
-            balanced: balanced.unwrap_or(false),
-            total: balanced.is_none(),
+            verdict: verdict.map_or("", Verdict::label),
+            tone: verdict.map_or("", Verdict::tone),
+            total: verdict.is_none(),
             source_rows: f.source_rows,
             loaded_rows: f.loaded_rows,
             rejected_rows: f.rejected_rows,
@@ -629,7 +692,7 @@ pub(crate) fn province(
                 (&c.county_code, &c.county_name),
                 &c.tables,
                 (c.flags.values().sum(), c.row_diff.total()),
-                Some(c.balanced),
+                Some(c.verdict),
             )
         })
         .collect();
@@ -653,6 +716,7 @@ pub(crate) fn province(
         "province.html",
         minijinja::context! {
             title => TITLE,
+            page_label => page_label(&format!("{TITLE}（全省汇总）")),
             run_id => &p.run_id,
             generated_at => &input.generated_at,
             legacy => &input.legacy,
@@ -736,6 +800,7 @@ pub(crate) fn audit_diff(
     render(
         "audit-diff.html",
         minijinja::context! {
+            page_label => page_label("审计逐行差异"),
             run_id => &rec.run_id,
             generated_at => generated_at,
             unmasked => mask.unmasked,
@@ -749,6 +814,15 @@ pub(crate) fn audit_diff(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn page_labels_cannot_break_out_of_their_css_string() {
+        assert_eq!(page_label("神木市（610881）"), "神木市（610881）");
+        assert_eq!(
+            page_label("a\"; } body { x: \\\"</style>\n"),
+            "a; } body { x: /style"
+        );
+    }
 
     #[test]
     fn amounts_read_like_money() {

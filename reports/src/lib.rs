@@ -22,8 +22,8 @@ use ykt_reconcile::{CountyBalance, FlagHit, Reconciliation, RowDiff};
 pub use compare::{ReportChanges, compare_reports};
 
 pub use manifest::{Manifest, ManifestFile, Verification, verify};
-pub use signoff::{SignoffState, signoff_state};
-pub use summary::{CountySummary, ProvinceSummary, ProvinceTotals};
+pub use signoff::{Signature, SignoffState, latest_signature, signoff_state};
+pub use summary::{CountySummary, Pending, ProvinceSummary, ProvinceTotals, Verdict};
 pub use ykt_domain::{Masker, mask_account, mask_id};
 
 /// Report errors.
@@ -117,6 +117,16 @@ pub(crate) struct RejectRow {
     pub code: String,
     pub field: String,
     pub raw: Option<String>,
+    /// What the county finds the row by (#14): the person, where they live, the batch, program,
+    /// fund year and amount, from the row itself or its person and batch.
+    pub name: Option<String>,
+    pub id_number: Option<String>,
+    pub area_code: Option<String>,
+    pub area_name: Option<String>,
+    pub batch_no: Option<String>,
+    pub program: Option<String>,
+    pub fund_year: Option<String>,
+    pub amount: Option<String>,
 }
 
 /// A value changed on the way in.
@@ -151,14 +161,29 @@ fn key_order(key: &str) -> (i64, String) {
     (key.parse().unwrap_or(i64::MAX), key.to_owned())
 }
 
+/// The county's rejects with what the county finds each row by: a line's person and batch come
+/// from the target when they were loaded (a merged person's survivor is the same person), or from
+/// their own reject when they were not.
 async fn county_rejects(
     target: &Db,
     run_id: &str,
     county: &str,
 ) -> Result<Vec<RejectRow>, ReportError> {
     let e = target.engine();
+    let area = "COALESCE(r.area_code, pr.area_code, b.area_code)";
     let sql = format!(
-        "SELECT source_table, source_key, reason_code, field, raw_value FROM migration_reject WHERE run_id = {} AND county_code = {}",
+        "SELECT r.source_table, r.source_key, r.reason_code, r.field, r.raw_value, \
+         COALESCE(r.name, pr.name, b.name), COALESCE(r.id_number, pr.id_number, b.id_number), {area}, g.name, \
+         COALESCE(r.batch_no, br.batch_no, pb.batch_no), COALESCE(r.program_code, br.program_code, pb.program_code), \
+         COALESCE(r.fund_year, br.fund_year, CAST(pb.fund_year AS TEXT)), r.amount \
+         FROM migration_reject r \
+         LEFT JOIN migration_reject pr ON pr.run_id = r.run_id AND pr.source_table = 'T_BTDX' AND pr.source_key = r.person_key \
+         LEFT JOIN beneficiary_legacy_map m ON m.legacy_dxid = CAST(r.person_key AS BIGINT) \
+         LEFT JOIN beneficiary b ON b.id = m.beneficiary_id \
+         LEFT JOIN migration_reject br ON br.run_id = r.run_id AND br.source_table = 'T_FFPC' AND br.source_key = r.batch_key \
+         LEFT JOIN payment_batch pb ON pb.legacy_pcid = CAST(r.batch_key AS BIGINT) \
+         LEFT JOIN region g ON g.code = {area} \
+         WHERE r.run_id = {} AND r.county_code = {}",
         quote_literal(e, run_id),
         quote_literal(e, county)
     );
@@ -172,12 +197,58 @@ async fn county_rejects(
             code: r[2].take().unwrap_or_default(),
             field: r[3].take().unwrap_or_default(),
             raw: r[4].take(),
+            name: r[5].take(),
+            id_number: r[6].take(),
+            area_code: r[7].take(),
+            area_name: r[8].take(),
+            batch_no: r[9].take(),
+            program: r[10].take(),
+            fund_year: r[11].take(),
+            amount: r[12].take(),
         })
         .collect();
+    // The way the county works: village by village, person by person.
     rows.sort_by(|a, b| {
-        (&a.table, &a.code, key_order(&a.key)).cmp(&(&b.table, &b.code, key_order(&b.key)))
+        // Rows with no place (a line whose person is not in T_BTDX) come last.
+        (
+            a.area_code.is_none(),
+            &a.area_code,
+            &a.name,
+            &a.id_number,
+            &a.table,
+            &a.code,
+            key_order(&a.key),
+        )
+            .cmp(&(
+                b.area_code.is_none(),
+                &b.area_code,
+                &b.name,
+                &b.id_number,
+                &b.table,
+                &b.code,
+                key_order(&b.key),
+            ))
     });
     Ok(rows)
+}
+
+impl RejectRow {
+    /// Where the person lives: the village's name and code, or the code alone.
+    pub(crate) fn place(&self) -> String {
+        match (&self.area_name, &self.area_code) {
+            (Some(n), Some(c)) => format!("{n}（{c}）"),
+            (None, Some(c)) => c.clone(),
+            _ => String::new(),
+        }
+    }
+
+    /// The program's name where the report knows it, else its code.
+    pub(crate) fn program_name(&self, programs: &BTreeMap<String, String>) -> String {
+        self.program
+            .as_ref()
+            .map(|p| programs.get(p).cloned().unwrap_or_else(|| p.clone()))
+            .unwrap_or_default()
+    }
 }
 
 async fn county_corrections(
@@ -413,6 +484,13 @@ pub(crate) fn listings<'a>(r: &'a CountyReport<'_>) -> Vec<Listing<'a>> {
             file: "rejects.csv",
             sheet: Some("拒绝清单"),
             header: &[
+                "村（社区）",
+                "姓名",
+                "身份证号",
+                "批次号",
+                "项目",
+                "资金年度",
+                "金额（元）",
                 "表",
                 "旧系统主键",
                 "拒绝代码",
@@ -421,10 +499,19 @@ pub(crate) fn listings<'a>(r: &'a CountyReport<'_>) -> Vec<Listing<'a>> {
                 "说明",
                 "县区需做的处理",
             ],
-            widths: &[9.0, 12.0, 24.0, 9.0, 22.0, 40.0, 50.0],
+            widths: &[
+                24.0, 8.0, 20.0, 18.0, 18.0, 8.0, 12.0, 9.0, 12.0, 24.0, 9.0, 22.0, 40.0, 50.0,
+            ],
             rows: Box::new(r.rejects.iter().map(move |x| {
                 let code = RejectCode::from_code(&x.code);
                 vec![
+                    x.place(),
+                    m.name(x.name.as_deref()),
+                    m.show("SFZH", x.id_number.as_deref()),
+                    x.batch_no.clone().unwrap_or_default(),
+                    x.program_name(r.programs),
+                    x.fund_year.clone().unwrap_or_default(),
+                    x.amount.clone().unwrap_or_default(),
                     x.table.clone(),
                     x.key.clone(),
                     x.code.clone(),

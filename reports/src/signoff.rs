@@ -5,12 +5,24 @@ use ykt_db::{Db, quote_literal};
 
 use crate::ReportError;
 
-/// A county's latest sign-off, judged against a report.
+/// One signature on a county report: who, when, on which report, and — for a report that did
+/// not balance or had rejected rows pending — the reason the signer accepted it as it was.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Signature {
+    pub by: String,
+    pub at: String,
+    pub summary_sha256: String,
+    /// The verdict signed (clean, pending, unbalanced).
+    pub verdict: Option<String>,
+    pub accepted_reason: Option<String>,
+}
+
+/// A county's sign-off as the form has it, judged against a report: the 核对人 (checker) and
+/// the 审核人 (reviewer) who signed the checker's report after them.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SignoffState {
-    pub signed_by: String,
-    pub signed_at: String,
-    pub summary_sha256: String,
+    pub checker: Signature,
+    pub reviewer: Option<Signature>,
     /// The report signed is the same as this one, and no synced change touched the county
     /// since.
     pub applies: bool,
@@ -18,40 +30,91 @@ pub struct SignoffState {
     pub reason: Option<String>,
 }
 
+impl SignoffState {
+    /// Both people signed, and it still applies.
+    pub fn complete(&self) -> bool {
+        self.applies && self.reviewer.is_some()
+    }
+
+    /// One line for a terminal.
+    pub fn describe(&self) -> String {
+        let who = match &self.reviewer {
+            Some(r) => format!(
+                "checked by {} at {}, reviewed by {} at {}",
+                self.checker.by, self.checker.at, r.by, r.at
+            ),
+            None => format!(
+                "checked by {} at {}, not reviewed yet",
+                self.checker.by, self.checker.at
+            ),
+        };
+        match &self.reason {
+            None => format!("{who}: applies"),
+            Some(reason) => format!("{who}: NO LONGER APPLIES ({reason})"),
+        }
+    }
+}
+
+fn signature(r: &mut [Option<String>]) -> Signature {
+    Signature {
+        by: r[0].take().unwrap_or_default(),
+        at: r[1].take().unwrap_or_default(),
+        summary_sha256: r[2].take().unwrap_or_default(),
+        verdict: r[3].take(),
+        accepted_reason: r[4].take(),
+    }
+}
+
+/// The latest signature of a role on a county's reports (of one report, when `sha` is given).
+pub async fn latest_signature(
+    target: &Db,
+    county: &str,
+    role: &str,
+    sha: Option<&str>,
+) -> Result<Option<Signature>, ReportError> {
+    let e = target.engine();
+    let of_report = sha.map_or(String::new(), |sha| {
+        format!(" AND summary_sha256 = {}", quote_literal(e, sha))
+    });
+    let rows = target
+        .fetch_text_rows(
+            "reading the sign-off",
+            &format!(
+                "SELECT signed_by, signed_at, summary_sha256, verdict, accepted_reason FROM cutover_signoff WHERE county_code = {} AND role = {}{of_report} ORDER BY id DESC LIMIT 1",
+                quote_literal(e, county),
+                quote_literal(e, role)
+            ),
+        )
+        .await?;
+    Ok(rows.into_iter().next().map(|mut r| signature(&mut r)))
+}
+
 /// The latest sign-off of a county, judged against the summary.json whose SHA-256 is `current`.
-/// The target must have the cutover tables (platform migration 0002).
+/// The target must have the cutover tables (platform migrations 0002 and 0005).
 pub async fn signoff_state(
     target: &Db,
     county: &str,
     current: &str,
 ) -> Result<Option<SignoffState>, ReportError> {
     let e = target.engine();
-    let c = quote_literal(e, county);
-    let rows = target
-        .fetch_text_rows(
-            "reading the sign-off",
-            &format!("SELECT signed_by, signed_at, summary_sha256 FROM cutover_signoff WHERE county_code = {c} ORDER BY id DESC LIMIT 1"),
-        )
-        .await?;
-    let Some(r) = rows.into_iter().next() else {
+    let Some(checker) = latest_signature(target, county, "checker", None).await? else {
         return Ok(None);
     };
-    let (signed_by, signed_at, sha) = (
-        r[0].clone().unwrap_or_default(),
-        r[1].clone().unwrap_or_default(),
-        r[2].clone().unwrap_or_default(),
-    );
+    // The reviewer signs the report the checker signed.
+    let reviewer =
+        latest_signature(target, county, "reviewer", Some(&checker.summary_sha256)).await?;
     let synced = target
         .fetch_i64(
             "looking for changes since the sign-off",
             &format!(
-                "SELECT COUNT(*) FROM cutover_sync_change c JOIN cutover_sync_increment i ON i.id = c.increment_id WHERE c.county_code = {c} AND i.at > {}",
-                quote_literal(e, &signed_at)
+                "SELECT COUNT(*) FROM cutover_sync_change c JOIN cutover_sync_increment i ON i.id = c.increment_id WHERE c.county_code = {} AND i.at > {}",
+                quote_literal(e, county),
+                quote_literal(e, &checker.at)
             ),
         )
         .await?
         .unwrap_or(0);
-    let reason = if sha != current {
+    let reason = if checker.summary_sha256 != current {
         Some("签字后数据或核对结果发生了变化，本次报告与签字时的报告不同".to_owned())
     } else if synced > 0 {
         Some(format!(
@@ -61,9 +124,8 @@ pub async fn signoff_state(
         None
     };
     Ok(Some(SignoffState {
-        signed_by,
-        signed_at,
-        summary_sha256: sha,
+        checker,
+        reviewer,
         applies: reason.is_none(),
         reason,
     }))

@@ -100,10 +100,7 @@ fn build(r: &CountyReport<'_>, book: &mut Workbook) -> Result<(), XlsxError> {
         sh.push(vec![text("迁移批次"), text(&s.run_id)])?;
         sh.push(vec![text("生成时间"), text(r.generated_at)])?;
         sh.push_styled(
-            vec![
-                text("核对结论"),
-                text(if s.balanced { "平衡" } else { "不平衡" }),
-            ],
+            vec![text("核对结论"), Cell::Text(s.verdict_sentence())],
             true,
         )?;
         for p in &r.balance.problems {

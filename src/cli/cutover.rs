@@ -75,15 +75,7 @@ pub async fn status(ctx: &Context, args: StatusArgs) -> Result<ExitCode, Failure
         };
         let signoff = match c.signoff {
             None => "not signed".to_owned(),
-            Some(s) if s.applies => {
-                format!("signed by {} at {}: applies", s.signed_by, s.signed_at)
-            }
-            Some(s) => format!(
-                "signed by {} at {}: NO LONGER APPLIES ({})",
-                s.signed_by,
-                s.signed_at,
-                s.reason.unwrap_or_default()
-            ),
+            Some(s) => s.describe(),
         };
         println!(
             "{:<7} {:<26} {verdict:<9} {signoff}",
@@ -526,17 +518,34 @@ pub async fn freeze(ctx: &Context, args: FreezeArgs) -> Result<ExitCode, Failure
     Ok(print_outcome(&outcome))
 }
 
-/// Record a county's sign-off (核对无误) of its report, bound to the report's SHA-256.
+/// Record one signature on a county's report (核对无误), bound to the report's SHA-256.
 ///
-/// The report must be the county's latest reconciliation. A later reconciliation whose report
-/// differs, or a synced change in the county, makes the sign-off no longer apply: `ykt status`
-/// and the next county report say so.
+/// Two people sign, as the form has it: the 核对人 (`--role checker`) first, then the 审核人
+/// (`--role reviewer`, another person) on the same report. The report must be the county's
+/// latest reconciliation. A report that does not balance (不平衡), or balances with rejected
+/// rows still waiting for the county, is refused (exit 2) unless the signer accepts it as it is
+/// with `--accept-pending --reason TEXT`; the verdict and the reason are recorded. A later
+/// reconciliation whose report differs, or a synced change in the county, makes the sign-off
+/// no longer apply: `ykt status` and the next county report say so.
+///
+/// Examples:
+///   ykt signoff --county 610802 --role checker --by 王会计 \
+///       --report out/counties/610802/summary.json --target "$YKT_TARGET_URL"
+///   ykt signoff --county 610802 --role reviewer --by 李科长 \
+///       --report out/counties/610802/summary.json --target "$YKT_TARGET_URL"
+///   ykt signoff --county 610802 --role checker --by 王会计 --accept-pending \
+///       --reason "12 笔身份证号待公安核实，已登记，2021 年 1 月补迁" \
+///       --report out/counties/610802/summary.json --target "$YKT_TARGET_URL"
 #[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
 pub struct SignoffArgs {
     /// The county's code, e.g. 610802.
     #[arg(long, value_name = "CODE")]
     county: String,
-    /// Who signs (核对人).
+    /// Who signs: checker (核对人) first, then reviewer (审核人).
+    #[arg(long, value_enum)]
+    role: SignRole,
+    /// The name of the person who signs.
     #[arg(long, value_name = "NAME")]
     by: String,
     /// The summary.json of the report signed: OUT/counties/CODE/summary.json.
@@ -545,26 +554,62 @@ pub struct SignoffArgs {
     /// The new platform, where the sign-off is recorded.
     #[arg(long, value_name = "URL")]
     target: String,
+    /// Sign a report that does not balance or has rejected rows pending, as it is.
+    #[arg(long, requires = "reason")]
+    accept_pending: bool,
+    /// Why the report is accepted as it is (recorded with the signature).
+    #[arg(long, value_name = "TEXT", requires = "accept_pending")]
+    reason: Option<String>,
+}
+
+/// The two signatures of the form.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum SignRole {
+    /// 核对人: checks the figures; signs first.
+    #[value(alias = "核对人")]
+    Checker,
+    /// 审核人: reviews; signs the same report after the checker, and is another person.
+    #[value(alias = "审核人")]
+    Reviewer,
 }
 
 pub async fn signoff(ctx: &Context, args: SignoffArgs) -> Result<ExitCode, Failure> {
+    use ykt_pipeline::signoff::{Role, Signing};
     let target = database_url(&args.target)?;
-    let signed = ykt_pipeline::signoff::signoff(ctx, &target, &args.county, &args.by, &args.report)
+    let role = match args.role {
+        SignRole::Checker => Role::Checker,
+        SignRole::Reviewer => Role::Reviewer,
+    };
+    let signing = Signing {
+        county: &args.county,
+        role,
+        by: &args.by,
+        report: &args.report,
+        accepted_reason: args.reason.as_deref(),
+    };
+    let signed = ykt_pipeline::signoff::signoff(ctx, &target, &signing)
         .await
         .classify()?;
-    if !signed.summary.balanced {
-        println!(
-            "warning: county {} does not balance; the sign-off records that it was signed as it is",
-            args.county
-        );
-    }
     println!(
-        "county {} {} signed off by {} at {} (report SHA-256 {})",
+        "county {} {}: {} {} signed at {} (report SHA-256 {}); verdict {}",
         args.county,
         signed.summary.county_name,
+        role.title(),
         args.by,
         signed.signed_at,
-        &signed.summary_sha256[..16]
+        &signed.summary_sha256[..16],
+        signed.verdict.sentence(&signed.summary.pending),
+    );
+    if let Some(reason) = &args.reason {
+        println!("accepted as it is: {reason}");
+    }
+    println!(
+        "{}",
+        if signed.complete {
+            "sign-off complete: 核对人 and 审核人 have both signed this report"
+        } else {
+            "waiting for the 审核人 (--role reviewer) to sign the same report"
+        }
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -9,6 +9,7 @@ use ykt_domain::format_money;
 use ykt_extract::LegacySource;
 use ykt_pipeline::reconcile::{ReconcileOutcome, ReportSettings, reconcile_and_report};
 use ykt_reconcile::{FlagHit, Reconciliation};
+use ykt_reports::{Pending, Verdict};
 use ykt_stage::Stage;
 
 use super::migrate::{MigrateArgs, SourceArgs, StageArgs};
@@ -181,10 +182,15 @@ fn print_reconciliation(rec: &Reconciliation) {
         }
     }
     for c in &rec.counties {
-        if c.balanced {
-            println!("{} {}：平衡", c.county_code, c.county_name);
-        } else {
-            println!("{} {}：不平衡", c.county_code, c.county_name);
+        let pending = Pending::of(&c.tables);
+        let verdict = Verdict::of(c.balanced, &pending);
+        println!(
+            "{} {}：{}",
+            c.county_code,
+            c.county_name,
+            verdict.sentence(&pending)
+        );
+        if !c.balanced {
             for p in &c.problems {
                 println!("    {p}");
             }

@@ -166,3 +166,64 @@ fn explain_tells_what_a_code_means_and_refuses_an_unknown_one() {
         "one heading line per code"
     );
 }
+
+#[test]
+fn signoff_refuses_what_no_county_signs() {
+    let dir = temp_dir("signoff_refusals");
+    let target = format!("sqlite://{}", dir.join("platform.sqlite").display());
+    let report = dir.join("summary.json");
+    // 000000 (未归属) is the province's task list: nobody signs it.
+    let (code, err) = stderr_of(&[
+        "signoff",
+        "--county",
+        "000000",
+        "--role",
+        "checker",
+        "--by",
+        "王会计",
+        "--report",
+        report.to_str().unwrap(),
+        "--target",
+        &target,
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("000000") && err.contains("nobody signs"),
+        "{err}"
+    );
+    // A reason without accepting, or accepting without a reason, is a usage error.
+    for extra in [&["--reason", "x"][..], &["--accept-pending"][..]] {
+        let mut args = vec![
+            "signoff",
+            "--county",
+            "610802",
+            "--role",
+            "checker",
+            "--by",
+            "王会计",
+            "--report",
+            report.to_str().unwrap(),
+            "--target",
+            &target,
+        ];
+        args.extend(extra);
+        let (code, err) = stderr_of(&args);
+        assert_eq!(code, Some(2), "{err}");
+    }
+    // The role is one of the form's two.
+    let (code, err) = stderr_of(&[
+        "signoff",
+        "--county",
+        "610802",
+        "--role",
+        "boss",
+        "--by",
+        "王会计",
+        "--report",
+        report.to_str().unwrap(),
+        "--target",
+        &target,
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("checker") && err.contains("reviewer"), "{err}");
+}

@@ -317,23 +317,82 @@ async fn walk_the_timeline(legacy: DbUrl, target: DbUrl, test: &str) {
         .clone()
         .unwrap();
     let summary = sync_out.join("counties").join(&county).join("summary.json");
-    ykt_ok(&[
-        "--at",
-        "2020-12-28 13:00",
-        "signoff",
-        "--county",
-        &county,
-        "--by",
-        "王会计",
-        "--report",
-        &s(&summary),
-        "--target",
-        t,
-    ]);
+    let sign = |at: &str, role: &str, by: &str, extra: &[&str]| {
+        let mut args = vec![
+            "--at", at, "signoff", "--county", &county, "--role", role, "--by", by, "--report",
+        ];
+        let report = s(&summary);
+        args.push(&report);
+        args.extend(["--target", t]);
+        args.extend(extra);
+        ykt(&args)
+    };
+    // Issue 14: two people sign; a report with rows pending is signed only as it is, with a
+    // reason; the reviewer is another person and signs after the checker.
+    let verdict = json(&summary)["verdict"].as_str().unwrap().to_owned();
+    let reviewer_first = sign("2020-12-28 12:50", "reviewer", "李科长", &[]);
+    assert_eq!(
+        reviewer_first.status.code(),
+        Some(2),
+        "the checker signs first"
+    );
+    if verdict != "clean" {
+        let refused = sign("2020-12-28 12:55", "checker", "王会计", &[]);
+        assert_eq!(
+            refused.status.code(),
+            Some(2),
+            "a pending report needs --accept-pending"
+        );
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains("--accept-pending"),
+            "{refused:?}"
+        );
+    }
+    let accept = [
+        "--accept-pending",
+        "--reason",
+        "待更正数据已登记，年底前补迁",
+    ];
+    let checker = sign("2020-12-28 13:00", "checker", "王会计", &accept);
+    assert!(checker.status.success(), "{checker:?}");
+    let same = sign("2020-12-28 13:05", "审核人", "王会计", &accept);
+    assert_eq!(
+        same.status.code(),
+        Some(2),
+        "the reviewer is another person"
+    );
+    let st = status(&target, "2020-12-28 13:10");
+    assert!(
+        st.contains("checked by 王会计") && st.contains("not reviewed yet"),
+        "{st}"
+    );
+    let reviewer = sign("2020-12-28 13:20", "reviewer", "李科长", &accept);
+    assert!(reviewer.status.success(), "{reviewer:?}");
+    assert!(
+        String::from_utf8_lossy(&reviewer.stdout).contains("sign-off complete"),
+        "{reviewer:?}"
+    );
+    let recorded = tdb
+        .fetch_text_rows(
+            "the signatures",
+            &format!("SELECT role, signed_by, signed_at, verdict, accepted_reason FROM cutover_signoff WHERE county_code = '{county}' ORDER BY id"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(recorded.len(), 2, "two signatures, refusals record nothing");
+    assert_eq!(recorded[0][0].as_deref(), Some("checker"));
+    assert_eq!(recorded[1][0].as_deref(), Some("reviewer"));
+    assert_eq!(recorded[1][1].as_deref(), Some("李科长"));
+    assert_ne!(recorded[0][2], recorded[1][2], "two names, two times");
+    assert_eq!(recorded[0][3].as_deref(), Some(verdict.as_str()));
+    assert_eq!(recorded[0][4].as_deref(), Some(accept[2]));
     let st = status(&target, "2020-12-28 14:00");
     assert!(st.contains("phase: dual-run"), "{st}");
     assert!(
-        st.contains(county.as_str()) && st.contains("signed by 王会计") && st.contains(": applies"),
+        st.contains(county.as_str())
+            && st.contains("checked by 王会计")
+            && st.contains("reviewed by 李科长")
+            && st.contains(": applies"),
         "{st}"
     );
     // Issue 10: a sync that changed nothing (it only re-reads its look-back window) records no
@@ -356,7 +415,7 @@ async fn walk_the_timeline(legacy: DbUrl, target: DbUrl, test: &str) {
     );
     let st = status(&target, "2020-12-28 14:40");
     assert!(
-        st.contains("signed by 王会计") && st.contains(": applies") && !st.contains("NO LONGER"),
+        st.contains("checked by 王会计") && st.contains(": applies") && !st.contains("NO LONGER"),
         "{st}"
     );
     ldb.execute(
@@ -426,19 +485,7 @@ async fn walk_the_timeline(legacy: DbUrl, target: DbUrl, test: &str) {
         "the person's change arrived"
     );
     // Signing an old report is refused.
-    let stale = ykt(&[
-        "--at",
-        "2020-12-29 14:00",
-        "signoff",
-        "--county",
-        &county,
-        "--by",
-        "王会计",
-        "--report",
-        &s(&summary),
-        "--target",
-        t,
-    ]);
+    let stale = sign("2020-12-29 14:00", "checker", "王会计", &accept);
     assert_eq!(stale.status.code(), Some(2));
 
     // Frozen.

@@ -49,9 +49,28 @@ fn assert_summary_shape(s: &serde_json::Value) {
         "corrections",
         "flags",
         "row_diff",
+        // Issue 14: the three-state verdict and what waits for the county.
+        "verdict",
+        "pending",
     ]
     .into();
     assert_eq!(keys, want);
+    // The verdict follows from the figures: rejected rows pending make a balanced county's
+    // work not yet done.
+    let rejected: u64 = s["tables"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|t| t["rejected_rows"].as_u64().unwrap())
+        .sum();
+    assert_eq!(s["pending"]["rows"].as_u64(), Some(rejected));
+    assert!(is_money(&s["pending"]["payment_amount"]));
+    let expected = match (s["balanced"].as_bool().unwrap(), rejected) {
+        (false, _) => "unbalanced",
+        (true, 0) => "clean",
+        (true, _) => "pending",
+    };
+    assert_eq!(s["verdict"].as_str(), Some(expected));
     for table in ["T_FFMX", "T_BTDX", "T_FFPC", "T_ZJZB"] {
         let t = &s["tables"][table];
         let keys: BTreeSet<&str> = t.as_object().unwrap().keys().map(String::as_str).collect();
@@ -336,8 +355,33 @@ async fn county_reports_on_postgres_match_the_truth_and_verify() {
             .sum();
         assert_eq!(csv_rows(&d.join("rejects.csv")).len() as u64, rejected);
         let html = std::fs::read_to_string(d.join("reconciliation.html")).unwrap();
-        assert!(html.contains("核对结论：<b>平衡</b>"));
-        assert!(html.contains("核对人（签字）") && html.contains("审核人（签字）"));
+        // Issue 14: the three-state verdict, the sentence built from summary.json's figures.
+        let p = &summary["pending"];
+        let (rows, lines) = (
+            p["rows"].as_u64().unwrap(),
+            p["payment_lines"].as_u64().unwrap(),
+        );
+        let amount = p["payment_amount"].as_str().unwrap();
+        let sentence = match summary["verdict"].as_str().unwrap() {
+            "clean" => "平衡且无待处理".to_owned(),
+            "pending" if rows == lines => {
+                format!("平衡，有 {lines} 笔 ¥{amount} 待县区更正后重新迁移")
+            }
+            "pending" => format!(
+                "平衡，有 {rows} 行待县区更正后重新迁移（其中发放明细 {lines} 笔 ¥{amount}）"
+            ),
+            other => panic!("a balanced county's verdict is {other}"),
+        };
+        assert!(
+            html.contains(&format!("核对结论：<b>{sentence}</b>")),
+            "{sentence}"
+        );
+        if summary["county_code"] == "000000" {
+            // The province's task list: no county signs it.
+            assert!(!html.contains("核对人（签字）") && html.contains("不需要县区签字"));
+        } else {
+            assert!(html.contains("核对人（签字）") && html.contains("审核人（签字）"));
+        }
     }
     // The truth file models the four migrated tables; corrections of reference rows (an
     // obsolete region code in T_XZQH) are counted from the target on their own.
@@ -566,6 +610,18 @@ fn chromium() -> Option<PathBuf> {
     }
 }
 
+/// The text of one printed page.
+fn render_pdf_pages(chromium: &Path, html: &Path, pdf: &Path, page: u32) -> (String, u32) {
+    let (_, pages) = render_pdf(chromium, html, pdf);
+    let text = std::process::Command::new("pdftotext")
+        .args(["-f", &page.to_string(), "-l", &page.to_string()])
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .unwrap();
+    (String::from_utf8_lossy(&text.stdout).into_owned(), pages)
+}
+
 fn render_pdf(chromium: &Path, html: &Path, pdf: &Path) -> (String, u32) {
     let status = std::process::Command::new(chromium)
         .args([
@@ -612,9 +668,51 @@ fn html_reports_render_in_chromium() {
     let (text, pages) = render_pdf(&chromium, &county, &dir.join("county.pdf"));
     let flat: String = text.split_whitespace().collect();
     assert!(flat.contains("数据迁移核对报告"), "{text}");
-    assert!(flat.contains("核对结论：平衡"), "{text}");
     assert!(flat.contains("神木市"), "{text}");
     assert!(flat.contains("核对人（签字）"), "{text}");
+    // Issue 14: the three-state verdict as summary.json states it ...
+    let summary = json(&county.with_file_name("summary.json"));
+    let verdict = summary["verdict"].as_str().unwrap();
+    let expected = match verdict {
+        "clean" => "核对结论：平衡且无待处理".to_owned(),
+        "pending" => format!("核对结论：平衡，有{}", summary["pending"]["rows"]),
+        other => panic!("the demo balances, got {other}"),
+    };
+    assert!(flat.contains(&expected), "{expected} in {text}");
+    // ... every page headed with the county and numbered 第 N 页 共 M 页 ...
+    for n in [1, pages] {
+        assert!(
+            flat.contains(&format!("第{n}页共{pages}页")),
+            "page {n} of {pages}: {text}"
+        );
+    }
+    let (last, _) = render_pdf_pages(&chromium, &county, &dir.join("county.pdf"), pages);
+    assert!(
+        last.split_whitespace()
+            .collect::<String>()
+            .contains("神木市（610881）财政惠民补贴资金"),
+        "the last page carries the county: {last}"
+    );
+    // ... and a reject printed with what the county finds it by: village, masked person,
+    // batch number, amount.
+    let first = csv_rows(&county.with_file_name("rejects.csv"))
+        .into_iter()
+        .find(|r| !r.contains("R_BATCH_REJECTED") && !r.contains("R_BENEFICIARY_REJECTED"))
+        .expect("the demo county has rejects to fix");
+    let cells: Vec<&str> = first.split(',').collect();
+    let (village, name, id, amount) = (cells[0], cells[1], cells[2], cells[6]);
+    assert!(
+        !village.is_empty() && name.contains('*') && id.contains("********"),
+        "{first}"
+    );
+    // Narrow cells wrap; the parts that fit on one line are read back whole.
+    let village = village.split('（').next().unwrap();
+    for part in [village, name, amount, cells[9]] {
+        assert!(
+            flat.contains(part),
+            "{part:?} of {first} is printed: {text}"
+        );
+    }
     assert!(
         (1..=25).contains(&pages),
         "a small county's report prints on {pages} A4 pages"

@@ -96,7 +96,9 @@ async fn migrations_apply_once_then_change_nothing(url: DbUrl) {
             "0001_platform".to_owned(),
             "0002_cutover".to_owned(),
             "0003_program_basis".to_owned(),
-            "0004_exact_money".to_owned()
+            "0004_exact_money".to_owned(),
+            "0005_two_person_signoff".to_owned(),
+            "0006_reject_context".to_owned()
         ]
     );
     for table in PLATFORM_TABLES {
@@ -106,14 +108,14 @@ async fn migrations_apply_once_then_change_nothing(url: DbUrl) {
         );
     }
     let recorded = format!("SELECT COUNT(*) FROM {MIGRATIONS_TABLE}");
-    assert_eq!(db.fetch_i64("count", &recorded).await.unwrap(), Some(4));
+    assert_eq!(db.fetch_i64("count", &recorded).await.unwrap(), Some(6));
 
     let second = apply_migrations(&db).await.expect("second apply");
     assert!(
         second.is_empty(),
         "an up-to-date database gets nothing: {second:?}"
     );
-    assert_eq!(db.fetch_i64("count", &recorded).await.unwrap(), Some(4));
+    assert_eq!(db.fetch_i64("count", &recorded).await.unwrap(), Some(6));
 
     // A real platform refuses what the spec forbids.
     db.execute("program", "INSERT INTO program (code, name, department, basis, rate) VALUES ('NY001', '耕地地力保护补贴', '农业农村局', 'area', '60.00')")
@@ -222,7 +224,10 @@ async fn money_is_exact_and_strict(url: DbUrl, amounts: &[Money]) -> Vec<(String
         assert!(refused.is_err(), "{bad:?} must be refused on {url}");
     }
     let rate = db
-        .execute("bad rate", "UPDATE program SET rate = '0.00' WHERE code = 'NY001'")
+        .execute(
+            "bad rate",
+            "UPDATE program SET rate = '0.00' WHERE code = 'NY001'",
+        )
         .await;
     assert!(rate.is_err(), "a zero rate must be refused on {url}");
     let rows = db
@@ -231,7 +236,12 @@ async fn money_is_exact_and_strict(url: DbUrl, amounts: &[Money]) -> Vec<(String
         .expect("the auditors' view");
     db.close().await;
     rows.into_iter()
-        .map(|r| (r[0].clone().unwrap_or_default(), r[1].clone().unwrap_or_default()))
+        .map(|r| {
+            (
+                r[0].clone().unwrap_or_default(),
+                r[1].clone().unwrap_or_default(),
+            )
+        })
         .collect()
 }
 
@@ -241,10 +251,8 @@ async fn money_is_exact_and_strict_on_sqlite_and_postgres() {
     use proptest::test_runner::{Config, TestRunner};
     // Amounts from one fen to the largest NUMERIC(14,2), many of them with cents that a
     // float sum gets wrong.
-    let strategy = prop::collection::vec(
-        prop_oneof![1i64..100_000, 1i64..100_000_000_000_000],
-        1..40,
-    );
+    let strategy =
+        prop::collection::vec(prop_oneof![1i64..100_000, 1i64..100_000_000_000_000], 1..40);
     use proptest::strategy::ValueTree;
     let mut runner = TestRunner::new(Config::default());
     for case in 0..4 {

@@ -40,7 +40,7 @@ impl Transformer<'_> {
                     t.out.loaded(table, &county);
                     t.out.corrections(table, &key, &county, &notes.0)
                 }
-                Err(r) => t.out.reject(table, &key, &county, &r),
+                Err(r) => t.out.reject(table, &key, &county, &r, &row),
             }
         })
     }

@@ -77,7 +77,7 @@ impl Transformer<'_> {
                 }
                 Err(r) => {
                     t.batches.insert(pcid, Batch::Rejected { county: county_n });
-                    t.out.reject(table, &key, &county, &r)
+                    t.out.reject(table, &key, &county, &r, &row)
                 }
             }
         })

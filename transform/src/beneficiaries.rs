@@ -107,7 +107,7 @@ impl Transformer<'_> {
             match result {
                 Err(r) => {
                     t.people.insert(dxid, Person::Rejected { county });
-                    t.out.reject(table, &key_raw, &county_text, &r)
+                    t.out.reject(table, &key_raw, &county_text, &r, &row)
                 }
                 Ok((person, notes)) => {
                     let (_, survivor, survivor_county) = survivors[&person.id_number];

@@ -188,7 +188,7 @@ impl Transformer<'_> {
             let (county, verdict) = t.line_verdict(&row);
             let county = county_code(county);
             let verdict = match verdict {
-                Err(r) => return t.out.reject(table, &key, &county, &r),
+                Err(r) => return t.out.reject(table, &key, &county, &r, &row),
                 Ok(verdict) => verdict,
             };
             let (mut payment, mut notes) = t.line_row(t.key(table, &key)?, &row, verdict);

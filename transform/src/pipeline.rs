@@ -108,13 +108,16 @@ impl Outputs {
         tables.get_mut(table.name()).expect("just ensured")
     }
 
+    /// Records a rejected row, with the values the county finds it by (see [`RejectContext`]).
     pub(crate) fn reject(
         &mut self,
         table: LegacyTable,
         key: &str,
         county: &str,
         reject: &Reject,
+        row: &Row,
     ) -> Result<(), TransformError> {
+        let c = RejectContext::of(table, row);
         self.count(county, table).read += 1;
         self.count(county, table).rejected += 1;
         bump_code(&mut self.codes, reject.code.code());
@@ -126,6 +129,15 @@ impl Outputs {
             field: reject.field.to_owned(),
             raw_value: shown(&reject.raw),
             detail: format!("{}（字段 {}）", reject.code.explanation(), reject.field),
+            person_key: c.person_key,
+            batch_key: c.batch_key,
+            name: c.name,
+            id_number: c.id_number,
+            area_code: c.area_code,
+            batch_no: c.batch_no,
+            program_code: c.program_code,
+            fund_year: c.fund_year,
+            amount: c.amount,
         };
         self.write(county, &record)
     }
@@ -246,6 +258,71 @@ impl RowCorrections {
         let fixed = rules::text(raw.as_deref());
         self.add(field, raw, &fixed, Clone::clone);
         fixed.value
+    }
+}
+
+/// What a county searches by to find a rejected row at the source, as the row holds it: trimmed
+/// and shown as found (a value that broke a rule is still what the county sees in its system).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct RejectContext {
+    person_key: Option<String>,
+    batch_key: Option<String>,
+    name: Option<String>,
+    id_number: Option<String>,
+    area_code: Option<String>,
+    batch_no: Option<String>,
+    program_code: Option<String>,
+    fund_year: Option<String>,
+    amount: Option<String>,
+}
+
+impl RejectContext {
+    pub(crate) fn of(table: LegacyTable, row: &Row) -> RejectContext {
+        let get = |name: &str| {
+            table
+                .column_index(name)
+                .and_then(|i| row.get(i))
+                .and_then(shown)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        // A key only when it reads as one, so the reports can join on it.
+        let key = |name: &str| {
+            get(name)
+                .and_then(|k| k.parse::<i64>().ok())
+                .map(|k| k.to_string())
+        };
+        match table {
+            LegacyTable::Beneficiaries => RejectContext {
+                person_key: key("DXID"),
+                name: get("XM"),
+                id_number: get("SFZH"),
+                area_code: get("XZQHDM"),
+                ..RejectContext::default()
+            },
+            LegacyTable::Batches => RejectContext {
+                batch_key: key("PCID"),
+                batch_no: get("PCH"),
+                program_code: get("XMDM"),
+                fund_year: get("ND"),
+                ..RejectContext::default()
+            },
+            LegacyTable::Payments => RejectContext {
+                person_key: key("DXID"),
+                batch_key: key("PCID"),
+                program_code: get("XMDM"),
+                fund_year: get("ND"),
+                amount: get("JE"),
+                ..RejectContext::default()
+            },
+            LegacyTable::Allocations => RejectContext {
+                program_code: get("XMDM"),
+                fund_year: get("ND"),
+                amount: get("ZBJE"),
+                ..RejectContext::default()
+            },
+            _ => RejectContext::default(),
+        }
     }
 }
 

@@ -26,6 +26,7 @@ impl Transformer<'_> {
                             &key,
                             UNATTRIBUTED_COUNTY,
                             &reject(R::RegionUnknown, "JB", jb),
+                            &row,
                         );
                     }
                 },
@@ -51,6 +52,7 @@ impl Transformer<'_> {
                         &key,
                         UNATTRIBUTED_COUNTY,
                         &reject(code, "XZQHDM", &raw_code),
+                        &row,
                     );
                 }
             };
