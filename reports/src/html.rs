@@ -18,7 +18,7 @@ use ykt_domain::{AuditFlag, CorrectionCode, RejectCode, format_money};
 use ykt_reconcile::{BreakdownRow, PlatformFigures, Reconciliation, RowDiff, TableFigures};
 
 use crate::summary::{ProvinceSummary, Verdict};
-use crate::{CountyReport, Masker, ReportInput, diff_kind_caption, table_caption};
+use crate::{CountyReport, Masker, ReportInput, diff_kind_caption, table_caption, table_label};
 
 /// How many rows of a long list the printed report shows; the CSV and Excel files hold all.
 const PRINTED_CORRECTIONS: usize = 60;
@@ -124,16 +124,29 @@ pub(crate) fn yuan(amount: Decimal) -> String {
 pub(crate) fn program_years(r: &CountyReport<'_>, table: &str) -> Vec<BreakdownRow> {
     let mut sums: BTreeMap<(String, String), BreakdownRow> = BTreeMap::new();
     for b in r.balance.breakdown.iter().filter(|b| b.table == table) {
-        sums.entry((b.program.clone(), b.fund_year.clone()))
+        let year = year_label(&b.fund_year);
+        sums.entry((b.program.clone(), year.clone()))
             .or_insert_with(|| BreakdownRow {
                 table: b.table.clone(),
                 program: b.program.clone(),
-                fund_year: b.fund_year.clone(),
+                fund_year: year,
                 ..BreakdownRow::default()
             })
             .add(b);
     }
     sums.into_values().collect()
+}
+
+/// The label of a fund year in the program × year tables: the year, or 年度无法识别 for every
+/// value that is not a fund year the platform takes (2000–2030), which then sorts after the
+/// valid years as one row.
+pub(crate) const UNREADABLE_YEAR: &str = "年度无法识别";
+
+fn year_label(raw: &str) -> String {
+    match raw.parse::<u16>() {
+        Ok(y) if raw.len() == 4 && (2000..=2030).contains(&y) => raw.to_owned(),
+        _ => UNREADABLE_YEAR.to_owned(),
+    }
 }
 
 /// One row of the figures table: a legacy table's rows, and for money tables its amounts.
@@ -171,12 +184,56 @@ impl MoneyCells {
     }
 }
 
+/// One line next to the figures for each one a county may wonder about.
+fn figure_notes(tables: &BTreeMap<String, TableFigures>) -> Vec<String> {
+    let mut notes = Vec::new();
+    for &table in TABLE_ORDER.iter() {
+        let Some(f) = tables.get(table) else { continue };
+        let name = table_caption(table);
+        if f.merged_rows > 0 {
+            notes.push(format!(
+                "{name}“合并” {} 行：同一身份证号的重复登记合并为一人（一人一卡），这些行已随合并后的人迁移，不是丢失。",
+                f.merged_rows
+            ));
+        }
+        if !has_amounts(table) {
+            continue;
+        }
+        if f.rejected_amount < Decimal::ZERO {
+            notes.push(format!(
+                "{name}拒绝金额为负数（{} 元）：被拒绝的行中有负数金额，按原值计入拒绝金额，“旧系统金额 = 迁移金额 + 拒绝金额”才成立；这些行本身就是拒绝原因（金额必须大于 0）。",
+                yuan(f.rejected_amount)
+            ));
+        } else if f.rejected_rows > 0 && f.rejected_amount == Decimal::ZERO {
+            notes.push(format!(
+                "{name}拒绝 {} 行但拒绝金额为 0.00：这些行的金额为空、为零或无法识别为金额，不计入金额合计。",
+                f.rejected_rows
+            ));
+        }
+        if f.unreadable_amount_rows > 0 {
+            notes.push(format!(
+                "{name}“金额无法识别” {} 行：旧系统中写法无法识别为金额的值（如含字母），只计行数、不计入任何金额合计，逐条见拒绝清单。",
+                f.unreadable_amount_rows
+            ));
+        }
+    }
+    if tables.contains_key("T_BTDX") || tables.contains_key("T_FFPC") {
+        notes.push("补贴对象和发放批次没有金额，金额栏空着。".to_owned());
+    }
+    notes
+}
+
+/// The legacy tables that hold money: payment lines and allocations.
+pub(crate) fn has_amounts(table: &str) -> bool {
+    matches!(table, "T_FFMX" | "T_ZJZB")
+}
+
 fn figure_lines(tables: &BTreeMap<String, TableFigures>) -> Vec<FigureLine> {
     TABLE_ORDER
         .iter()
         .filter_map(|&table| {
             let f = tables.get(table)?;
-            let money = matches!(table, "T_FFMX" | "T_ZJZB").then(|| MoneyCells::of(f));
+            let money = has_amounts(table).then(|| MoneyCells::of(f));
             Some(FigureLine {
                 label: format!("{}（{table}）", table_caption(table)),
                 source_rows: f.source_rows,
@@ -377,6 +434,26 @@ fn platform_rows(rows: &BTreeMap<String, PlatformFigures>) -> String {
     parts.join("；")
 }
 
+/// The first five cells of a reject or correction line: village, person, batch, program and
+/// year, amount.
+fn context_cells(r: &CountyReport<'_>, c: &crate::RowContext) -> Vec<Cell> {
+    let person = [
+        r.mask.name(c.name.as_deref()),
+        r.mask.show("SFZH", c.id_number.as_deref()),
+    ];
+    let program = [
+        c.program_name(r.programs),
+        c.fund_year.clone().unwrap_or_default(),
+    ];
+    vec![
+        text(c.place()),
+        text(joined(&person)),
+        text(c.batch_no.as_deref().unwrap_or("")),
+        text(joined(&program)),
+        text(c.amount.as_deref().unwrap_or("")),
+    ]
+}
+
 /// The non-empty parts, separated by a space.
 fn joined(parts: &[String]) -> String {
     parts
@@ -420,20 +497,8 @@ fn rejects_section(r: &CountyReport<'_>) -> CodedSection {
                 "字段：原始值",
             ],
             to_fix.iter().map(|x| {
-                let person = [
-                    r.mask.name(x.name.as_deref()),
-                    r.mask.show("SFZH", x.id_number.as_deref()),
-                ];
-                let program = [
-                    x.program_name(r.programs),
-                    x.fund_year.clone().unwrap_or_default(),
-                ];
-                vec![
-                    text(x.place()),
-                    text(joined(&person)),
-                    text(x.batch_no.as_deref().unwrap_or("")),
-                    text(joined(&program)),
-                    text(x.amount.as_deref().unwrap_or("")),
+                let mut row = context_cells(r, &x.context);
+                row.extend([
                     text(format!("{} {}", table_caption(&x.table), x.key)),
                     code(&x.code),
                     text(format!(
@@ -441,7 +506,8 @@ fn rejects_section(r: &CountyReport<'_>) -> CodedSection {
                         x.field,
                         r.mask.show(&x.field, x.raw.as_deref())
                     )),
-                ]
+                ]);
+                row
             }),
             PRINTED_REJECTS,
             "rejects.csv",
@@ -463,20 +529,41 @@ fn corrections_section(r: &CountyReport<'_>) -> CodedSection {
         }),
         followers: 0,
         list: Listing::new(
-            &["数据", "旧系统主键", "代码", "字段", "更正前", "更正后"],
+            &[
+                "村（社区）",
+                "姓名 / 身份证号",
+                "批次号",
+                "项目 / 年度",
+                "金额（元）",
+                "数据 / 旧系统主键",
+                "代码",
+                "字段：更正前 → 更正后（改了什么）",
+            ],
             r.corrections.iter().map(|x| {
-                vec![
-                    text(table_caption(&x.table)),
-                    text(&x.key),
+                let mut row = context_cells(r, &x.context);
+                let change =
+                    crate::context::change_in_words(x.before.as_deref(), x.after.as_deref());
+                let change = if change.is_empty() {
+                    String::new()
+                } else {
+                    format!("（{change}）")
+                };
+                row.extend([
+                    text(format!("{} {}", table_caption(&x.table), x.key)),
                     code(&x.code),
-                    text(&x.field),
-                    text(r.mask.show(&x.field, x.before.as_deref())),
-                    text(r.mask.show(&x.field, x.after.as_deref())),
-                ]
+                    text(format!(
+                        "{}：{} → {}{change}",
+                        x.field,
+                        r.mask.show(&x.field, x.before.as_deref()),
+                        r.mask.show(&x.field, x.after.as_deref())
+                    )),
+                ]);
+                row
             }),
             PRINTED_CORRECTIONS,
             "corrections.csv",
-        ),
+        )
+        .with_widths(&[15, 14, 13, 13, 8, 9, 14, 14]),
     }
 }
 
@@ -506,7 +593,7 @@ fn flags_section(r: &CountyReport<'_>) -> CodedSection {
                 };
                 vec![
                     code(f.flag),
-                    text(table_caption(f.table)),
+                    text(table_label(f.table)),
                     text(keys),
                     text(&f.detail),
                 ]
@@ -532,7 +619,7 @@ fn diffs_listing(r: &CountyReport<'_>) -> Listing {
             let expected = r.mask.show(&field, x.expected.as_deref());
             let actual = r.mask.show(&field, x.actual.as_deref());
             vec![
-                text(table_caption(x.table)),
+                text(table_label(x.table)),
                 text(&x.key),
                 text(diff_kind_caption(x.kind)),
                 text(field),
@@ -615,6 +702,7 @@ pub(crate) fn county(r: &CountyReport<'_>) -> String {
                 rejected_amount => yuan(lines.rejected_amount),
             },
             figures => figure_lines(&s.tables),
+            figure_notes => figure_notes(&s.tables),
             platform_rows => platform_rows(&s.platform_rows),
             payments_by_program => program_year_table(r, "T_FFMX", "笔数"),
             allocations_by_program => program_year_table(r, "T_ZJZB", "条数"),
@@ -637,6 +725,8 @@ struct CountyLine<'a> {
     name: &'a str,
     /// The verdict's label and tone; empty on the total line.
     verdict: &'static str,
+    /// Where the county's sign-off stands (payment-line table only).
+    signoff: String,
     tone: &'static str,
     total: bool,
     source_rows: u64,
@@ -651,12 +741,13 @@ struct CountyLine<'a> {
 impl<'a> CountyLine<'a> {
     fn new(
         (code, name): (&'a str, &'a str),
-        tables: &BTreeMap<String, TableFigures>,
+        (tables, table): (&BTreeMap<String, TableFigures>, &str),
         (flags, diffs): (u64, u64),
         verdict: Option<Verdict>,
     ) -> CountyLine<'a> {
-        let f = tables.get("T_FFMX").cloned().unwrap_or_default();
+        let f = tables.get(table).cloned().unwrap_or_default();
         CountyLine {
+            signoff: String::new(),
             code,
             name,
             verdict: verdict.map_or("", Verdict::label),
@@ -674,34 +765,55 @@ impl<'a> CountyLine<'a> {
 }
 
 /// The provincial summary: every county's verdict and payment figures, the totals, the reasons.
+/// Where a county's sign-off stands, for the provincial table.
+fn signoff_label(county: &str, state: Option<&Option<crate::SignoffState>>) -> String {
+    if county == ykt_domain::UNATTRIBUTED_COUNTY {
+        return "不需签字".to_owned();
+    }
+    match state {
+        None | Some(None) => "未签字".to_owned(),
+        Some(Some(s)) if !s.applies => "签字已不适用，需重签".to_owned(),
+        Some(Some(s)) => match &s.reviewer {
+            Some(r) => format!("已签字（{}、{}）", s.checker.by, r.by),
+            None => format!("核对人 {} 已签，待审核人", s.checker.by),
+        },
+    }
+}
+
 pub(crate) fn province(
     p: &ProvinceSummary,
     rec: &Reconciliation,
     input: &ReportInput<'_>,
+    signoffs: &BTreeMap<String, Option<crate::SignoffState>>,
 ) -> String {
     #[derive(Serialize)]
     struct Problem<'a> {
         code: &'a str,
         problem: &'a str,
     }
-    let mut lines: Vec<CountyLine<'_>> = p
-        .counties
-        .iter()
-        .map(|c| {
-            CountyLine::new(
-                (&c.county_code, &c.county_name),
-                &c.tables,
-                (c.flags.values().sum(), c.row_diff.total()),
-                Some(c.verdict),
-            )
-        })
-        .collect();
-    lines.push(CountyLine::new(
-        ("", "合计"),
-        &p.totals.tables,
-        (p.totals.flags.values().sum(), p.totals.row_diff.total()),
-        None,
-    ));
+    let lines = |table: &str| {
+        let mut lines: Vec<CountyLine<'_>> = p
+            .counties
+            .iter()
+            .map(|c| {
+                let mut line = CountyLine::new(
+                    (&c.county_code, &c.county_name),
+                    (&c.tables, table),
+                    (c.flags.values().sum(), c.row_diff.total()),
+                    Some(c.verdict),
+                );
+                line.signoff = signoff_label(&c.county_code, signoffs.get(&c.county_code));
+                line
+            })
+            .collect();
+        lines.push(CountyLine::new(
+            ("", "合计"),
+            (&p.totals.tables, table),
+            (p.totals.flags.values().sum(), p.totals.row_diff.total()),
+            None,
+        ));
+        lines
+    };
     let problems: Vec<Problem<'_>> = rec
         .counties
         .iter()
@@ -724,7 +836,9 @@ pub(crate) fn province(
             balanced => p.balanced,
             counties => p.counties.len(),
             unbalanced => p.counties.iter().filter(|c| !c.balanced).count(),
-            lines => lines,
+            pending => p.counties.iter().filter(|c| c.verdict == Verdict::Pending).count(),
+            lines => lines("T_FFMX"),
+            allocation_lines => lines("T_ZJZB"),
             figures => figure_lines(&p.totals.tables),
             unreadable_amounts => rec.unreadable_amounts.len(),
             problems => problems,
@@ -814,6 +928,51 @@ pub(crate) fn audit_diff(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_puzzling_figure_is_explained() {
+        let figures = |rows: u64, amount: &str, unreadable: u64, merged: u64| TableFigures {
+            source_rows: 10,
+            loaded_rows: 10 - rows - merged,
+            merged_rows: merged,
+            rejected_rows: rows,
+            rejected_amount: amount.parse().unwrap(),
+            unreadable_amount_rows: unreadable,
+            ..TableFigures::default()
+        };
+        let notes =
+            |f: TableFigures, table: &str| figure_notes(&BTreeMap::from([(table.to_owned(), f)]));
+        assert!(
+            notes(figures(1, "-50.00", 0, 0), "T_FFMX")
+                .iter()
+                .any(|n| n.contains("负数（-50.00 元）"))
+        );
+        assert!(
+            notes(figures(3, "0", 2, 0), "T_FFMX")
+                .iter()
+                .any(|n| n.contains("拒绝 3 行但拒绝金额为 0.00"))
+        );
+        assert!(
+            notes(figures(3, "0", 2, 0), "T_FFMX")
+                .iter()
+                .any(|n| n.contains("“金额无法识别” 2 行"))
+        );
+        assert!(
+            notes(figures(0, "0", 0, 2), "T_BTDX")
+                .iter()
+                .any(|n| n.contains("“合并” 2 行"))
+        );
+        assert!(notes(figures(0, "0", 0, 0), "T_FFMX").is_empty());
+    }
+
+    #[test]
+    fn unreadable_fund_years_are_one_row_after_the_years() {
+        assert_eq!(year_label("2019"), "2019");
+        for raw in ["201", "202", "", "1999", "2031", "２０１９", "+201"] {
+            assert_eq!(year_label(raw), UNREADABLE_YEAR, "{raw:?}");
+        }
+        assert!(UNREADABLE_YEAR > "2030", "sorts after the valid years");
+    }
 
     #[test]
     fn page_labels_cannot_break_out_of_their_css_string() {

@@ -6,6 +6,7 @@
 //! never recompute a figure. ID numbers and accounts are masked unless asked otherwise.
 
 mod compare;
+mod context;
 mod csv;
 mod html;
 mod manifest;
@@ -109,6 +110,8 @@ pub struct WrittenReports {
     pub files: usize,
 }
 
+pub(crate) use context::RowContext;
+
 /// A rejected legacy row as the county sees it.
 #[derive(Debug, Clone)]
 pub(crate) struct RejectRow {
@@ -117,16 +120,7 @@ pub(crate) struct RejectRow {
     pub code: String,
     pub field: String,
     pub raw: Option<String>,
-    /// What the county finds the row by (#14): the person, where they live, the batch, program,
-    /// fund year and amount, from the row itself or its person and batch.
-    pub name: Option<String>,
-    pub id_number: Option<String>,
-    pub area_code: Option<String>,
-    pub area_name: Option<String>,
-    pub batch_no: Option<String>,
-    pub program: Option<String>,
-    pub fund_year: Option<String>,
-    pub amount: Option<String>,
+    pub context: RowContext,
 }
 
 /// A value changed on the way in.
@@ -138,6 +132,7 @@ pub(crate) struct CorrectionRow {
     pub field: String,
     pub before: Option<String>,
     pub after: Option<String>,
+    pub context: RowContext,
 }
 
 /// One county's report, assembled.
@@ -197,68 +192,51 @@ async fn county_rejects(
             code: r[2].take().unwrap_or_default(),
             field: r[3].take().unwrap_or_default(),
             raw: r[4].take(),
-            name: r[5].take(),
-            id_number: r[6].take(),
-            area_code: r[7].take(),
-            area_name: r[8].take(),
-            batch_no: r[9].take(),
-            program: r[10].take(),
-            fund_year: r[11].take(),
-            amount: r[12].take(),
+            context: RowContext::from_cells(&mut r[5..]),
         })
         .collect();
     // The way the county works: village by village, person by person.
     rows.sort_by(|a, b| {
-        // Rows with no place (a line whose person is not in T_BTDX) come last.
-        (
-            a.area_code.is_none(),
-            &a.area_code,
-            &a.name,
-            &a.id_number,
-            &a.table,
-            &a.code,
-            key_order(&a.key),
-        )
-            .cmp(&(
-                b.area_code.is_none(),
-                &b.area_code,
-                &b.name,
-                &b.id_number,
-                &b.table,
-                &b.code,
-                key_order(&b.key),
-            ))
+        (a.context.order(), &a.table, &a.code, key_order(&a.key)).cmp(&(
+            b.context.order(),
+            &b.table,
+            &b.code,
+            key_order(&b.key),
+        ))
     });
     Ok(rows)
 }
 
-impl RejectRow {
-    /// Where the person lives: the village's name and code, or the code alone.
-    pub(crate) fn place(&self) -> String {
-        match (&self.area_name, &self.area_code) {
-            (Some(n), Some(c)) => format!("{n}（{c}）"),
-            (None, Some(c)) => c.clone(),
-            _ => String::new(),
-        }
-    }
-
-    /// The program's name where the report knows it, else its code.
-    pub(crate) fn program_name(&self, programs: &BTreeMap<String, String>) -> String {
-        self.program
-            .as_ref()
-            .map(|p| programs.get(p).cloned().unwrap_or_else(|| p.clone()))
-            .unwrap_or_default()
-    }
-}
-
+/// The county's corrections, each with its row's context from the target (a corrected row was
+/// loaded): the person, village, batch, program, fund year and amount.
 async fn county_corrections(
     target: &Db,
     run_id: &str,
     county: &str,
 ) -> Result<Vec<CorrectionRow>, ReportError> {
     let e = target.engine();
+    // Legacy keys of the four tables are whole numbers; other tables' keys are never cast.
+    let key = |table: &str| {
+        format!("CAST(CASE WHEN c.source_table = '{table}' THEN c.source_key END AS BIGINT)")
+    };
     let sql = format!(
-        "SELECT source_table, source_key, correction_code, field, \"before\", \"after\" FROM migration_correction WHERE run_id = {} AND county_code = {}",
+        "SELECT c.source_table, c.source_key, c.correction_code, c.field, c.\"before\", c.\"after\", \
+         b.name, b.id_number, b.area_code, g.name, COALESCE(pb.batch_no, ob.batch_no), \
+         COALESCE(p.program_code, ob.program_code, a.program_code), \
+         CAST(COALESCE(p.fund_year, ob.fund_year, a.fund_year) AS TEXT), CAST(COALESCE(p.amount, a.amount) AS TEXT) \
+         FROM migration_correction c \
+         LEFT JOIN payment p ON p.legacy_mxid = {} \
+         LEFT JOIN beneficiary_legacy_map m ON m.legacy_dxid = {} \
+         LEFT JOIN beneficiary b ON b.id = COALESCE(p.beneficiary_id, m.beneficiary_id) \
+         LEFT JOIN payment_batch pb ON pb.id = p.batch_id \
+         LEFT JOIN payment_batch ob ON ob.legacy_pcid = {} \
+         LEFT JOIN allocation a ON a.legacy_zbid = {} \
+         LEFT JOIN region g ON g.code = b.area_code \
+         WHERE c.run_id = {} AND c.county_code = {}",
+        key("T_FFMX"),
+        key("T_BTDX"),
+        key("T_FFPC"),
+        key("T_ZJZB"),
         quote_literal(e, run_id),
         quote_literal(e, county)
     );
@@ -273,15 +251,24 @@ async fn county_corrections(
             field: r[3].take().unwrap_or_default(),
             before: r[4].take(),
             after: r[5].take(),
+            context: RowContext::from_cells(&mut r[6..]),
         })
         .collect();
     rows.sort_by(|a, b| {
-        (&a.table, &a.code, key_order(&a.key), &a.field).cmp(&(
-            &b.table,
-            &b.code,
-            key_order(&b.key),
-            &b.field,
-        ))
+        (
+            a.context.order(),
+            &a.table,
+            &a.code,
+            key_order(&a.key),
+            &a.field,
+        )
+            .cmp(&(
+                b.context.order(),
+                &b.table,
+                &b.code,
+                key_order(&b.key),
+                &b.field,
+            ))
     });
     Ok(rows)
 }
@@ -367,6 +354,7 @@ pub async fn write_reports(
     // A target with the cutover tables (migration 0002) keeps sign-offs, syncs and carry-overs.
     let cutover = target.table_exists("cutover_county_report").await?;
     let mut summaries = Vec::new();
+    let mut signoffs = BTreeMap::new();
     for balance in &rec.counties {
         let code = &balance.county_code;
         let rejects = county_rejects(target, &rec.run_id, code).await?;
@@ -433,12 +421,16 @@ pub async fn write_reports(
             .await?;
         }
         tracing::info!(county = %code, balanced = report.summary.balanced, "County report written.");
+        signoffs.insert(code.clone(), report.signoff);
         summaries.push(report.summary);
     }
     let province = ProvinceSummary::new(&rec.run_id, summaries);
     ykt_stage::write_json(&out.join("province.json"), &province)?;
     let province_html = out.join("province.html");
-    write_text(&province_html, &html::province(&province, rec, input))?;
+    write_text(
+        &province_html,
+        &html::province(&province, rec, input, &signoffs),
+    )?;
     create_dir(&out.join("audit"))?;
     write_text(
         &out.join("audit").join("diff.html"),
@@ -465,6 +457,24 @@ pub(crate) fn table_caption(table: &str) -> &'static str {
     }
 }
 
+/// A table as the county knows it, beside legacy keys: its caption and legacy name, whichever
+/// name (legacy or platform) the caller has: `发放批次（T_FFPC）`.
+pub(crate) fn table_label(table: &str) -> String {
+    let legacy = match table {
+        "beneficiary" => "T_BTDX",
+        "allocation" => "T_ZJZB",
+        "payment_batch" => "T_FFPC",
+        "payment" => "T_FFMX",
+        "region" => "T_XZQH",
+        "program" => "T_BTXM",
+        other => other,
+    };
+    match table_caption(table) {
+        "" => legacy.to_owned(),
+        caption => format!("{caption}（{legacy}）"),
+    }
+}
+
 /// One list of the county report as its CSV file and Excel sheet both hold it: the file, the
 /// sheet (none: CSV only), the header, the column widths in Excel, and the rows.
 pub(crate) struct Listing<'a> {
@@ -473,6 +483,20 @@ pub(crate) struct Listing<'a> {
     pub header: &'static [&'static str],
     pub widths: &'static [f64],
     pub rows: Box<dyn Iterator<Item = Vec<String>> + 'a>,
+}
+
+/// A row's context as the lists show it: village, masked name and ID, batch, program, fund
+/// year, amount.
+fn context_cells(c: &RowContext, m: Masker, programs: &BTreeMap<String, String>) -> Vec<String> {
+    vec![
+        c.place(),
+        m.name(c.name.as_deref()),
+        m.show("SFZH", c.id_number.as_deref()),
+        c.batch_no.clone().unwrap_or_default(),
+        c.program_name(programs),
+        c.fund_year.clone().unwrap_or_default(),
+        c.amount.clone().unwrap_or_default(),
+    ]
 }
 
 /// The county's lists, in sheet order; personal fields masked as the report is.
@@ -504,14 +528,8 @@ pub(crate) fn listings<'a>(r: &'a CountyReport<'_>) -> Vec<Listing<'a>> {
             ],
             rows: Box::new(r.rejects.iter().map(move |x| {
                 let code = RejectCode::from_code(&x.code);
-                vec![
-                    x.place(),
-                    m.name(x.name.as_deref()),
-                    m.show("SFZH", x.id_number.as_deref()),
-                    x.batch_no.clone().unwrap_or_default(),
-                    x.program_name(r.programs),
-                    x.fund_year.clone().unwrap_or_default(),
-                    x.amount.clone().unwrap_or_default(),
+                let mut row = context_cells(&x.context, m, r.programs);
+                row.extend([
                     x.table.clone(),
                     x.key.clone(),
                     x.code.clone(),
@@ -519,48 +537,63 @@ pub(crate) fn listings<'a>(r: &'a CountyReport<'_>) -> Vec<Listing<'a>> {
                     m.show(&x.field, x.raw.as_deref()),
                     code.map_or("", |c| c.explanation()).to_owned(),
                     code.map_or("", |c| c.county_action()).to_owned(),
-                ]
+                ]);
+                row
             })),
         },
         Listing {
             file: "corrections.csv",
             sheet: Some("更正记录"),
             header: &[
+                "村（社区）",
+                "姓名",
+                "身份证号",
+                "批次号",
+                "项目",
+                "资金年度",
+                "金额（元）",
                 "表",
                 "旧系统主键",
                 "更正代码",
                 "字段",
                 "更正前",
                 "更正后",
+                "改了什么",
                 "说明",
             ],
-            widths: &[9.0, 12.0, 24.0, 9.0, 22.0, 22.0, 40.0],
+            widths: &[
+                24.0, 8.0, 20.0, 18.0, 18.0, 8.0, 12.0, 9.0, 12.0, 24.0, 9.0, 22.0, 22.0, 20.0,
+                40.0,
+            ],
             rows: Box::new(r.corrections.iter().map(move |x| {
-                vec![
+                let mut row = context_cells(&x.context, m, r.programs);
+                row.extend([
                     x.table.clone(),
                     x.key.clone(),
                     x.code.clone(),
                     x.field.clone(),
                     m.show(&x.field, x.before.as_deref()),
                     m.show(&x.field, x.after.as_deref()),
+                    context::change_in_words(x.before.as_deref(), x.after.as_deref()),
                     CorrectionCode::from_code(&x.code)
                         .map_or("", |c| c.explanation())
                         .to_owned(),
-                ]
+                ]);
+                row
             })),
         },
         Listing {
             file: "flags.csv",
             sheet: Some("审计标记"),
             header: &["审计标记", "说明", "表", "旧系统主键", "详情"],
-            widths: &[26.0, 36.0, 9.0, 30.0, 40.0],
+            widths: &[26.0, 36.0, 18.0, 30.0, 40.0],
             rows: Box::new(r.flags.iter().map(|f| {
                 vec![
                     f.flag.to_owned(),
                     AuditFlag::from_code(f.flag)
                         .map_or("", |c| c.explanation())
                         .to_owned(),
-                    f.table.to_owned(),
+                    table_label(f.table),
                     f.legacy_keys.join(" "),
                     f.detail.clone(),
                 ]
@@ -577,11 +610,11 @@ pub(crate) fn listings<'a>(r: &'a CountyReport<'_>) -> Vec<Listing<'a>> {
                 "应为（按旧系统）",
                 "目标库实际",
             ],
-            widths: &[12.0, 12.0, 22.0, 16.0, 24.0, 24.0],
+            widths: &[18.0, 12.0, 22.0, 16.0, 24.0, 24.0],
             rows: Box::new(r.diffs.iter().map(move |d| {
                 let field = d.field.clone().unwrap_or_default();
                 vec![
-                    d.table.to_owned(),
+                    table_label(d.table),
                     d.key.clone(),
                     diff_kind_caption(d.kind).to_owned(),
                     field.clone(),

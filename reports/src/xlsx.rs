@@ -126,18 +126,23 @@ fn build(r: &CountyReport<'_>, book: &mut Workbook) -> Result<(), XlsxError> {
             &[9.0, 10.0, 11.0, 11.0, 8.0, 8.0, 18.0, 18.0, 16.0, 12.0],
         )?;
         for (t, f) in &s.tables {
-            sh.push(vec![
+            let mut row = vec![
                 text(t),
                 text(table_caption(t)),
                 Cell::Int(f.source_rows as i64),
                 Cell::Int(f.loaded_rows as i64),
                 Cell::Int(f.merged_rows as i64),
                 Cell::Int(f.rejected_rows as i64),
-                Cell::Money(f.source_amount),
-                Cell::Money(f.loaded_amount),
-                Cell::Money(f.rejected_amount),
-                Cell::Int(f.unreadable_amount_rows as i64),
-            ])?;
+            ];
+            if crate::html::has_amounts(t) {
+                row.extend([
+                    Cell::Money(f.source_amount),
+                    Cell::Money(f.loaded_amount),
+                    Cell::Money(f.rejected_amount),
+                    Cell::Int(f.unreadable_amount_rows as i64),
+                ]);
+            }
+            sh.push(row)?;
         }
     }
     {
