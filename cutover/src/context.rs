@@ -14,6 +14,23 @@ pub struct Context {
     pub policy: Policy,
     /// Where the policy came from, for the record.
     pub policy_source: String,
+    /// This invocation's id (`run-20201120T100000-3f2a`): in its log lines, manifest and JSON
+    /// summary. Two reconciliations of one stage have two ids; the stage's own id (the
+    /// migration run its rows belong to) is kept beside it.
+    pub run_id: String,
+}
+
+/// A new invocation id: Beijing time to the second and 16 random bits.
+pub fn new_run_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    format!(
+        "run-{}-{:04x}",
+        ykt_domain::beijing_now().format("%Y%m%dT%H%M%S"),
+        random & 0xffff
+    )
 }
 
 impl Context {
@@ -35,6 +52,7 @@ impl Context {
             at: at.unwrap_or_else(|| chrono::Utc::now().with_timezone(&beijing())),
             policy,
             policy_source,
+            run_id: new_run_id(),
         })
     }
 
@@ -44,6 +62,7 @@ impl Context {
             at,
             policy: Policy::default(),
             policy_source: "built-in defaults".to_owned(),
+            run_id: new_run_id(),
         }
     }
 

@@ -10,7 +10,7 @@ use crate::CutoverError;
 
 /// Beijing time, in which the notice states every boundary.
 pub fn beijing() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset")
+    ykt_domain::beijing()
 }
 
 /// The phases of `cutover-policy.md`, in order.
@@ -67,6 +67,10 @@ pub struct Policy {
     pub legacy_account: Option<String>,
     /// The new platform's application account.
     pub target_account: Option<String>,
+    /// `[databases]`: the legacy and target URLs when neither a flag nor `YKT_LEGACY_URL` /
+    /// `YKT_TARGET_URL` gives them. Best without a password (see the README).
+    pub legacy_url: Option<String>,
+    pub target_url: Option<String>,
 }
 
 impl Default for Policy {
@@ -84,6 +88,8 @@ impl Default for Policy {
             legacy_max_fund_year: 2019,
             legacy_account: None,
             target_account: None,
+            legacy_url: None,
+            target_url: None,
         }
     }
 }
@@ -97,6 +103,15 @@ struct PolicyFile {
     routing: RoutingFile,
     #[serde(default)]
     accounts: AccountsFile,
+    #[serde(default)]
+    databases: DatabasesFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DatabasesFile {
+    legacy: Option<String>,
+    target: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -211,6 +226,8 @@ impl Policy {
         }
         policy.legacy_account = file.accounts.legacy;
         policy.target_account = file.accounts.target;
+        policy.legacy_url = file.databases.legacy;
+        policy.target_url = file.databases.target;
         if problems.is_empty() {
             Ok(policy)
         } else {

@@ -14,6 +14,7 @@
 mod error;
 mod legacy;
 mod lock;
+mod option_files;
 mod pool;
 mod url;
 

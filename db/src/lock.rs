@@ -281,9 +281,7 @@ fn read_holder(file: &mut File) -> Option<String> {
 
 /// Now, as `YYYY-MM-DD HH:MM:SS+08:00` (Beijing time).
 pub(crate) fn beijing_now() -> String {
-    let beijing = chrono::FixedOffset::east_opt(8 * 3600).expect("+08:00");
-    chrono::Utc::now()
-        .with_timezone(&beijing)
+    ykt_domain::beijing_now()
         .format("%Y-%m-%d %H:%M:%S%:z")
         .to_string()
 }

@@ -54,9 +54,15 @@ pub(crate) fn pg_options(url: &DbUrl) -> Result<PgConnectOptions, sqlx::Error> {
     Ok(options)
 }
 
-/// A MariaDB URL's options: its own `ssl-mode` and `ssl-ca`, else `--ca-file`.
+/// A MariaDB URL's options: its own `ssl-mode` and `ssl-ca`, else `--ca-file`; a URL without
+/// a password takes it as the MariaDB client would (`MYSQL_PWD`, then the option files).
 pub(crate) fn mysql_options(url: &DbUrl) -> Result<MySqlConnectOptions, sqlx::Error> {
     let mut options = MySqlConnectOptions::from_str(url.expose())?.disable_statement_logging();
+    if !url.has_password()
+        && let Some(password) = crate::option_files::mysql_password()
+    {
+        options = options.password(&password);
+    }
     if let Some(ca) = CA_FILE.get()
         && !url.expose().contains("ssl-ca=")
     {

@@ -41,6 +41,17 @@ impl DbUrl {
         &self.raw
     }
 
+    /// Whether the URL carries a password (`user:pass@`). Without one, the engines' own
+    /// conventions supply it: `PGPASSWORD` or `~/.pgpass` for PostgreSQL, `MYSQL_PWD` or the
+    /// `[client]` section of the MariaDB option files.
+    pub fn has_password(&self) -> bool {
+        let rest = self.raw.split_once("://").map_or("", |(_, r)| r);
+        let authority = rest.split(['/', '?']).next().unwrap_or("");
+        authority
+            .rsplit_once('@')
+            .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+    }
+
     /// The database name (PostgreSQL and MySQL) or file path (SQLite).
     pub fn database(&self) -> &str {
         let rest = self.raw.split_once("://").map_or("", |(_, r)| r);
@@ -187,6 +198,16 @@ mod tests {
 
     #[test]
     fn bad_urls_say_why_without_the_password() {
+        for (url, has) in [
+            ("postgres://u:pw@h:5432/db", true),
+            ("postgres://u@h:5432/db", false),
+            ("mysql://root@127.0.0.1:3306/x", false),
+            ("mysql://root:@127.0.0.1/x", true),
+            ("postgres://h/db?password=x", false),
+            ("sqlite:///tmp/a@b:c.sqlite", false),
+        ] {
+            assert_eq!(url.parse::<DbUrl>().unwrap().has_password(), has, "{url}");
+        }
         let err = "oracle://u:topsecret@h/db".parse::<DbUrl>().unwrap_err();
         let text = err.to_string();
         assert!(

@@ -23,6 +23,7 @@ mod money;
 pub mod platform;
 mod region;
 pub mod rules;
+mod time;
 
 pub use codes::{AuditFlag, CodeEntry, CorrectionCode, RejectCode, catalogue, catalogue_markdown};
 pub use id_number::id_check_char;
@@ -30,3 +31,4 @@ pub use legacy::{ColumnKind, LegacyColumn, LegacyRow, LegacyTable};
 pub use mask::{Masker, mask_account, mask_id, mask_name};
 pub use money::{Money, format_money, parse_money, two_decimals};
 pub use region::{County, CountyResolution, Regions, UNATTRIBUTED_COUNTY};
+pub use time::{beijing, beijing_now, beijing_stamp};

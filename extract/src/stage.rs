@@ -82,7 +82,7 @@ pub async fn extract(
     overwrite: bool,
     progress: &(dyn Fn(&str, u64) + Sync),
 ) -> Result<ExtractManifest, ExtractError> {
-    let started_at = chrono::Utc::now().to_rfc3339();
+    let started_at = ykt_domain::beijing_stamp();
     let mut tables = BTreeMap::new();
     let mut stamps = BTreeMap::new();
     let (kind, engine) = match source {
@@ -107,7 +107,7 @@ pub async fn extract(
         },
         tables,
         started_at,
-        finished_at: chrono::Utc::now().to_rfc3339(),
+        finished_at: ykt_domain::beijing_stamp(),
     };
     stage.finish(Step::Extract, &manifest)?;
     Ok(manifest)

@@ -522,11 +522,9 @@ async fn restore_foreign_keys(db: &Db) -> Result<(), LoadError> {
     Ok(())
 }
 
-pub(crate) fn now_sql(engine: Engine) -> &'static str {
-    match engine {
-        Engine::Postgres => "now()",
-        _ => "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
-    }
+/// Now, as a literal for the run's records: Beijing time, like every time ykt writes.
+pub(crate) fn now_sql(engine: Engine) -> String {
+    quote_literal(engine, &ykt_domain::beijing_stamp())
 }
 
 /// Regions and programs: small, upserted.

@@ -118,10 +118,7 @@ pub async fn apply_migrations(db: &Db) -> Result<Vec<String>, LoadError> {
         url: db.url().to_string(),
         engine: db.engine().name(),
     })?;
-    let now = match db.engine() {
-        Engine::Postgres => "now()::text",
-        _ => "datetime('now')",
-    };
+    let now = quote_literal(db.engine(), &ykt_domain::beijing_stamp());
     // A database with the platform's table names but not ykt's record of them is someone
     // else's: refused before anything is created in it.
     if !db.table_exists(MIGRATIONS_TABLE).await? {

@@ -102,6 +102,7 @@ pub async fn reconcile_and_report(
         },
         target: target.to_string(),
         generated_at: context.stamp(),
+        reconciliation_id: context.run_id.clone(),
         as_of: Some(manifest.as_of.to_string()),
         parameters: serde_json::json!({
             "as_of": manifest.as_of.to_string(),

@@ -31,6 +31,9 @@ pub struct ListChange {
 pub struct ReportChanges {
     pub old_run_id: String,
     pub new_run_id: String,
+    /// The two reconciliations' own ids, from their manifests.
+    pub old_reconciliation_id: String,
+    pub new_reconciliation_id: String,
     pub figures: Vec<FigureChange>,
     pub lists: Vec<ListChange>,
 }
@@ -97,6 +100,12 @@ pub fn compare_reports(old: &Path, new: &Path) -> Result<ReportChanges, ReportEr
     let mut changes = ReportChanges {
         old_run_id: a.run_id.clone(),
         new_run_id: b.run_id.clone(),
+        old_reconciliation_id: crate::manifest::read(old)
+            .map(|m| m.reconciliation_id)
+            .unwrap_or_default(),
+        new_reconciliation_id: crate::manifest::read(new)
+            .map(|m| m.reconciliation_id)
+            .unwrap_or_default(),
         ..ReportChanges::default()
     };
     let figures = |p: &ProvinceSummary| -> BTreeMap<String, BTreeMap<String, String>> {

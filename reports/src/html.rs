@@ -830,6 +830,7 @@ pub(crate) fn province(
             title => TITLE,
             page_label => page_label(&format!("{TITLE}（全省汇总）")),
             run_id => &p.run_id,
+            reconciliation_id => &input.reconciliation_id,
             generated_at => &input.generated_at,
             legacy => &input.legacy,
             target => &input.target,

@@ -96,6 +96,8 @@ pub struct ReportInput<'a> {
     pub target: String,
     /// When the reports were made (shown, and recorded in the manifest).
     pub generated_at: String,
+    /// This reconciliation's own id (recorded in the manifest and shown).
+    pub reconciliation_id: String,
     /// The day ID numbers' birth dates were judged against (`--as-of`), as the stage recorded.
     pub as_of: Option<String>,
     /// The parameters of the run, recorded in the manifest.

@@ -20,7 +20,11 @@ pub struct ManifestFile {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
+    /// The migration run the reconciled rows belong to (the stage's id).
     pub run_id: String,
+    /// This reconciliation's own id: every run of `ykt reconcile` has its own.
+    #[serde(default)]
+    pub reconciliation_id: String,
     pub ykt_version: String,
     pub generated_at: String,
     /// The legacy source and target, without passwords.
@@ -79,6 +83,7 @@ pub(crate) fn write(out: &Path, input: &ReportInput<'_>) -> Result<PathBuf, Repo
         .collect::<Result<Vec<_>, _>>()?;
     let manifest = Manifest {
         run_id: input.reconciliation.run_id.clone(),
+        reconciliation_id: input.reconciliation_id.clone(),
         ykt_version: env!("CARGO_PKG_VERSION").to_owned(),
         generated_at: input.generated_at.clone(),
         legacy: input.legacy.clone(),

@@ -24,13 +24,49 @@ fn parse_phase(text: &str) -> Result<Phase, String> {
 /// Show the phase at --at, what each system may do now, the time to the next boundary, and per
 /// county the last reconciliation, the sign-off and whether it still applies.
 #[derive(Debug, Args)]
+#[command(after_help = super::examples::STATUS)]
 pub struct StatusArgs {
-    /// The new platform, for the per-county part.
+    /// The new platform, for the per-county part. Default: $YKT_TARGET_URL, else `[databases] target` in ykt.toml.
     #[arg(long, value_name = "URL")]
     target: Option<String>,
+    /// Print one JSON object on stdout instead of the text.
+    #[arg(long)]
+    json: bool,
 }
 
-pub async fn status(ctx: &Context, args: StatusArgs) -> Result<ExitCode, Failure> {
+/// `ykt status --json`.
+fn status_json(ctx: &Context, status: &ykt_pipeline::status::Status) -> serde_json::Value {
+    let counties: Option<Vec<serde_json::Value>> = status.counties.as_ref().map(|cs| {
+        cs.iter()
+            .map(|c| {
+                serde_json::json!({
+                    "county_code": c.county,
+                    "reconciled_at": c.reconciled_at,
+                    "balanced": c.balanced,
+                    "signoff": c.signoff,
+                    "signoff_complete": c.signoff.as_ref().is_some_and(|s| s.complete()),
+                })
+            })
+            .collect()
+    });
+    serde_json::json!({
+        "command": "status",
+        "run_id": ctx.run_id,
+        "at": ctx.stamp(),
+        "policy": ctx.policy_source,
+        "phase": status.phase.name(),
+        "legacy_may": status.legacy_may,
+        "platform_may": status.platform_may,
+        "next": status.next.map(|(p, when)| serde_json::json!({
+            "phase": p.name(),
+            "at": when.format("%Y-%m-%d %H:%M:%S%:z").to_string(),
+        })),
+        "counties": counties,
+    })
+}
+
+pub async fn status(ctx: &Context, mut args: StatusArgs) -> Result<ExitCode, Failure> {
+    args.target = super::optional_url(ctx, &args.target, super::Db::Target);
     let target = match &args.target {
         Some(t) => Some(database_url(t)?),
         None => None,
@@ -38,6 +74,10 @@ pub async fn status(ctx: &Context, args: StatusArgs) -> Result<ExitCode, Failure
     let status = ykt_pipeline::status::status(ctx, target.as_ref())
         .await
         .classify()?;
+    if args.json {
+        println!("{}", status_json(ctx, &status));
+        return Ok(ExitCode::SUCCESS);
+    }
     println!("at {} (policy: {})", ctx.stamp(), ctx.policy_source);
     println!("phase: {} {}", status.phase.name(), status.phase.chinese());
     println!("  legacy system: {}", status.legacy_may);
@@ -56,30 +96,35 @@ pub async fn status(ctx: &Context, args: StatusArgs) -> Result<ExitCode, Failure
         }
         None => println!("next: none; the cutover is complete"),
     }
-    let (Some(target), Some(counties)) = (&args.target, status.counties) else {
-        if let Some(target) = &args.target {
+    let (Some(target), Some(counties)) = (&target, status.counties) else {
+        if let Some(target) = &target {
+            // The URL as it may be shown: never its password.
             println!("counties: no reconciliation recorded in {target} yet");
         }
         return Ok(ExitCode::SUCCESS);
     };
     let _ = target;
     println!(
-        "{:<7} {:<26} {:<9} sign-off",
-        "county", "last reconciliation", "verdict"
+        "{:<7} {:<26} {} sign-off",
+        "county",
+        "last reconciliation",
+        super::term::pad("verdict", 12)
     );
     for c in counties {
-        let verdict = if c.balanced {
-            "balanced"
+        let (tone, words) = if c.balanced {
+            (ykt_reports::Verdict::Clean, "balanced")
         } else {
-            "NOT balanced"
+            (ykt_reports::Verdict::Unbalanced, "NOT balanced")
         };
         let signoff = match c.signoff {
             None => "not signed".to_owned(),
             Some(s) => s.describe(),
         };
         println!(
-            "{:<7} {:<26} {verdict:<9} {signoff}",
-            c.county, c.reconciled_at
+            "{:<7} {:<26} {} {signoff}",
+            c.county,
+            c.reconciled_at,
+            super::term::verdict(tone, &super::term::pad(words, 12))
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -92,6 +137,7 @@ pub async fn status(ctx: &Context, args: StatusArgs) -> Result<ExitCode, Failure
 /// platform refuses marking paid a line owned by legacy. Each refusal names the phase and the
 /// rule in Chinese and English. Every install and removal is recorded in the target.
 #[derive(Debug, Args)]
+#[command(after_help = super::examples::GUARD)]
 pub struct GuardArgs {
     #[command(subcommand)]
     action: GuardAction,
@@ -101,25 +147,19 @@ pub struct GuardArgs {
 enum GuardAction {
     /// Put the phase's guards on (replacing any other phase's), and revoke the legacy
     /// application account's write privileges while paused or frozen.
-    Install(GuardOpts),
+    Install(RecordedGuardOpts),
     /// Try every write the phase decides inside a rolled-back transaction and print what was
     /// refused. Exit 1 when a write the phase forbids went through or a guard is missing.
     Verify(GuardOpts),
     /// Take all guards off and give the application account its write privileges back.
-    Remove(GuardOpts),
+    Remove(RecordedGuardOpts),
 }
 
+/// A guard change, recorded with who made it and why.
 #[derive(Debug, Args)]
-struct GuardOpts {
-    /// The phase (paused, dual-run, frozen). Default: the phase at --at.
-    #[arg(long, value_parser = parse_phase)]
-    phase: Option<Phase>,
-    /// The legacy database (MariaDB, PostgreSQL or SQLite).
-    #[arg(long, value_name = "URL")]
-    legacy: Option<String>,
-    /// The new platform (PostgreSQL or SQLite); the guard events are recorded there.
-    #[arg(long, value_name = "URL")]
-    target: String,
+struct RecordedGuardOpts {
+    #[command(flatten)]
+    guard: GuardOpts,
     /// Who does it, for the record (default: $USER).
     #[arg(long, value_name = "NAME")]
     by: Option<String>,
@@ -128,24 +168,45 @@ struct GuardOpts {
     reason: String,
 }
 
+#[derive(Debug, Args)]
+struct GuardOpts {
+    /// The phase (paused, dual-run, frozen). Default: the phase at --at.
+    #[arg(long, value_parser = parse_phase)]
+    phase: Option<Phase>,
+    /// The legacy database (MariaDB, PostgreSQL or SQLite). Default: $YKT_LEGACY_URL, else `[databases] legacy` in ykt.toml.
+    #[arg(long, value_name = "URL")]
+    legacy: Option<String>,
+    /// The new platform (PostgreSQL or SQLite); the guard events are recorded there. Default: $YKT_TARGET_URL, else `[databases] target` in ykt.toml.
+    #[arg(long, value_name = "URL")]
+    target: Option<String>,
+}
+
 async fn open(url: &str) -> Result<Db, Failure> {
     Db::connect(&database_url(url)?).await.classify()
 }
 
 pub async fn guard(ctx: &Context, args: GuardArgs) -> Result<ExitCode, Failure> {
-    let (GuardAction::Install(o) | GuardAction::Verify(o) | GuardAction::Remove(o)) = &args.action;
+    let (o, record) = match &args.action {
+        GuardAction::Install(r) | GuardAction::Remove(r) => (&r.guard, Some(r)),
+        GuardAction::Verify(o) => (o, None),
+    };
+    let (by, reason) = match record {
+        Some(r) => (ykt_pipeline::who(r.by.as_deref()), r.reason.as_str()),
+        None => (String::new(), ""),
+    };
     let phase = o.phase.unwrap_or_else(|| ctx.policy.phase_at(ctx.at));
+    let target_url = super::required_url(ctx, &o.target, super::Db::Target)?;
     // Installing or removing guards writes the target (the record of who did it): one writer.
     let write = match &args.action {
         GuardAction::Verify(_) => None,
-        _ => Some(open_target_for_writing(&o.target, "guard", false, None).await?),
+        _ => Some(open_target_for_writing(&target_url, "guard", false, None).await?),
     };
     let target = match &write {
         Some(w) => w.db.clone(),
-        None => open(&o.target).await?,
+        None => open(&target_url).await?,
     };
     ykt_load::apply_migrations(&target).await.classify()?;
-    let legacy = match &o.legacy {
+    let legacy = match &super::optional_url(ctx, &o.legacy, super::Db::Legacy) {
         Some(url) => Some(open(url).await?),
         None => None,
     };
@@ -154,12 +215,11 @@ pub async fn guard(ctx: &Context, args: GuardArgs) -> Result<ExitCode, Failure> 
         dbs.push((Side::Legacy, l));
     }
     dbs.push((Side::Target, &target));
-    let by = ykt_pipeline::who(o.by.as_deref());
     let code = match &args.action {
         GuardAction::Install(_) => {
             for (side, db) in &dbs {
                 let (n, note) =
-                    ykt_pipeline::guard::install(ctx, &target, *side, db, phase, &by, &o.reason)
+                    ykt_pipeline::guard::install(ctx, &target, *side, db, phase, &by, reason)
                         .await
                         .classify()?;
                 println!(
@@ -173,7 +233,7 @@ pub async fn guard(ctx: &Context, args: GuardArgs) -> Result<ExitCode, Failure> 
         }
         GuardAction::Remove(_) => {
             for (side, db) in &dbs {
-                let n = ykt_pipeline::guard::remove(ctx, &target, *side, db, phase, &by, &o.reason)
+                let n = ykt_pipeline::guard::remove(ctx, &target, *side, db, phase, &by, reason)
                     .await
                     .classify()?;
                 println!("{} ({}): {n} guard triggers removed", side.name(), db.url());
@@ -252,14 +312,73 @@ pub async fn guard(ctx: &Context, args: GuardArgs) -> Result<ExitCode, Failure> 
 ///
 /// INPUT is CSV (UTF-8 or GBK) with the header county,program,fund_year,id_number,amount,
 /// operation; operation is new_batch, new_line, bank_return or pay (or 新建批次, 新增明细,
-/// 银行回盘, 发放).
+/// 银行回盘, 发放). An operation is refused, with the reason, when its county is not a current
+/// Shaanxi county, its program is not in the platform's program table (with --target; else
+/// the typical programs of reference/programs.csv), its ID number does not pass the rules, or
+/// its amount is not positive.
 #[derive(Debug, Args)]
+#[command(after_help = super::examples::ROUTE)]
 pub struct RouteArgs {
+    /// The operations to route: CSV with county,program,fund_year,id_number,amount,operation.
     #[arg(value_name = "INPUT")]
     input: PathBuf,
     /// Where to write legacy.csv, new.csv and refused.csv.
     #[arg(long, value_name = "DIR", default_value = "ykt-routed")]
     out: PathBuf,
+    /// The new platform, whose program table the programs are checked against. Default:
+    /// $YKT_TARGET_URL, else `[databases] target` in ykt.toml, else the typical programs.
+    #[arg(long, value_name = "URL")]
+    target: Option<String>,
+}
+
+/// The programs an operation may name: the platform's program table, else the typical list.
+async fn known_programs(
+    ctx: &Context,
+    args: &RouteArgs,
+) -> Result<std::collections::BTreeSet<String>, Failure> {
+    if let Some(url) = super::optional_url(ctx, &args.target, super::Db::Target) {
+        let db = open(&url).await?;
+        let rows = db
+            .fetch_text_rows("reading the programs", "SELECT code FROM program")
+            .await
+            .classify()?;
+        db.close().await;
+        return Ok(rows.into_iter().filter_map(|mut r| r[0].take()).collect());
+    }
+    Ok(include_str!("../../reference/programs.csv")
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next())
+        .map(str::to_owned)
+        .collect())
+}
+
+/// Why an operation's county, program or ID number is refused, if it is.
+fn bad_operation(
+    (county, program, id): (&str, &str, &str),
+    regions: &ykt_domain::Regions,
+    programs: &std::collections::BTreeSet<String>,
+    today: chrono::NaiveDate,
+) -> Option<String> {
+    if regions.county(county).is_none() {
+        return Some(format!(
+            "县区代码 {county:?} 不是陕西现行的县级区划 | {county:?} is not a current Shaanxi county"
+        ));
+    }
+    if !programs.contains(program) {
+        return Some(format!(
+            "项目代码 {program:?} 不在项目表中 | {program:?} is not a known program"
+        ));
+    }
+    match ykt_domain::rules::id_number(Some(id), today) {
+        Ok(_) => None,
+        Err(code) => Some(format!(
+            "身份证号：{}（{}）| the ID number does not pass {}",
+            code.explanation(),
+            code.code(),
+            code.code()
+        )),
+    }
 }
 
 fn split_csv_line(line: &str) -> Vec<String> {
@@ -282,8 +401,11 @@ fn split_csv_line(line: &str) -> Vec<String> {
     out
 }
 
-pub fn route(ctx: &Context, args: RouteArgs) -> Result<ExitCode, Failure> {
+pub async fn route(ctx: &Context, args: RouteArgs) -> Result<ExitCode, Failure> {
     let phase = ctx.policy.phase_at(ctx.at);
+    let programs = known_programs(ctx, &args).await?;
+    let regions = ykt_domain::Regions::shaanxi();
+    let today = ctx.at.date_naive();
     let bytes = std::fs::read(&args.input)
         .map_err(|e| input(format!("cannot read {}: {e}", args.input.display())))?;
     let text = match String::from_utf8(bytes.clone()) {
@@ -331,11 +453,13 @@ pub fn route(ctx: &Context, args: RouteArgs) -> Result<ExitCode, Failure> {
         let op = Operation::parse(get(5));
         let amount_ok = ykt_domain::rules::money_value(Some(get(4)))
             .is_some_and(|a| a > rust_decimal::Decimal::ZERO);
+        let bad = bad_operation((get(0), get(1), get(3)), &regions, &programs, today);
         let decision = match (op, amount_ok) {
             (None, _) => Route::Refused(format!(
                 "操作类型 {:?} 无法识别 | unknown operation",
                 get(5)
             )),
+            _ if bad.is_some() => Route::Refused(bad.unwrap_or_default()),
             (_, false) => Route::Refused(format!(
                 "金额 {:?} 不是正的金额 | the amount is not a positive amount",
                 get(4)
@@ -388,16 +512,17 @@ pub fn route(ctx: &Context, args: RouteArgs) -> Result<ExitCode, Failure> {
 /// the changed rows over the target's by their legacy keys, moves the cursor, and reconciles.
 /// Re-running it is harmless. Exit 0 balanced, 1 differences.
 #[derive(Debug, Args)]
+#[command(after_help = super::examples::SYNC)]
 pub struct SyncArgs {
-    /// The legacy database.
+    /// The legacy database. Default: $YKT_LEGACY_URL, else `[databases] legacy` in ykt.toml.
     #[arg(long, value_name = "URL")]
-    legacy: String,
+    legacy: Option<String>,
     /// The stage the full migration used; each increment refreshes it.
     #[arg(long, value_name = "DIR", default_value = "ykt-stage")]
     stage: PathBuf,
-    /// The new platform.
+    /// The new platform. Default: $YKT_TARGET_URL, else `[databases] target` in ykt.toml.
     #[arg(long, value_name = "URL")]
-    target: String,
+    target: Option<String>,
     /// Re-read this many minutes before the cursor, for rows committed late.
     #[arg(long, value_name = "MINUTES", default_value_t = 10)]
     lookback_minutes: i64,
@@ -429,10 +554,11 @@ pub async fn sync(ctx: &Context, args: SyncArgs) -> Result<ExitCode, Failure> {
             ctx.policy.dual_run_from
         )));
     }
-    let legacy = database_url(&args.legacy)?;
+    let legacy = database_url(&super::required_url(ctx, &args.legacy, super::Db::Legacy)?)?;
+    let target_url = super::required_url(ctx, &args.target, super::Db::Target)?;
     let stage = Stage::new(&args.stage);
     ykt_reports::prepare_out(&args.reports.out).classify()?;
-    let target = open_target_for_writing(&args.target, "sync", false, Some(&legacy)).await?;
+    let target = open_target_for_writing(&target_url, "sync", false, Some(&legacy)).await?;
     let _stage_lock = lock_stage(&stage, "sync", true)?;
     let options = SyncOptions {
         context: ctx,
@@ -448,7 +574,7 @@ pub async fn sync(ctx: &Context, args: SyncArgs) -> Result<ExitCode, Failure> {
         ctx,
         &source,
         &stage,
-        &super::database_url(&args.target)?,
+        &super::database_url(&target_url)?,
         &args.reports,
     )
     .await
@@ -460,16 +586,17 @@ pub async fn sync(ctx: &Context, args: SyncArgs) -> Result<ExitCode, Failure> {
 ///
 /// Safe to re-run after an interruption: finished steps are recorded in the target and skipped.
 #[derive(Debug, Args)]
+#[command(after_help = super::examples::FREEZE)]
 pub struct FreezeArgs {
-    /// The legacy database.
+    /// The legacy database. Default: $YKT_LEGACY_URL, else `[databases] legacy` in ykt.toml.
     #[arg(long, value_name = "URL")]
-    legacy: String,
+    legacy: Option<String>,
     /// The stage the full migration (and the syncs) used.
     #[arg(long, value_name = "DIR", default_value = "ykt-stage")]
     stage: PathBuf,
-    /// The new platform.
+    /// The new platform. Default: $YKT_TARGET_URL, else `[databases] target` in ykt.toml.
     #[arg(long, value_name = "URL")]
-    target: String,
+    target: Option<String>,
     /// Where to archive the legacy tables (Parquet files and a manifest with their SHA-256).
     #[arg(long, value_name = "DIR", default_value = "ykt-archive")]
     archive: PathBuf,
@@ -482,9 +609,9 @@ pub struct FreezeArgs {
 
 pub async fn freeze(ctx: &Context, args: FreezeArgs) -> Result<ExitCode, Failure> {
     let request = FreezeRequest {
-        legacy: database_url(&args.legacy)?,
+        legacy: database_url(&super::required_url(ctx, &args.legacy, super::Db::Legacy)?)?,
         stage: args.stage.clone(),
-        target: database_url(&args.target)?,
+        target: database_url(&super::required_url(ctx, &args.target, super::Db::Target)?)?,
         archive: args.archive.clone(),
         reports: args.reports.settings(),
         by: ykt_pipeline::who(args.by.as_deref()),
@@ -551,9 +678,9 @@ pub struct SignoffArgs {
     /// The summary.json of the report signed: OUT/counties/CODE/summary.json.
     #[arg(long, value_name = "FILE")]
     report: PathBuf,
-    /// The new platform, where the sign-off is recorded.
+    /// The new platform, where the sign-off is recorded. Default: $YKT_TARGET_URL, else `[databases] target` in ykt.toml.
     #[arg(long, value_name = "URL")]
-    target: String,
+    target: Option<String>,
     /// Sign a report that does not balance or has rejected rows pending, as it is.
     #[arg(long, requires = "reason")]
     accept_pending: bool,
@@ -575,7 +702,7 @@ enum SignRole {
 
 pub async fn signoff(ctx: &Context, args: SignoffArgs) -> Result<ExitCode, Failure> {
     use ykt_pipeline::signoff::{Role, Signing};
-    let target = database_url(&args.target)?;
+    let target = database_url(&super::required_url(ctx, &args.target, super::Db::Target)?)?;
     let role = match args.role {
         SignRole::Checker => Role::Checker,
         SignRole::Reviewer => Role::Reviewer,

@@ -20,14 +20,9 @@ use super::{Classify, Failure, database_url, input, lock_stage, open_target_for_
 /// Where the legacy data comes from.
 #[derive(Debug, Args)]
 pub struct SourceArgs {
-    /// The legacy database: mysql://USER:PASS@HOST:3306/DB (MariaDB), postgres://… or
-    /// sqlite://FILE. Read from one consistent snapshot.
-    #[arg(
-        long,
-        value_name = "URL",
-        required_unless_present = "legacy_export",
-        conflicts_with = "legacy_export"
-    )]
+    /// The legacy database: mysql://USER@HOST:3306/DB (MariaDB), postgres://… or
+    /// sqlite://FILE. Read from one consistent snapshot. Default: $YKT_LEGACY_URL, else `[databases] legacy` in ykt.toml.
+    #[arg(long, value_name = "URL", conflicts_with = "legacy_export")]
     legacy: Option<String>,
     /// The legacy export folder instead: one CSV per table (GBK or UTF-8, Chinese captions).
     #[arg(long, value_name = "DIR")]
@@ -35,8 +30,13 @@ pub struct SourceArgs {
 }
 
 impl SourceArgs {
-    pub(crate) fn source(&self) -> Result<LegacySource, Failure> {
-        match (&self.legacy, &self.legacy_export) {
+    pub(crate) fn source(&self, ctx: &Context) -> Result<LegacySource, Failure> {
+        // An export folder given on the command line wins over a URL from the environment.
+        let legacy = match &self.legacy_export {
+            Some(_) => self.legacy.clone(),
+            None => super::optional_url(ctx, &self.legacy, super::Db::Legacy),
+        };
+        match (&legacy, &self.legacy_export) {
             (Some(url), _) => Ok(LegacySource::Database(
                 url.parse::<ykt_db::DbUrl>().classify()?,
             )),
@@ -46,7 +46,7 @@ impl SourceArgs {
                 dir.display()
             ))),
             (None, None) => Err(input(
-                "say where legacy is: --legacy URL or --legacy-export DIR",
+                "say where legacy is: --legacy URL or --legacy-export DIR (or set YKT_LEGACY_URL, or [databases] legacy in ykt.toml)",
             )),
         }
     }
@@ -65,6 +65,7 @@ pub struct StageArgs {
 /// Streams each table page by page from one consistent snapshot (or reads the export folder),
 /// writes Parquet files and a manifest with row counts, checksums and the source fingerprint.
 #[derive(Debug, Args)]
+#[command(after_help = super::examples::EXTRACT)]
 pub struct ExtractArgs {
     #[command(flatten)]
     source: SourceArgs,
@@ -77,6 +78,7 @@ pub struct ExtractArgs {
 
 /// Apply the mapping rules to an extracted stage: every row loaded, corrected or rejected.
 #[derive(Debug, Args)]
+#[command(after_help = super::examples::TRANSFORM)]
 pub struct TransformArgs {
     #[command(flatten)]
     stage: StageArgs,
@@ -104,12 +106,13 @@ fn parse_day(text: &str) -> Result<chrono::NaiveDate, String> {
 /// Idempotent: loading the same stage again leaves the target identical. Loading another
 /// stage replaces the migrated data. --resume skips the counties a crashed run committed.
 #[derive(Debug, Args)]
+#[command(after_help = super::examples::LOAD)]
 pub struct LoadArgs {
     #[command(flatten)]
     stage: StageArgs,
-    /// The new platform: postgres://USER:PASS@HOST:5432/DB or sqlite://FILE.
+    /// The new platform: postgres://USER@HOST:5432/DB or sqlite://FILE. Default: $YKT_TARGET_URL, else `[databases] target` in ykt.toml.
     #[arg(long, value_name = "URL")]
-    target: String,
+    target: Option<String>,
     /// Skip the counties this run already committed.
     #[arg(long)]
     resume: bool,
@@ -128,22 +131,22 @@ pub struct ShrinkArgs {
 }
 
 /// Extract, transform and load in one go.
-///
-/// Example:
-///   ykt migrate --legacy mysql://root@127.0.0.1:3306/legacy --target postgres://postgres@127.0.0.1/ykt
 #[derive(Debug, Args)]
-#[command(verbatim_doc_comment)]
+#[command(after_help = super::examples::MIGRATE)]
 pub struct MigrateArgs {
     #[command(flatten)]
     source: SourceArgs,
     #[command(flatten)]
     stage: StageArgs,
-    /// The new platform: postgres://USER:PASS@HOST:5432/DB or sqlite://FILE.
-    #[arg(long, value_name = "URL", required_unless_present = "dry_run")]
+    /// The new platform: postgres://USER@HOST:5432/DB or sqlite://FILE. Default: $YKT_TARGET_URL, else `[databases] target` in ykt.toml.
+    #[arg(long, value_name = "URL")]
     target: Option<String>,
     /// Extract and transform, and say what would be loaded, without touching the target.
     #[arg(long)]
     dry_run: bool,
+    /// Print one JSON object on stdout instead of the tables (progress stays on stderr).
+    #[arg(long)]
+    pub(crate) json: bool,
     /// Continue a crashed migration: reuse the finished stage and skip loaded counties.
     #[arg(long)]
     resume: bool,
@@ -203,7 +206,8 @@ impl Progress for Spinners {
 }
 
 /// The summary table: per legacy table, rows read, loaded, merged and rejected.
-fn print_summary(manifest: &TransformManifest, timings: &[(Step, Duration)], would: bool) {
+/// Per table, the counts of every county added up.
+fn table_totals(manifest: &TransformManifest) -> BTreeMap<&str, TableCounts> {
     let mut totals: BTreeMap<&str, TableCounts> = BTreeMap::new();
     for tables in manifest.counts.values() {
         for (table, c) in tables {
@@ -214,6 +218,36 @@ fn print_summary(manifest: &TransformManifest, timings: &[(Step, Duration)], wou
             t.rejected += c.rejected;
         }
     }
+    totals
+}
+
+/// `ykt migrate --json`: what the tables say, as one object.
+pub(crate) fn migrate_json(
+    ctx: &Context,
+    outcome: &migrate::MigrateOutcome,
+    dry_run: bool,
+) -> serde_json::Value {
+    let m = &outcome.manifest;
+    serde_json::json!({
+        "command": "migrate",
+        "run_id": ctx.run_id,
+        "stage_run_id": m.run_id,
+        "at": ctx.stamp(),
+        "dry_run": dry_run,
+        "as_of": m.as_of.to_string(),
+        "counties": m.counts.keys().filter(|c| c.as_str() != ykt_domain::UNATTRIBUTED_COUNTY).count(),
+        "tables": table_totals(m),
+        "milliseconds": outcome
+            .timings
+            .iter()
+            .map(|(s, d)| (s.name(), d.as_millis()))
+            .collect::<BTreeMap<_, _>>(),
+        "counties_already_loaded": outcome.load.as_ref().map_or(0, |l| l.steps_skipped),
+    })
+}
+
+fn print_summary(manifest: &TransformManifest, timings: &[(Step, Duration)], would: bool) {
+    let totals = table_totals(manifest);
     let verb = if would { "would load" } else { "loaded" };
     println!(
         "{:<8} {:>10} {:>12} {:>8} {:>9}",
@@ -242,8 +276,8 @@ fn print_summary(manifest: &TransformManifest, timings: &[(Step, Duration)], wou
     println!("time: {}", times.join(", "));
 }
 
-pub async fn extract(args: ExtractArgs) -> Result<ExitCode, Failure> {
-    let source = args.source.source()?;
+pub async fn extract(ctx: &Context, args: ExtractArgs) -> Result<ExitCode, Failure> {
+    let source = args.source.source(ctx)?;
     let stage = Stage::new(&args.stage.stage);
     let _lock = lock_stage(&stage, "extract", true)?;
     let (_, took) = migrate::extract(&source, &stage, args.overwrite, &Spinners::shared())
@@ -267,11 +301,12 @@ pub async fn transform(ctx: &Context, args: TransformArgs) -> Result<ExitCode, F
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn load(args: LoadArgs) -> Result<ExitCode, Failure> {
+pub async fn load(ctx: &Context, args: LoadArgs) -> Result<ExitCode, Failure> {
+    let target_url = super::required_url(ctx, &args.target, super::Db::Target)?;
     let stage = Stage::new(&args.stage.stage);
     let _stage_lock = lock_stage(&stage, "load", false)?;
     let manifest: TransformManifest = stage.manifest(ykt_stage::Step::Transform).map_err(input)?;
-    let mut target = open_target_for_writing(&args.target, "load", true, None).await?;
+    let mut target = open_target_for_writing(&target_url, "load", true, None).await?;
     let options = ykt_load::LoadOptions {
         resume: args.resume,
         allow_shrink: args.shrink.allow_shrink,
@@ -292,14 +327,17 @@ pub async fn load(args: LoadArgs) -> Result<ExitCode, Failure> {
 
 impl MigrateArgs {
     /// What to migrate, as the pipeline takes it.
-    pub(crate) fn request(&self) -> Result<MigrateRequest, Failure> {
-        // A missing target is the pipeline's to refuse (before any work).
-        let target = match (&self.target, self.dry_run) {
-            (Some(raw), false) => Some(database_url(raw)?),
-            _ => None,
+    pub(crate) fn request(&self, ctx: &Context) -> Result<MigrateRequest, Failure> {
+        let target = match self.dry_run {
+            false => Some(database_url(&super::required_url(
+                ctx,
+                &self.target,
+                super::Db::Target,
+            )?)?),
+            true => None,
         };
         Ok(MigrateRequest {
-            source: self.source.source()?,
+            source: self.source.source(ctx)?,
             stage: Stage::new(&self.stage.stage),
             target,
             dry_run: self.dry_run,
@@ -310,12 +348,24 @@ impl MigrateArgs {
     }
 }
 
-pub async fn migrate(ctx: &Context, args: MigrateArgs) -> Result<ExitCode, Failure> {
-    let request = args.request()?;
-    let dry_run = request.dry_run;
-    let outcome = migrate::migrate(ctx, request, &Spinners::shared())
+/// Migrates as `args` say, printing nothing.
+pub(crate) async fn migrate_outcome(
+    ctx: &Context,
+    args: &MigrateArgs,
+) -> Result<migrate::MigrateOutcome, Failure> {
+    let request = args.request(ctx)?;
+    migrate::migrate(ctx, request, &Spinners::shared())
         .await
-        .classify()?;
+        .classify()
+}
+
+pub async fn migrate(ctx: &Context, args: MigrateArgs) -> Result<ExitCode, Failure> {
+    let dry_run = args.dry_run;
+    let outcome = migrate_outcome(ctx, &args).await?;
+    if args.json {
+        println!("{}", migrate_json(ctx, &outcome, dry_run));
+        return Ok(ExitCode::SUCCESS);
+    }
     print_summary(&outcome.manifest, &outcome.timings, dry_run);
     if dry_run {
         println!("dry run: the target was not touched");

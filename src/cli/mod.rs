@@ -1,12 +1,14 @@
 //! Command-line definitions and the commands they run.
 
 mod cutover;
+mod examples;
 mod explain;
 mod generate;
 mod migrate;
 mod reconcile;
 mod report;
 mod schema;
+mod term;
 mod users;
 
 use std::io::Write;
@@ -28,21 +30,30 @@ pub struct Cli {
     /// Only warnings and errors.
     #[arg(short, long, global = true)]
     pub quiet: bool,
-    /// Run as if at this time (Beijing time unless an offset is given): 2020-11-20,
-    /// "2020-11-20 10:00" or 2020-11-20T10:00:00+08:00. Rehearsals walk the cutover timeline
-    /// with it; it decides the phase, and stamps records and reports.
-    #[arg(long, global = true, value_name = "TIME", value_parser = parse_at)]
+    /// Run as if at TIME (Beijing time): 2020-11-20 or "2020-11-20 10:00". For rehearsals.
+    #[arg(
+        long,
+        global = true,
+        value_name = "TIME",
+        value_parser = parse_at,
+        long_help = "Run as if at this time (Beijing time unless an offset is given): 2020-11-20, \"2020-11-20 10:00\" or 2020-11-20T10:00:00+08:00. Rehearsals walk the cutover timeline with it; it decides the phase, and stamps records and reports."
+    )]
     pub at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    /// The cutover policy (phase boundaries, routing year, application accounts). Default:
-    /// ./ykt.toml when it exists, else the notice's dates (2020-11-10 / 2020-11-15 /
-    /// 2021-01-01 00:00 +08:00, fund years ≤ 2019 to legacy).
-    #[arg(long, global = true, value_name = "FILE")]
+    /// The configuration (policy, [databases]). Default: ./ykt.toml, if there.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        long_help = "The configuration: the cutover policy (phase boundaries, routing year, application accounts) and [databases] (legacy and target URLs). Default: ./ykt.toml when it exists, else the notice's dates (2020-11-10 / 2020-11-15 / 2021-01-01 00:00 +08:00, fund years ≤ 2019 to legacy). See ykt.example.toml."
+    )]
     pub config: Option<std::path::PathBuf>,
-    /// A CA certificate (PEM) to verify database servers' certificates against, besides the
-    /// system's trusted roots: for `sslmode=verify-ca|verify-full` (PostgreSQL) and
-    /// `ssl-mode=VERIFY_CA|VERIFY_IDENTITY` (MariaDB) in the URLs. A URL's own `sslrootcert=` or
-    /// `ssl-ca=` wins.
-    #[arg(long, global = true, value_name = "FILE")]
+    /// A CA certificate (PEM) for verify-ca/verify-full TLS to the database servers.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        long_help = "A CA certificate (PEM) to verify database servers' certificates against, besides the system's trusted roots: for sslmode=verify-ca|verify-full (PostgreSQL) and ssl-mode=VERIFY_CA|VERIFY_IDENTITY (MariaDB) in the URLs. A URL's own sslrootcert= or ssl-ca= wins."
+    )]
     pub ca_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Command,
@@ -205,6 +216,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         }
         ykt_db::set_ca_file(ca);
     }
+    tracing::info!(run = %ctx.run_id, command = cli.command.name(), at = %ctx.stamp(), "ykt started.");
     execute(ctx, cli.command).await
 }
 
@@ -215,9 +227,9 @@ pub(crate) async fn execute(
 ) -> Result<ExitCode, Failure> {
     match command {
         Command::Generate(args) => generate::run(*args).await,
-        Command::Extract(args) => migrate::extract(args).await,
+        Command::Extract(args) => migrate::extract(ctx, args).await,
         Command::Transform(args) => migrate::transform(ctx, args).await,
-        Command::Load(args) => migrate::load(args).await,
+        Command::Load(args) => migrate::load(ctx, args).await,
         Command::Migrate(args) => migrate::migrate(ctx, *args).await,
         Command::Reconcile(args) => reconcile::reconcile_cmd(ctx, *args).await,
         Command::Run(args) => reconcile::run(ctx, *args).await,
@@ -225,13 +237,13 @@ pub(crate) async fn execute(
         Command::Report(args) => report::run(args),
         Command::Status(args) => cutover::status(ctx, args).await,
         Command::Guard(args) => cutover::guard(ctx, args).await,
-        Command::Route(args) => cutover::route(ctx, args),
+        Command::Route(args) => cutover::route(ctx, args).await,
         Command::Explain(args) => explain::run(args),
         Command::Sync(args) => cutover::sync(ctx, *args).await,
         Command::Freeze(args) => cutover::freeze(ctx, *args).await,
         Command::Signoff(args) => cutover::signoff(ctx, args).await,
-        Command::Schema(args) => schema::run(args).await,
-        Command::Users(args) => users::run(args).await,
+        Command::Schema(args) => schema::run(ctx, args).await,
+        Command::Users(args) => users::run(ctx, args).await,
     }
 }
 
@@ -245,11 +257,89 @@ pub fn init_logging(verbose: u8, quiet: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("YKT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default},sqlx=error")));
     tracing_subscriber::fmt()
+        .with_timer(BeijingTime)
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+}
+
+/// Log lines stamped in Beijing time, like every record and report.
+struct BeijingTime;
+
+impl tracing_subscriber::fmt::time::FormatTime for BeijingTime {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        write!(
+            w,
+            "{}",
+            ykt_domain::beijing_now().format("%Y-%m-%dT%H:%M:%S%.3f%:z")
+        )
+    }
+}
+
+/// Which database a URL is for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Db {
+    Legacy,
+    Target,
+}
+
+impl Db {
+    fn flag(self) -> &'static str {
+        match self {
+            Db::Legacy => "--legacy",
+            Db::Target => "--target",
+        }
+    }
+
+    fn variable(self) -> &'static str {
+        match self {
+            Db::Legacy => "YKT_LEGACY_URL",
+            Db::Target => "YKT_TARGET_URL",
+        }
+    }
+}
+
+/// A database URL from the flag, else from `YKT_LEGACY_URL`/`YKT_TARGET_URL`, else from
+/// `[databases]` in ykt.toml; `None` when none of them gives one.
+pub(crate) fn optional_url(
+    ctx: &ykt_cutover::Context,
+    given: &Option<String>,
+    which: Db,
+) -> Option<String> {
+    let configured = match which {
+        Db::Legacy => &ctx.policy.legacy_url,
+        Db::Target => &ctx.policy.target_url,
+    };
+    given
+        .clone()
+        .or_else(|| {
+            std::env::var(which.variable())
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+        })
+        .or_else(|| configured.clone())
+}
+
+/// As [`optional_url`], for a database the command cannot do without: one clear sentence
+/// (exit 2) naming the three ways to give it.
+pub(crate) fn required_url(
+    ctx: &ykt_cutover::Context,
+    given: &Option<String>,
+    which: Db,
+) -> Result<String, Failure> {
+    optional_url(ctx, given, which).ok_or_else(|| {
+        let name = match which {
+            Db::Legacy => "legacy",
+            Db::Target => "target",
+        };
+        input(format!(
+            "no {name} database: give {} URL, set {}, or set `{name} = \"URL\"` under [databases] in ykt.toml",
+            which.flag(),
+            which.variable()
+        ))
+    })
 }
 
 /// Parses a database URL, creating the parent folder of a SQLite file.

@@ -1,5 +1,6 @@
 //! `ykt reconcile`, `ykt run` (migrate + reconcile) and `ykt demo`.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -30,14 +31,18 @@ use super::{Classify, Failure, database_url, input};
 /// diffs.json; and manifest.json with the SHA-256 of every file (check with `ykt report
 /// verify OUT`). Exit 0 when every county balances, 1 when not.
 #[derive(Debug, Args)]
+#[command(after_help = super::examples::RECONCILE)]
 pub struct ReconcileArgs {
     #[command(flatten)]
     source: SourceArgs,
     #[command(flatten)]
     stage: StageArgs,
-    /// The new platform: postgres://… or sqlite://FILE.
+    /// The new platform: postgres://… or sqlite://FILE. Default: $YKT_TARGET_URL, else `[databases] target` in ykt.toml.
     #[arg(long, value_name = "URL")]
-    target: String,
+    target: Option<String>,
+    /// Print one JSON object on stdout instead of the tables.
+    #[arg(long)]
+    json: bool,
     /// Reconcile even though the stage was extracted from another source than --legacy names
     /// (the same database reached by another host name, say). Without it that is refused.
     #[arg(long)]
@@ -71,6 +76,7 @@ impl ReportFlags {
 
 /// Migrate, then reconcile: `ykt migrate` and `ykt reconcile` with the same flags.
 #[derive(Debug, Args)]
+#[command(after_help = super::examples::RUN)]
 pub struct RunArgs {
     #[command(flatten)]
     migrate: MigrateArgs,
@@ -82,6 +88,7 @@ pub struct RunArgs {
 /// (3 counties, ~30 000 payment lines), migrate it into SQLite, reconcile and write the
 /// reports, all in DIR.
 #[derive(Debug, Args)]
+#[command(after_help = super::examples::DEMO)]
 pub struct DemoArgs {
     /// The folder for everything the demo writes.
     #[arg(long, value_name = "DIR", default_value = "ykt-demo")]
@@ -109,6 +116,57 @@ pub(crate) async fn run_reconcile(
     Ok(print_outcome(&outcome))
 }
 
+/// The exit code of a reconciliation: 0 when every county balances, 1 when not.
+fn exit_code(outcome: &ReconcileOutcome) -> ExitCode {
+    if outcome.reconciliation.balanced {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// `ykt reconcile --json`: the verdict of the province and of each county, and where the
+/// reports are, as one object.
+pub(crate) fn reconcile_json(ctx: &Context, outcome: &ReconcileOutcome) -> serde_json::Value {
+    let rec = &outcome.reconciliation;
+    let counties: Vec<serde_json::Value> = rec
+        .counties
+        .iter()
+        .map(|c| {
+            let pending = Pending::of(&c.tables);
+            let verdict = Verdict::of(c.balanced, &pending);
+            serde_json::json!({
+                "county_code": c.county_code,
+                "county_name": c.county_name,
+                "balanced": c.balanced,
+                "verdict": verdict,
+                "verdict_text": verdict.sentence(&pending),
+                "pending": pending,
+                "problems": c.problems,
+            })
+        })
+        .collect();
+    let mut flags: BTreeMap<&str, u64> = BTreeMap::new();
+    for f in &outcome.flags {
+        *flags.entry(f.flag).or_default() += 1;
+    }
+    serde_json::json!({
+        "command": "reconcile",
+        "run_id": ctx.run_id,
+        "stage_run_id": rec.run_id,
+        "at": ctx.stamp(),
+        "balanced": rec.balanced,
+        "counties": counties,
+        "flags": flags,
+        "unreadable_amounts": rec.unreadable_amounts.len(),
+        "reports": {
+            "files": outcome.reports.files,
+            "manifest": outcome.reports.manifest.display().to_string(),
+            "province_html": outcome.reports.province_html.display().to_string(),
+        },
+    })
+}
+
 /// Prints a reconciliation's outcome; exit 0 when every county balances, 1 when not.
 pub(crate) fn print_outcome(outcome: &ReconcileOutcome) -> ExitCode {
     print_reconciliation(&outcome.reconciliation);
@@ -122,11 +180,7 @@ pub(crate) fn print_outcome(outcome: &ReconcileOutcome) -> ExitCode {
         "provincial report: {}",
         outcome.reports.province_html.display()
     );
-    if outcome.reconciliation.balanced {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    exit_code(outcome)
 }
 
 fn print_flags(flags: &[FlagHit]) {
@@ -148,9 +202,9 @@ fn print_flags(flags: &[FlagHit]) {
 
 fn print_reconciliation(rec: &Reconciliation) {
     println!(
-        "{:<7} {:<8} {:<7} {:>9} {:>9} {:>7} {:>8} {:>16} {:>16}",
+        "{:<7} {} {:<7} {:>9} {:>9} {:>7} {:>8} {:>16} {:>16}",
         "county",
-        "name",
+        super::term::pad("name", 10),
         "table",
         "legacy",
         "loaded",
@@ -168,9 +222,9 @@ fn print_reconciliation(rec: &Reconciliation) {
                 (String::new(), String::new())
             };
             println!(
-                "{:<7} {:<8} {:<7} {:>9} {:>9} {:>7} {:>8} {:>16} {:>16}",
+                "{:<7} {} {:<7} {:>9} {:>9} {:>7} {:>8} {:>16} {:>16}",
                 c.county_code,
-                c.county_name,
+                super::term::pad(&c.county_name, 10),
                 table,
                 f.source_rows,
                 f.loaded_rows,
@@ -188,7 +242,7 @@ fn print_reconciliation(rec: &Reconciliation) {
             "{} {}：{}",
             c.county_code,
             c.county_name,
-            verdict.sentence(&pending)
+            super::term::verdict(verdict, &verdict.sentence(&pending))
         );
         if !c.balanced {
             for p in &c.problems {
@@ -214,7 +268,8 @@ fn print_reconciliation(rec: &Reconciliation) {
 }
 
 pub async fn reconcile_cmd(ctx: &Context, args: ReconcileArgs) -> Result<ExitCode, Failure> {
-    let source = args.source.source()?;
+    let source = args.source.source(ctx)?;
+    let target_url = super::required_url(ctx, &args.target, super::Db::Target)?;
     let stage = Stage::new(&args.stage.stage);
     let _lock = super::lock_stage(&stage, "reconcile", false)?;
     if !args.other_source {
@@ -227,19 +282,20 @@ pub async fn reconcile_cmd(ctx: &Context, args: ReconcileArgs) -> Result<ExitCod
         LegacySource::Database(url) => Some(url),
         LegacySource::Export(_) => None,
     };
-    let _write = super::open_target_for_writing(&args.target, "reconcile", false, legacy).await?;
-    run_reconcile(
-        ctx,
-        &source,
-        &stage,
-        &database_url(&args.target)?,
-        &args.reports,
-    )
-    .await
+    let _write = super::open_target_for_writing(&target_url, "reconcile", false, legacy).await?;
+    let url = database_url(&target_url)?;
+    if !args.json {
+        return run_reconcile(ctx, &source, &stage, &url, &args.reports).await;
+    }
+    let outcome = reconcile_and_report(ctx, &source, &stage, &url, &args.reports.settings())
+        .await
+        .classify()?;
+    println!("{}", reconcile_json(ctx, &outcome));
+    Ok(exit_code(&outcome))
 }
 
 pub async fn run(ctx: &Context, args: RunArgs) -> Result<ExitCode, Failure> {
-    let request = args.migrate.request()?;
+    let request = args.migrate.request(ctx)?;
     let Some(target) = request.target.clone() else {
         return Err(input(
             "ykt run reconciles a loaded target; use ykt migrate --dry-run to try without one",
@@ -249,8 +305,22 @@ pub async fn run(ctx: &Context, args: RunArgs) -> Result<ExitCode, Failure> {
     // The report folder before the work: a folder that cannot take the reports is found now,
     // not after the whole target is loaded.
     ykt_reports::prepare_out(&args.reports.out).classify()?;
-    super::migrate::migrate(ctx, args.migrate).await?;
-    run_reconcile(ctx, &source, &stage, &target, &args.reports).await
+    if !args.migrate.json {
+        super::migrate::migrate(ctx, args.migrate).await?;
+        return run_reconcile(ctx, &source, &stage, &target, &args.reports).await;
+    }
+    let migrated = super::migrate::migrate_outcome(ctx, &args.migrate).await?;
+    let outcome = reconcile_and_report(ctx, &source, &stage, &target, &args.reports.settings())
+        .await
+        .classify()?;
+    let mut json = serde_json::json!({
+        "command": "run",
+        "migrate": super::migrate::migrate_json(ctx, &migrated, false),
+        "reconcile": reconcile_json(ctx, &outcome),
+    });
+    json["run_id"] = serde_json::Value::from(ctx.run_id.clone());
+    println!("{json}");
+    Ok(exit_code(&outcome))
 }
 
 pub async fn demo(ctx: &Context, args: DemoArgs) -> Result<ExitCode, Failure> {

@@ -9,6 +9,7 @@ use super::{Classify, Failure};
 
 /// Check a report folder against its manifest, or compare two runs' reports.
 #[derive(Debug, Args)]
+#[command(after_help = super::examples::REPORT)]
 pub struct ReportArgs {
     #[command(subcommand)]
     command: ReportCommand,
@@ -29,8 +30,10 @@ enum ReportCommand {
     ///
     /// Exit 0 when nothing changed, 1 when something did.
     Diff {
+        /// The earlier report folder (an OUT of reconcile, run, sync or freeze).
         #[arg(value_name = "OLD_OUT")]
         old: PathBuf,
+        /// The later report folder.
         #[arg(value_name = "NEW_OUT")]
         new: PathBuf,
     },
@@ -76,7 +79,13 @@ pub fn run(args: ReportArgs) -> Result<ExitCode, Failure> {
         }
         ReportCommand::Diff { old, new } => {
             let changes = ykt_reports::compare_reports(&old, &new).classify()?;
-            println!("runs: {} → {}", changes.old_run_id, changes.new_run_id);
+            println!(
+                "reconciliations: {} → {} (migration runs {} → {})",
+                changes.old_reconciliation_id,
+                changes.new_reconciliation_id,
+                changes.old_run_id,
+                changes.new_run_id
+            );
             for f in &changes.figures {
                 println!(
                     "{}  {:<40} {} → {}",

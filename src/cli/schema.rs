@@ -9,6 +9,7 @@ use super::{Classify, Failure, database_url};
 
 /// Create the new platform's tables, or print the legacy system's DDL.
 #[derive(Debug, Args)]
+#[command(after_help = super::examples::SCHEMA)]
 pub struct SchemaArgs {
     #[command(subcommand)]
     action: SchemaAction,
@@ -19,9 +20,9 @@ enum SchemaAction {
     /// Apply the platform migrations to a target database (PostgreSQL or SQLite). Safe to run
     /// again: applied migrations are skipped, and a changed one is refused.
     Apply {
-        /// The new platform: postgres://USER:PASS@HOST:PORT/DB or sqlite://FILE.
+        /// The new platform: postgres://USER@HOST:PORT/DB or sqlite://FILE. Default: $YKT_TARGET_URL, else `[databases] target` in ykt.toml.
         #[arg(long, value_name = "URL")]
-        target: String,
+        target: Option<String>,
     },
     /// Print the legacy tables' DDL for an engine (to set up a rehearsal by hand).
     LegacyDdl {
@@ -37,9 +38,10 @@ enum EngineArg {
     Postgres,
 }
 
-pub async fn run(args: SchemaArgs) -> Result<ExitCode, Failure> {
+pub async fn run(ctx: &ykt_cutover::Context, args: SchemaArgs) -> Result<ExitCode, Failure> {
     match args.action {
         SchemaAction::Apply { target } => {
+            let target = super::required_url(ctx, &target, super::Db::Target)?;
             let url = database_url(&target)?;
             let write = super::open_target_for_writing(&target, "schema", true, None).await?;
             let applied = ykt_load::apply_migrations(&write.db).await.classify()?;

@@ -42,6 +42,7 @@ use super::{Classify, Failure, input};
 ///      重复导入同一批表不会重复建号。
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
+#[command(after_help = super::examples::USERS)]
 pub struct UsersArgs {
     #[command(subcommand)]
     action: UsersAction,
@@ -72,9 +73,9 @@ struct CheckArgs {
 struct ImportArgs {
     #[command(flatten)]
     check: CheckArgs,
-    /// The new platform: postgres://… or sqlite://FILE.
+    /// The new platform: postgres://… or sqlite://FILE. Default: $YKT_TARGET_URL, else `[databases] target` in ykt.toml.
     #[arg(long, value_name = "URL")]
-    target: String,
+    target: Option<String>,
     /// Import although "in principle" rules (原则性要求) are not met. Errors always block.
     #[arg(long)]
     accept_warnings: bool,
@@ -130,7 +131,7 @@ async fn checked(args: &CheckArgs) -> Result<FormSet, Failure> {
     Ok(set)
 }
 
-pub async fn run(args: UsersArgs) -> Result<ExitCode, Failure> {
+pub async fn run(ctx: &ykt_cutover::Context, args: UsersArgs) -> Result<ExitCode, Failure> {
     match args.action {
         UsersAction::Check(args) => {
             let set = checked(&args).await?;
@@ -156,7 +157,8 @@ pub async fn run(args: UsersArgs) -> Result<ExitCode, Failure> {
                 );
                 return Ok(ExitCode::from(1));
             }
-            let write = super::open_target_for_writing(&args.target, "users", true, None).await?;
+            let target = super::required_url(ctx, &args.target, super::Db::Target)?;
+            let write = super::open_target_for_writing(&target, "users", true, None).await?;
             let db = &write.db;
             ykt_load::apply_migrations(db).await.classify()?;
             let report = import(db, &set, &args.out).await.classify()?;

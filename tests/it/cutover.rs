@@ -63,7 +63,7 @@ async fn route_agrees_with_guard(legacy: &Db, at: &str, dir: &Path) {
     let input = dir.join(format!("ops-{}.csv", at.replace([' ', ':'], "-")));
     std::fs::write(
         &input,
-        "county,program,fund_year,id_number,amount,operation\n610802,NY001,2018,61080219800101123X,120.00,new_line\n610802,NY001,2019,61080219800101123X,120.00,bank_return\n610802,NY001,2020,61080219800101123X,120.00,new_line\n610802,NY001,2021年,61080219800101123X,120.00,pay\n",
+        "county,program,fund_year,id_number,amount,operation\n610802,NY001,2018,610802198001011235,120.00,new_line\n610802,NY001,2019,610802198001011235,120.00,bank_return\n610802,NY001,2020,610802198001011235,120.00,new_line\n610802,NY001,2021年,610802198001011235,120.00,pay\n",
     )
     .unwrap();
     let out = dir.join(format!("routed-{}", at.replace([' ', ':'], "-")));
@@ -773,14 +773,14 @@ fn route_refuses_what_no_system_may_take() {
     let input = dir.join("ops.csv");
     std::fs::write(
         &input,
-        "county,program,fund_year,id_number,amount,operation\n610802,NY001,2019,x,100.00,银行回盘\n610802,NY001,2020,x,100.00,pay\n610802,NY001,20l9,x,100.00,pay\n610802,NY001,2019,x,-5,pay\n610802,NY001,2019,x,5,refund\n",
+        "county,program,fund_year,id_number,amount,operation\n610802,NY001,2019,610802198001011235,100.00,银行回盘\n610802,NY001,2020,610802198001011235,100.00,pay\n610802,NY001,20l9,610802198001011235,100.00,pay\n610802,NY001,2019,610802198001011235,-5,pay\n610802,NY001,2019,610802198001011235,5,refund\n999999,NY001,2019,610802198001011235,5,pay\n610802,XX999,2019,610802198001011235,5,pay\n610802,NY001,2019,610802198001011234,5,pay\n",
     )
     .unwrap();
     let out = dir.join("routed");
     let r = ykt_ok(&["--at", "2020-11-20", "route", &s(&input), "--out", &s(&out)]);
     let text = String::from_utf8_lossy(&r.stdout);
     assert!(
-        text.contains("1 to legacy, 1 to the new platform, 3 refused"),
+        text.contains("1 to legacy, 1 to the new platform, 6 refused"),
         "{text}"
     );
     let refused = std::fs::read_to_string(out.join("refused.csv")).unwrap();
@@ -790,10 +790,17 @@ fn route_refuses_what_no_system_may_take() {
             && refused.contains("操作类型"),
         "{refused}"
     );
+    // Issue 14: the county, the program and the ID number are checked too.
+    assert!(
+        refused.contains("\"县区代码 \"\"999999\"\" 不是陕西现行的县级区划")
+            && refused.contains("项目代码 \"\"XX999\"\" 不在项目表中")
+            && refused.contains("身份证号："),
+        "{refused}"
+    );
     let paused = ykt_ok(&["--at", "2020-11-12", "route", &s(&input), "--out", &s(&out)]);
     assert!(
         String::from_utf8_lossy(&paused.stdout)
-            .contains("0 to legacy, 0 to the new platform, 5 refused")
+            .contains("0 to legacy, 0 to the new platform, 8 refused")
     );
     let missing = ykt(&["route", "no-such-file.csv"]);
     assert_eq!(missing.status.code(), Some(2));

@@ -7,6 +7,7 @@
 mod architecture;
 mod bad_input;
 mod cli_errors;
+mod config;
 mod cutover;
 mod generate;
 mod issue10;
