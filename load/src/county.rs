@@ -371,7 +371,7 @@ async fn copy_file(
 }
 
 /// A value in COPY text format: `\N` for NULL; backslash, tab, newline and CR escaped.
-pub(crate) fn copy_text(buf: &mut Vec<u8>, value: Option<&str>) {
+pub fn copy_text(buf: &mut Vec<u8>, value: Option<&str>) {
     match value {
         None => buf.extend_from_slice(b"\\N"),
         Some(v) => {

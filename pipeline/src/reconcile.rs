@@ -56,30 +56,43 @@ pub async fn reconcile_and_report(
     };
     let started = std::time::Instant::now();
     let live = platform_is_live(&target_db).await?;
-    let result = reconcile(&side, &target_db, &run_id, live).await;
-    tracing::info!(
-        seconds = started.elapsed().as_secs(),
-        "Control totals read from both sides."
-    );
-    let mut flags = audit_flags(&side, &target_db).await;
-    if let (Some(db), Ok(found)) = (&legacy_db, &mut flags) {
-        let frozen = context
-            .policy
-            .frozen_from
-            .with_timezone(&beijing())
-            .naive_local();
-        found.extend(ykt_reconcile::writes_after_freeze(db, frozen).await?);
-    }
-    tracing::info!(
-        seconds = started.elapsed().as_secs(),
-        "Audit flags computed."
-    );
-    let counties: BTreeSet<String> = match &result {
-        Ok(rec) => rec.counties.iter().map(|c| c.county_code.clone()).collect(),
-        Err(_) => BTreeSet::new(),
+    // Two independent paths at once, each keeping its database servers busy while the other
+    // waits: the control totals and then the row diff (which needs the totals' counties), and
+    // the audit flags (mostly the target's own queries).
+    let totals_then_diff = async {
+        let result = reconcile(&side, &target_db, &run_id, live).await;
+        tracing::info!(
+            seconds = started.elapsed().as_secs(),
+            "Control totals read from both sides."
+        );
+        let counties: BTreeSet<String> = match &result {
+            Ok(rec) => rec.counties.iter().map(|c| c.county_code.clone()).collect(),
+            Err(_) => BTreeSet::new(),
+        };
+        let diffs = row_diff(stage, &target_db, &counties, live).await;
+        tracing::info!(seconds = started.elapsed().as_secs(), "Rows compared.");
+        (result, diffs)
     };
-    let diffs = row_diff(stage, &target_db, &counties, live).await;
-    tracing::info!(seconds = started.elapsed().as_secs(), "Rows compared.");
+    let flags = async {
+        let mut flags = audit_flags(&side, &target_db).await;
+        if let (Some(db), Ok(found)) = (&legacy_db, &mut flags) {
+            let frozen = context
+                .policy
+                .frozen_from
+                .with_timezone(&beijing())
+                .naive_local();
+            match ykt_reconcile::writes_after_freeze(db, frozen).await {
+                Ok(late) => found.extend(late),
+                Err(e) => flags = Err(e),
+            }
+        }
+        tracing::info!(
+            seconds = started.elapsed().as_secs(),
+            "Audit flags computed."
+        );
+        flags
+    };
+    let ((result, diffs), flags) = tokio::join!(totals_then_diff, flags);
     if let Some(db) = legacy_db {
         db.close().await;
     }

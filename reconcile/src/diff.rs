@@ -1,10 +1,9 @@
 //! The keyed row-level diff: the platform rows the stage says legacy should have become,
-//! joined with polars on their legacy keys to the rows the target holds, county by county and
-//! in key ranges (so memory holds one range, not a province).
+//! merged on their legacy keys with the rows the target holds, county by county and in key
+//! ranges (so memory holds one range, not a province).
 
 use std::collections::BTreeSet;
 
-use polars::prelude::*;
 use serde::Serialize;
 use ykt_db::{Db, quote_literal};
 use ykt_stage::{Stage, TextTableReader};
@@ -36,34 +35,27 @@ const CHUNK: usize = 25_000;
 
 use ykt_domain::platform::LIVE_FIELDS;
 
-fn frame(
-    columns: &[String],
-    rows: &[Vec<Option<String>>],
-    marker: &str,
-) -> Result<DataFrame, ReconcileError> {
-    let mut cols: Vec<Column> = columns
-        .iter()
-        .enumerate()
-        .map(|(i, name)| {
-            let values: Vec<Option<&str>> = rows.iter().map(|r| r[i].as_deref()).collect();
-            Column::new(name.as_str().into(), values)
-        })
-        .collect();
-    cols.push(Column::new(marker.into(), vec![true; rows.len()]));
-    DataFrame::new(rows.len(), cols).map_err(polars_err)
+/// A row's legacy key as a number (rows whose key does not read sort first).
+fn row_key(row: &[Option<String>], key: usize) -> Option<i64> {
+    row.get(key)
+        .and_then(|k| k.as_deref())
+        .and_then(|k| k.parse().ok())
 }
 
-fn polars_err(e: PolarsError) -> ReconcileError {
-    ReconcileError::Polars(e.to_string())
+/// The rows in key order, as references (the target returns its rows in any order).
+fn by_key(rows: &[Vec<Option<String>>], k: usize) -> Vec<&Vec<Option<String>>> {
+    let mut refs: Vec<&Vec<Option<String>>> = rows.iter().collect();
+    if !refs.is_sorted_by_key(|r| row_key(r, k)) {
+        refs.sort_by_key(|r| row_key(r, k));
+    }
+    refs
 }
 
-fn text_at(df: &DataFrame, column: &str, i: usize) -> Result<Option<String>, ReconcileError> {
-    let c = df.column(column).map_err(polars_err)?;
-    Ok(c.str().map_err(polars_err)?.get(i).map(str::to_owned))
-}
-
-/// Compares one chunk of expected rows with the actual rows of the same key range.
-fn compare(
+/// Compares one chunk of expected rows with the actual rows of the same key range: every
+/// missing, unexpected and differing row into `out`, in key order. A merge over both sides
+/// sorted by the legacy key: no copy of the rows, no allocation but for a difference found.
+/// Public for the benchmarks.
+pub fn compare(
     (county, table, key): (&str, &'static str, &str),
     columns: &[String],
     expected: &[Vec<Option<String>>],
@@ -71,68 +63,58 @@ fn compare(
     live: bool,
     out: &mut Vec<RowDiff>,
 ) -> Result<(), ReconcileError> {
-    let left = frame(columns, expected, "_in_stage")?;
-    let mut right = frame(columns, actual, "_in_target")?;
-    for c in columns.iter().filter(|c| c.as_str() != key) {
-        right
-            .rename(c, format!("{c}_actual").into())
-            .map_err(polars_err)?;
-    }
-    let joined = left
-        .join(
-            &right,
-            [key],
-            [key],
-            JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
-            None,
-        )
-        .map_err(polars_err)?;
-    let in_stage = joined
-        .column("_in_stage")
-        .map_err(polars_err)?
-        .bool()
-        .map_err(polars_err)?
-        .clone();
-    let in_target = joined
-        .column("_in_target")
-        .map_err(polars_err)?
-        .bool()
-        .map_err(polars_err)?
-        .clone();
-    for i in 0..joined.height() {
-        let k = text_at(&joined, key, i)?.unwrap_or_default();
-        let diff = |kind, field: Option<&str>, expected, actual| RowDiff {
-            county_code: county.to_owned(),
-            table,
-            kind,
-            key: k.clone(),
-            field: field.map(str::to_owned),
-            expected,
-            actual,
+    let k = columns.iter().position(|c| c == key).ok_or_else(|| {
+        ReconcileError::Target(format!("{table}: the staged rows have no {key} column"))
+    })?;
+    let (expected, actual) = (by_key(expected, k), by_key(actual, k));
+    let system_of_record = columns.iter().position(|c| c == "system_of_record");
+    let diff = |row: &[Option<String>],
+                kind,
+                field: Option<usize>,
+                e: &Option<String>,
+                a: &Option<String>| RowDiff {
+        county_code: county.to_owned(),
+        table,
+        kind,
+        key: row[k].clone().unwrap_or_default(),
+        field: field.map(|i| columns[i].clone()),
+        expected: e.clone(),
+        actual: a.clone(),
+    };
+    let (mut i, mut j) = (0, 0);
+    while i < expected.len() || j < actual.len() {
+        let order = match (expected.get(i), actual.get(j)) {
+            (Some(e), Some(a)) => row_key(e, k).cmp(&row_key(a, k)),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            _ => std::cmp::Ordering::Greater,
         };
-        match (
-            in_stage.get(i).unwrap_or(false),
-            in_target.get(i).unwrap_or(false),
-        ) {
-            (true, false) => out.push(diff("missing_in_target", None, None, None)),
-            (false, true) => out.push(diff("unexpected_in_target", None, None, None)),
-            _ => {
+        match order {
+            std::cmp::Ordering::Less => {
+                out.push(diff(expected[i], "missing_in_target", None, &None, &None));
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(diff(actual[j], "unexpected_in_target", None, &None, &None));
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                let (e, a) = (expected[i], actual[j]);
+                // Once live, the fields the platform changes on the lines it owns are its own.
                 let platform_owned = live
                     && table == "payment"
-                    && text_at(&joined, "system_of_record", i)?.as_deref() == Some("new")
-                    && text_at(&joined, "system_of_record_actual", i)?.as_deref() == Some("new");
-                for c in columns.iter().filter(|c| c.as_str() != key) {
-                    if platform_owned && LIVE_FIELDS.contains(&c.as_str()) {
+                    && system_of_record.is_some_and(|s| {
+                        e[s].as_deref() == Some("new") && a[s].as_deref() == Some("new")
+                    });
+                for (c, name) in columns.iter().enumerate() {
+                    if c == k || (platform_owned && LIVE_FIELDS.contains(&name.as_str())) {
                         continue;
                     }
-                    let (e, a) = (
-                        text_at(&joined, c, i)?,
-                        text_at(&joined, &format!("{c}_actual"), i)?,
-                    );
-                    if e != a {
-                        out.push(diff("value_mismatch", Some(c), e, a));
+                    if e[c] != a[c] {
+                        out.push(diff(e, "value_mismatch", Some(c), &e[c], &a[c]));
                     }
                 }
+                i += 1;
+                j += 1;
             }
         }
     }
@@ -157,7 +139,7 @@ fn keys_sorted(path: &std::path::Path, key: &str) -> Result<bool, ReconcileError
 }
 
 fn key_of(row: &[Option<String>], i: usize) -> Option<i64> {
-    row[i].as_deref().and_then(|k| k.parse().ok())
+    row_key(row, i)
 }
 
 /// Diffs every county of the stage against the target. `live`: the new platform is live
@@ -255,4 +237,78 @@ pub async fn row_diff(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::{RowDiff, compare};
+
+    /// The same comparison read another way: both sides into maps by key.
+    fn by_maps(
+        columns: &[String],
+        expected: &[Vec<Option<String>>],
+        actual: &[Vec<Option<String>>],
+    ) -> Vec<(String, &'static str, Option<String>)> {
+        let map = |rows: &[Vec<Option<String>>]| -> BTreeMap<i64, Vec<Option<String>>> {
+            rows.iter()
+                .map(|r| (r[0].as_deref().unwrap().parse().unwrap(), r.clone()))
+                .collect()
+        };
+        let (e, a) = (map(expected), map(actual));
+        let mut out = Vec::new();
+        for key in e
+            .keys()
+            .chain(a.keys())
+            .collect::<std::collections::BTreeSet<_>>()
+        {
+            match (e.get(key), a.get(key)) {
+                (Some(_), None) => out.push((key.to_string(), "missing_in_target", None)),
+                (None, Some(_)) => out.push((key.to_string(), "unexpected_in_target", None)),
+                (Some(x), Some(y)) => {
+                    for c in 1..columns.len() {
+                        if x[c] != y[c] {
+                            out.push((key.to_string(), "value_mismatch", Some(columns[c].clone())));
+                        }
+                    }
+                }
+                (None, None) => {}
+            }
+        }
+        out
+    }
+
+    fn rows() -> impl Strategy<Value = Vec<Vec<Option<String>>>> {
+        prop::collection::btree_map(
+            0i64..60,
+            prop::collection::vec(prop::option::of("[ab]{0,2}"), 3),
+            0..30,
+        )
+        .prop_map(|m| {
+            m.into_iter()
+                .map(|(k, mut v)| {
+                    v.insert(0, Some(k.to_string()));
+                    v
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        /// The merge finds exactly the differences a comparison by maps finds, whatever the
+        /// order the target returns its rows in.
+        #[test]
+        fn the_merge_agrees_with_a_comparison_by_maps(expected in rows(), mut actual in rows(), seed in 0u64..1000) {
+            let columns: Vec<String> = ["legacy_mxid", "a", "b", "c"].iter().map(|c| (*c).to_owned()).collect();
+            let n = actual.len().max(1);
+            actual.rotate_left(seed as usize % n);
+            let mut out: Vec<RowDiff> = Vec::new();
+            compare(("610802", "payment", "legacy_mxid"), &columns, &expected, &actual, false, &mut out).unwrap();
+            let merged: Vec<(String, &'static str, Option<String>)> = out.into_iter().map(|d| (d.key, d.kind, d.field)).collect();
+            prop_assert_eq!(merged, by_maps(&columns, &expected, &actual));
+        }
+    }
 }

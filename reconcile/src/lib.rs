@@ -34,7 +34,7 @@ pub fn platform_caption(table: &str) -> &'static str {
         _ => "",
     }
 }
-pub use diff::{RowDiff, row_diff};
+pub use diff::{RowDiff, compare as compare_rows, row_diff};
 pub use flags::{FlagHit, audit_flags};
 pub use late_writes::writes_after_freeze;
 pub use legacy_side::LegacySide;

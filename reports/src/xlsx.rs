@@ -38,7 +38,9 @@ impl<'a> Sheet<'a> {
         header: &[&str],
         widths: &[f64],
     ) -> Result<Sheet<'a>, XlsxError> {
-        let ws = book.add_worksheet();
+        // Constant memory: each sheet goes to a temporary file row by row, so a county with a
+        // hundred thousand rejects does not hold its whole workbook in memory.
+        let ws = book.add_worksheet_with_constant_memory()?;
         ws.set_name(name)?;
         let bold = Format::new().set_bold();
         for (c, h) in header.iter().enumerate() {
@@ -214,6 +216,11 @@ pub(crate) fn county(r: &CountyReport<'_>, path: &Path) -> Result<(), ReportErro
         message: e.to_string(),
     };
     let mut book = Workbook::new();
+    // The temporary sheets beside the report, under the report folder's own permissions
+    // (an unmasked report's folder is the owner's only): never in a shared /tmp.
+    if let Some(dir) = path.parent() {
+        book.set_tempdir(dir).map_err(err)?;
+    }
     build(r, &mut book).map_err(err)?;
     book.save(path).map_err(err)
 }
