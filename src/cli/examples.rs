@@ -18,7 +18,8 @@ pub const MIGRATE: &str = "Examples:
   ykt migrate --legacy mysql://ykt@10.61.0.5:3306/dfxt --stage /data/ykt-stage \\
       --target postgres://ykt@10.61.0.9:5432/platform
   ykt migrate --legacy mysql://ykt@10.61.0.5:3306/dfxt --stage /data/ykt-stage --dry-run
-  export YKT_LEGACY_URL=mysql://ykt@10.61.0.5:3306/dfxt YKT_TARGET_URL=postgres://ykt@10.61.0.9/platform
+  export YKT_LEGACY_URL=mysql://ykt@10.61.0.5:3306/dfxt
+  export YKT_TARGET_URL=postgres://ykt@10.61.0.9:5432/platform
   ykt migrate --stage /data/ykt-stage --resume";
 
 pub const RECONCILE: &str = "Examples:
@@ -47,7 +48,8 @@ pub const STATUS: &str = "Examples:
 pub const GUARD: &str = "Examples:
   ykt guard install --legacy mysql://ykt@10.61.0.5:3306/dfxt \\
       --target postgres://ykt@10.61.0.9:5432/platform --by 张工 --reason \"11 月 10 日起暂停\"
-  ykt guard verify --legacy mysql://ykt@10.61.0.5:3306/dfxt --target postgres://ykt@10.61.0.9/platform
+  ykt guard verify --legacy mysql://ykt@10.61.0.5:3306/dfxt \\
+      --target postgres://ykt@10.61.0.9:5432/platform
   ykt guard remove --legacy … --target … --by 张工 --reason \"回退到旧系统\"";
 
 pub const ROUTE: &str = "Examples:
@@ -69,4 +71,5 @@ pub const SCHEMA: &str = "Examples:
 
 pub const USERS: &str = "Examples:
   ykt users check forms/*.xlsx
-  ykt users import forms/*.xlsx --target postgres://ykt@10.61.0.9:5432/platform --out /data/ykt-users";
+  ykt users import forms/*.xlsx --target postgres://ykt@10.61.0.9:5432/platform \\
+      --out /data/ykt-users";
