@@ -9,9 +9,7 @@ use serde::Deserialize;
 use crate::CutoverError;
 
 /// Beijing time, in which the notice states every boundary.
-pub fn beijing() -> FixedOffset {
-    ykt_domain::beijing()
-}
+pub use ykt_domain::beijing;
 
 /// The phases of `cutover-policy.md`, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use ykt_cutover::Context;
 use ykt_db::{DbUrl, quote_literal};
-use ykt_reports::{CountySummary, Pending, Verdict};
+use ykt_reports::{CountySummary, Verdict};
 
 use crate::target::open_for_writing;
 use crate::{PipelineError, input};
@@ -125,7 +125,7 @@ pub async fn signoff(
         )));
     }
     // Judged from the figures, not from the verdict the file states.
-    let verdict = Verdict::of(summary.balanced, &Pending::of(&summary.tables));
+    let (verdict, _) = Verdict::judge(summary.balanced, &summary.tables);
     check_verdict(&summary, verdict, accepted_reason)?;
     let sha = ykt_stage::sha256_file(report).map_err(input)?;
     let write = open_for_writing(target, "signoff", false, None).await?;
@@ -184,7 +184,7 @@ pub async fn signoff(
             q(&sha),
             q(&summary.run_id),
             q(role.as_str()),
-            q(verdict_code(verdict)),
+            q(verdict.code()),
         ),
     )
     .await?;
@@ -200,12 +200,4 @@ pub async fn signoff(
         verdict,
         complete,
     })
-}
-
-fn verdict_code(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Clean => "clean",
-        Verdict::Pending => "pending",
-        Verdict::Unbalanced => "unbalanced",
-    }
 }

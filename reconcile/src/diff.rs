@@ -128,7 +128,7 @@ fn keys_sorted(path: &std::path::Path, key: &str) -> Result<bool, ReconcileError
     let mut last: Option<i64> = None;
     while let Some(rows) = reader.next_rows()? {
         for r in rows {
-            let k = key_of(&r, index);
+            let k = row_key(&r, index);
             if k.is_none() || (last.is_some() && k <= last) {
                 return Ok(false);
             }
@@ -136,10 +136,6 @@ fn keys_sorted(path: &std::path::Path, key: &str) -> Result<bool, ReconcileError
         }
     }
     Ok(true)
-}
-
-fn key_of(row: &[Option<String>], i: usize) -> Option<i64> {
-    row_key(row, i)
 }
 
 /// Diffs every county of the stage against the target. `live`: the new platform is live
@@ -210,14 +206,14 @@ pub async fn row_diff(
                     None => done = true,
                 }
                 if !sorted && done {
-                    whole.sort_by_key(|r| key_of(r, key_index));
+                    whole.sort_by_key(|r| row_key(r, key_index));
                     chunk = std::mem::take(&mut whole);
                 }
                 if (sorted && chunk.len() >= CHUNK) || done {
                     let hi = if done {
                         None
                     } else {
-                        chunk.last().and_then(|r| key_of(r, key_index))
+                        chunk.last().and_then(|r| row_key(r, key_index))
                     };
                     let actual = target
                         .fetch_text_rows("reading target rows", &fetch(lo, hi))

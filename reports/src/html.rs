@@ -224,7 +224,7 @@ fn figure_notes(tables: &BTreeMap<String, TableFigures>) -> Vec<String> {
 }
 
 /// The legacy tables that hold money: payment lines and allocations.
-pub(crate) fn has_amounts(table: &str) -> bool {
+pub fn has_amounts(table: &str) -> bool {
     matches!(table, "T_FFMX" | "T_ZJZB")
 }
 

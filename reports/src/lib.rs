@@ -22,6 +22,7 @@ use ykt_reconcile::{CountyBalance, FlagHit, Reconciliation, RowDiff};
 
 pub use compare::{ReportChanges, compare_reports};
 
+pub use html::has_amounts;
 pub use manifest::{Manifest, ManifestFile, Verification, verify};
 pub use signoff::{Signature, SignoffState, latest_signature, signoff_state};
 pub use summary::{CountySummary, Pending, ProvinceSummary, ProvinceTotals, Verdict};
@@ -482,10 +483,22 @@ pub(crate) fn table_label(table: &str) -> String {
 pub(crate) struct Listing<'a> {
     pub file: &'static str,
     pub sheet: Option<&'static str>,
-    pub header: &'static [&'static str],
-    pub widths: &'static [f64],
+    pub header: Vec<&'static str>,
+    pub widths: Vec<f64>,
     pub rows: Box<dyn Iterator<Item = Vec<String>> + 'a>,
 }
+
+/// The columns of [`context_cells`], and their widths in Excel.
+const CONTEXT_HEADER: &[&str] = &[
+    "村（社区）",
+    "姓名",
+    "身份证号",
+    "批次号",
+    "项目",
+    "资金年度",
+    "金额（元）",
+];
+const CONTEXT_WIDTHS: &[f64] = &[24.0, 8.0, 20.0, 18.0, 18.0, 8.0, 12.0];
 
 /// A row's context as the lists show it: village, masked name and ID, batch, program, fund
 /// year, amount.
@@ -509,25 +522,20 @@ pub(crate) fn listings<'a>(r: &'a CountyReport<'_>) -> Vec<Listing<'a>> {
         Listing {
             file: "rejects.csv",
             sheet: Some("拒绝清单"),
-            header: &[
-                "村（社区）",
-                "姓名",
-                "身份证号",
-                "批次号",
-                "项目",
-                "资金年度",
-                "金额（元）",
-                "表",
-                "旧系统主键",
-                "拒绝代码",
-                "字段",
-                "原始值",
-                "说明",
-                "县区需做的处理",
-            ],
-            widths: &[
-                24.0, 8.0, 20.0, 18.0, 18.0, 8.0, 12.0, 9.0, 12.0, 24.0, 9.0, 22.0, 40.0, 50.0,
-            ],
+            header: [
+                CONTEXT_HEADER,
+                &[
+                    "表",
+                    "旧系统主键",
+                    "拒绝代码",
+                    "字段",
+                    "原始值",
+                    "说明",
+                    "县区需做的处理",
+                ],
+            ]
+            .concat(),
+            widths: [CONTEXT_WIDTHS, &[9.0, 12.0, 24.0, 9.0, 22.0, 40.0, 50.0]].concat(),
             rows: Box::new(r.rejects.iter().map(move |x| {
                 let code = RejectCode::from_code(&x.code);
                 let mut row = context_cells(&x.context, m, r.programs);
@@ -546,27 +554,25 @@ pub(crate) fn listings<'a>(r: &'a CountyReport<'_>) -> Vec<Listing<'a>> {
         Listing {
             file: "corrections.csv",
             sheet: Some("更正记录"),
-            header: &[
-                "村（社区）",
-                "姓名",
-                "身份证号",
-                "批次号",
-                "项目",
-                "资金年度",
-                "金额（元）",
-                "表",
-                "旧系统主键",
-                "更正代码",
-                "字段",
-                "更正前",
-                "更正后",
-                "改了什么",
-                "说明",
-            ],
-            widths: &[
-                24.0, 8.0, 20.0, 18.0, 18.0, 8.0, 12.0, 9.0, 12.0, 24.0, 9.0, 22.0, 22.0, 20.0,
-                40.0,
-            ],
+            header: [
+                CONTEXT_HEADER,
+                &[
+                    "表",
+                    "旧系统主键",
+                    "更正代码",
+                    "字段",
+                    "更正前",
+                    "更正后",
+                    "改了什么",
+                    "说明",
+                ],
+            ]
+            .concat(),
+            widths: [
+                CONTEXT_WIDTHS,
+                &[9.0, 12.0, 24.0, 9.0, 22.0, 22.0, 20.0, 40.0],
+            ]
+            .concat(),
             rows: Box::new(r.corrections.iter().map(move |x| {
                 let mut row = context_cells(&x.context, m, r.programs);
                 row.extend([
@@ -587,8 +593,8 @@ pub(crate) fn listings<'a>(r: &'a CountyReport<'_>) -> Vec<Listing<'a>> {
         Listing {
             file: "flags.csv",
             sheet: Some("审计标记"),
-            header: &["审计标记", "说明", "表", "旧系统主键", "详情"],
-            widths: &[26.0, 36.0, 18.0, 30.0, 40.0],
+            header: vec!["审计标记", "说明", "表", "旧系统主键", "详情"],
+            widths: vec![26.0, 36.0, 18.0, 30.0, 40.0],
             rows: Box::new(r.flags.iter().map(|f| {
                 vec![
                     f.flag.to_owned(),
@@ -604,7 +610,7 @@ pub(crate) fn listings<'a>(r: &'a CountyReport<'_>) -> Vec<Listing<'a>> {
         Listing {
             file: "diffs.csv",
             sheet: Some("逐行差异"),
-            header: &[
+            header: vec![
                 "表",
                 "旧系统主键",
                 "差异类型",
@@ -612,7 +618,7 @@ pub(crate) fn listings<'a>(r: &'a CountyReport<'_>) -> Vec<Listing<'a>> {
                 "应为（按旧系统）",
                 "目标库实际",
             ],
-            widths: &[18.0, 12.0, 22.0, 16.0, 24.0, 24.0],
+            widths: vec![18.0, 12.0, 22.0, 16.0, 24.0, 24.0],
             rows: Box::new(r.diffs.iter().map(move |d| {
                 let field = d.field.clone().unwrap_or_default();
                 vec![
@@ -630,8 +636,8 @@ pub(crate) fn listings<'a>(r: &'a CountyReport<'_>) -> Vec<Listing<'a>> {
         out.push(Listing {
             file: "carried-over.csv",
             sheet: None,
-            header: &["旧系统明细主键", "项目代码", "资金年度", "金额", "状态"],
-            widths: &[],
+            header: vec!["旧系统明细主键", "项目代码", "资金年度", "金额", "状态"],
+            widths: Vec::new(),
             rows: Box::new(r.carried.iter().map(|c| {
                 vec![
                     c.legacy_mxid.clone(),
@@ -648,7 +654,7 @@ pub(crate) fn listings<'a>(r: &'a CountyReport<'_>) -> Vec<Listing<'a>> {
 
 fn write_county_csvs(r: &CountyReport<'_>, dir: &Path) -> Result<(), ReportError> {
     for listing in listings(r) {
-        csv::write_csv(&dir.join(listing.file), listing.header, listing.rows)?;
+        csv::write_csv(&dir.join(listing.file), &listing.header, listing.rows)?;
     }
     Ok(())
 }

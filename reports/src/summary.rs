@@ -34,13 +34,13 @@ impl CountySummary {
         corrections: BTreeMap<String, u64>,
         flags: BTreeMap<String, u64>,
     ) -> CountySummary {
-        let pending = Pending::of(&county.tables);
+        let (verdict, pending) = Verdict::judge(county.balanced, &county.tables);
         CountySummary {
             county_code: county.county_code.clone(),
             county_name: county.county_name.clone(),
             run_id: run_id.to_owned(),
             balanced: county.balanced,
-            verdict: Verdict::of(county.balanced, &pending),
+            verdict,
             pending,
             tables: county.tables.clone(),
             platform_rows: county.platform_rows.clone(),
@@ -67,11 +67,26 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// A county's verdict from its figures, with what waits for the county.
+    pub fn judge(balanced: bool, tables: &BTreeMap<String, TableFigures>) -> (Verdict, Pending) {
+        let pending = Pending::of(tables);
+        (Verdict::of(balanced, &pending), pending)
+    }
+
     pub fn of(balanced: bool, pending: &Pending) -> Verdict {
         match (balanced, pending.rows) {
             (false, _) => Verdict::Unbalanced,
             (true, 0) => Verdict::Clean,
             (true, _) => Verdict::Pending,
+        }
+    }
+
+    /// The code `summary.json` and the sign-off record write: clean, pending, unbalanced.
+    pub fn code(self) -> &'static str {
+        match self {
+            Verdict::Clean => "clean",
+            Verdict::Pending => "pending",
+            Verdict::Unbalanced => "unbalanced",
         }
     }
 

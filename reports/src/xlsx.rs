@@ -136,7 +136,7 @@ fn build(r: &CountyReport<'_>, book: &mut Workbook) -> Result<(), XlsxError> {
                 Cell::Int(f.merged_rows as i64),
                 Cell::Int(f.rejected_rows as i64),
             ];
-            if crate::html::has_amounts(t) {
+            if crate::has_amounts(t) {
                 row.extend([
                     Cell::Money(f.source_amount),
                     Cell::Money(f.loaded_amount),
@@ -192,7 +192,7 @@ fn build(r: &CountyReport<'_>, book: &mut Workbook) -> Result<(), XlsxError> {
     }
     for listing in listings(r) {
         let Some(sheet) = listing.sheet else { continue };
-        let mut sh = Sheet::new(book, sheet, listing.header, listing.widths)?;
+        let mut sh = Sheet::new(book, sheet, &listing.header, &listing.widths)?;
         for row in listing.rows {
             sh.push(row.into_iter().map(Cell::Text).collect())?;
         }

@@ -66,7 +66,7 @@ fn status_json(ctx: &Context, status: &ykt_pipeline::status::Status) -> serde_js
 }
 
 pub async fn status(ctx: &Context, mut args: StatusArgs) -> Result<ExitCode, Failure> {
-    args.target = super::optional_url(ctx, &args.target, super::Db::Target);
+    args.target = super::optional_url(ctx, &args.target, super::DbRole::Target);
     let target = match &args.target {
         Some(t) => Some(database_url(t)?),
         None => None,
@@ -96,14 +96,13 @@ pub async fn status(ctx: &Context, mut args: StatusArgs) -> Result<ExitCode, Fai
         }
         None => println!("next: none; the cutover is complete"),
     }
-    let (Some(target), Some(counties)) = (&target, status.counties) else {
+    let Some(counties) = status.counties else {
         if let Some(target) = &target {
             // The URL as it may be shown: never its password.
             println!("counties: no reconciliation recorded in {target} yet");
         }
         return Ok(ExitCode::SUCCESS);
     };
-    let _ = target;
     println!(
         "{:<7} {:<26} {} sign-off",
         "county",
@@ -195,7 +194,7 @@ pub async fn guard(ctx: &Context, args: GuardArgs) -> Result<ExitCode, Failure> 
         None => (String::new(), ""),
     };
     let phase = o.phase.unwrap_or_else(|| ctx.policy.phase_at(ctx.at));
-    let target_url = super::required_url(ctx, &o.target, super::Db::Target)?;
+    let target_url = super::required_url(ctx, &o.target, super::DbRole::Target)?;
     // Installing or removing guards writes the target (the record of who did it): one writer.
     let write = match &args.action {
         GuardAction::Verify(_) => None,
@@ -206,7 +205,7 @@ pub async fn guard(ctx: &Context, args: GuardArgs) -> Result<ExitCode, Failure> 
         None => open(&target_url).await?,
     };
     ykt_load::apply_migrations(&target).await.classify()?;
-    let legacy = match &super::optional_url(ctx, &o.legacy, super::Db::Legacy) {
+    let legacy = match &super::optional_url(ctx, &o.legacy, super::DbRole::Legacy) {
         Some(url) => Some(open(url).await?),
         None => None,
     };
@@ -336,7 +335,7 @@ async fn known_programs(
     ctx: &Context,
     args: &RouteArgs,
 ) -> Result<std::collections::BTreeSet<String>, Failure> {
-    if let Some(url) = super::optional_url(ctx, &args.target, super::Db::Target) {
+    if let Some(url) = super::optional_url(ctx, &args.target, super::DbRole::Target) {
         let db = open(&url).await?;
         let rows = db
             .fetch_text_rows("reading the programs", "SELECT code FROM program")
@@ -554,8 +553,12 @@ pub async fn sync(ctx: &Context, args: SyncArgs) -> Result<ExitCode, Failure> {
             ctx.policy.dual_run_from
         )));
     }
-    let legacy = database_url(&super::required_url(ctx, &args.legacy, super::Db::Legacy)?)?;
-    let target_url = super::required_url(ctx, &args.target, super::Db::Target)?;
+    let legacy = database_url(&super::required_url(
+        ctx,
+        &args.legacy,
+        super::DbRole::Legacy,
+    )?)?;
+    let target_url = super::required_url(ctx, &args.target, super::DbRole::Target)?;
     let stage = Stage::new(&args.stage);
     ykt_reports::prepare_out(&args.reports.out).classify()?;
     let target = open_target_for_writing(&target_url, "sync", false, Some(&legacy)).await?;
@@ -609,9 +612,17 @@ pub struct FreezeArgs {
 
 pub async fn freeze(ctx: &Context, args: FreezeArgs) -> Result<ExitCode, Failure> {
     let request = FreezeRequest {
-        legacy: database_url(&super::required_url(ctx, &args.legacy, super::Db::Legacy)?)?,
+        legacy: database_url(&super::required_url(
+            ctx,
+            &args.legacy,
+            super::DbRole::Legacy,
+        )?)?,
         stage: args.stage.clone(),
-        target: database_url(&super::required_url(ctx, &args.target, super::Db::Target)?)?,
+        target: database_url(&super::required_url(
+            ctx,
+            &args.target,
+            super::DbRole::Target,
+        )?)?,
         archive: args.archive.clone(),
         reports: args.reports.settings(),
         by: ykt_pipeline::who(args.by.as_deref()),
@@ -702,7 +713,11 @@ enum SignRole {
 
 pub async fn signoff(ctx: &Context, args: SignoffArgs) -> Result<ExitCode, Failure> {
     use ykt_pipeline::signoff::{Role, Signing};
-    let target = database_url(&super::required_url(ctx, &args.target, super::Db::Target)?)?;
+    let target = database_url(&super::required_url(
+        ctx,
+        &args.target,
+        super::DbRole::Target,
+    )?)?;
     let role = match args.role {
         SignRole::Checker => Role::Checker,
         SignRole::Reviewer => Role::Reviewer,

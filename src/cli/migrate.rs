@@ -34,7 +34,7 @@ impl SourceArgs {
         // An export folder given on the command line wins over a URL from the environment.
         let legacy = match &self.legacy_export {
             Some(_) => self.legacy.clone(),
-            None => super::optional_url(ctx, &self.legacy, super::Db::Legacy),
+            None => super::optional_url(ctx, &self.legacy, super::DbRole::Legacy),
         };
         match (&legacy, &self.legacy_export) {
             (Some(url), _) => Ok(LegacySource::Database(
@@ -302,7 +302,7 @@ pub async fn transform(ctx: &Context, args: TransformArgs) -> Result<ExitCode, F
 }
 
 pub async fn load(ctx: &Context, args: LoadArgs) -> Result<ExitCode, Failure> {
-    let target_url = super::required_url(ctx, &args.target, super::Db::Target)?;
+    let target_url = super::required_url(ctx, &args.target, super::DbRole::Target)?;
     let stage = Stage::new(&args.stage.stage);
     let _stage_lock = lock_stage(&stage, "load", false)?;
     let manifest: TransformManifest = stage.manifest(ykt_stage::Step::Transform).map_err(input)?;
@@ -332,7 +332,7 @@ impl MigrateArgs {
             false => Some(database_url(&super::required_url(
                 ctx,
                 &self.target,
-                super::Db::Target,
+                super::DbRole::Target,
             )?)?),
             true => None,
         };

@@ -280,23 +280,23 @@ impl tracing_subscriber::fmt::time::FormatTime for BeijingTime {
 
 /// Which database a URL is for.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Db {
+pub(crate) enum DbRole {
     Legacy,
     Target,
 }
 
-impl Db {
+impl DbRole {
     fn flag(self) -> &'static str {
         match self {
-            Db::Legacy => "--legacy",
-            Db::Target => "--target",
+            DbRole::Legacy => "--legacy",
+            DbRole::Target => "--target",
         }
     }
 
     fn variable(self) -> &'static str {
         match self {
-            Db::Legacy => "YKT_LEGACY_URL",
-            Db::Target => "YKT_TARGET_URL",
+            DbRole::Legacy => "YKT_LEGACY_URL",
+            DbRole::Target => "YKT_TARGET_URL",
         }
     }
 }
@@ -306,11 +306,11 @@ impl Db {
 pub(crate) fn optional_url(
     ctx: &ykt_cutover::Context,
     given: &Option<String>,
-    which: Db,
+    which: DbRole,
 ) -> Option<String> {
     let configured = match which {
-        Db::Legacy => &ctx.policy.legacy_url,
-        Db::Target => &ctx.policy.target_url,
+        DbRole::Legacy => &ctx.policy.legacy_url,
+        DbRole::Target => &ctx.policy.target_url,
     };
     given
         .clone()
@@ -327,12 +327,12 @@ pub(crate) fn optional_url(
 pub(crate) fn required_url(
     ctx: &ykt_cutover::Context,
     given: &Option<String>,
-    which: Db,
+    which: DbRole,
 ) -> Result<String, Failure> {
     optional_url(ctx, given, which).ok_or_else(|| {
         let name = match which {
-            Db::Legacy => "legacy",
-            Db::Target => "target",
+            DbRole::Legacy => "legacy",
+            DbRole::Target => "target",
         };
         input(format!(
             "no {name} database: give {} URL, set {}, or set `{name} = \"URL\"` under [databases] in ykt.toml",

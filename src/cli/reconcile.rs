@@ -10,7 +10,7 @@ use ykt_domain::format_money;
 use ykt_extract::LegacySource;
 use ykt_pipeline::reconcile::{ReconcileOutcome, ReportSettings, reconcile_and_report};
 use ykt_reconcile::{FlagHit, Reconciliation};
-use ykt_reports::{Pending, Verdict};
+use ykt_reports::Verdict;
 use ykt_stage::Stage;
 
 use super::migrate::{MigrateArgs, SourceArgs, StageArgs};
@@ -133,8 +133,7 @@ pub(crate) fn reconcile_json(ctx: &Context, outcome: &ReconcileOutcome) -> serde
         .counties
         .iter()
         .map(|c| {
-            let pending = Pending::of(&c.tables);
-            let verdict = Verdict::of(c.balanced, &pending);
+            let (verdict, pending) = Verdict::judge(c.balanced, &c.tables);
             serde_json::json!({
                 "county_code": c.county_code,
                 "county_name": c.county_name,
@@ -215,7 +214,7 @@ fn print_reconciliation(rec: &Reconciliation) {
     );
     for c in &rec.counties {
         for (table, f) in &c.tables {
-            let amounts = matches!(table.as_str(), "T_FFMX" | "T_ZJZB");
+            let amounts = ykt_reports::has_amounts(table);
             let (sa, la) = if amounts {
                 (format_money(f.source_amount), format_money(f.loaded_amount))
             } else {
@@ -236,8 +235,7 @@ fn print_reconciliation(rec: &Reconciliation) {
         }
     }
     for c in &rec.counties {
-        let pending = Pending::of(&c.tables);
-        let verdict = Verdict::of(c.balanced, &pending);
+        let (verdict, pending) = Verdict::judge(c.balanced, &c.tables);
         println!(
             "{} {}：{}",
             c.county_code,
@@ -269,7 +267,7 @@ fn print_reconciliation(rec: &Reconciliation) {
 
 pub async fn reconcile_cmd(ctx: &Context, args: ReconcileArgs) -> Result<ExitCode, Failure> {
     let source = args.source.source(ctx)?;
-    let target_url = super::required_url(ctx, &args.target, super::Db::Target)?;
+    let target_url = super::required_url(ctx, &args.target, super::DbRole::Target)?;
     let stage = Stage::new(&args.stage.stage);
     let _lock = super::lock_stage(&stage, "reconcile", false)?;
     if !args.other_source {
@@ -313,12 +311,12 @@ pub async fn run(ctx: &Context, args: RunArgs) -> Result<ExitCode, Failure> {
     let outcome = reconcile_and_report(ctx, &source, &stage, &target, &args.reports.settings())
         .await
         .classify()?;
-    let mut json = serde_json::json!({
+    let json = serde_json::json!({
         "command": "run",
+        "run_id": ctx.run_id,
         "migrate": super::migrate::migrate_json(ctx, &migrated, false),
         "reconcile": reconcile_json(ctx, &outcome),
     });
-    json["run_id"] = serde_json::Value::from(ctx.run_id.clone());
     println!("{json}");
     Ok(exit_code(&outcome))
 }

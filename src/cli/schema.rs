@@ -41,7 +41,7 @@ enum EngineArg {
 pub async fn run(ctx: &ykt_cutover::Context, args: SchemaArgs) -> Result<ExitCode, Failure> {
     match args.action {
         SchemaAction::Apply { target } => {
-            let target = super::required_url(ctx, &target, super::Db::Target)?;
+            let target = super::required_url(ctx, &target, super::DbRole::Target)?;
             let url = database_url(&target)?;
             let write = super::open_target_for_writing(&target, "schema", true, None).await?;
             let applied = ykt_load::apply_migrations(&write.db).await.classify()?;

@@ -157,7 +157,7 @@ pub async fn run(ctx: &ykt_cutover::Context, args: UsersArgs) -> Result<ExitCode
                 );
                 return Ok(ExitCode::from(1));
             }
-            let target = super::required_url(ctx, &args.target, super::Db::Target)?;
+            let target = super::required_url(ctx, &args.target, super::DbRole::Target)?;
             let write = super::open_target_for_writing(&target, "users", true, None).await?;
             let db = &write.db;
             ykt_load::apply_migrations(db).await.classify()?;

@@ -172,33 +172,13 @@ fn signoff_refuses_what_no_county_signs() {
     let dir = temp_dir("signoff_refusals");
     let target = format!("sqlite://{}", dir.join("platform.sqlite").display());
     let report = dir.join("summary.json");
-    // 000000 (未归属) is the province's task list: nobody signs it.
-    let (code, err) = stderr_of(&[
-        "signoff",
-        "--county",
-        "000000",
-        "--role",
-        "checker",
-        "--by",
-        "王会计",
-        "--report",
-        report.to_str().unwrap(),
-        "--target",
-        &target,
-    ]);
-    assert_eq!(code, Some(2), "{err}");
-    assert!(
-        err.contains("000000") && err.contains("nobody signs"),
-        "{err}"
-    );
-    // A reason without accepting, or accepting without a reason, is a usage error.
-    for extra in [&["--reason", "x"][..], &["--accept-pending"][..]] {
+    let signoff = |county: &str, role: &str, extra: &[&str]| {
         let mut args = vec![
             "signoff",
             "--county",
-            "610802",
+            county,
             "--role",
-            "checker",
+            role,
             "--by",
             "王会计",
             "--report",
@@ -207,23 +187,22 @@ fn signoff_refuses_what_no_county_signs() {
             &target,
         ];
         args.extend(extra);
-        let (code, err) = stderr_of(&args);
+        stderr_of(&args)
+    };
+    // 000000 (未归属) is the province's task list: nobody signs it.
+    let (code, err) = signoff("000000", "checker", &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("000000") && err.contains("nobody signs"),
+        "{err}"
+    );
+    // A reason without accepting, or accepting without a reason, is a usage error.
+    for extra in [&["--reason", "x"][..], &["--accept-pending"][..]] {
+        let (code, err) = signoff("610802", "checker", extra);
         assert_eq!(code, Some(2), "{err}");
     }
     // The role is one of the form's two.
-    let (code, err) = stderr_of(&[
-        "signoff",
-        "--county",
-        "610802",
-        "--role",
-        "boss",
-        "--by",
-        "王会计",
-        "--report",
-        report.to_str().unwrap(),
-        "--target",
-        &target,
-    ]);
+    let (code, err) = signoff("610802", "boss", &[]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("checker") && err.contains("reviewer"), "{err}");
 }

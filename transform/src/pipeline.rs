@@ -108,7 +108,7 @@ impl Outputs {
         tables.get_mut(table.name()).expect("just ensured")
     }
 
-    /// Records a rejected row, with the values the county finds it by (see [`RejectContext`]).
+    /// Records a rejected row, with the values the county finds it by (see [`add_context`]).
     pub(crate) fn reject(
         &mut self,
         table: LegacyTable,
@@ -117,11 +117,10 @@ impl Outputs {
         reject: &Reject,
         row: &Row,
     ) -> Result<(), TransformError> {
-        let c = RejectContext::of(table, row);
         self.count(county, table).read += 1;
         self.count(county, table).rejected += 1;
         bump_code(&mut self.codes, reject.code.code());
-        let record = RejectRecord {
+        let mut record = RejectRecord {
             source_table: table.name().to_owned(),
             source_key: key.to_owned(),
             county_code: county.to_owned(),
@@ -129,16 +128,17 @@ impl Outputs {
             field: reject.field.to_owned(),
             raw_value: shown(&reject.raw),
             detail: format!("{}（字段 {}）", reject.code.explanation(), reject.field),
-            person_key: c.person_key,
-            batch_key: c.batch_key,
-            name: c.name,
-            id_number: c.id_number,
-            area_code: c.area_code,
-            batch_no: c.batch_no,
-            program_code: c.program_code,
-            fund_year: c.fund_year,
-            amount: c.amount,
+            person_key: None,
+            batch_key: None,
+            name: None,
+            id_number: None,
+            area_code: None,
+            batch_no: None,
+            program_code: None,
+            fund_year: None,
+            amount: None,
         };
+        add_context(&mut record, table, row);
         self.write(county, &record)
     }
 
@@ -263,66 +263,48 @@ impl RowCorrections {
 
 /// What a county searches by to find a rejected row at the source, as the row holds it: trimmed
 /// and shown as found (a value that broke a rule is still what the county sees in its system).
-#[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct RejectContext {
-    person_key: Option<String>,
-    batch_key: Option<String>,
-    name: Option<String>,
-    id_number: Option<String>,
-    area_code: Option<String>,
-    batch_no: Option<String>,
-    program_code: Option<String>,
-    fund_year: Option<String>,
-    amount: Option<String>,
-}
-
-impl RejectContext {
-    pub(crate) fn of(table: LegacyTable, row: &Row) -> RejectContext {
-        let get = |name: &str| {
-            table
-                .column_index(name)
-                .and_then(|i| row.get(i))
-                .and_then(shown)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        // A key only when it reads as one, so the reports can join on it.
-        let key = |name: &str| {
-            get(name)
-                .and_then(|k| k.parse::<i64>().ok())
-                .map(|k| k.to_string())
-        };
-        match table {
-            LegacyTable::Beneficiaries => RejectContext {
-                person_key: key("DXID"),
-                name: get("XM"),
-                id_number: get("SFZH"),
-                area_code: get("XZQHDM"),
-                ..RejectContext::default()
-            },
-            LegacyTable::Batches => RejectContext {
-                batch_key: key("PCID"),
-                batch_no: get("PCH"),
-                program_code: get("XMDM"),
-                fund_year: get("ND"),
-                ..RejectContext::default()
-            },
-            LegacyTable::Payments => RejectContext {
-                person_key: key("DXID"),
-                batch_key: key("PCID"),
-                program_code: get("XMDM"),
-                fund_year: get("ND"),
-                amount: get("JE"),
-                ..RejectContext::default()
-            },
-            LegacyTable::Allocations => RejectContext {
-                program_code: get("XMDM"),
-                fund_year: get("ND"),
-                amount: get("ZBJE"),
-                ..RejectContext::default()
-            },
-            _ => RejectContext::default(),
+fn add_context(record: &mut RejectRecord, table: LegacyTable, row: &Row) {
+    let get = |name: &str| {
+        table
+            .column_index(name)
+            .and_then(|i| row.get(i))
+            .and_then(shown)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    // A key only when it reads as one, so the reports can join on it.
+    let key = |name: &str| {
+        get(name)
+            .and_then(|k| k.parse::<i64>().ok())
+            .map(|k| k.to_string())
+    };
+    let r = record;
+    match table {
+        LegacyTable::Beneficiaries => {
+            r.person_key = key("DXID");
+            r.name = get("XM");
+            r.id_number = get("SFZH");
+            r.area_code = get("XZQHDM");
         }
+        LegacyTable::Batches => {
+            r.batch_key = key("PCID");
+            r.batch_no = get("PCH");
+            r.program_code = get("XMDM");
+            r.fund_year = get("ND");
+        }
+        LegacyTable::Payments => {
+            r.person_key = key("DXID");
+            r.batch_key = key("PCID");
+            r.program_code = get("XMDM");
+            r.fund_year = get("ND");
+            r.amount = get("JE");
+        }
+        LegacyTable::Allocations => {
+            r.program_code = get("XMDM");
+            r.fund_year = get("ND");
+            r.amount = get("ZBJE");
+        }
+        _ => {}
     }
 }
 
