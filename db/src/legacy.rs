@@ -28,12 +28,13 @@ fn select_expr(engine: Engine, column: &LegacyColumn) -> String {
     }
 }
 
-/// The `SELECT` of a page: every column as text, keys above `after`, in key order.
+/// The `SELECT` of a table's rows: every column as text, keys above `after`, in key order, at
+/// most `limit` of them.
 pub fn select_rows_sql(
     engine: Engine,
     table: LegacyTable,
     after: Option<i64>,
-    limit: usize,
+    limit: Option<usize>,
 ) -> String {
     let columns: Vec<String> = table
         .columns()
@@ -42,8 +43,9 @@ pub fn select_rows_sql(
         .collect();
     let key = ident(engine, table.key_column().name);
     let filter = after.map_or(String::new(), |k| format!(" WHERE {key} > {k}"));
+    let limit = limit.map_or(String::new(), |n| format!(" LIMIT {n}"));
     format!(
-        "SELECT {} FROM {}{filter} ORDER BY {key} LIMIT {limit}",
+        "SELECT {} FROM {}{filter} ORDER BY {key}{limit}",
         columns.join(", "),
         ident(engine, table.name()),
     )
@@ -78,7 +80,8 @@ pub async fn check_table(snapshot: &mut Snapshot, table: LegacyTable) -> Result<
     Ok(())
 }
 
-/// Reads a whole table, handing each page of rows to `on_page`. Memory holds one page.
+/// Reads a whole table, handing each page of rows to `on_page`, in key order. Memory holds one
+/// page.
 /// The reference tables (text keys) are small and read in one page, sorted by key.
 pub async fn read_table<E: From<DbError>>(
     snapshot: &mut Snapshot,
@@ -90,30 +93,17 @@ pub async fn read_table<E: From<DbError>>(
     let what = format!("reading {}", table.name());
     let engine = snapshot.engine();
     if !table.has_numeric_key() {
-        let sql = select_rows_sql(engine, table, None, i32::MAX as usize);
+        let sql = select_rows_sql(engine, table, None, None);
         let mut rows = snapshot.fetch_text_rows(&what, &sql).await?;
         rows.sort_by(|a, b| a[0].cmp(&b[0]));
         let n = rows.len() as u64;
         on_page(rows)?;
         return Ok(n);
     }
-    let mut after = None;
-    let mut total = 0u64;
-    loop {
-        let sql = select_rows_sql(engine, table, after, page_size);
-        let rows = snapshot.fetch_text_rows(&what, &sql).await?;
-        let n = rows.len();
-        if n == 0 {
-            break;
-        }
-        after = rows[n - 1][0]
-            .as_deref()
-            .and_then(|k| k.parse::<i64>().ok());
-        total += n as u64;
-        on_page(rows)?;
-        if n < page_size || after.is_none() {
-            break;
-        }
-    }
-    Ok(total)
+    // One query in key order, streamed: the server sends the next rows while these are
+    // written (pages of `LIMIT` queries left one side idle while the other worked).
+    let sql = select_rows_sql(engine, table, None, None);
+    snapshot
+        .stream_text_rows(&what, &sql, page_size, &mut on_page)
+        .await
 }

@@ -152,21 +152,21 @@ fn checkpoint(engine: Engine, county: &str, run_id: &str, rows: u64) -> String {
     )
 }
 
-/// One county in one transaction. Returns the rows inserted; adds them to `totals` per table.
+/// One county in one transaction. Returns the rows inserted per table.
 pub(crate) async fn load_county(
     stage: &Stage,
     db: &Db,
     county: &str,
     run_id: &str,
     mode: Mode,
-    totals: &mut BTreeMap<String, u64>,
-) -> Result<u64, LoadError> {
+) -> Result<BTreeMap<String, u64>, LoadError> {
     let engine = db.engine();
     let what = format!("loading county {county}");
     let keys = match mode {
         Mode::Bulk => Vec::new(),
         Mode::Replace => staged_keys(stage, county)?,
     };
+    let mut totals = BTreeMap::new();
     let mut rows_total = 0u64;
     // The same steps on either engine: remove what the county replaces, insert the stage's
     // rows, record the checkpoint, commit.
@@ -233,7 +233,7 @@ pub(crate) async fn load_county(
             });
         }
     }
-    Ok(rows_total)
+    Ok(totals)
 }
 
 async fn fill_keys_postgres(

@@ -86,6 +86,8 @@ pub enum LoadError {
         #[source]
         source: sqlx::Error,
     },
+    #[error("a county's load stopped unexpectedly: {0}")]
+    Worker(String),
     #[error("{what} failed on {url}: {source}")]
     Sql {
         url: String,
@@ -101,6 +103,7 @@ impl LoadError {
             LoadError::Db(e) => e.is_input_error(),
             LoadError::Stage(e) => e.is_input_error(),
             LoadError::Sql { .. }
+            | LoadError::Worker(_)
             | LoadError::ForeignKeys { .. }
             | LoadError::ConnectionLost { .. } => false,
             LoadError::UnsupportedTarget { .. }

@@ -46,6 +46,11 @@ const POSTGRES: &[Migration] = &[
         "reject_context",
         include_str!("../migrations/postgres/0006_reject_context.sql"),
     ),
+    (
+        7,
+        "account_check",
+        include_str!("../migrations/postgres/0007_account_check.sql"),
+    ),
 ];
 const SQLITE: &[Migration] = &[
     (
@@ -77,6 +82,11 @@ const SQLITE: &[Migration] = &[
         6,
         "reject_context",
         include_str!("../migrations/sqlite/0006_reject_context.sql"),
+    ),
+    (
+        7,
+        "account_check",
+        include_str!("../migrations/sqlite/0007_account_check.sql"),
     ),
 ];
 

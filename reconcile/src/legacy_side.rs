@@ -121,31 +121,22 @@ pub(crate) fn status_label(table: LegacyTable, raw: Option<&str>) -> String {
         .map_or_else(|| code.to_owned(), str::to_owned)
 }
 
-/// Reads a query page by page on the key in its first column: `sql(filter)` builds the
-/// statement from a `WHERE key > last` filter (empty on the first page); `f` sees every row.
-async fn keyset_pages(
+/// Runs a query on the snapshot and calls `f` for every row, as the server sends them (one
+/// query, streamed: memory holds one page).
+async fn each_row(
     snapshot: &mut ykt_db::Snapshot,
-    key: &str,
-    sql: impl Fn(&str) -> String,
+    sql: &str,
     mut f: impl FnMut(&[Option<String>]),
 ) -> Result<(), ReconcileError> {
-    let mut after: Option<i64> = None;
-    loop {
-        let filter = after.map_or(String::new(), |k| format!(" WHERE {key} > {k}"));
-        let rows = snapshot
-            .fetch_text_rows("reading legacy rows", &sql(&filter))
-            .await?;
-        for r in &rows {
-            f(r);
-        }
-        after = rows
-            .last()
-            .and_then(|r| r[0].as_deref())
-            .and_then(|k| k.parse().ok());
-        if rows.len() < PAGE || after.is_none() {
-            return Ok(());
-        }
-    }
+    snapshot
+        .stream_text_rows("reading legacy rows", sql, PAGE, &mut |rows| {
+            for r in &rows {
+                f(r);
+            }
+            Ok::<(), ReconcileError>(())
+        })
+        .await?;
+    Ok(())
 }
 
 impl LegacySide<'_> {
@@ -179,16 +170,14 @@ async fn rows_in_database(
         let key = table.key_column().name;
         let [amount, program, year, status] =
             labels(table).map(|c| c.map_or("NULL".to_owned(), |c| text(e, &id(c))));
-        let sql = |filter: &str| {
-            format!(
-                "SELECT {}, {}, {amount}, {program}, {year}, {status} FROM {}{filter} ORDER BY {} LIMIT {PAGE}",
-                text(e, &id(key)),
-                text(e, &id("XZQHDM")),
-                id(table.name()),
-                id(key)
-            )
-        };
-        keyset_pages(&mut snapshot, &id(key), sql, |r| {
+        let sql = format!(
+            "SELECT {}, {}, {amount}, {program}, {year}, {status} FROM {} ORDER BY {}",
+            text(e, &id(key)),
+            text(e, &id("XZQHDM")),
+            id(table.name()),
+            id(key)
+        );
+        each_row(&mut snapshot, &sql, |r| {
             let county = county_of(regions, r[1].as_deref());
             f(LegacyEntry {
                 table,
@@ -204,27 +193,25 @@ async fn rows_in_database(
     }
     // A line belongs to its batch's county when the batch tells one, else to its
     // beneficiary's.
-    let sql = |filter: &str| {
-        format!(
-            "SELECT {}, {}, {}, {}, {}, {}, {} FROM {} m LEFT JOIN {} p ON p.{} = m.{} LEFT JOIN {} d ON d.{} = m.{}{filter} ORDER BY m.{} LIMIT {PAGE}",
-            text(e, &format!("m.{}", id("MXID"))),
-            text(e, &format!("p.{}", id("XZQHDM"))),
-            text(e, &format!("d.{}", id("XZQHDM"))),
-            text(e, &format!("m.{}", id("JE"))),
-            text(e, &format!("m.{}", id("XMDM"))),
-            text(e, &format!("m.{}", id("ND"))),
-            text(e, &format!("m.{}", id("FFZT"))),
-            id("T_FFMX"),
-            id("T_FFPC"),
-            id("PCID"),
-            id("PCID"),
-            id("T_BTDX"),
-            id("DXID"),
-            id("DXID"),
-            id("MXID")
-        )
-    };
-    keyset_pages(&mut snapshot, &format!("m.{}", id("MXID")), sql, |r| {
+    let sql = format!(
+        "SELECT {}, {}, {}, {}, {}, {}, {} FROM {} m LEFT JOIN {} p ON p.{} = m.{} LEFT JOIN {} d ON d.{} = m.{} ORDER BY m.{}",
+        text(e, &format!("m.{}", id("MXID"))),
+        text(e, &format!("p.{}", id("XZQHDM"))),
+        text(e, &format!("d.{}", id("XZQHDM"))),
+        text(e, &format!("m.{}", id("JE"))),
+        text(e, &format!("m.{}", id("XMDM"))),
+        text(e, &format!("m.{}", id("ND"))),
+        text(e, &format!("m.{}", id("FFZT"))),
+        id("T_FFMX"),
+        id("T_FFPC"),
+        id("PCID"),
+        id("PCID"),
+        id("T_BTDX"),
+        id("DXID"),
+        id("DXID"),
+        id("MXID")
+    );
+    each_row(&mut snapshot, &sql, |r| {
         let mut county = county_of(regions, r[1].as_deref());
         if county == UNATTRIBUTED_COUNTY {
             county = county_of(regions, r[2].as_deref());
@@ -333,15 +320,13 @@ impl LegacySide<'_> {
                     .map(|c| text(e, &ident(e, c)))
                     .collect();
                 let mut snapshot = db.snapshot().await?;
-                let sql = |filter: &str| {
-                    format!(
-                        "SELECT {} FROM {}{filter} ORDER BY {} LIMIT {PAGE}",
-                        cols.join(", "),
-                        ident(e, table.name()),
-                        ident(e, key)
-                    )
-                };
-                keyset_pages(&mut snapshot, &ident(e, key), sql, |r| f(&r[1..])).await?;
+                let sql = format!(
+                    "SELECT {} FROM {} ORDER BY {}",
+                    cols.join(", "),
+                    ident(e, table.name()),
+                    ident(e, key)
+                );
+                each_row(&mut snapshot, &sql, |r| f(&r[1..])).await?;
                 snapshot.end().await?;
             }
             LegacySide::Snapshot(stage) => {

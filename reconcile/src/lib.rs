@@ -46,8 +46,6 @@ pub enum ReconcileError {
     Db(#[from] ykt_db::DbError),
     #[error(transparent)]
     Stage(#[from] ykt_stage::StageError),
-    #[error("comparing rows: {0}")]
-    Polars(String),
     #[error("{url}: the target has no migration run {run_id}; load the stage first")]
     NoRun { url: String, run_id: String },
     #[error("{0}")]
@@ -60,7 +58,7 @@ impl ReconcileError {
             ReconcileError::Db(e) => e.is_input_error(),
             ReconcileError::Stage(e) => e.is_input_error(),
             ReconcileError::NoRun { .. } => true,
-            ReconcileError::Polars(_) | ReconcileError::Target(_) => false,
+            ReconcileError::Target(_) => false,
         }
     }
 }

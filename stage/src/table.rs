@@ -16,6 +16,10 @@ use crate::StageError;
 
 const BATCH_ROWS: usize = 8192;
 const ROW_GROUP_ROWS: u64 = 65_536;
+/// A row group also ends at this many bytes held in memory. A writer that holds many others
+/// open (the transform: one per county and table) bounds them all with [`TextTableWriter::memory`]
+/// and [`TextTableWriter::spill`].
+const ROW_GROUP_BYTES: usize = 16 << 20;
 
 /// Writes rows of text to a Parquet file, a batch at a time.
 pub struct TextTableWriter {
@@ -93,8 +97,30 @@ impl TextTableWriter {
             .map_err(|e| StageError::parquet(&self.path, e))?;
         self.since_flush += self.buffered as u64;
         self.buffered = 0;
-        if self.since_flush >= ROW_GROUP_ROWS {
+        if self.since_flush >= ROW_GROUP_ROWS || self.writer.memory_size() >= ROW_GROUP_BYTES {
             // Ends the row group, so the writer holds only metadata for what is on disk.
+            self.writer
+                .flush()
+                .map_err(|e| StageError::parquet(&self.path, e))?;
+            self.since_flush = 0;
+        }
+        Ok(())
+    }
+
+    /// Bytes this writer holds in memory: rows not yet encoded and the row group being built.
+    pub fn memory(&self) -> usize {
+        let unencoded: usize = self
+            .builders
+            .iter()
+            .map(|b| b.values_slice().len() + 4 * b.offsets_slice().len())
+            .sum();
+        unencoded + self.writer.memory_size()
+    }
+
+    /// Encodes what is buffered and ends the row group, so that it is on disk, not in memory.
+    pub fn spill(&mut self) -> Result<(), StageError> {
+        self.write_batch()?;
+        if self.since_flush > 0 {
             self.writer
                 .flush()
                 .map_err(|e| StageError::parquet(&self.path, e))?;
@@ -262,5 +288,46 @@ mod tests {
                 .write(&[Some("x"), Some("y")])
                 .is_err()
         );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        /// Spilling (what the transform does to writers over its memory budget) at any rows
+        /// never changes what is read back, and leaves the writer holding less than before.
+        #[test]
+        fn spilling_anywhere_keeps_every_row_in_order(
+            rows in proptest::collection::vec(
+                (proptest::option::of("[a-z值0-9 ]{0,12}"), proptest::option::of("[0-9.]{0,8}")),
+                0..3000,
+            ),
+            spills in proptest::collection::btree_set(0usize..3000, 0..6),
+        ) {
+            let dir = std::env::temp_dir().join(format!(
+                "ykt-stage-spill-{}-{:?}",
+                std::process::id(),
+                std::thread::current().id()
+            ));
+            let path = dir.join("t.parquet");
+            let mut w = TextTableWriter::create(&path, &["a", "b"]).unwrap();
+            for (i, (a, b)) in rows.iter().enumerate() {
+                if spills.contains(&i) {
+                    let before = w.memory();
+                    w.spill().unwrap();
+                    proptest::prop_assert!(w.memory() <= before);
+                }
+                w.write(&[a.clone(), b.clone()]).unwrap();
+            }
+            proptest::prop_assert_eq!(w.finish().unwrap(), rows.len() as u64);
+            let mut back = Vec::new();
+            TextTableReader::open(&path)
+                .unwrap()
+                .for_each(|r| {
+                    back.push((r[0].clone(), r[1].clone()));
+                    Ok(())
+                })
+                .unwrap();
+            let _ = std::fs::remove_dir_all(&dir);
+            proptest::prop_assert_eq!(back, rows);
+        }
     }
 }

@@ -305,6 +305,31 @@ async fn mariadb_to_postgres_matches_the_truth_file() {
     assert_matches_truth(&target, &truth).await;
     assert_values_match(&target, &values).await;
     assert_balanced(&legacy, &target).await;
+    // The bulk load set constraints and indexes aside (counties on two connections): all of
+    // them are back, and validated, as the migrations make them.
+    let Some(fresh) = fresh_database(Server::Postgres, "migrate_target_schema").await else {
+        return;
+    };
+    ykt_ok(&["schema", "apply", "--target", fresh.expose()]);
+    assert_eq!(schema_of(&target).await, schema_of(&fresh).await);
+}
+
+/// A PostgreSQL database's constraints (with whether they are validated) and indexes.
+async fn schema_of(url: &DbUrl) -> Vec<String> {
+    let db = Db::connect(url).await.unwrap();
+    let rows = db
+        .fetch_text_rows(
+            "the schema",
+            "SELECT CAST(conrelid::regclass AS TEXT) || ' ' || conname || ' ' || pg_get_constraintdef(oid) || CASE WHEN convalidated THEN '' ELSE ' NOT VALID' END \
+             FROM pg_constraint WHERE connamespace = current_schema()::regnamespace \
+             UNION ALL SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() ORDER BY 1",
+        )
+        .await
+        .unwrap();
+    db.close().await;
+    rows.into_iter()
+        .filter_map(|mut r| r.pop().flatten())
+        .collect()
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! The legacy DDL on all three engines; the platform migrations on PostgreSQL and SQLite.
 
-use ykt_db::{Db, DbUrl};
+use ykt_db::{Db, DbUrl, quote_literal};
 use ykt_domain::{LegacyTable, Money, format_money};
 use ykt_extract::create_legacy_schema;
 use ykt_load::{LoadError, MIGRATIONS_TABLE, apply_migrations};
@@ -98,7 +98,8 @@ async fn migrations_apply_once_then_change_nothing(url: DbUrl) {
             "0003_program_basis".to_owned(),
             "0004_exact_money".to_owned(),
             "0005_two_person_signoff".to_owned(),
-            "0006_reject_context".to_owned()
+            "0006_reject_context".to_owned(),
+            "0007_account_check".to_owned()
         ]
     );
     for table in PLATFORM_TABLES {
@@ -108,14 +109,14 @@ async fn migrations_apply_once_then_change_nothing(url: DbUrl) {
         );
     }
     let recorded = format!("SELECT COUNT(*) FROM {MIGRATIONS_TABLE}");
-    assert_eq!(db.fetch_i64("count", &recorded).await.unwrap(), Some(6));
+    assert_eq!(db.fetch_i64("count", &recorded).await.unwrap(), Some(7));
 
     let second = apply_migrations(&db).await.expect("second apply");
     assert!(
         second.is_empty(),
         "an up-to-date database gets nothing: {second:?}"
     );
-    assert_eq!(db.fetch_i64("count", &recorded).await.unwrap(), Some(6));
+    assert_eq!(db.fetch_i64("count", &recorded).await.unwrap(), Some(7));
 
     // A real platform refuses what the spec forbids.
     db.execute("program", "INSERT INTO program (code, name, department, basis, rate) VALUES ('NY001', '耕地地力保护补贴', '农业农村局', 'area', '60.00')")
@@ -273,6 +274,71 @@ async fn money_is_exact_and_strict_on_sqlite_and_postgres() {
         if let Some(url) = fresh_database(Server::Postgres, &format!("money_exact_{case}")).await {
             let got = money_is_exact_and_strict(url, &amounts).await;
             assert_eq!(got, expected, "PostgreSQL, amounts {amounts:?}");
+        }
+    }
+}
+
+/// Which of `accounts` a platform's account-number check takes, as (on a person, on a line).
+async fn accounts_taken(url: DbUrl, accounts: &[String]) -> Vec<(bool, bool)> {
+    let db = Db::connect_or_create(&url).await.expect("connect");
+    apply_migrations(&db).await.expect("migrations");
+    db.execute_script("a program, a person and a batch", "INSERT INTO program (code, name, department, basis, rate) VALUES ('NY001', '耕地地力保护补贴', '农业农村局', 'area', '60.00'); \
+        INSERT INTO beneficiary (id, id_number, name, county_code, status) VALUES (1, '11010519491231002X', '张三', '610102', 'active'); \
+        INSERT INTO payment_batch (id, batch_no, county_code, program_code, fund_year, status) VALUES (1, 'P1', '610102', 'NY001', 2020, 'sent')")
+        .await
+        .expect("parents");
+    let mut taken = Vec::new();
+    for (i, account) in accounts.iter().enumerate() {
+        let a = quote_literal(db.engine(), account);
+        let n = i + 2;
+        let id_number = format!("{:017}", 61010219800101000u64 + n as u64);
+        let check = ykt_domain::id_check_char(id_number.as_bytes()).expect("17 digits") as char;
+        let person = db
+            .execute("a person", &format!("INSERT INTO beneficiary (id, id_number, name, county_code, account_no, status) VALUES ({n}, '{id_number}{check}', '张三', '610102', {a}, 'active')"))
+            .await
+            .is_ok();
+        let line = db
+            .execute("a line", &format!("INSERT INTO payment (id, batch_id, beneficiary_id, county_code, program_code, fund_year, amount, account_no, status, system_of_record) VALUES ({n}, 1, 1, '610102', 'NY001', 2020, '10.00', {a}, 'paid', 'legacy')"))
+            .await
+            .is_ok();
+        taken.push((person, line));
+    }
+    db.close().await;
+    taken
+}
+
+#[tokio::test]
+async fn account_checks_agree_with_the_account_rule_on_sqlite_and_postgres() {
+    use proptest::prelude::*;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::{Config, TestRunner};
+    // Near misses of "8 to 30 ASCII digits": lengths around the bounds, full-width and other
+    // non-ASCII digits, letters, spaces, signs.
+    let strategy = prop::collection::vec("[0-9０-９٣a-z +-]{0,3}[0-9]{0,31}[0-9X ]{0,2}", 1..30);
+    let mut runner = TestRunner::new(Config::default());
+    for case in 0..3 {
+        let mut accounts = strategy.new_tree(&mut runner).expect("a case").current();
+        accounts.extend(
+            ["12345678", "1234567", &"9".repeat(30), &"9".repeat(31), ""].map(str::to_owned),
+        );
+        let expected: Vec<(bool, bool)> = accounts
+            .iter()
+            .map(|a| (8..=30).contains(&a.len()) && a.bytes().all(|b| b.is_ascii_digit()))
+            .map(|ok| (ok, ok))
+            .collect();
+        let sqlite = fresh_sqlite(&format!("account_check_{case}"), "platform.sqlite");
+        assert_eq!(
+            accounts_taken(sqlite, &accounts).await,
+            expected,
+            "SQLite, accounts {accounts:?}"
+        );
+        if let Some(url) = fresh_database(Server::Postgres, &format!("account_check_{case}")).await
+        {
+            assert_eq!(
+                accounts_taken(url, &accounts).await,
+                expected,
+                "PostgreSQL, accounts {accounts:?}"
+            );
         }
     }
 }

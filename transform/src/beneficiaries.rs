@@ -236,4 +236,48 @@ mod tests {
             .collect();
         assert_eq!(pairs, [("1", "2"), ("2", "2")]);
     }
+
+    /// The writers' memory budget decides only when rows reach the disk: a transform that
+    /// spills all the time stages the same rows as one that never does.
+    #[test]
+    fn the_writers_budget_changes_no_staged_row() {
+        let people: Vec<Vec<(&str, String)>> = (0..9000u32)
+            .map(|i| {
+                let county = ["610802", "610881", "610102"][i as usize % 3];
+                let born = format!("1980{:02}{:02}", 1 + i % 12, 1 + (i / 12) % 28);
+                let sfzh = id(&format!("{county}{born}{:03}", i / 336));
+                vec![
+                    ("DXID", (i + 1).to_string()),
+                    ("XM", format!("张{i}")),
+                    ("SFZH", sfzh),
+                    ("XZQHDM", county.to_owned()),
+                    ("DXZT", "1".to_owned()),
+                    ("GXSJ", "2020-01-01 08:00:00".to_owned()),
+                ]
+            })
+            .collect();
+        let rows: Vec<Vec<(&str, &str)>> = people
+            .iter()
+            .map(|r| r.iter().map(|(c, v)| (*c, v.as_str())).collect())
+            .collect();
+        let rows: Vec<&[(&str, &str)]> = rows.iter().map(Vec::as_slice).collect();
+        let staged = |name: &str, budget: usize| {
+            let mut f = fixture(name);
+            f.t.out.budget = budget;
+            f.legacy(Beneficiaries, &rows);
+            f.t.beneficiaries().unwrap();
+            ["610802", "610881", "610102"].map(|c| {
+                (
+                    f.staged(c, "beneficiary"),
+                    f.staged(c, "beneficiary_legacy_map"),
+                )
+            })
+        };
+        let spilling = staged("budget_spilling", 0);
+        assert_eq!(spilling[0].0.len(), 3000);
+        assert_eq!(
+            spilling,
+            staged("budget_default", crate::pipeline::WRITERS_BUDGET)
+        );
+    }
 }

@@ -70,9 +70,30 @@ pub(crate) struct Outputs {
     pub(crate) writers: BTreeMap<String, BTreeMap<&'static str, TextTableWriter>>,
     pub(crate) counts: CountyCounts,
     pub(crate) codes: BTreeMap<String, u64>,
+    /// Rows written since the writers' memory was last looked at.
+    pub(crate) since_budget: usize,
+    /// What the open writers may hold together ([`WRITERS_BUDGET`]; tests make it small).
+    pub(crate) budget: usize,
 }
 
+/// What all open writers together may hold in memory. A writer is open per county and table,
+/// hundreds at the province scale: each alone would keep up to a row group.
+pub(crate) const WRITERS_BUDGET: usize = 128 << 20;
+/// Rows between two looks at the writers' memory.
+const BUDGET_EVERY: usize = 4096;
+
 impl Outputs {
+    pub(crate) fn new(stage: Stage) -> Outputs {
+        Outputs {
+            stage,
+            writers: BTreeMap::new(),
+            counts: BTreeMap::new(),
+            codes: BTreeMap::new(),
+            since_budget: 0,
+            budget: WRITERS_BUDGET,
+        }
+    }
+
     /// Stages a platform row in its county group's file of its table.
     pub(crate) fn write<P: PlatformRow>(
         &mut self,
@@ -80,6 +101,11 @@ impl Outputs {
         row: &P,
     ) -> Result<(), TransformError> {
         let cells = row.cells();
+        self.since_budget += 1;
+        if self.since_budget >= BUDGET_EVERY {
+            self.since_budget = 0;
+            self.keep_to_budget()?;
+        }
         if let Some(writer) = self
             .writers
             .get_mut(group)
@@ -94,6 +120,30 @@ impl Outputs {
             .entry(group.to_owned())
             .or_default()
             .insert(P::TABLE, writer);
+        Ok(())
+    }
+
+    /// Over the budget, the writers holding most spill their rows to disk until the open
+    /// writers hold half of it.
+    fn keep_to_budget(&mut self) -> Result<(), TransformError> {
+        let mut held: Vec<(usize, &mut TextTableWriter)> = self
+            .writers
+            .values_mut()
+            .flat_map(|g| g.values_mut())
+            .map(|w| (w.memory(), w))
+            .collect();
+        let mut total: usize = held.iter().map(|(m, _)| m).sum();
+        if total <= self.budget {
+            return Ok(());
+        }
+        held.sort_by_key(|(m, _)| std::cmp::Reverse(*m));
+        for (memory, writer) in held {
+            if total <= self.budget / 2 {
+                break;
+            }
+            writer.spill()?;
+            total -= memory;
+        }
         Ok(())
     }
 
@@ -350,12 +400,7 @@ pub fn transform(
     let mut t = Transformer {
         stage: stage.clone(),
         regions: Regions::shaanxi(),
-        out: Outputs {
-            stage: stage.clone(),
-            writers: BTreeMap::new(),
-            counts: BTreeMap::new(),
-            codes: BTreeMap::new(),
-        },
+        out: Outputs::new(stage.clone()),
         as_of,
         legacy_owns_up_to: options.legacy_owns_up_to,
         programs: BTreeSet::new(),
@@ -568,12 +613,7 @@ pub(crate) mod testing {
         let t = Transformer {
             stage: stage.clone(),
             regions: Regions::shaanxi(),
-            out: Outputs {
-                stage,
-                writers: BTreeMap::new(),
-                counts: BTreeMap::new(),
-                codes: BTreeMap::new(),
-            },
+            out: Outputs::new(stage),
             as_of: NaiveDate::from_ymd_opt(2020, 11, 30).expect("a day"),
             legacy_owns_up_to: Some(2019),
             programs: BTreeSet::new(),
