@@ -315,15 +315,33 @@ async fn account_checks_agree_with_the_account_rule_on_sqlite_and_postgres() {
     // Near misses of "8 to 30 ASCII digits": lengths around the bounds, full-width and other
     // non-ASCII digits, letters, spaces, signs.
     let strategy = prop::collection::vec("[0-9０-９٣a-z +-]{0,3}[0-9]{0,31}[0-9X ]{0,2}", 1..30);
+    // ... and the case that tells the engines apart: 30 digits and a space.
+    let thirty_and_a_space = format!("{} ", "9".repeat(30));
     let mut runner = TestRunner::new(Config::default());
     for case in 0..3 {
         let mut accounts = strategy.new_tree(&mut runner).expect("a case").current();
         accounts.extend(
-            ["12345678", "1234567", &"9".repeat(30), &"9".repeat(31), ""].map(str::to_owned),
+            [
+                "12345678",
+                "1234567",
+                &"9".repeat(30),
+                &"9".repeat(31),
+                "",
+                &thirty_and_a_space,
+            ]
+            .map(str::to_owned),
         );
-        let expected: Vec<(bool, bool)> = accounts
+        let rule = |a: &str| (8..=30).contains(&a.len()) && a.bytes().all(|b| b.is_ascii_digit());
+        let expected: Vec<(bool, bool)> = accounts.iter().map(|a| (rule(a), rule(a))).collect();
+        // PostgreSQL's VARCHAR(30) first drops spaces past the 30th character (the SQL
+        // standard; found by this test): it stores, and checks, the first 30 characters.
+        let varchar30 = |a: &str| match a.char_indices().nth(30) {
+            Some((at, _)) if a[at..].bytes().all(|b| b == b' ') => a[..at].to_owned(),
+            _ => a.to_owned(),
+        };
+        let expected_pg: Vec<(bool, bool)> = accounts
             .iter()
-            .map(|a| (8..=30).contains(&a.len()) && a.bytes().all(|b| b.is_ascii_digit()))
+            .map(|a| rule(&varchar30(a)))
             .map(|ok| (ok, ok))
             .collect();
         let sqlite = fresh_sqlite(&format!("account_check_{case}"), "platform.sqlite");
@@ -336,7 +354,7 @@ async fn account_checks_agree_with_the_account_rule_on_sqlite_and_postgres() {
         {
             assert_eq!(
                 accounts_taken(url, &accounts).await,
-                expected,
+                expected_pg,
                 "PostgreSQL, accounts {accounts:?}"
             );
         }
