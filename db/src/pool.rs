@@ -468,43 +468,30 @@ impl Snapshot {
         use futures_util::TryStreamExt;
         // The same loop on each engine's connection; `Ok(Err(_))` is `on_page`'s own error.
         macro_rules! pages {
-            ($conn:expr) => {{
-                let mut rows = sqlx::query(AssertSqlSafe(sql.to_owned())).fetch($conn);
-                let mut page = Vec::with_capacity(page_size);
-                let mut n = 0u64;
-                let mut stopped = None;
-                let mut failed = None;
-                loop {
-                    match rows.try_next().await {
-                        Ok(Some(row)) => match decode_text_row(&row) {
-                            Ok(values) => page.push(values),
-                            Err(e) => {
-                                failed = Some(e);
-                                break;
+            ($conn:expr) => {
+                async {
+                    let mut rows = sqlx::query(AssertSqlSafe(sql.to_owned())).fetch($conn);
+                    let mut page = Vec::with_capacity(page_size);
+                    let mut n = 0u64;
+                    while let Some(row) = rows.try_next().await? {
+                        page.push(decode_text_row(&row)?);
+                        n += 1;
+                        if page.len() >= page_size {
+                            let full = std::mem::replace(&mut page, Vec::with_capacity(page_size));
+                            if let Err(e) = on_page(full) {
+                                return Ok(Err(e));
                             }
-                        },
-                        Ok(None) => break,
-                        Err(e) => {
-                            failed = Some(e);
-                            break;
                         }
                     }
-                    n += 1;
-                    if page.len() >= page_size {
-                        let full = std::mem::replace(&mut page, Vec::with_capacity(page_size));
-                        if let Err(e) = on_page(full) {
-                            stopped = Some(e);
-                            break;
-                        }
+                    if !page.is_empty()
+                        && let Err(e) = on_page(page)
+                    {
+                        return Ok(Err(e));
                     }
+                    Ok::<Result<u64, E>, sqlx::Error>(Ok(n))
                 }
-                match (failed, stopped) {
-                    (Some(e), _) => Err(e),
-                    (None, Some(e)) => Ok(Err(e)),
-                    (None, None) if page.is_empty() => Ok(Ok(n)),
-                    (None, None) => Ok(on_page(page).map(|()| n)),
-                }
-            }};
+                .await
+            };
         }
         let result: Result<Result<u64, E>, sqlx::Error> = match &mut self.conn {
             SnapshotConn::Sqlite(c) => pages!(&mut **c),

@@ -98,12 +98,17 @@ impl TextTableWriter {
         self.since_flush += self.buffered as u64;
         self.buffered = 0;
         if self.since_flush >= ROW_GROUP_ROWS || self.writer.memory_size() >= ROW_GROUP_BYTES {
-            // Ends the row group, so the writer holds only metadata for what is on disk.
-            self.writer
-                .flush()
-                .map_err(|e| StageError::parquet(&self.path, e))?;
-            self.since_flush = 0;
+            self.end_row_group()?;
         }
+        Ok(())
+    }
+
+    /// Ends the row group, so the writer holds only metadata for what is on disk.
+    fn end_row_group(&mut self) -> Result<(), StageError> {
+        self.writer
+            .flush()
+            .map_err(|e| StageError::parquet(&self.path, e))?;
+        self.since_flush = 0;
         Ok(())
     }
 
@@ -121,10 +126,7 @@ impl TextTableWriter {
     pub fn spill(&mut self) -> Result<(), StageError> {
         self.write_batch()?;
         if self.since_flush > 0 {
-            self.writer
-                .flush()
-                .map_err(|e| StageError::parquet(&self.path, e))?;
-            self.since_flush = 0;
+            self.end_row_group()?;
         }
         Ok(())
     }
