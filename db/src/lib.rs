@@ -22,6 +22,6 @@ pub use error::DbError;
 pub use legacy::{check_table, ident, read_table, select_rows_sql};
 pub use lock::{WriterLock, set_identity};
 pub use pool::{
-    Db, Snapshot, cast_text, columns_sql, quote_literal, recreate_database, set_ca_file,
+    Db, PG_SESSION, Snapshot, cast_text, columns_sql, quote_literal, recreate_database, set_ca_file,
 };
 pub use url::{DbUrl, Engine};

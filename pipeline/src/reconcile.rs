@@ -1,14 +1,13 @@
 //! A reconciliation with its reports: control totals from both sides, the audit flags, the
 //! row diff, then every report and its manifest in the report folder.
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use ykt_cutover::{Context, beijing};
 use ykt_db::{Db, DbUrl};
 use ykt_extract::LegacySource;
 use ykt_reconcile::{
-    FlagHit, LegacySide, Reconciliation, RowDiff, audit_flags, reconcile, row_diff,
+    FlagHit, LegacySide, Reconciliation, RowDiff, audit_flags, diff_counties, reconcile, row_diff,
 };
 use ykt_reports::{ReportInput, WrittenReports, write_reports};
 use ykt_stage::{Stage, Step, TransformManifest};
@@ -56,25 +55,33 @@ pub async fn reconcile_and_report(
     };
     let started = std::time::Instant::now();
     let live = platform_is_live(&target_db).await?;
-    // Two independent paths at once, each keeping its database servers busy while the other
-    // waits: the control totals and then the row diff (which needs the totals' counties), and
-    // the audit flags (mostly the target's own queries).
-    let totals_then_diff = async {
-        let result = reconcile(&side, &target_db, &run_id, live).await;
+    // Three independent paths at once, each keeping its database servers busy while the others
+    // wait: the control totals, the row diff (over every county with staged or target rows),
+    // and the audit flags (mostly the target's own queries). The control totals' one pass over
+    // legacy T_FFMX also counts each batch's lines; the batch-total flag waits for them.
+    let counties = diff_counties(stage, &target_db).await?;
+    let (lines_tx, lines_rx) = tokio::sync::oneshot::channel();
+    let totals = async {
+        let result = match reconcile(&side, &target_db, &run_id, live).await {
+            Ok((rec, lines)) => {
+                let _ = lines_tx.send(lines);
+                Ok(rec)
+            }
+            Err(e) => Err(e),
+        };
         tracing::info!(
             seconds = started.elapsed().as_secs(),
             "Control totals read from both sides."
         );
-        let counties: BTreeSet<String> = match &result {
-            Ok(rec) => rec.counties.iter().map(|c| c.county_code.clone()).collect(),
-            Err(_) => BTreeSet::new(),
-        };
+        result
+    };
+    let diff = async {
         let diffs = row_diff(stage, &target_db, &counties, live).await;
         tracing::info!(seconds = started.elapsed().as_secs(), "Rows compared.");
-        (result, diffs)
+        diffs
     };
     let flags = async {
-        let mut flags = audit_flags(&side, &target_db).await;
+        let mut flags = audit_flags(&side, &target_db, async { lines_rx.await.ok() }).await;
         if let (Some(db), Ok(found)) = (&legacy_db, &mut flags) {
             let frozen = context
                 .policy
@@ -92,7 +99,7 @@ pub async fn reconcile_and_report(
         );
         flags
     };
-    let ((result, diffs), flags) = tokio::join!(totals_then_diff, flags);
+    let (result, diffs, flags) = tokio::join!(totals, diff, flags);
     if let Some(db) = legacy_db {
         db.close().await;
     }

@@ -141,8 +141,12 @@ impl TableFigures {
 }
 
 impl Reconciliation {
-    /// Adds the row-level differences: a county with any is not balanced.
+    /// Adds the row-level differences: a county with any is not balanced, and so is the
+    /// whole run when a difference is in a county the control totals do not know.
     pub fn apply_row_diff(&mut self, diffs: &[crate::RowDiff]) {
+        let unknown = diffs
+            .iter()
+            .any(|d| !self.counties.iter().any(|c| c.county_code == d.county_code));
         for county in &mut self.counties {
             let mut counts = RowDiffCounts::default();
             for d in diffs.iter().filter(|d| d.county_code == county.county_code) {
@@ -161,7 +165,7 @@ impl Reconciliation {
             }
             county.row_diff = counts;
         }
-        self.balanced = self.counties.iter().all(|c| c.balanced);
+        self.balanced = !unknown && self.counties.iter().all(|c| c.balanced);
     }
 }
 
@@ -258,12 +262,14 @@ fn count(raw: Option<&str>) -> u64 {
 
 /// Reconciles the legacy side against the target for one migration run. `live`: the new
 /// platform is live (dual-run or later), so rows of its own are its work, not a difference.
+/// Also returns the legacy lines of every batch, read in the same pass over T_FFMX, for the
+/// batch-total audit flag ([`crate::audit_flags`]).
 pub async fn reconcile(
     legacy: &LegacySide<'_>,
     target: &Db,
     run_id: &str,
     live: bool,
-) -> Result<Reconciliation, ReconcileError> {
+) -> Result<(Reconciliation, BatchLines), ReconcileError> {
     let known = target
         .fetch_i64(
             "looking up the run",
@@ -285,14 +291,38 @@ pub async fn reconcile(
     loaded_figures(target, &mut figures).await?;
     loaded_breakdown(target, &mut breakdown).await?;
     let rejected = merged_and_rejected(target, run_id, &mut figures).await?;
-    let unreadable = legacy_figures(legacy, &rejected, &mut figures, &mut breakdown).await?;
+    let mut lines = BatchLines::default();
+    let unreadable =
+        legacy_figures(legacy, &rejected, &mut figures, &mut breakdown, &mut lines).await?;
     let counties = county_balances(platform, figures, breakdown, live);
-    Ok(Reconciliation {
+    let reconciliation = Reconciliation {
         run_id: run_id.to_owned(),
         balanced: counties.iter().all(|c| c.balanced),
         counties,
         unreadable_amounts: unreadable,
-    })
+    };
+    Ok((reconciliation, lines))
+}
+
+/// Legacy T_FFMX lines per batch key (PCID as legacy writes it): how many, and the sum of the
+/// amounts that read as money.
+#[derive(Debug, Default)]
+pub struct BatchLines(HashMap<String, (i64, Decimal)>);
+
+impl BatchLines {
+    fn add(&mut self, batch: &str, amount: Option<Decimal>) {
+        let entry = match self.0.get_mut(batch) {
+            Some(entry) => entry,
+            None => self.0.entry(batch.to_owned()).or_default(),
+        };
+        entry.0 += 1;
+        entry.1 += amount.unwrap_or_default();
+    }
+
+    /// The lines of a batch (none: `(0, 0)`).
+    pub fn of(&self, batch: &str) -> (i64, Decimal) {
+        self.0.get(batch).copied().unwrap_or_default()
+    }
 }
 
 /// Loaded rows and amounts per county and legacy table, read back from the target.
@@ -414,6 +444,7 @@ async fn legacy_figures(
     rejected: &Rejected,
     figures: &mut Figures,
     breakdown: &mut Breakdown,
+    lines: &mut BatchLines,
 ) -> Result<Vec<UnreadableAmount>, ReconcileError> {
     let mut unreadable = Vec::new();
     legacy
@@ -421,6 +452,9 @@ async fn legacy_figures(
             let table = entry.table.name();
             let reject_county = rejected.get(&(table, entry.key.to_owned()));
             let value = money(entry.amount);
+            if let Some(batch) = entry.batch {
+                lines.add(batch, value);
+            }
             if entry.table != LegacyTable::Beneficiaries {
                 let label = |county: &str| {
                     (
@@ -633,6 +667,42 @@ mod tests {
         assert!(
             live[0].balanced,
             "after go-live they are the platform's own work"
+        );
+    }
+
+    #[test]
+    fn a_difference_unbalances_its_county_or_the_run_when_no_county_knows_it() {
+        let mut all = Figures::new();
+        all.insert(("610802".to_owned(), "T_FFMX"), figures(10, 6, 0, 4));
+        let counties = county_balances(BTreeMap::new(), all, Breakdown::new(), false);
+        let rec = Reconciliation {
+            run_id: "run-1".into(),
+            balanced: true,
+            counties,
+            unreadable_amounts: Vec::new(),
+        };
+        let diff = |county: &str| crate::RowDiff {
+            county_code: county.into(),
+            table: "payment",
+            kind: "missing_in_target",
+            key: "7".into(),
+            field: None,
+            expected: None,
+            actual: None,
+        };
+        let mut none = rec.clone();
+        none.apply_row_diff(&[]);
+        assert!(none.balanced);
+        let mut known = rec.clone();
+        known.apply_row_diff(&[diff("610802")]);
+        assert!(!known.balanced && !known.counties[0].balanced);
+        assert_eq!(known.counties[0].row_diff.missing_in_target, 1);
+        let mut unknown = rec;
+        unknown.apply_row_diff(&[diff("610881")]);
+        assert!(unknown.counties[0].balanced);
+        assert!(
+            !unknown.balanced,
+            "a difference no county shows still unbalances the run"
         );
     }
 }

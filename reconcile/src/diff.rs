@@ -138,6 +138,25 @@ fn keys_sorted(path: &std::path::Path, key: &str) -> Result<bool, ReconcileError
     Ok(true)
 }
 
+/// The counties with rows to compare: those the stage holds platform rows for, and those the
+/// target holds rows of (a county with neither has nothing to diff). Known without the
+/// control totals, so the diff can run beside them.
+pub async fn diff_counties(stage: &Stage, target: &Db) -> Result<BTreeSet<String>, ReconcileError> {
+    let mut counties: BTreeSet<String> = stage.platform_groups()?.into_iter().collect();
+    let sql = TABLES
+        .iter()
+        .map(|(table, _)| format!("SELECT county_code FROM {table} GROUP BY county_code"))
+        .collect::<Vec<_>>()
+        .join(" UNION ");
+    for row in target
+        .fetch_text_rows("listing the target's counties", &sql)
+        .await?
+    {
+        counties.extend(row.into_iter().flatten());
+    }
+    Ok(counties)
+}
+
 /// Diffs every county of the stage against the target. `live`: the new platform is live
 /// (dual-run or later), so the fields it changes itself on the lines it owns are its own.
 pub async fn row_diff(

@@ -8,8 +8,8 @@ use serde::Serialize;
 use ykt_db::{Db, Engine};
 use ykt_domain::{AuditFlag, LegacyTable};
 
-use crate::ReconcileError;
-use crate::legacy_side::{LegacySide, money};
+use crate::legacy_side::LegacySide;
+use crate::{BatchLines, ReconcileError};
 
 /// One flagged case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -48,14 +48,20 @@ fn fen(engine: Engine, column: &str) -> String {
 }
 
 /// Computes every audit flag over the loaded data (and, for batch totals and names, the
-/// legacy rows they came from).
+/// legacy rows they came from). The batch totals are checked against `lines`, the legacy
+/// lines per batch that the control totals read ([`crate::reconcile`]): awaited after the
+/// other flags, so that both can run at once over one read of T_FFMX. Without them (the
+/// control totals failed, and with them the reconciliation) no batch total is checked.
 pub async fn audit_flags(
     legacy: &LegacySide<'_>,
     target: &Db,
+    lines: impl std::future::Future<Output = Option<BatchLines>>,
 ) -> Result<Vec<FlagHit>, ReconcileError> {
     let mut hits = payment_flags(target).await?;
-    hits.extend(batch_total_flags(legacy, target).await?);
     hits.extend(name_conflict_flags(legacy, target).await?);
+    if let Some(lines) = lines.await {
+        hits.extend(batch_total_flags(&lines, target).await?);
+    }
     hits.sort_by(|a, b| {
         (a.flag, &a.county_code, &a.legacy_keys).cmp(&(b.flag, &b.county_code, &b.legacy_keys))
     });
@@ -108,11 +114,12 @@ async fn payment_flags(target: &Db) -> Result<Vec<FlagHit>, ReconcileError> {
     ).await? {
         hits.push(hit(AuditFlag::PaidAfterDeath, &r[0], "payment", keys(&r[1]), format!("发放日期 {} 晚于死亡日期 {}", r[2].as_deref().unwrap_or("?"), r[3].as_deref().unwrap_or("?"))));
     }
-    // One account paid to people of two or more households in one fund year.
+    // One account paid to people of two or more households in one fund year (two households
+    // at least: the least and the greatest differ; cheaper than counting distinct ones).
     for r in rows(format!(
         "SELECT MIN(p.county_code), {}, p.account_no, CAST(p.fund_year AS TEXT) FROM payment p JOIN beneficiary d ON d.id = p.beneficiary_id \
          WHERE p.status = 'paid' AND p.account_no IS NOT NULL AND p.legacy_mxid IS NOT NULL \
-         GROUP BY p.account_no, p.fund_year HAVING COUNT(DISTINCT COALESCE(d.household_head_id_number, d.id_number)) > 1",
+         GROUP BY p.account_no, p.fund_year HAVING MIN(COALESCE(d.household_head_id_number, d.id_number)) <> MAX(COALESCE(d.household_head_id_number, d.id_number))",
         list("p.legacy_mxid")
     )).await? {
         let account = r[2].clone().unwrap_or_default();
@@ -166,26 +173,14 @@ async fn payment_flags(target: &Db) -> Result<Vec<FlagHit>, ReconcileError> {
 
 /// Declared batch totals against their source lines in legacy.
 async fn batch_total_flags(
-    legacy: &LegacySide<'_>,
+    lines: &BatchLines,
     target: &Db,
 ) -> Result<Vec<FlagHit>, ReconcileError> {
     let mut hits = Vec::new();
-    let rows =
-        |sql: String| async move { target.fetch_text_rows("computing audit flags", &sql).await };
-    let batches = rows("SELECT CAST(legacy_pcid AS TEXT), county_code, CAST(declared_count AS TEXT), CAST(declared_amount AS TEXT) FROM payment_batch WHERE legacy_pcid IS NOT NULL".to_owned()).await?;
-    let mut lines: HashMap<String, (i64, Decimal)> = HashMap::new();
-    legacy
-        .scan(LegacyTable::Payments, &["PCID", "JE"], |r| {
-            let entry = lines.entry(r[0].clone().unwrap_or_default()).or_default();
-            entry.0 += 1;
-            if let Some(v) = money(r[1].as_deref()) {
-                entry.1 += v;
-            }
-        })
-        .await?;
+    let batches = target.fetch_text_rows("computing audit flags", "SELECT CAST(legacy_pcid AS TEXT), county_code, CAST(declared_count AS TEXT), CAST(declared_amount AS TEXT) FROM payment_batch WHERE legacy_pcid IS NOT NULL").await?;
     for b in batches {
         let pcid = b[0].clone().unwrap_or_default();
-        let (count, amount) = lines.get(&pcid).copied().unwrap_or_default();
+        let (count, amount) = lines.of(&pcid);
         let declared_count = b[2].as_deref().and_then(|n| n.parse::<i64>().ok());
         let declared_amount = b[3].as_deref().and_then(|a| a.parse::<Decimal>().ok());
         let count_off = declared_count.is_some_and(|d| d != count);

@@ -88,6 +88,8 @@ pub(crate) struct LegacyEntry<'a> {
     pub program: Option<&'a str>,
     pub year: Option<&'a str>,
     pub status: Option<&'a str>,
+    /// A payment line's batch key (PCID) as legacy writes it; `None` for the other tables.
+    pub batch: Option<&'a str>,
 }
 
 const PAGE: usize = 20_000;
@@ -187,6 +189,7 @@ async fn rows_in_database(
                 program: r[3].as_deref(),
                 year: r[4].as_deref(),
                 status: r[5].as_deref(),
+                batch: None,
             });
         })
         .await?;
@@ -194,7 +197,7 @@ async fn rows_in_database(
     // A line belongs to its batch's county when the batch tells one, else to its
     // beneficiary's.
     let sql = format!(
-        "SELECT {}, {}, {}, {}, {}, {}, {} FROM {} m LEFT JOIN {} p ON p.{} = m.{} LEFT JOIN {} d ON d.{} = m.{} ORDER BY m.{}",
+        "SELECT {}, {}, {}, {}, {}, {}, {}, {} FROM {} m LEFT JOIN {} p ON p.{} = m.{} LEFT JOIN {} d ON d.{} = m.{} ORDER BY m.{}",
         text(e, &format!("m.{}", id("MXID"))),
         text(e, &format!("p.{}", id("XZQHDM"))),
         text(e, &format!("d.{}", id("XZQHDM"))),
@@ -202,6 +205,7 @@ async fn rows_in_database(
         text(e, &format!("m.{}", id("XMDM"))),
         text(e, &format!("m.{}", id("ND"))),
         text(e, &format!("m.{}", id("FFZT"))),
+        text(e, &format!("m.{}", id("PCID"))),
         id("T_FFMX"),
         id("T_FFPC"),
         id("PCID"),
@@ -224,6 +228,7 @@ async fn rows_in_database(
             program: r[4].as_deref(),
             year: r[5].as_deref(),
             status: r[6].as_deref(),
+            batch: Some(r[7].as_deref().unwrap_or("")),
         });
     })
     .await?;
@@ -266,6 +271,7 @@ fn rows_in_snapshot(
                 program: program.as_deref(),
                 year: year.as_deref(),
                 status: status.as_deref(),
+                batch: None,
             });
             if let Some(n) = number(&r[0]) {
                 match table {
@@ -296,6 +302,7 @@ fn rows_in_snapshot(
             program: r[xmdm].as_deref(),
             year: r[nd].as_deref(),
             status: r[ffzt].as_deref(),
+            batch: Some(r[pcid].as_deref().unwrap_or("")),
         });
         Ok(())
     })?;

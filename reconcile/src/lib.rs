@@ -20,8 +20,8 @@ mod late_writes;
 mod legacy_side;
 
 pub use balance::{
-    BreakdownRow, CountyBalance, PlatformFigures, Reconciliation, RowDiffCounts, TableFigures,
-    UnreadableAmount, reconcile,
+    BatchLines, BreakdownRow, CountyBalance, PlatformFigures, Reconciliation, RowDiffCounts,
+    TableFigures, UnreadableAmount, reconcile,
 };
 
 /// A platform table's Chinese caption, e.g. `发放明细` for `payment`.
@@ -34,7 +34,7 @@ pub fn platform_caption(table: &str) -> &'static str {
         _ => "",
     }
 }
-pub use diff::{RowDiff, compare as compare_rows, row_diff};
+pub use diff::{RowDiff, compare as compare_rows, diff_counties, row_diff};
 pub use flags::{FlagHit, audit_flags};
 pub use late_writes::writes_after_freeze;
 pub use legacy_side::LegacySide;

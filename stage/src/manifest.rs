@@ -163,6 +163,23 @@ impl Stage {
         self.dir.join("platform")
     }
 
+    /// The county groups that have staged platform files (none before a transform).
+    pub fn platform_groups(&self) -> Result<Vec<String>, StageError> {
+        let dir = self.platform_dir();
+        if !dir.exists() {
+            return Ok(Vec::new());
+        }
+        let mut groups = Vec::new();
+        for entry in std::fs::read_dir(&dir).map_err(|e| StageError::io(&dir, e))? {
+            let entry = entry.map_err(|e| StageError::io(&dir, e))?;
+            if entry.path().is_dir() {
+                groups.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+        groups.sort();
+        Ok(groups)
+    }
+
     pub fn platform_file(&self, group: &str, table: &str) -> PathBuf {
         self.platform_dir()
             .join(group)

@@ -360,3 +360,30 @@ async fn account_checks_agree_with_the_account_rule_on_sqlite_and_postgres() {
         }
     }
 }
+
+/// Every PostgreSQL session ykt opens runs without JIT and with room for its aggregations
+/// (`ykt_db::PG_SESSION`), unless the URL sets a value itself.
+#[tokio::test]
+async fn postgres_sessions_take_ykts_settings_unless_the_url_names_them() {
+    let Some(url) = fresh_database(Server::Postgres, "session_settings").await else {
+        return;
+    };
+    let settings = |url: DbUrl| async move {
+        let db = Db::connect(&url).await.unwrap();
+        let row = db
+            .fetch_text_rows(
+                "reading settings",
+                "SELECT current_setting('jit'), current_setting('work_mem')",
+            )
+            .await
+            .unwrap()
+            .remove(0);
+        db.close().await;
+        (row[0].clone().unwrap(), row[1].clone().unwrap())
+    };
+    assert_eq!(settings(url.clone()).await, ("off".into(), "64MB".into()));
+    let own: DbUrl = format!("{}?options[work_mem]=8MB", url.expose())
+        .parse()
+        .unwrap();
+    assert_eq!(settings(own).await, ("off".into(), "8MB".into()));
+}
