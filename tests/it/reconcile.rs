@@ -1,6 +1,8 @@
 //! `ykt reconcile`, `ykt run` and `ykt demo`: the balance identity from both databases, and
 //! tampering in the target found.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use ykt_db::Db;
 
 use crate::support::{Server, fresh_database, fresh_sqlite, temp_dir, ykt, ykt_ok};
@@ -185,7 +187,6 @@ async fn export_source_reconciles_from_the_snapshot() {
 /// Every audit case the simulator planted is flagged, in its county, with its rows, and
 /// nothing else is.
 fn assert_flags_match_truth(truth: &std::path::Path, out: &std::path::Path) {
-    use std::collections::{BTreeMap, BTreeSet};
     let truth: serde_json::Value = serde_json::from_slice(&std::fs::read(truth).unwrap()).unwrap();
     let flags: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("flags.json")).unwrap()).unwrap();
@@ -425,5 +426,135 @@ async fn row_diff_finds_tampering_on_sqlite() {
 async fn row_diff_finds_tampering_on_postgres() {
     if let Some(url) = fresh_database(Server::Postgres, "row_diff").await {
         row_diff_finds_tampering(url, "row_diff_pg").await;
+    }
+}
+
+/// `A_SHARED_ACCOUNT` read twice: by the flag's SQL in the target (least and greatest
+/// household of an account and fund year) and here, from the target's rows, as the rule says
+/// (two or more households, a person's household being its head's ID number, else its own).
+/// The target is first given many shared accounts, people without a household head and
+/// people moved into one household, so that every branch of the rule is taken.
+async fn shared_accounts_agree_with_a_reading_of_the_rows(target: ykt_db::DbUrl, test: &str) {
+    let dir = temp_dir(test);
+    let legacy = fresh_sqlite(test, "legacy.sqlite");
+    ykt_ok(&[
+        "generate",
+        "--preset",
+        "demo",
+        "--seed",
+        "11",
+        "--legacy",
+        legacy.expose(),
+    ]);
+    let stage = dir.join("stage");
+    let args = |out: &str| {
+        [
+            "--legacy".to_owned(),
+            legacy.expose().to_owned(),
+            "--stage".to_owned(),
+            stage.to_str().unwrap().to_owned(),
+            "--target".to_owned(),
+            target.expose().to_owned(),
+            "--out".to_owned(),
+            dir.join(out).to_str().unwrap().to_owned(),
+        ]
+    };
+    let run: Vec<String> = std::iter::once("run".to_owned())
+        .chain(args("first"))
+        .collect();
+    ykt_ok(&run.iter().map(String::as_str).collect::<Vec<_>>());
+    let db = Db::connect(&target).await.unwrap();
+    for sql in [
+        "UPDATE payment SET account_no = '6217000000000000001' WHERE legacy_mxid % 7 = 0",
+        "UPDATE payment SET account_no = '6217000000000000002' WHERE legacy_mxid % 11 = 3",
+        "UPDATE beneficiary SET household_head_id_number = NULL WHERE id % 3 = 0",
+        "UPDATE beneficiary SET household_head_id_number = (SELECT MIN(id_number) FROM beneficiary) WHERE id % 4 = 1",
+        // People of one household sharing an account: not flagged.
+        "UPDATE payment SET account_no = '6217000000000000003' WHERE beneficiary_id % 4 = 1 AND legacy_mxid % 5 = 0",
+        // People without a household head, each their own household: flagged.
+        "UPDATE payment SET account_no = '6217000000000000004' WHERE beneficiary_id % 3 = 0 AND beneficiary_id % 4 <> 1 AND legacy_mxid % 5 = 1",
+    ] {
+        db.execute("tampering", sql).await.unwrap();
+    }
+    let rows = db
+        .fetch_text_rows(
+            "reading lines",
+            "SELECT CAST(p.legacy_mxid AS TEXT), p.account_no, CAST(p.fund_year AS TEXT), p.status, \
+             d.household_head_id_number, d.id_number FROM payment p JOIN beneficiary d ON d.id = p.beneficiary_id",
+        )
+        .await
+        .unwrap();
+    db.close().await;
+    type Group = (BTreeSet<String>, BTreeSet<String>);
+    let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
+    let mut shared_lines: Vec<(String, String)> = Vec::new();
+    for r in rows {
+        let (Some(key), Some(account), Some("paid")) = (&r[0], &r[1], r[3].as_deref()) else {
+            continue;
+        };
+        shared_lines.push((account.clone(), key.clone()));
+        let group = groups
+            .entry((account.clone(), r[2].clone().unwrap_or_default()))
+            .or_default();
+        group.0.insert(key.clone());
+        if let Some(household) = r[4].clone().or_else(|| r[5].clone()) {
+            group.1.insert(household);
+        }
+    }
+    let expected: BTreeSet<BTreeSet<String>> = groups
+        .into_values()
+        .filter(|(_, households)| households.len() > 1)
+        .map(|(keys, _)| keys)
+        .collect();
+    let reconcile: Vec<String> = std::iter::once("reconcile".to_owned())
+        .chain(args("second"))
+        .collect();
+    ykt(&reconcile.iter().map(String::as_str).collect::<Vec<_>>());
+    let flags: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("second").join("flags.json")).unwrap())
+            .unwrap();
+    let found: BTreeSet<BTreeSet<String>> = flags
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["flag"] == "A_SHARED_ACCOUNT")
+        .map(|f| {
+            f["legacy_keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k.as_str().unwrap().to_owned())
+                .collect()
+        })
+        .collect();
+    assert!(expected.len() >= 3, "{expected:?}");
+    assert!(
+        found == expected,
+        "flagged, not shared by two households: {:?}; shared by two, not flagged: {:?}",
+        found.difference(&expected).collect::<Vec<_>>(),
+        expected.difference(&found).collect::<Vec<_>>()
+    );
+    // Both planted cases happened: one household's shared account is not a hit, accounts
+    // shared by people without a head are.
+    let lines_of = |account: &str| -> BTreeSet<String> {
+        shared_lines
+            .iter()
+            .filter(|(a, _)| a == account)
+            .map(|(_, k)| k.clone())
+            .collect()
+    };
+    let one_household = lines_of("6217000000000000003");
+    let headless = lines_of("6217000000000000004");
+    assert!(one_household.len() >= 2 && headless.len() >= 2);
+    assert!(found.iter().all(|keys| keys.is_disjoint(&one_household)));
+    assert!(found.iter().any(|keys| !keys.is_disjoint(&headless)));
+}
+
+#[tokio::test]
+async fn shared_accounts_agree_with_a_reading_of_the_rows_on_sqlite_and_postgres() {
+    let sqlite = fresh_sqlite("shared_accounts", "platform.sqlite");
+    shared_accounts_agree_with_a_reading_of_the_rows(sqlite, "shared_accounts_sqlite").await;
+    if let Some(pg) = fresh_database(Server::Postgres, "shared_accounts").await {
+        shared_accounts_agree_with_a_reading_of_the_rows(pg, "shared_accounts_pg").await;
     }
 }
