@@ -429,12 +429,14 @@ async fn row_diff_finds_tampering_on_postgres() {
     }
 }
 
-/// `A_SHARED_ACCOUNT` read twice: by the flag's SQL in the target (least and greatest
-/// household of an account and fund year) and here, from the target's rows, as the rule says
-/// (two or more households, a person's household being its head's ID number, else its own).
-/// The target is first given many shared accounts, people without a household head and
-/// people moved into one household, so that every branch of the rule is taken.
-async fn shared_accounts_agree_with_a_reading_of_the_rows(target: ykt_db::DbUrl, test: &str) {
+/// `A_SHARED_ACCOUNT` and `A_DUPLICATE_PAYMENT` read twice: by the flags' SQL in the target
+/// and here, from the target's rows, as the rules say (an account and fund year paid to two or
+/// more households, a person's household being its head's ID number, else its own; two or more
+/// paid lines of one person, program, fund year and period, a reissue of the person's paid line
+/// not counted). The target is first given shared accounts, people without a household head,
+/// people moved into one household, reissues beside their paid originals and lines moved onto
+/// one person, so that every branch of the rules is taken.
+async fn flags_agree_with_a_reading_of_the_rows(target: ykt_db::DbUrl, test: &str) {
     let dir = temp_dir(test);
     let legacy = fresh_sqlite(test, "legacy.sqlite");
     ykt_ok(&[
@@ -473,6 +475,16 @@ async fn shared_accounts_agree_with_a_reading_of_the_rows(target: ykt_db::DbUrl,
         "UPDATE payment SET account_no = '6217000000000000003' WHERE beneficiary_id % 4 = 1 AND legacy_mxid % 5 = 0",
         // People without a household head, each their own household: flagged.
         "UPDATE payment SET account_no = '6217000000000000004' WHERE beneficiary_id % 3 = 0 AND beneficiary_id % 4 <> 1 AND legacy_mxid % 5 = 1",
+        // Duplicate payments: every other reissue moved into its original's person, program,
+        // year and batch, both paid (a reissue of a paid line is not a second payment), and
+        // a dozen lines moved onto one person.
+        "UPDATE payment SET batch_id = (SELECT o.batch_id FROM payment o WHERE o.id = payment.reissue_of), \
+         program_code = (SELECT o.program_code FROM payment o WHERE o.id = payment.reissue_of), \
+         fund_year = (SELECT o.fund_year FROM payment o WHERE o.id = payment.reissue_of), \
+         beneficiary_id = (SELECT o.beneficiary_id FROM payment o WHERE o.id = payment.reissue_of), \
+         status = 'paid' WHERE reissue_of IS NOT NULL AND id % 2 = 0",
+        "UPDATE payment SET status = 'paid' WHERE id IN (SELECT reissue_of FROM payment WHERE reissue_of IS NOT NULL)",
+        "UPDATE payment SET beneficiary_id = (SELECT MIN(id) FROM beneficiary) WHERE legacy_mxid % 97 = 5",
     ] {
         db.execute("tampering", sql).await.unwrap();
     }
@@ -484,7 +496,52 @@ async fn shared_accounts_agree_with_a_reading_of_the_rows(target: ykt_db::DbUrl,
         )
         .await
         .unwrap();
+    let lines = db
+        .fetch_text_rows(
+            "reading lines",
+            "SELECT CAST(p.id AS TEXT), CAST(p.legacy_mxid AS TEXT), CAST(p.beneficiary_id AS TEXT), p.program_code, \
+             CAST(p.fund_year AS TEXT), b.period, p.status, CAST(p.reissue_of AS TEXT) FROM payment p JOIN payment_batch b ON b.id = p.batch_id",
+        )
+        .await
+        .unwrap();
     db.close().await;
+    // (person, status) of every line, for the reissue rule.
+    let by_id: BTreeMap<String, (String, String)> = lines
+        .iter()
+        .map(|r| {
+            (
+                r[0].clone().unwrap(),
+                (r[2].clone().unwrap(), r[6].clone().unwrap()),
+            )
+        })
+        .collect();
+    let mut periods: BTreeMap<Vec<String>, BTreeSet<String>> = BTreeMap::new();
+    let mut reissues_let_out = 0;
+    for r in &lines {
+        let (Some(key), Some(period), Some("paid")) = (&r[1], &r[5], r[6].as_deref()) else {
+            continue;
+        };
+        let person = r[2].clone().unwrap();
+        let reissues_paid = r[7]
+            .as_ref()
+            .and_then(|o| by_id.get(o))
+            .is_some_and(|(p, status)| *p == person && status == "paid");
+        if reissues_paid {
+            reissues_let_out += 1;
+            continue;
+        }
+        let group = vec![
+            person,
+            r[3].clone().unwrap(),
+            r[4].clone().unwrap(),
+            period.clone(),
+        ];
+        periods.entry(group).or_default().insert(key.clone());
+    }
+    let duplicates: BTreeSet<BTreeSet<String>> = periods
+        .into_values()
+        .filter(|keys| keys.len() > 1)
+        .collect();
     type Group = (BTreeSet<String>, BTreeSet<String>);
     let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
     let mut shared_lines: Vec<(String, String)> = Vec::new();
@@ -513,20 +570,34 @@ async fn shared_accounts_agree_with_a_reading_of_the_rows(target: ykt_db::DbUrl,
     let flags: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("second").join("flags.json")).unwrap())
             .unwrap();
-    let found: BTreeSet<BTreeSet<String>> = flags
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["flag"] == "A_SHARED_ACCOUNT")
-        .map(|f| {
-            f["legacy_keys"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|k| k.as_str().unwrap().to_owned())
-                .collect()
-        })
-        .collect();
+    let hits = |flag: &str| -> BTreeSet<BTreeSet<String>> {
+        flags
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["flag"] == flag)
+            .map(|f| {
+                f["legacy_keys"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|k| k.as_str().unwrap().to_owned())
+                    .collect()
+            })
+            .collect()
+    };
+    let found_duplicates = hits("A_DUPLICATE_PAYMENT");
+    assert!(
+        reissues_let_out >= 2 && duplicates.len() >= 3,
+        "{reissues_let_out} {duplicates:?}"
+    );
+    assert!(
+        found_duplicates == duplicates,
+        "flagged, not duplicates: {:?}; duplicates, not flagged: {:?}",
+        found_duplicates.difference(&duplicates).collect::<Vec<_>>(),
+        duplicates.difference(&found_duplicates).collect::<Vec<_>>()
+    );
+    let found = hits("A_SHARED_ACCOUNT");
     assert!(expected.len() >= 3, "{expected:?}");
     assert!(
         found == expected,
@@ -551,10 +622,11 @@ async fn shared_accounts_agree_with_a_reading_of_the_rows(target: ykt_db::DbUrl,
 }
 
 #[tokio::test]
-async fn shared_accounts_agree_with_a_reading_of_the_rows_on_sqlite_and_postgres() {
+async fn duplicate_and_shared_account_flags_agree_with_a_reading_of_the_rows_on_sqlite_and_postgres()
+ {
     let sqlite = fresh_sqlite("shared_accounts", "platform.sqlite");
-    shared_accounts_agree_with_a_reading_of_the_rows(sqlite, "shared_accounts_sqlite").await;
+    flags_agree_with_a_reading_of_the_rows(sqlite, "shared_accounts_sqlite").await;
     if let Some(pg) = fresh_database(Server::Postgres, "shared_accounts").await {
-        shared_accounts_agree_with_a_reading_of_the_rows(pg, "shared_accounts_pg").await;
+        flags_agree_with_a_reading_of_the_rows(pg, "shared_accounts_pg").await;
     }
 }
