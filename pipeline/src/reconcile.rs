@@ -62,13 +62,12 @@ pub async fn reconcile_and_report(
     let counties = diff_counties(stage, &target_db).await?;
     let (lines_tx, lines_rx) = tokio::sync::oneshot::channel();
     let totals = async {
-        let result = match reconcile(&side, &target_db, &run_id, live).await {
-            Ok((rec, lines)) => {
+        let result = reconcile(&side, &target_db, &run_id, live)
+            .await
+            .map(|(rec, lines)| {
                 let _ = lines_tx.send(lines);
-                Ok(rec)
-            }
-            Err(e) => Err(e),
-        };
+                rec
+            });
         tracing::info!(
             seconds = started.elapsed().as_secs(),
             "Control totals read from both sides."

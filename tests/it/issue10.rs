@@ -8,7 +8,7 @@ use ykt_db::{Db, DbUrl};
 use ykt_domain::{LegacyRow, LegacyTable};
 
 use crate::properties::write_sqlite_legacy;
-use crate::support::{Server, fresh_database, fresh_sqlite, temp_dir, ykt, ykt_ok};
+use crate::support::{Server, fresh_database, fresh_sqlite, legacy_keys, temp_dir, ykt, ykt_ok};
 
 fn s(v: &str) -> Option<String> {
     Some(v.to_owned())
@@ -405,15 +405,7 @@ fn flag_keys(flags: &[serde_json::Value], code: &str) -> Vec<String> {
     let mut keys: Vec<String> = flags
         .iter()
         .filter(|f| f["flag"] == code)
-        .map(|f| {
-            f["legacy_keys"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|k| k.as_str().unwrap().to_owned())
-                .collect::<Vec<_>>()
-                .join(",")
-        })
+        .map(|f| legacy_keys(f).join(","))
         .collect();
     keys.sort();
     keys

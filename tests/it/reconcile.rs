@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ykt_db::Db;
 
-use crate::support::{Server, fresh_database, fresh_sqlite, temp_dir, ykt, ykt_ok};
+use crate::support::{Server, fresh_database, fresh_sqlite, legacy_keys, temp_dir, ykt, ykt_ok};
 
 fn reconciliation(out: &std::path::Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(out.join("reconcile.json")).unwrap()).unwrap()
@@ -211,12 +211,7 @@ fn assert_flags_match_truth(truth: &std::path::Path, out: &std::path::Path) {
         .map(|f| {
             (
                 f["flag"].as_str().unwrap().to_owned(),
-                f["legacy_keys"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|k| k.as_str().unwrap().to_owned())
-                    .collect(),
+                legacy_keys(f).into_iter().collect(),
             )
         })
         .collect();
@@ -576,14 +571,7 @@ async fn flags_agree_with_a_reading_of_the_rows(target: ykt_db::DbUrl, test: &st
             .unwrap()
             .iter()
             .filter(|f| f["flag"] == flag)
-            .map(|f| {
-                f["legacy_keys"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|k| k.as_str().unwrap().to_owned())
-                    .collect()
-            })
+            .map(|f| legacy_keys(f).into_iter().collect())
             .collect()
     };
     let found_duplicates = hits("A_DUPLICATE_PAYMENT");

@@ -201,3 +201,13 @@ pub async fn dump_all(url: &DbUrl) -> BTreeMap<String, Rows> {
     let names: Vec<&str> = tables.iter().map(String::as_str).collect();
     dump_tables(url, &names, &[]).await
 }
+
+/// The legacy keys a flag of `flags.json` lists.
+pub fn legacy_keys(flag: &serde_json::Value) -> Vec<String> {
+    flag["legacy_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect()
+}
