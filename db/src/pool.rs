@@ -158,8 +158,10 @@ impl Db {
                     .close()
                     .await
                     .map_err(connect_err)?;
+                // A bulk load holds up to 4 county transactions, and its last county up to 4
+                // more for its payment lines (ykt-load): 8 never makes one wait for another.
                 let pool = PgPoolOptions::new()
-                    .max_connections(4)
+                    .max_connections(8)
                     .acquire_timeout(CONNECT_TIMEOUT)
                     .connect_with(options)
                     .await

@@ -15,7 +15,7 @@ mod loader;
 mod migrations;
 mod upsert;
 
-pub use county::copy_text;
+pub use county::{copy_text, encode_copy};
 pub use loader::{LoadOptions, LoadReport, load, run_started};
 pub use migrations::{MIGRATIONS_TABLE, apply_migrations, migrations_for, secondary_indexes};
 pub use upsert::{ChangedKeys, UpsertReport, really_changed, upsert_changed, with_dependent_lines};

@@ -215,6 +215,9 @@ pub async fn load(
     }
     set_aside_constraints(db, plan.mode).await?;
     let done = checkpoints(db, &r, options.resume).await?;
+    if plan.mode == Mode::Bulk && options.resume {
+        remove_uncommitted_counties(db, &done).await?;
+    }
 
     load_reference(stage, db).await?;
     let counties: BTreeSet<String> = manifest
@@ -224,7 +227,7 @@ pub async fn load(
         .filter(|g| g != "reference")
         .collect();
     report.steps_skipped = counties.iter().filter(|c| done.contains(*c)).count();
-    let mut todo = counties.iter().filter(|c| !done.contains(*c));
+    let mut todo = counties.iter().filter(|c| !done.contains(*c)).peekable();
     // Counties are independent transactions: on PostgreSQL a bulk load keeps more than one
     // server backend busy (each county still all or nothing). Replacing stays one county at a
     // time, as its deletes may touch rows of another county (a person who moved).
@@ -240,6 +243,10 @@ pub async fn load(
             if let Some(lock) = lock.as_deref_mut() {
                 lock.ensure_held().await?;
             }
+            // The last county to start has the connections the others leave free: in a bulk
+            // load its payment lines go over all of them (a one-county system, the end of a
+            // province). Its transactions wait for free connections, never the others.
+            let streams = if todo.peek().is_none() { jobs } else { 1 };
             let (stage, db, county, run_id, mode) = (
                 stage.clone(),
                 db.clone(),
@@ -248,7 +255,7 @@ pub async fn load(
                 plan.mode,
             );
             running.spawn(async move {
-                let rows = load_county(&stage, &db, &county, &run_id, mode).await;
+                let rows = load_county(&stage, &db, &county, &run_id, mode, streams).await;
                 (county, rows)
             });
         }
@@ -454,6 +461,28 @@ async fn build_indexes(db: &Db, indexes: &[(String, String)]) -> Result<(), Load
         db.execute("building an index", &sql).await?;
         fail::fail_point!("load::index_built", |_| std::process::abort());
     }
+    Ok(())
+}
+
+/// A resumed bulk load: payment lines of counties without a checkpoint. A county whose payment
+/// lines went over several connections commits those first and its own transaction last; a
+/// crash between the commits leaves lines the county's rerun would insert again.
+async fn remove_uncommitted_counties(db: &Db, done: &BTreeSet<String>) -> Result<(), LoadError> {
+    if db.engine() != Engine::Postgres {
+        return Ok(());
+    }
+    let e = db.engine();
+    let keep = std::iter::once("''".to_owned())
+        .chain(done.iter().map(|c| quote_literal(e, c)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    db.execute(
+        "removing payment lines of counties not committed",
+        &format!(
+            "DELETE FROM payment WHERE legacy_mxid IS NOT NULL AND county_code NOT IN ({keep})"
+        ),
+    )
+    .await?;
     Ok(())
 }
 

@@ -27,4 +27,4 @@ pub use contracts::{
 };
 pub use lock::{StageLock, create_private_dir};
 pub use manifest::{SYNC_MARKER, Stage, StageError, Step, read_json, sha256_file, write_json};
-pub use table::{TextTableReader, TextTableWriter};
+pub use table::{TextBatch, TextTableReader, TextTableWriter};

@@ -205,34 +205,39 @@ impl TextTableReader {
             })
     }
 
-    /// The next batch of rows, or `None` at the end.
-    pub fn next_rows(&mut self) -> Result<Option<Vec<Vec<Option<String>>>>, StageError> {
+    /// The next batch as read, column by column, without copying its text; `None` at the end.
+    pub fn next_batch(&mut self) -> Result<Option<TextBatch>, StageError> {
         let Some(batch) = self.reader.next() else {
             return Ok(None);
         };
         let batch = batch.map_err(|e| StageError::arrow(&self.path, e))?;
-        let columns: Vec<&StringArray> = batch
-            .columns()
-            .iter()
-            .map(|c| {
+        let mut columns = vec![None; self.columns.len()];
+        for (c, &p) in batch.columns().iter().zip(&self.positions) {
+            let text =
                 c.as_any()
                     .downcast_ref::<StringArray>()
                     .ok_or_else(|| StageError::NotText {
                         path: self.path.clone(),
-                    })
-            })
-            .collect::<Result<_, _>>()?;
-        let width = self.columns.len();
-        let rows = (0..batch.num_rows())
-            .map(|i| {
-                let mut row = vec![None; width];
-                for (c, &p) in columns.iter().zip(&self.positions) {
-                    row[p] = (!c.is_null(i)).then(|| c.value(i).to_owned());
-                }
-                row
-            })
-            .collect();
-        Ok(Some(rows))
+                    })?;
+            columns[p] = Some(text.clone());
+        }
+        Ok(Some(TextBatch {
+            columns,
+            rows: batch.num_rows(),
+        }))
+    }
+
+    /// The next batch of rows, or `None` at the end.
+    pub fn next_rows(&mut self) -> Result<Option<Vec<Vec<Option<String>>>>, StageError> {
+        Ok(self.next_batch()?.map(|batch| {
+            (0..batch.num_rows())
+                .map(|i| {
+                    (0..batch.width())
+                        .map(|c| batch.value(i, c).map(str::to_owned))
+                        .collect()
+                })
+                .collect()
+        }))
     }
 
     /// Calls `f` for every row.
@@ -246,6 +251,30 @@ impl TextTableReader {
             }
         }
         Ok(())
+    }
+}
+
+/// A batch of a text table's rows, read column by column: values are borrowed from the batch.
+/// Columns not read (see [`TextTableReader::open_columns`]) are `None` in every row.
+pub struct TextBatch {
+    columns: Vec<Option<StringArray>>,
+    rows: usize,
+}
+
+impl TextBatch {
+    pub fn num_rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The number of columns, read or not.
+    pub fn width(&self) -> usize {
+        self.columns.len()
+    }
+
+    /// Row `row`'s value of column `column`.
+    pub fn value(&self, row: usize, column: usize) -> Option<&str> {
+        let c = self.columns[column].as_ref()?;
+        (!c.is_null(row)).then(|| c.value(row))
     }
 }
 

@@ -129,14 +129,19 @@ struct Legacy {
 }
 
 fn generate(test: &str) -> Legacy {
+    generate_counties(test, 4, 120)
+}
+
+fn generate_counties(test: &str, counties: u32, people: u32) -> Legacy {
     let dir = temp_dir(test);
     let url = fresh_sqlite(test, "legacy.sqlite");
+    let (counties, people) = (counties.to_string(), people.to_string());
     ykt_ok(&[
         "generate",
         "--counties",
-        "4",
+        &counties,
         "--beneficiaries-per-county",
-        "120",
+        &people,
         "--seed",
         "17",
         "--legacy",
@@ -262,6 +267,75 @@ async fn migrate_to_sqlite_survives_kill_points() {
 #[tokio::test]
 async fn migrate_to_postgres_survives_kill_points() {
     migrate_survives_kill_points(Engine::Postgres, "kill_pg").await;
+}
+
+/// The last county of a bulk load into PostgreSQL sends its payment lines over two
+/// connections, whose transactions commit one after the other: killed between the two commits,
+/// the target holds that county's payment lines without its checkpoint, and the resumed load
+/// must neither keep them twice nor lose them.
+#[tokio::test]
+async fn a_county_loaded_over_two_connections_survives_a_kill_between_its_commits() {
+    let test = "kill_pg_split";
+    // Enough payment lines for several COPY chunks, dealt out to both connections.
+    let legacy = generate_counties(test, 1, 2000);
+    let Some(reference) = fresh_database(Server::Postgres, &format!("{test}_ref")).await else {
+        return;
+    };
+    let Some(target) = fresh_database(Server::Postgres, test).await else {
+        return;
+    };
+    let ref_stage = legacy.dir.join("stage-ref").display().to_string();
+    ykt_ok(&migrate_args(&legacy.url, &ref_stage, &reference));
+    let want = dump(&reference).await;
+    let stage = legacy.dir.join("stage").display().to_string();
+    let args = migrate_args(&legacy.url, &stage, &target);
+    let o = ykt_killed(&args, &at("load::county_between_commits", 0));
+    assert!(
+        !o.status.success(),
+        "the load reached the point between a county's commits"
+    );
+    let db = Db::connect(&target).await.unwrap();
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move { db.fetch_i64("counting", sql).await.unwrap().unwrap_or(0) }
+    };
+    let lines = count("SELECT COUNT(*) FROM payment").await;
+    let checkpoints = count(
+        "SELECT COUNT(*) FROM migration_checkpoint WHERE step = 'money' AND county_code IN (SELECT county_code FROM payment)",
+    )
+    .await;
+    let counties = count("SELECT COUNT(DISTINCT county_code) FROM payment").await;
+    db.close().await;
+    assert!(
+        lines > 0 && lines < want["payment"].len() as i64,
+        "killed between the commits, the target holds part of the county's payment lines ({lines} of {})",
+        want["payment"].len()
+    );
+    assert_eq!(counties, 1, "the lines are of the one county");
+    assert_eq!(
+        checkpoints, 0,
+        "the county's own transaction did not commit"
+    );
+    let mut resume = args.clone();
+    resume.push("--resume");
+    let o = ykt_killed(&resume, "");
+    assert!(
+        o.status.success(),
+        "the resumed migration failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_same(
+        &dump(&target).await,
+        &want,
+        "killed between a county's commits",
+    );
+    reconciled(
+        &legacy.url,
+        &stage,
+        &target,
+        &legacy.dir.join("out"),
+        "killed between a county's commits",
+    );
 }
 
 /// A migrated target, its stage and its legacy, copied so that each kill case starts alike.
