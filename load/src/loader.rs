@@ -431,14 +431,23 @@ async fn finish(db: &Db, indexes: &[(String, String)], run: &str) -> Result<(), 
             db.execute_script("analyzing", "PRAGMA analysis_limit = 1000; ANALYZE")
                 .await?;
         }
-        // ANALYZE reads the tables while the indexes are built (its lock lets CREATE INDEX
-        // run), on a connection of its own.
+        // The indexes are built on two connections (two CREATE INDEX on one table do not
+        // block each other: 2.9 -> 2.5 s for payment's five on the county preset), ANALYZE on
+        // a third. ANALYZE and CREATE INDEX take turns on a table (their locks conflict).
         _ => {
-            let (built, analyzed) = tokio::join!(
-                build_indexes(db, indexes),
+            let (first, second): (Vec<_>, Vec<_>) =
+                indexes.iter().enumerate().partition(|(i, _)| i % 2 == 0);
+            let half = |h: Vec<(usize, &(String, String))>| -> Vec<(String, String)> {
+                h.into_iter().map(|(_, ix)| ix.clone()).collect()
+            };
+            let (first, second) = (half(first), half(second));
+            let (built, built_too, analyzed) = tokio::join!(
+                build_indexes(db, &first),
+                build_indexes(db, &second),
                 db.execute_script("analyzing", "ANALYZE")
             );
             built?;
+            built_too?;
             analyzed?;
         }
     }

@@ -15,6 +15,49 @@ pub(crate) struct LineVerdict {
     notes: RowCorrections,
 }
 
+/// A payment line as the rules left it, for the thread that writes the stage.
+enum Line {
+    Loaded {
+        /// The staged file's county group (the batch's county).
+        group: String,
+        cells: Row,
+        key: String,
+        /// The county the line is counted in.
+        county: String,
+        notes: Vec<Correction>,
+    },
+    Rejected {
+        key: String,
+        county: String,
+        reject: Reject,
+        row: Row,
+    },
+}
+
+impl Line {
+    fn stage(self, table: LegacyTable, out: &mut Outputs) -> Result<(), TransformError> {
+        match self {
+            Line::Loaded {
+                group,
+                cells,
+                key,
+                county,
+                notes,
+            } => {
+                out.write_cells::<Payment>(&group, &cells)?;
+                out.loaded(table, &county);
+                out.corrections(table, &key, &county, &notes)
+            }
+            Line::Rejected {
+                key,
+                county,
+                reject,
+                row,
+            } => out.reject(table, &key, &county, &reject, &row),
+        }
+    }
+}
+
 impl Transformer<'_> {
     /// The rules that decide whether a T_FFMX line loads, in the spec's precedence. Returns the
     /// line's county and either what was decided or the reject. The first pass over the lines
@@ -150,6 +193,45 @@ impl Transformer<'_> {
         (payment, notes)
     }
 
+    /// What a line comes to: its platform row's cells and corrections, or its reject.
+    fn line(&self, row: Row, loaded: &HashSet<i64>) -> Result<Line, TransformError> {
+        let table = LegacyTable::Payments;
+        let cols = Cols(table);
+        let key = cols.get(&row, "MXID").clone().unwrap_or_default();
+        let (county, verdict) = self.line_verdict(&row);
+        let county = county_code(county);
+        let verdict = match verdict {
+            Err(reject) => {
+                return Ok(Line::Rejected {
+                    key,
+                    county,
+                    reject,
+                    row,
+                });
+            }
+            Ok(verdict) => verdict,
+        };
+        let (mut payment, mut notes) = self.line_row(self.key(table, &key)?, &row, verdict);
+        if let Some(raw) = cols.get(&row, "YMXID").clone() {
+            match raw.trim().parse::<i64>() {
+                Ok(m) if loaded.contains(&m) => payment.reissue_of = Some(m),
+                _ => notes.0.push(Correction {
+                    code: C::ValueCleared,
+                    field: "YMXID",
+                    before: Some(raw),
+                    after: None,
+                }),
+            }
+        }
+        Ok(Line::Loaded {
+            group: payment.county_code.clone(),
+            cells: payment.cells(),
+            key,
+            county,
+            notes: notes.0,
+        })
+    }
+
     pub(crate) fn payments(&mut self) -> Result<(), TransformError> {
         let table = LegacyTable::Payments;
         let cols = Cols(table);
@@ -183,31 +265,38 @@ impl Transformer<'_> {
             }
             Ok(())
         })?;
-        self.each_row(table, |t, row| {
-            let key = cols.get(&row, "MXID").clone().unwrap_or_default();
-            let (county, verdict) = t.line_verdict(&row);
-            let county = county_code(county);
-            let verdict = match verdict {
-                Err(r) => return t.out.reject(table, &key, &county, &r, &row),
-                Ok(verdict) => verdict,
-            };
-            let (mut payment, mut notes) = t.line_row(t.key(table, &key)?, &row, verdict);
-            if let Some(raw) = cols.get(&row, "YMXID").clone() {
-                match raw.trim().parse::<i64>() {
-                    Ok(m) if loaded.contains(&m) => payment.reissue_of = Some(m),
-                    _ => notes.0.push(Correction {
-                        code: C::ValueCleared,
-                        field: "YMXID",
-                        before: Some(raw),
-                        after: None,
-                    }),
+        // The rules and the rows' cells are made on this thread, the staged files written on
+        // another, in the lines' order (the decoding has a thread of its own too).
+        let mut out = std::mem::replace(&mut self.out, Outputs::new(self.stage.clone()));
+        let (stage, progress) = (self.stage.clone(), self.progress);
+        let this = &*self;
+        let written = std::thread::scope(|scope| -> Result<Outputs, TransformError> {
+            let (lines, made) = std::sync::mpsc::sync_channel::<Vec<Line>>(1);
+            let writer = scope.spawn(move || -> Result<Outputs, TransformError> {
+                for batch in made {
+                    for line in batch {
+                        line.stage(table, &mut out)?;
+                    }
                 }
-            }
-            let group = payment.county_code.clone();
-            t.out.write(&group, &payment)?;
-            t.out.loaded(table, &county);
-            t.out.corrections(table, &key, &county, &notes.0)
+                Ok(out)
+            });
+            let read = read_staged(&stage, table, None, progress, |rows| {
+                let batch = rows
+                    .into_iter()
+                    .map(|row| this.line(row, &loaded))
+                    .collect::<Result<Vec<_>, _>>()?;
+                // A writer that stopped has its error, told below.
+                let _ = lines.send(batch);
+                Ok(())
+            });
+            drop(lines);
+            let out = writer
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+            read?;
+            Ok(out)
         })?;
+        self.out = written;
         info!(
             reissue_targets_loaded = loaded.len(),
             "Transformed payment lines."

@@ -100,7 +100,15 @@ impl Outputs {
         group: &str,
         row: &P,
     ) -> Result<(), TransformError> {
-        let cells = row.cells();
+        self.write_cells::<P>(group, &row.cells())
+    }
+
+    /// Stages a platform row already made into its cells ([`PlatformRow::cells`]).
+    pub(crate) fn write_cells<P: PlatformRow>(
+        &mut self,
+        group: &str,
+        cells: &[Option<String>],
+    ) -> Result<(), TransformError> {
         self.since_budget += 1;
         if self.since_budget >= BUDGET_EVERY {
             self.since_budget = 0;
@@ -111,11 +119,11 @@ impl Outputs {
             .get_mut(group)
             .and_then(|g| g.get_mut(P::TABLE))
         {
-            return Ok(writer.write(&cells)?);
+            return Ok(writer.write(cells)?);
         }
         let mut writer =
             TextTableWriter::create(&self.stage.platform_file(group, P::TABLE), P::COLUMNS)?;
-        writer.write(&cells)?;
+        writer.write(cells)?;
         self.writers
             .entry(group.to_owned())
             .or_default()
@@ -358,6 +366,63 @@ fn add_context(record: &mut RejectRecord, table: LegacyTable, row: &Row) {
     }
 }
 
+/// Calls `f` with every batch of rows of a staged legacy table, decoded on a thread of its own
+/// beside the rules; with `only`, the other columns are not read (they are `None`).
+pub(crate) fn read_staged(
+    stage: &Stage,
+    table: LegacyTable,
+    only: Option<&[&str]>,
+    progress: &dyn Fn(&str, u64),
+    mut f: impl FnMut(Vec<Row>) -> Result<(), TransformError>,
+) -> Result<(), TransformError> {
+    let path: PathBuf = stage.legacy_file(table.name());
+    let mut reader = TextTableReader::open_columns(&path, only)?;
+    for (i, column) in table.columns().iter().enumerate() {
+        if reader.column(column.name)? != i {
+            return Err(StageError::Format {
+                path,
+                message: format!("column {} out of place", column.name),
+            }
+            .into());
+        }
+    }
+    let mut n = 0u64;
+    let started = std::time::Instant::now();
+    std::thread::scope(|scope| -> Result<(), TransformError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Row>, StageError>>(4);
+        scope.spawn(move || {
+            loop {
+                match reader.next_rows() {
+                    Ok(Some(rows)) => {
+                        if tx.send(Ok(rows)).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => return,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+            }
+        });
+        for rows in rx {
+            let rows = rows?;
+            n += rows.len() as u64;
+            f(rows)?;
+            progress(table.name(), n);
+        }
+        Ok(())
+    })?;
+    tracing::debug!(
+        table = table.name(),
+        rows = n,
+        ms = started.elapsed().as_millis() as u64,
+        "Read a staged table."
+    );
+    Ok(())
+}
+
 pub(crate) fn reject(code: R, field: &'static str, raw: &Option<String>) -> Reject {
     Reject {
         code,
@@ -492,54 +557,13 @@ impl Transformer<'_> {
         only: Option<&[&str]>,
         mut f: impl FnMut(&mut Self, Row) -> Result<(), TransformError>,
     ) -> Result<(), TransformError> {
-        let path: PathBuf = self.stage.legacy_file(table.name());
-        let mut reader = TextTableReader::open_columns(&path, only)?;
-        for (i, column) in table.columns().iter().enumerate() {
-            if reader.column(column.name)? != i {
-                return Err(StageError::Format {
-                    path,
-                    message: format!("column {} out of place", column.name),
-                }
-                .into());
-            }
-        }
-        let mut n = 0u64;
-        let started = std::time::Instant::now();
-        // Decoding the Parquet file runs on its own thread, beside the rules.
-        std::thread::scope(|scope| -> Result<(), TransformError> {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Row>, StageError>>(4);
-            scope.spawn(move || {
-                loop {
-                    match reader.next_rows() {
-                        Ok(Some(rows)) => {
-                            if tx.send(Ok(rows)).is_err() {
-                                return;
-                            }
-                        }
-                        Ok(None) => return,
-                        Err(e) => {
-                            let _ = tx.send(Err(e));
-                            return;
-                        }
-                    }
-                }
-            });
-            for rows in rx {
-                for row in rows? {
-                    f(self, row)?;
-                    n += 1;
-                }
-                (self.progress)(table.name(), n);
+        let (stage, progress) = (self.stage.clone(), self.progress);
+        read_staged(&stage, table, only, progress, |rows| {
+            for row in rows {
+                f(self, row)?;
             }
             Ok(())
-        })?;
-        tracing::debug!(
-            table = table.name(),
-            rows = n,
-            ms = started.elapsed().as_millis() as u64,
-            "Read a staged table."
-        );
-        Ok(())
+        })
     }
 
     /// The rules an allocation or a batch runs first, in the spec's precedence: its region,
