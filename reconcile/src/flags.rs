@@ -88,27 +88,71 @@ fn list(engine: Engine, column: &str) -> String {
     }
 }
 
+/// The lines of one flagged group: its key cells, its least county and its lines' legacy keys.
+struct Group {
+    first: Vec<Option<String>>,
+    county: Option<String>,
+    keys: Vec<String>,
+}
+
+/// Rows of `width` group cells, a county and a legacy key each, ordered by group: one
+/// [`Group`] per run of rows with the same cells, its keys in the rows' order.
+fn groups(rows: Vec<Vec<Option<String>>>, width: usize) -> Vec<Group> {
+    let mut out: Vec<Group> = Vec::new();
+    for mut row in rows {
+        let key = row.pop().flatten().unwrap_or_default();
+        let county = row.pop().flatten();
+        match out.last_mut() {
+            Some(g) if g.first[..] == row[..width] => {
+                if county.is_some() && (g.county.is_none() || county < g.county) {
+                    g.county = county;
+                }
+                g.keys.push(key);
+            }
+            _ => out.push(Group {
+                first: row,
+                county,
+                keys: vec![key],
+            }),
+        }
+    }
+    out
+}
+
 /// The flags read from the loaded payment lines alone.
 async fn payment_flags(target: &Db) -> Result<Vec<FlagHit>, ReconcileError> {
     let e = target.engine();
     let mut hits = Vec::new();
     let rows =
         |sql: String| async move { target.fetch_text_rows("computing audit flags", &sql).await };
-    let list = |column: &str| list(e, column);
 
     // Two or more paid lines for one person, program, fund year and period (a line whose
     // batch has no period is in no known period: NULL is not equal to NULL). A reissue of a
     // paid line of the same person is not a second payment; a line that reissues nothing is
     // let through before the lookup, which spares PostgreSQL an anti-join over every paid
-    // line (2.6 s -> 2.1 s on a million lines).
-    for r in rows(format!(
-        "SELECT MIN(p.county_code), {} , CAST(COUNT(*) AS TEXT) FROM payment p JOIN payment_batch b ON b.id = p.batch_id \
+    // line. The lines are counted per group by a window over one sort and only the lines of
+    // groups of two or more come back, folded into groups here: a grouping that gathered every
+    // group's keys sorted each of 900 000 groups on its own (3.4 s on PostgreSQL, most of the
+    // reconciliation's server time).
+    let duplicates = rows(
+        "SELECT CAST(x.beneficiary_id AS TEXT), x.program_code, CAST(x.fund_year AS TEXT), x.period, x.county_code, CAST(x.legacy_mxid AS TEXT) FROM ( \
+         SELECT p.beneficiary_id, p.program_code, p.fund_year, b.period, p.county_code, p.legacy_mxid, \
+         COUNT(*) OVER (PARTITION BY p.beneficiary_id, p.program_code, p.fund_year, b.period) AS lines \
+         FROM payment p JOIN payment_batch b ON b.id = p.batch_id \
          WHERE p.status = 'paid' AND p.legacy_mxid IS NOT NULL AND b.period IS NOT NULL \
          AND (p.reissue_of IS NULL OR NOT EXISTS (SELECT 1 FROM payment o WHERE o.id = p.reissue_of AND o.beneficiary_id = p.beneficiary_id AND o.status = 'paid')) \
-         GROUP BY p.beneficiary_id, p.program_code, p.fund_year, b.period HAVING COUNT(*) > 1",
-        list("p.legacy_mxid")
-    )).await? {
-        hits.push(hit(AuditFlag::DuplicatePayment, &r[0], "payment", keys(&r[1]), format!("同一人同一项目同一年度同一期发放 {} 次", r[2].as_deref().unwrap_or("?"))));
+         ) x WHERE x.lines > 1 ORDER BY x.beneficiary_id, x.program_code, x.fund_year, x.period, x.legacy_mxid".to_owned(),
+    )
+    .await?;
+    for g in groups(duplicates, 4) {
+        let detail = format!("同一人同一项目同一年度同一期发放 {} 次", g.keys.len());
+        hits.push(hit(
+            AuditFlag::DuplicatePayment,
+            &g.county,
+            "payment",
+            g.keys,
+            detail,
+        ));
     }
     // A paid line dated after the person's death.
     for r in rows(
@@ -118,16 +162,32 @@ async fn payment_flags(target: &Db) -> Result<Vec<FlagHit>, ReconcileError> {
         hits.push(hit(AuditFlag::PaidAfterDeath, &r[0], "payment", keys(&r[1]), format!("发放日期 {} 晚于死亡日期 {}", r[2].as_deref().unwrap_or("?"), r[3].as_deref().unwrap_or("?"))));
     }
     // One account paid to people of two or more households in one fund year (two households
-    // at least: the least and the greatest differ; cheaper than counting distinct ones).
-    for r in rows(format!(
-        "SELECT MIN(p.county_code), {}, p.account_no, CAST(p.fund_year AS TEXT) FROM payment p JOIN beneficiary d ON d.id = p.beneficiary_id \
+    // at least: the least and the greatest differ), by a window like the duplicates'.
+    let shared = rows(
+        "SELECT x.account_no, CAST(x.fund_year AS TEXT), x.county_code, CAST(x.legacy_mxid AS TEXT) FROM ( \
+         SELECT p.account_no, p.fund_year, p.county_code, p.legacy_mxid, \
+         MIN(COALESCE(d.household_head_id_number, d.id_number)) OVER w AS least_household, \
+         MAX(COALESCE(d.household_head_id_number, d.id_number)) OVER w AS greatest_household \
+         FROM payment p JOIN beneficiary d ON d.id = p.beneficiary_id \
          WHERE p.status = 'paid' AND p.account_no IS NOT NULL AND p.legacy_mxid IS NOT NULL \
-         GROUP BY p.account_no, p.fund_year HAVING MIN(COALESCE(d.household_head_id_number, d.id_number)) <> MAX(COALESCE(d.household_head_id_number, d.id_number))",
-        list("p.legacy_mxid")
-    )).await? {
-        let account = r[2].clone().unwrap_or_default();
+         WINDOW w AS (PARTITION BY p.account_no, p.fund_year) \
+         ) x WHERE x.least_household <> x.greatest_household ORDER BY x.account_no, x.fund_year, x.legacy_mxid".to_owned(),
+    )
+    .await?;
+    for g in groups(shared, 2) {
+        let account = g.first[0].clone().unwrap_or_default();
         let tail = account.get(account.len().saturating_sub(4)..).unwrap_or("");
-        hits.push(hit(AuditFlag::SharedAccount, &r[0], "payment", keys(&r[1]), format!("账号尾号 {tail} 在 {} 年度发放给不同户的多人", r[3].as_deref().unwrap_or("?"))));
+        let detail = format!(
+            "账号尾号 {tail} 在 {} 年度发放给不同户的多人",
+            g.first[1].as_deref().unwrap_or("?")
+        );
+        hits.push(hit(
+            AuditFlag::SharedAccount,
+            &g.county,
+            "payment",
+            g.keys,
+            detail,
+        ));
     }
     // Paid before the announcement period ended: the period includes its last day, so a line
     // paid that day was paid before it ended.
@@ -249,4 +309,51 @@ async fn name_conflict_flags(
         }
     }
     Ok(hits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_fold_into_one_group_per_run_of_the_same_cells_with_the_least_county() {
+        let row = |cells: [&str; 2], county: Option<&str>, key: &str| {
+            let mut r: Vec<Option<String>> = cells.iter().map(|c| Some((*c).to_owned())).collect();
+            r.push(county.map(str::to_owned));
+            r.push(Some(key.to_owned()));
+            r
+        };
+        let found = groups(
+            vec![
+                row(["a", "2020"], Some("610802"), "1"),
+                row(["a", "2020"], Some("610102"), "5"),
+                row(["a", "2020"], None, "9"),
+                row(["a", "2021"], Some("610802"), "2"),
+                row(["a", "2021"], Some("610803"), "3"),
+                row(["b", "2020"], None, "4"),
+                row(["b", "2020"], Some("610900"), "7"),
+            ],
+            2,
+        );
+        let seen: Vec<String> = found
+            .iter()
+            .map(|g| {
+                let cells: Vec<&str> = g.first.iter().flatten().map(String::as_str).collect();
+                format!(
+                    "{} {} {}",
+                    cells.join("/"),
+                    g.county.as_deref().unwrap_or("-"),
+                    g.keys.join(",")
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                "a/2020 610102 1,5,9",
+                "a/2021 610802 2,3",
+                "b/2020 610900 4,7"
+            ]
+        );
+    }
 }
