@@ -435,15 +435,9 @@ async fn finish(db: &Db, indexes: &[(String, String)], run: &str) -> Result<(), 
         // block each other: 2.9 -> 2.5 s for payment's five on the county preset), ANALYZE on
         // a third. ANALYZE and CREATE INDEX take turns on a table (their locks conflict).
         _ => {
-            let (first, second): (Vec<_>, Vec<_>) =
-                indexes.iter().enumerate().partition(|(i, _)| i % 2 == 0);
-            let half = |h: Vec<(usize, &(String, String))>| -> Vec<(String, String)> {
-                h.into_iter().map(|(_, ix)| ix.clone()).collect()
-            };
-            let (first, second) = (half(first), half(second));
             let (built, built_too, analyzed) = tokio::join!(
-                build_indexes(db, &first),
-                build_indexes(db, &second),
+                build_indexes(db, indexes.iter().step_by(2)),
+                build_indexes(db, indexes.iter().skip(1).step_by(2)),
                 db.execute_script("analyzing", "ANALYZE")
             );
             built?;
@@ -464,7 +458,10 @@ async fn finish(db: &Db, indexes: &[(String, String)], run: &str) -> Result<(), 
 }
 
 /// Builds the secondary indexes that are missing.
-async fn build_indexes(db: &Db, indexes: &[(String, String)]) -> Result<(), LoadError> {
+async fn build_indexes(
+    db: &Db,
+    indexes: impl IntoIterator<Item = &(String, String)>,
+) -> Result<(), LoadError> {
     for (_, create) in indexes {
         let sql = create.replacen("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1);
         db.execute("building an index", &sql).await?;
@@ -480,11 +477,7 @@ async fn remove_uncommitted_counties(db: &Db, done: &BTreeSet<String>) -> Result
     if db.engine() != Engine::Postgres {
         return Ok(());
     }
-    let e = db.engine();
-    let keep = std::iter::once("''".to_owned())
-        .chain(done.iter().map(|c| quote_literal(e, c)))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let keep = county_list(db.engine(), done);
     db.execute(
         "removing payment lines of counties not committed",
         &format!(
@@ -495,18 +488,21 @@ async fn remove_uncommitted_counties(db: &Db, done: &BTreeSet<String>) -> Result
     Ok(())
 }
 
+/// Counties as the list of an SQL `IN (…)`; `''` (no county) when there are none.
+fn county_list(engine: Engine, counties: &BTreeSet<String>) -> String {
+    if counties.is_empty() {
+        return "''".to_owned();
+    }
+    counties
+        .iter()
+        .map(|c| quote_literal(engine, c))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// After a replacing load: the migrated rows of counties the new source no longer has.
 async fn remove_other_counties(db: &Db, counties: &BTreeSet<String>) -> Result<(), LoadError> {
-    let e = db.engine();
-    let list = if counties.is_empty() {
-        "''".to_owned()
-    } else {
-        counties
-            .iter()
-            .map(|c| quote_literal(e, c))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let list = county_list(db.engine(), counties);
     db.execute_in_transaction(
         "removing the counties the source no longer has",
         &[

@@ -231,22 +231,8 @@ async fn migrate_survives_kill_points(engine: Engine, test: &str) {
         if was_killed {
             killed += 1;
         }
-        let mut resume = args.clone();
-        resume.push("--resume");
-        let o = ykt_killed(&resume, "");
-        assert!(
-            o.status.success(),
-            "{point}: the resumed migration failed: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        assert_same(&dump(&target).await, &want, point);
-        reconciled(
-            &legacy.url,
-            &stage,
-            &target,
-            &legacy.dir.join(format!("out-{i}")),
-            point,
-        );
+        let out = legacy.dir.join(format!("out-{i}"));
+        resumed_like(&args, &want, (&legacy.url, &stage, &target), &out, point).await;
     }
     assert!(
         killed * 10 >= cases.len() * 7,
@@ -316,26 +302,30 @@ async fn a_county_loaded_over_two_connections_survives_a_kill_between_its_commit
         checkpoints, 0,
         "the county's own transaction did not commit"
     );
-    let mut resume = args.clone();
+    let what = "killed between a county's commits";
+    let out = legacy.dir.join("out");
+    resumed_like(&args, &want, (&legacy.url, &stage, &target), &out, what).await;
+}
+
+/// Runs the killed migration `args` again with `--resume`: it must succeed, leave the target
+/// equal to the uninterrupted run's (`want`), and every county must balance.
+async fn resumed_like(
+    args: &[&str],
+    want: &BTreeMap<String, Rows>,
+    (legacy, stage, target): (&DbUrl, &str, &DbUrl),
+    out: &Path,
+    what: &str,
+) {
+    let mut resume = args.to_vec();
     resume.push("--resume");
     let o = ykt_killed(&resume, "");
     assert!(
         o.status.success(),
-        "the resumed migration failed: {}",
+        "{what}: the resumed migration failed: {}",
         String::from_utf8_lossy(&o.stderr)
     );
-    assert_same(
-        &dump(&target).await,
-        &want,
-        "killed between a county's commits",
-    );
-    reconciled(
-        &legacy.url,
-        &stage,
-        &target,
-        &legacy.dir.join("out"),
-        "killed between a county's commits",
-    );
+    assert_same(&dump(target).await, want, what);
+    reconciled(legacy, stage, target, out, what);
 }
 
 /// A migrated target, its stage and its legacy, copied so that each kill case starts alike.
