@@ -1,6 +1,7 @@
 //! T_BTDX, the people: ID, name and region rules, and the merge of one person registered twice.
 
 use crate::pipeline::*;
+use crate::survivors::{Chosen, Survivors};
 
 impl Transformer<'_> {
     /// The rules of one T_BTDX row (DXID `dxid`): the platform row and its corrections, or the
@@ -77,7 +78,9 @@ impl Transformer<'_> {
         let table = LegacyTable::Beneficiaries;
         let cols = Cols(table);
         // Pass 1: the survivor of each ID number: latest GXSJ, tie the highest DXID.
-        let mut survivors: HashMap<String, (Option<String>, i64, u32)> = HashMap::new();
+        let people = self.staged_rows(table);
+        let mut survivors = Survivors::with_capacity(people);
+        self.people.reserve(people);
         self.each_row(table, |t, row| {
             let Some(dxid) = cols
                 .get(&row, "DXID")
@@ -87,14 +90,8 @@ impl Transformer<'_> {
                 return Ok(());
             };
             if let (county, Ok((person, _))) = t.person_rules(dxid, &row) {
-                let id = person.id_number;
-                let stamp = cols.get(&row, "GXSJ").clone();
-                let better = survivors
-                    .get(&id)
-                    .is_none_or(|(s, d, _)| (&stamp, dxid) > (s, *d));
-                if better {
-                    survivors.insert(id, (stamp, dxid, county));
-                }
+                let stamp = cols.get(&row, "GXSJ").as_deref();
+                survivors.offer(&person.id_number, stamp, dxid, county);
             }
             Ok(())
         })?;
@@ -110,7 +107,12 @@ impl Transformer<'_> {
                     t.out.reject(table, &key_raw, &county_text, &r, &row)
                 }
                 Ok((person, notes)) => {
-                    let (_, survivor, survivor_county) = survivors[&person.id_number];
+                    let Chosen {
+                        dxid: survivor,
+                        county: survivor_county,
+                    } = survivors
+                        .get(&person.id_number)
+                        .expect("pass 1 offered every row that passes the rules");
                     // A line that falls back to its beneficiary's county takes the county of
                     // the T_BTDX row its own DXID names, even when that row was merged into a
                     // person registered in another county (`mapping-rules.md`).

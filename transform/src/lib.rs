@@ -13,5 +13,6 @@ mod payments;
 mod pipeline;
 mod programs;
 mod regions;
+mod survivors;
 
 pub use pipeline::{TransformError, transform};

@@ -15,7 +15,7 @@ pub(crate) use ykt_domain::{
     CorrectionCode as C, LegacyTable, Regions, RejectCode as R, UNATTRIBUTED_COUNTY,
 };
 pub(crate) use ykt_stage::{
-    CountyCounts, Stage, StageError, StagedFile, Step, TableCounts, TextTableReader,
+    CountyCounts, ExtractManifest, Stage, StageError, StagedFile, Step, TableCounts, TextTableReader,
     TextTableWriter, TransformManifest, TransformOptions, sha256_file, verified_extract,
 };
 
@@ -539,6 +539,16 @@ impl Transformer<'_> {
             table: table.name(),
             key: raw.to_owned(),
         })
+    }
+
+    /// How many rows of `table` the extract staged (0 when its manifest does not say): the
+    /// size of the per-row maps, made once instead of grown.
+    pub(crate) fn staged_rows(&self, table: LegacyTable) -> usize {
+        self.stage
+            .manifest::<ExtractManifest>(Step::Extract)
+            .ok()
+            .and_then(|m| m.tables.get(table.name()).map(|t| t.rows))
+            .map_or(0, |n| usize::try_from(n).unwrap_or(0))
     }
 
     pub(crate) fn each_row(
