@@ -14,6 +14,40 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
 use crate::{DbError, DbUrl, Engine};
 
+/// Runs `$sql` on `$conn` (a connection or a pool) and hands its rows, every column text, to
+/// `$on_page` `$page_size` at a time as the server sends them: the same loop on each engine.
+/// `Ok(Err(_))` is `$on_page`'s own error.
+macro_rules! pages {
+    ($conn:expr, $sql:expr, $page_size:expr, $on_page:expr) => {
+        async {
+            use futures_util::TryStreamExt;
+            let mut rows = sqlx::query(AssertSqlSafe($sql.to_owned())).fetch($conn);
+            let mut page = Vec::with_capacity($page_size);
+            let mut n = 0u64;
+            while let Some(row) = rows.try_next().await? {
+                page.push(decode_text_row(&row)?);
+                n += 1;
+                if page.len() >= $page_size {
+                    let full = std::mem::replace(&mut page, Vec::with_capacity($page_size));
+                    if let Err(e) = $on_page(full) {
+                        return Ok(Err(e));
+                    }
+                }
+            }
+            if !page.is_empty()
+                && let Err(e) = $on_page(page)
+            {
+                return Ok(Err(e));
+            }
+            Ok::<Result<u64, E>, sqlx::Error>(Ok(n))
+        }
+        .await
+    };
+}
+
+/// What SQLite's heap may hold in this process, softly (`PRAGMA soft_heap_limit`).
+const SQLITE_HEAP: i64 = 96 << 20;
+
 #[derive(Debug, Clone)]
 enum Pool {
     Sqlite(SqlitePool),
@@ -123,7 +157,12 @@ impl Db {
                     // Sorts and temporary tables that outgrow it go to temporary files (the
                     // default), not to memory: a GROUP BY over a province's ten million lines
                     // held over a gigabyte in memory.
-                    .pragma("cache_size", "-32768");
+                    .pragma("cache_size", "-32768")
+                    // Yet SQLite's heap in all, every connection of every pool together, is
+                    // kept near SQLITE_HEAP: past it, page caches give back pages before new
+                    // ones are taken. Each connection works on a thread of its own, and 2 × 4
+                    // full caches in as many allocator arenas made a reconciliation 660 MiB.
+                    .pragma("soft_heap_limit", SQLITE_HEAP.to_string());
                 let pool = SqlitePoolOptions::new()
                     .max_connections(4)
                     .acquire_timeout(CONNECT_TIMEOUT)
@@ -317,6 +356,26 @@ impl Db {
         result.map_err(self.query_err(what))
     }
 
+    /// Runs a query whose every column is text and hands its rows to `on_page`, `page_size`
+    /// at a time, as the server sends them: memory holds one page, not the result.
+    pub async fn stream_text_rows<E: From<DbError>>(
+        &self,
+        what: &str,
+        sql: &str,
+        page_size: usize,
+        on_page: &mut dyn FnMut(Vec<Vec<Option<String>>>) -> Result<(), E>,
+    ) -> Result<u64, E> {
+        let result: Result<Result<u64, E>, sqlx::Error> = match &self.pool {
+            Pool::Sqlite(p) => pages!(p, sql, page_size, on_page),
+            Pool::MySql(p) => pages!(p, sql, page_size, on_page),
+            Pool::Postgres(p) => pages!(p, sql, page_size, on_page),
+        };
+        match result {
+            Ok(done) => done,
+            Err(source) => Err(self.query_err(what)(source).into()),
+        }
+    }
+
     /// Runs a query returning one integer (NULL and no row give `None`).
     ///
     /// Reads every row (there is one): a SQLite statement left half-read keeps its read
@@ -478,38 +537,10 @@ impl Snapshot {
         page_size: usize,
         on_page: &mut dyn FnMut(Vec<Vec<Option<String>>>) -> Result<(), E>,
     ) -> Result<u64, E> {
-        use futures_util::TryStreamExt;
-        // The same loop on each engine's connection; `Ok(Err(_))` is `on_page`'s own error.
-        macro_rules! pages {
-            ($conn:expr) => {
-                async {
-                    let mut rows = sqlx::query(AssertSqlSafe(sql.to_owned())).fetch($conn);
-                    let mut page = Vec::with_capacity(page_size);
-                    let mut n = 0u64;
-                    while let Some(row) = rows.try_next().await? {
-                        page.push(decode_text_row(&row)?);
-                        n += 1;
-                        if page.len() >= page_size {
-                            let full = std::mem::replace(&mut page, Vec::with_capacity(page_size));
-                            if let Err(e) = on_page(full) {
-                                return Ok(Err(e));
-                            }
-                        }
-                    }
-                    if !page.is_empty()
-                        && let Err(e) = on_page(page)
-                    {
-                        return Ok(Err(e));
-                    }
-                    Ok::<Result<u64, E>, sqlx::Error>(Ok(n))
-                }
-                .await
-            };
-        }
         let result: Result<Result<u64, E>, sqlx::Error> = match &mut self.conn {
-            SnapshotConn::Sqlite(c) => pages!(&mut **c),
-            SnapshotConn::MySql(c) => pages!(&mut **c),
-            SnapshotConn::Postgres(c) => pages!(&mut **c),
+            SnapshotConn::Sqlite(c) => pages!(&mut **c, sql, page_size, on_page),
+            SnapshotConn::MySql(c) => pages!(&mut **c, sql, page_size, on_page),
+            SnapshotConn::Postgres(c) => pages!(&mut **c, sql, page_size, on_page),
         };
         match result {
             Ok(done) => done,
@@ -641,5 +672,45 @@ pub async fn recreate_database(url: &DbUrl) -> Result<(), DbError> {
             admin_db.close().await;
             create_database_if_missing(url).await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every connection of the pool keeps its 32 MiB cache, and SQLite's heap in all is held
+    /// near SQLITE_HEAP.
+    #[tokio::test]
+    async fn sqlite_connections_share_one_heap_limit() {
+        let dir = std::env::temp_dir().join(format!("ykt-pool-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url: DbUrl = format!("sqlite://{}", dir.join("t.sqlite").display())
+            .parse()
+            .unwrap();
+        let db = Db::connect_or_create(&url).await.unwrap();
+        // Held at once, so that each is a connection of its own.
+        let Pool::Sqlite(pool) = &db.pool else {
+            panic!("a SQLite pool")
+        };
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            let mut conn = pool.acquire().await.unwrap();
+            let (limit, cache): (i64, i64) = (
+                sqlx::query_scalar("PRAGMA soft_heap_limit")
+                    .fetch_one(&mut *conn)
+                    .await
+                    .unwrap(),
+                sqlx::query_scalar("PRAGMA cache_size")
+                    .fetch_one(&mut *conn)
+                    .await
+                    .unwrap(),
+            );
+            assert_eq!((limit, cache), (SQLITE_HEAP, -32768));
+            held.push(conn);
+        }
+        drop(held);
+        db.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -253,8 +253,7 @@ async fn platform_rows(
 type Figures = BTreeMap<(String, &'static str), TableFigures>;
 /// (county, legacy table, program, fund year, status) → figures.
 type Breakdown = BTreeMap<(String, &'static str, String, String, String), BreakdownRow>;
-/// A rejected legacy row (table, key) → the county its reject is recorded under.
-type Rejected = HashMap<(&'static str, String), String>;
+use crate::rejected::Rejected;
 
 fn count(raw: Option<&str>) -> u64 {
     raw.and_then(|n| n.parse().ok()).unwrap_or(0)
@@ -411,28 +410,30 @@ async fn merged_and_rejected(
             .or_default()
             .merged_rows = count(row[1].as_deref());
     }
-    let mut rejected = Rejected::new();
+    let mut rejected = Rejected::default();
     let rejects_sql = format!(
         "SELECT source_table, source_key, county_code FROM migration_reject WHERE run_id = {r} AND source_table IN ('T_BTDX', 'T_ZJZB', 'T_FFPC', 'T_FFMX')"
     );
-    for row in target
-        .fetch_text_rows("reading rejects", &rejects_sql)
-        .await?
-    {
-        let Some(table) = TABLES
-            .iter()
-            .find(|t| Some(t.name()) == row[0].as_deref())
-            .map(|t| t.name())
-        else {
-            continue;
-        };
-        let county = row[2].clone().unwrap_or_default();
-        figures
-            .entry((county.clone(), table))
-            .or_default()
-            .rejected_rows += 1;
-        rejected.insert((table, row[1].clone().unwrap_or_default()), county);
-    }
+    // Streamed: a province has hundreds of thousands of rejects.
+    target
+        .stream_text_rows::<ReconcileError>("reading rejects", &rejects_sql, 4096, &mut |rows| {
+            for row in rows {
+                let Some(table) = TABLES
+                    .iter()
+                    .find(|t| Some(t.name()) == row[0].as_deref())
+                else {
+                    continue;
+                };
+                let county = row[2].as_deref().unwrap_or_default();
+                figures
+                    .entry((county.to_owned(), table.name()))
+                    .or_default()
+                    .rejected_rows += 1;
+                rejected.insert(*table, row[1].as_deref().unwrap_or_default(), county);
+            }
+            Ok(())
+        })
+        .await?;
     Ok(rejected)
 }
 
@@ -450,7 +451,7 @@ async fn legacy_figures(
     legacy
         .each(|entry| {
             let table = entry.table.name();
-            let reject_county = rejected.get(&(table, entry.key.to_owned()));
+            let reject_county = rejected.county(entry.table, entry.key);
             let value = money(entry.amount);
             if let Some(batch) = entry.batch {
                 lines.add(batch, value);
@@ -472,7 +473,7 @@ async fn legacy_figures(
                 let b = breakdown.entry(label(entry.county)).or_default();
                 b.source_rows += 1;
                 b.source_amount += value.unwrap_or_default();
-                if let Some(county) = reject_county {
+                if let Some(county) = &reject_county {
                     let b = breakdown.entry(label(county)).or_default();
                     b.rejected_rows += 1;
                     b.rejected_amount += value.unwrap_or_default();

@@ -18,6 +18,7 @@ mod differential_tests;
 mod flags;
 mod late_writes;
 mod legacy_side;
+mod rejected;
 
 pub use balance::{
     BatchLines, BreakdownRow, CountyBalance, PlatformFigures, Reconciliation, RowDiffCounts,
