@@ -78,7 +78,7 @@ pub(crate) struct Outputs {
 
 /// What all open writers together may hold in memory. A writer is open per county and table,
 /// hundreds at the province scale: each alone would keep up to a row group.
-pub(crate) const WRITERS_BUDGET: usize = 64 << 20;
+pub(crate) const WRITERS_BUDGET: usize = 32 << 20;
 /// Rows between two looks at the writers' memory.
 const BUDGET_EVERY: usize = 4096;
 
