@@ -418,9 +418,7 @@ async fn merged_and_rejected(
     target
         .stream_text_rows::<ReconcileError>("reading rejects", &rejects_sql, 4096, &mut |rows| {
             for row in rows {
-                let Some(table) = TABLES
-                    .iter()
-                    .find(|t| Some(t.name()) == row[0].as_deref())
+                let Some(table) = TABLES.iter().find(|t| Some(t.name()) == row[0].as_deref())
                 else {
                     continue;
                 };

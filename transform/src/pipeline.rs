@@ -15,8 +15,9 @@ pub(crate) use ykt_domain::{
     CorrectionCode as C, LegacyTable, Regions, RejectCode as R, UNATTRIBUTED_COUNTY,
 };
 pub(crate) use ykt_stage::{
-    CountyCounts, ExtractManifest, Stage, StageError, StagedFile, Step, TableCounts, TextTableReader,
-    TextTableWriter, TransformManifest, TransformOptions, sha256_file, verified_extract,
+    CountyCounts, ExtractManifest, Stage, StageError, StagedFile, Step, TableCounts,
+    TextTableReader, TextTableWriter, TransformManifest, TransformOptions, sha256_file,
+    verified_extract,
 };
 
 pub(crate) use ykt_domain::rules::{self, Corrected, DateRead};
