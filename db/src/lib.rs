@@ -18,6 +18,18 @@ mod option_files;
 mod pool;
 mod url;
 
+/// A fresh folder under the temporary directory (named for `what` and this process) and the
+/// URL of a SQLite file in it, for the tests.
+#[cfg(test)]
+fn temp_sqlite(what: &str) -> (std::path::PathBuf, DbUrl) {
+    let dir = std::env::temp_dir().join(format!("ykt-{what}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}", dir.join("t.sqlite").display())
+        .parse()
+        .unwrap();
+    (dir, url)
+}
+
 pub use error::DbError;
 pub use legacy::{check_table, ident, read_table, select_rows_sql};
 pub use lock::{WriterLock, set_identity};

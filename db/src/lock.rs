@@ -306,11 +306,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_second_sqlite_writer_is_refused_naming_the_first() {
-        let dir = std::env::temp_dir().join(format!("ykt-lock-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let url: DbUrl = format!("sqlite://{}", dir.join("t.sqlite").display())
-            .parse()
-            .unwrap();
+        let (_, url) = crate::temp_sqlite("lock");
         let first = file_lock(&url, "migrate").unwrap();
         // A second open file description of the same file: as another process would.
         match file_lock(&url, "load") {

@@ -683,11 +683,7 @@ mod tests {
     /// near SQLITE_HEAP.
     #[tokio::test]
     async fn sqlite_connections_share_one_heap_limit() {
-        let dir = std::env::temp_dir().join(format!("ykt-pool-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let url: DbUrl = format!("sqlite://{}", dir.join("t.sqlite").display())
-            .parse()
-            .unwrap();
+        let (dir, url) = crate::temp_sqlite("pool");
         let db = Db::connect_or_create(&url).await.unwrap();
         // Held at once, so that each is a connection of its own.
         let Pool::Sqlite(pool) = &db.pool else {

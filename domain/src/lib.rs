@@ -27,7 +27,7 @@ mod time;
 
 pub use codes::{AuditFlag, CodeEntry, CorrectionCode, RejectCode, catalogue, catalogue_markdown};
 pub use id_number::id_check_char;
-pub use legacy::{ColumnKind, LegacyColumn, LegacyRow, LegacyTable};
+pub use legacy::{ColumnKind, LegacyColumn, LegacyRow, LegacyTable, canonical_bigint};
 pub use mask::{Masker, mask_account, mask_id, mask_name};
 pub use money::{Money, format_money, parse_money, two_decimals};
 pub use region::{County, CountyResolution, Regions, UNATTRIBUTED_COUNTY};

@@ -86,10 +86,7 @@ impl KeyCheck {
         let raw = key.unwrap_or("");
         let column = self.table.key_column();
         if let ColumnKind::BigInt = column.kind {
-            let n = raw
-                .parse::<i64>()
-                .ok()
-                .filter(|n| n.to_string() == raw)
+            let n = ykt_domain::canonical_bigint(raw)
                 .ok_or_else(|| KeyProblem::NotANumber(raw.to_owned()))?;
             if self.ordered {
                 if self.last.is_some_and(|last| n <= last) {

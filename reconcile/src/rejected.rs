@@ -1,7 +1,7 @@
 //! Where each rejected legacy row's reject is recorded: (legacy table, key) → county. A
 //! province has hundreds of thousands of rejects and every legacy row is looked up, so the
 //! usual entry (a canonical whole-number key, a six-digit county) is two numbers, and a
-//! lookup allocates nothing.
+//! lookup that finds nothing allocates nothing.
 
 use std::collections::HashMap;
 
@@ -9,8 +9,8 @@ use ykt_domain::LegacyTable;
 
 #[derive(Default)]
 pub(crate) struct Rejected {
-    /// (table's position in [`LegacyTable::ALL`], key) → county as a number.
-    numbered: HashMap<(u8, i64), u32>,
+    /// (table, key) → county as a number.
+    numbered: HashMap<(LegacyTable, i64), u32>,
     /// Anything else, as text.
     other: HashMap<(&'static str, String), String>,
 }
@@ -49,10 +49,8 @@ impl Rejected {
 }
 
 /// A key written as a canonical whole number (`12`, never `012` or `+12`), with its table.
-fn number_key(table: LegacyTable, key: &str) -> Option<(u8, i64)> {
-    let n: i64 = key.parse().ok()?;
-    let t = LegacyTable::ALL.iter().position(|t| *t == table)?;
-    (key.len() == n.to_string().len()).then_some((u8::try_from(t).ok()?, n))
+fn number_key(table: LegacyTable, key: &str) -> Option<(LegacyTable, i64)> {
+    ykt_domain::canonical_bigint(key).map(|n| (table, n))
 }
 
 /// A county code of exactly six ASCII digits.
