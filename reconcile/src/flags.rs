@@ -39,11 +39,22 @@ fn hit(
     }
 }
 
-/// Integer fen of a money column, exact on both engines.
-fn fen(engine: Engine, column: &str) -> String {
+/// Quantity × rate ≠ amount for a line `p` of a program `g`, exactly. PostgreSQL multiplies
+/// NUMERIC exactly (a product of two 2-decimal values has 4 decimals): one multiplication,
+/// where the integer fen of each (three casts, two multiplications a line) took a fifth of
+/// the one-line flags' scan. SQLite keeps money as text, so there in integer fen.
+fn rate_differs(engine: Engine) -> String {
     match engine {
-        Engine::Postgres => format!("CAST({column} * 100 AS BIGINT)"),
-        _ => format!("CAST(REPLACE({column}, '.', '') AS INTEGER)"),
+        Engine::Postgres => "p.quantity * g.rate <> p.amount".to_owned(),
+        _ => {
+            let fen = |column: &str| format!("CAST(REPLACE({column}, '.', '') AS INTEGER)");
+            format!(
+                "{} * {} <> {} * 100",
+                fen("p.quantity"),
+                fen("g.rate"),
+                fen("p.amount")
+            )
+        }
     }
 }
 
@@ -154,13 +165,6 @@ async fn payment_flags(target: &Db) -> Result<Vec<FlagHit>, ReconcileError> {
             detail,
         ));
     }
-    // A paid line dated after the person's death.
-    for r in rows(
-        "SELECT p.county_code, CAST(p.legacy_mxid AS TEXT), CAST(p.paid_on AS TEXT), CAST(d.deceased_on AS TEXT) FROM payment p JOIN beneficiary d ON d.id = p.beneficiary_id \
-         WHERE p.status = 'paid' AND d.deceased_on IS NOT NULL AND p.paid_on > d.deceased_on AND p.legacy_mxid IS NOT NULL".to_owned(),
-    ).await? {
-        hits.push(hit(AuditFlag::PaidAfterDeath, &r[0], "payment", keys(&r[1]), format!("发放日期 {} 晚于死亡日期 {}", r[2].as_deref().unwrap_or("?"), r[3].as_deref().unwrap_or("?"))));
-    }
     // One account paid to people of two or more households in one fund year (two households
     // at least: the least and the greatest differ), by a window like the duplicates'.
     let shared = rows(
@@ -189,14 +193,6 @@ async fn payment_flags(target: &Db) -> Result<Vec<FlagHit>, ReconcileError> {
             detail,
         ));
     }
-    // Paid before the announcement period ended: the period includes its last day, so a line
-    // paid that day was paid before it ended.
-    for r in rows(
-        "SELECT p.county_code, CAST(p.legacy_mxid AS TEXT), CAST(p.paid_on AS TEXT), CAST(b.announce_to AS TEXT) FROM payment p JOIN payment_batch b ON b.id = p.batch_id \
-         WHERE p.status = 'paid' AND b.announce_to IS NOT NULL AND p.paid_on <= b.announce_to AND p.legacy_mxid IS NOT NULL".to_owned(),
-    ).await? {
-        hits.push(hit(AuditFlag::PaidBeforeAnnounced, &r[0], "payment", keys(&r[1]), format!("发放日期 {} 不晚于公示结束日期 {}（公示期未满）", r[2].as_deref().unwrap_or("?"), r[3].as_deref().unwrap_or("?"))));
-    }
     // The same person, program, fund year and period paid by the platform (its own lines, no
     // legacy key) and in legacy (a migrated line).
     for r in rows(
@@ -208,15 +204,6 @@ async fn payment_flags(target: &Db) -> Result<Vec<FlagHit>, ReconcileError> {
     ).await? {
         hits.push(hit(AuditFlag::DoublePaidAcrossSystems, &r[0], "payment", keys(&r[1]), format!("旧系统明细 {} 与新平台发放 {} 为同一人同一项目同一年度同一期（{}），两个系统均已发放", r[1].as_deref().unwrap_or("?"), r[2].as_deref().unwrap_or("?"), r[3].as_deref().unwrap_or("?"))));
     }
-    // Quantity × rate ≠ amount.
-    for r in rows(format!(
-        "SELECT p.county_code, CAST(p.legacy_mxid AS TEXT), CAST(p.quantity AS TEXT), CAST(g.rate AS TEXT), CAST(p.amount AS TEXT) FROM payment p JOIN program g ON g.code = p.program_code \
-         WHERE g.basis IN ('area', 'person', 'household') AND g.rate IS NOT NULL AND p.quantity IS NOT NULL AND p.legacy_mxid IS NOT NULL \
-         AND {} * {} <> {} * 100",
-        fen(e, "p.quantity"), fen(e, "g.rate"), fen(e, "p.amount")
-    )).await? {
-        hits.push(hit(AuditFlag::RateMismatch, &r[0], "payment", keys(&r[1]), format!("数量 {} × 标准 {} ≠ 金额 {}", r[2].as_deref().unwrap_or("?"), r[3].as_deref().unwrap_or("?"), r[4].as_deref().unwrap_or("?"))));
-    }
     // Failed, and neither reissued nor refunded.
     for r in rows(
         "SELECT p.county_code, CAST(p.legacy_mxid AS TEXT) FROM payment p WHERE p.status = 'failed' AND p.legacy_mxid IS NOT NULL \
@@ -224,12 +211,48 @@ async fn payment_flags(target: &Db) -> Result<Vec<FlagHit>, ReconcileError> {
     ).await? {
         hits.push(hit(AuditFlag::FailedNotReissued, &r[0], "payment", keys(&r[1]), "发放失败后既未重发也未退回".into()));
     }
-    // A line whose program differs from its batch's.
-    for r in rows(
-        "SELECT p.county_code, CAST(p.legacy_mxid AS TEXT), p.program_code, b.program_code FROM payment p JOIN payment_batch b ON b.id = p.batch_id \
-         WHERE p.program_code <> b.program_code AND p.legacy_mxid IS NOT NULL".to_owned(),
-    ).await? {
-        hits.push(hit(AuditFlag::ProgramMismatch, &r[0], "payment", keys(&r[1]), format!("明细项目 {} 与批次项目 {} 不一致", r[2].as_deref().unwrap_or("?"), r[3].as_deref().unwrap_or("?"))));
+    // The flags that look at one line at a time, with its batch, person and program, in one
+    // scan of the lines instead of four (county preset, PostgreSQL, each alone: 1.75 to 2.28 s
+    // for the four, 1.46 to 1.66 s for this one). Each CASE is a flag's finding, NULL where
+    // the line does not have it; only lines with one at least come back:
+    //   paid after the person's death (the death date);
+    //   paid before the announcement period ended, which includes its last day, so a line
+    //   paid that day was paid before it ended (the period's end);
+    //   quantity × rate ≠ amount (the quantity; rate and amount beside it);
+    //   the line's program differs from its batch's (the batch's program).
+    let paid = "p.status = 'paid'";
+    let after_death = format!("{paid} AND d.deceased_on IS NOT NULL AND p.paid_on > d.deceased_on");
+    let before_announced =
+        format!("{paid} AND b.announce_to IS NOT NULL AND p.paid_on <= b.announce_to");
+    let rate = format!(
+        "g.basis IN ('area', 'person', 'household') AND g.rate IS NOT NULL AND p.quantity IS NOT NULL AND {}",
+        rate_differs(e)
+    );
+    let other_program = "p.program_code <> b.program_code";
+    for r in rows(format!(
+        "SELECT p.county_code, CAST(p.legacy_mxid AS TEXT), CAST(p.paid_on AS TEXT), \
+         CASE WHEN {after_death} THEN CAST(d.deceased_on AS TEXT) END, \
+         CASE WHEN {before_announced} THEN CAST(b.announce_to AS TEXT) END, \
+         CASE WHEN {rate} THEN CAST(p.quantity AS TEXT) END, CAST(g.rate AS TEXT), CAST(p.amount AS TEXT), \
+         CASE WHEN {other_program} THEN b.program_code END, p.program_code \
+         FROM payment p JOIN payment_batch b ON b.id = p.batch_id JOIN beneficiary d ON d.id = p.beneficiary_id JOIN program g ON g.code = p.program_code \
+         WHERE p.legacy_mxid IS NOT NULL AND (({after_death}) OR ({before_announced}) OR ({rate}) OR {other_program})"
+    ))
+    .await?
+    {
+        let shown = |i: usize| r[i].as_deref().unwrap_or("?");
+        if let Some(deceased) = &r[3] {
+            hits.push(hit(AuditFlag::PaidAfterDeath, &r[0], "payment", keys(&r[1]), format!("发放日期 {} 晚于死亡日期 {deceased}", shown(2))));
+        }
+        if let Some(announced) = &r[4] {
+            hits.push(hit(AuditFlag::PaidBeforeAnnounced, &r[0], "payment", keys(&r[1]), format!("发放日期 {} 不晚于公示结束日期 {announced}（公示期未满）", shown(2))));
+        }
+        if let Some(quantity) = &r[5] {
+            hits.push(hit(AuditFlag::RateMismatch, &r[0], "payment", keys(&r[1]), format!("数量 {quantity} × 标准 {} ≠ 金额 {}", shown(6), shown(7))));
+        }
+        if let Some(batch_program) = &r[8] {
+            hits.push(hit(AuditFlag::ProgramMismatch, &r[0], "payment", keys(&r[1]), format!("明细项目 {} 与批次项目 {batch_program} 不一致", shown(9))));
+        }
     }
     Ok(hits)
 }
