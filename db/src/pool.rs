@@ -197,10 +197,11 @@ impl Db {
                     .close()
                     .await
                     .map_err(connect_err)?;
-                // A bulk load holds up to 4 county transactions, and its last county up to 4
-                // more for its payment lines (ykt-load): 8 never makes one wait for another.
+                // A bulk load holds up to 4 county transactions, each with one more for its
+                // payment lines, and its last county up to 4 of those (ykt-load): 3 × 2 + 5 =
+                // 11, so 12 never makes one wait for another.
                 let pool = PgPoolOptions::new()
-                    .max_connections(8)
+                    .max_connections(12)
                     .acquire_timeout(CONNECT_TIMEOUT)
                     .connect_with(options)
                     .await

@@ -154,11 +154,11 @@ fn checkpoint(engine: Engine, county: &str, run_id: &str, rows: u64) -> String {
 
 /// One county in one transaction. Returns the rows inserted per table.
 ///
-/// `streams` > 1 (PostgreSQL, bulk load only) sends the payment lines over that many
-/// connections at once, each in a transaction of its own that commits just before the
-/// county's, so the server parses them on more than one core. A crash between those commits
-/// leaves payment lines of a county without its checkpoint: a resumed bulk load removes them
-/// first (see `loader::remove_uncommitted_counties`).
+/// In a bulk load on PostgreSQL the payment lines go over `streams` connections of their own,
+/// each in a transaction that commits just before the county's, while the county's own
+/// connection copies its other tables: the server parses on more than one core all along.
+/// A crash between those commits leaves payment lines of a county without its checkpoint: a
+/// resumed bulk load removes them first (see `loader::remove_uncommitted_counties`).
 pub(crate) async fn load_county(
     stage: &Stage,
     db: &Db,
@@ -178,7 +178,7 @@ pub(crate) async fn load_county(
     // The same steps on either engine: remove what the county replaces, insert the stage's
     // rows, record the checkpoint, commit.
     macro_rules! county_transaction {
-        ($tx:ident, $fill_keys:ident, $insert:ident) => {{
+        ($tx:ident, $fill_keys:ident, $insert_all:ident) => {{
             if mode == Mode::Replace {
                 $fill_keys(db, &mut $tx, &keys).await?;
                 for sql in replace_statements(county, run_id, engine) {
@@ -188,16 +188,7 @@ pub(crate) async fn load_county(
                         .map_err(sql_err(db, &what))?;
                 }
             }
-            for (file, table, bookkeeping) in INSERTS {
-                let n = $insert(
-                    stage,
-                    db,
-                    &mut $tx,
-                    county,
-                    (file, table),
-                    bookkeeping.then_some(run_id),
-                )
-                .await?;
+            for (table, n) in $insert_all(stage, db, &mut $tx, county, run_id).await? {
                 *totals.entry(table.to_owned()).or_default() += n;
                 rows_total += n;
             }
@@ -216,12 +207,12 @@ pub(crate) async fn load_county(
             let main = pool.begin().await.map_err(sql_err(db, &what))?;
             let mut side = Vec::new();
             if mode == Mode::Bulk {
-                for _ in 1..streams {
+                for _ in 0..streams {
                     side.push(pool.begin().await.map_err(sql_err(db, &what))?);
                 }
             }
             let mut tx = PgCounty { main, side };
-            county_transaction!(tx, fill_keys_postgres, copy_file);
+            county_transaction!(tx, fill_keys_postgres, copy_all);
         }
         (None, Some(pool)) => {
             // SQLite looks every foreign key up row by row; the load checks them all at once at
@@ -234,7 +225,7 @@ pub(crate) async fn load_county(
             let mut tx = sqlx::Connection::begin(&mut *conn)
                 .await
                 .map_err(sql_err(db, &what))?;
-            county_transaction!(tx, fill_keys_sqlite, insert_file_sqlite);
+            county_transaction!(tx, fill_keys_sqlite, insert_all_sqlite);
             sqlx::raw_sql("PRAGMA foreign_keys = ON")
                 .execute(&mut *conn)
                 .await
@@ -369,6 +360,67 @@ fn quote_column(c: &str) -> String {
     }
 }
 
+/// A county's staged tables into PostgreSQL, as (table, rows). In a bulk load the payment lines
+/// go over the connections beside the county's own while it copies the other tables (the
+/// constraints between them are set aside until the end of the load); otherwise one after
+/// the other, in [`INSERTS`] order, on the county's connection.
+async fn copy_all(
+    stage: &Stage,
+    db: &Db,
+    tx: &mut PgCounty<'_>,
+    county: &str,
+    run_id: &str,
+) -> Result<Vec<(&'static str, u64)>, LoadError> {
+    let PgCounty { main, side } = tx;
+    let beside = !side.is_empty();
+    let (lines, rest): (Vec<_>, Vec<_>) = INSERTS.iter().partition(|i| beside && i.1 == "payment");
+    let others = async {
+        let mut done = Vec::new();
+        for &insert in rest {
+            let n = copy_file(stage, db, vec![&mut **main], county, insert, run_id).await?;
+            done.push((insert.1, n));
+        }
+        Ok::<_, LoadError>(done)
+    };
+    let payment = async {
+        let mut done = Vec::new();
+        for &insert in lines {
+            let connections = side.iter_mut().map(|s| &mut **s).collect();
+            let n = copy_file(stage, db, connections, county, insert, run_id).await?;
+            done.push((insert.1, n));
+        }
+        Ok::<_, LoadError>(done)
+    };
+    let (mut done, payment) = tokio::try_join!(others, payment)?;
+    done.extend(payment);
+    Ok(done)
+}
+
+/// A county's staged tables into SQLite, one after the other in [`INSERTS`] order, as (table,
+/// rows).
+async fn insert_all_sqlite(
+    stage: &Stage,
+    db: &Db,
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    county: &str,
+    run_id: &str,
+) -> Result<Vec<(&'static str, u64)>, LoadError> {
+    let mut done = Vec::new();
+    for (file, table, bookkeeping) in INSERTS {
+        let n = insert_file_sqlite(
+            stage,
+            db,
+            tx,
+            county,
+            (file, table),
+            bookkeeping.then_some(run_id),
+        )
+        .await?;
+        done.push((table, n));
+    }
+    Ok(done)
+}
+
 /// PostgreSQL: `COPY … FROM STDIN` in text format. The staged file is decoded and encoded on
 /// a thread of its own while this task sends what it made: ykt's share of the work and the
 /// server's parsing run at once instead of taking turns. The payment lines of a county loaded
@@ -376,31 +428,26 @@ fn quote_column(c: &str) -> String {
 async fn copy_file(
     stage: &Stage,
     db: &Db,
-    tx: &mut PgCounty<'_>,
+    connections: Vec<&mut sqlx::PgConnection>,
     county: &str,
-    (file, table): (&str, &str),
-    run_id: Option<&str>,
+    (file, table, bookkeeping): (&str, &str, bool),
+    run_id: &str,
 ) -> Result<u64, LoadError> {
+    let run_id = bookkeeping.then_some(run_id);
     let Some((columns, reader)) = staged_rows(stage, county, file, run_id)? else {
         return Ok(0);
     };
     let what = format!("copying {table} of county {county}");
     let cols: Vec<String> = columns.iter().map(|c| quote_column(c)).collect();
     let statement = format!("COPY {table} ({}) FROM STDIN", cols.join(", "));
-    let mut copies = vec![
-        tx.main
-            .copy_in_raw(&statement)
-            .await
-            .map_err(sql_err(db, &what))?,
-    ];
-    if table == "payment" {
-        for side in &mut tx.side {
-            copies.push(
-                side.copy_in_raw(&statement)
-                    .await
-                    .map_err(sql_err(db, &what))?,
-            );
-        }
+    let mut copies = Vec::new();
+    for connection in connections {
+        copies.push(
+            connection
+                .copy_in_raw(&statement)
+                .await
+                .map_err(sql_err(db, &what))?,
+        );
     }
     // A few chunks in flight: the encoder stays ahead without holding the file in memory. With
     // several connections, chunk i goes to connection i mod n.
