@@ -46,6 +46,11 @@ impl TextTableWriter {
         let file = File::create(path).map_err(|e| StageError::io(path, e))?;
         let props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
+            // Plain encoding, no dictionary: most staged columns are keys, names, ID numbers
+            // and amounts, whose dictionaries grow to their limit and are dropped, after every
+            // value has been hashed into them. County preset, user CPU (3 runs each, medians):
+            // extract 3.54 -> 3.17 s, transform 8.77 -> 7.17 s; the stage 65 -> 75 MB.
+            .set_dictionary_enabled(false)
             .set_created_by(format!("ykt {}", env!("CARGO_PKG_VERSION")))
             .build();
         let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
