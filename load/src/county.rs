@@ -206,7 +206,9 @@ pub(crate) async fn load_county(
         (Some(pool), _) => {
             let main = pool.begin().await.map_err(sql_err(db, &what))?;
             let mut side = Vec::new();
-            if mode == Mode::Bulk {
+            // Only a county with payment lines has them copied beside it (the unattributed
+            // group holds rejects alone).
+            if mode == Mode::Bulk && stage.platform_file(county, "payment").exists() {
                 for _ in 0..streams {
                     side.push(pool.begin().await.map_err(sql_err(db, &what))?);
                 }
