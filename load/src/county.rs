@@ -40,7 +40,7 @@ const INTEGER_COLUMNS: &[&str] = &[
 
 /// The staged files a county inserts, in order (people before their lines), as (file, table,
 /// bookkeeping: the table takes the run id first).
-const INSERTS: [(&str, &str, bool); 7] = [
+const INSERTS: [(&str, &'static str, bool); 7] = [
     ("beneficiary", "beneficiary", false),
     ("beneficiary_legacy_map", "beneficiary_legacy_map", false),
     ("allocation", "allocation", false),
@@ -376,25 +376,33 @@ async fn copy_all(
     let PgCounty { main, side } = tx;
     let beside = !side.is_empty();
     let (lines, rest): (Vec<_>, Vec<_>) = INSERTS.iter().partition(|i| beside && i.1 == "payment");
-    let others = async {
-        let mut done = Vec::new();
-        for &insert in rest {
-            let n = copy_file(stage, db, vec![&mut **main], county, insert, run_id).await?;
-            done.push((insert.1, n));
-        }
-        Ok::<_, LoadError>(done)
-    };
-    let payment = async {
-        let mut done = Vec::new();
-        for &insert in lines {
-            let connections = side.iter_mut().map(|s| &mut **s).collect();
-            let n = copy_file(stage, db, connections, county, insert, run_id).await?;
-            done.push((insert.1, n));
-        }
-        Ok::<_, LoadError>(done)
-    };
-    let (mut done, payment) = tokio::try_join!(others, payment)?;
-    done.extend(payment);
+    let mut own = [&mut **main];
+    let mut others: Vec<&mut sqlx::PgConnection> = side.iter_mut().map(|s| &mut **s).collect();
+    let (mut done, lines) = tokio::try_join!(
+        copy_files(stage, db, &mut own, county, rest, run_id),
+        copy_files(stage, db, &mut others, county, lines, run_id)
+    )?;
+    done.extend(lines);
+    Ok(done)
+}
+
+/// `inserts` one after the other, each over all of `connections`, as (table, rows).
+async fn copy_files(
+    stage: &Stage,
+    db: &Db,
+    connections: &mut [&mut sqlx::PgConnection],
+    county: &str,
+    inserts: Vec<&(&str, &'static str, bool)>,
+    run_id: &str,
+) -> Result<Vec<(&'static str, u64)>, LoadError> {
+    let mut done = Vec::new();
+    for &insert in inserts {
+        let over = connections.iter_mut().map(|c| &mut **c).collect();
+        done.push((
+            insert.1,
+            copy_file(stage, db, over, county, insert, run_id).await?,
+        ));
+    }
     Ok(done)
 }
 

@@ -9,6 +9,7 @@ use ykt_domain::{LegacyTable, Regions, UNATTRIBUTED_COUNTY, format_money};
 
 use crate::ReconcileError;
 use crate::legacy_side::{LegacySide, money};
+use crate::rejected::Rejected;
 
 /// One legacy table's figures in one county (amounts written with two decimals).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -253,7 +254,6 @@ async fn platform_rows(
 type Figures = BTreeMap<(String, &'static str), TableFigures>;
 /// (county, legacy table, program, fund year, status) → figures.
 type Breakdown = BTreeMap<(String, &'static str, String, String, String), BreakdownRow>;
-use crate::rejected::Rejected;
 
 fn count(raw: Option<&str>) -> u64 {
     raw.and_then(|n| n.parse().ok()).unwrap_or(0)
