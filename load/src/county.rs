@@ -40,7 +40,7 @@ const INTEGER_COLUMNS: &[&str] = &[
 
 /// The staged files a county inserts, in order (people before their lines), as (file, table,
 /// bookkeeping: the table takes the run id first).
-const INSERTS: [(&str, &'static str, bool); 7] = [
+const INSERTS: [(&str, &str, bool); 7] = [
     ("beneficiary", "beneficiary", false),
     ("beneficiary_legacy_map", "beneficiary_legacy_map", false),
     ("allocation", "allocation", false),
