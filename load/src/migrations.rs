@@ -51,6 +51,11 @@ const POSTGRES: &[Migration] = &[
         "account_check",
         include_str!("../migrations/postgres/0007_account_check.sql"),
     ),
+    (
+        8,
+        "account_collation",
+        include_str!("../migrations/postgres/0008_account_collation.sql"),
+    ),
 ];
 const SQLITE: &[Migration] = &[
     (
@@ -87,6 +92,11 @@ const SQLITE: &[Migration] = &[
         7,
         "account_check",
         include_str!("../migrations/sqlite/0007_account_check.sql"),
+    ),
+    (
+        8,
+        "account_collation",
+        include_str!("../migrations/sqlite/0008_account_collation.sql"),
     ),
 ];
 

@@ -288,7 +288,7 @@ pub async fn reconcile(
     let mut figures = Figures::new();
     let mut breakdown = Breakdown::new();
     loaded_figures(target, &mut figures).await?;
-    loaded_breakdown(target, &mut breakdown).await?;
+    loaded_breakdown(target, &mut breakdown, &mut figures).await?;
     let rejected = merged_and_rejected(target, run_id, &mut figures).await?;
     let mut lines = BatchLines::default();
     let unreadable =
@@ -324,33 +324,30 @@ impl BatchLines {
     }
 }
 
-/// Loaded rows and amounts per county and legacy table, read back from the target.
+/// Loaded people per county, read back from the target (the other tables' county figures
+/// are the sums of their breakdown, [`loaded_breakdown`]).
 async fn loaded_figures(target: &Db, figures: &mut Figures) -> Result<(), ReconcileError> {
-    let engine = target.engine();
-    let sum = sum_expr(engine);
-    let loaded_sql = [
-        ("T_BTDX", "SELECT county_code, CAST(COUNT(*) AS TEXT), NULL FROM beneficiary b WHERE EXISTS (SELECT 1 FROM beneficiary_legacy_map m WHERE m.legacy_dxid = b.id) GROUP BY county_code".to_owned()),
-        ("T_ZJZB", format!("SELECT county_code, CAST(COUNT(*) AS TEXT), {sum} FROM allocation WHERE legacy_zbid IS NOT NULL GROUP BY county_code")),
-        ("T_FFPC", "SELECT county_code, CAST(COUNT(*) AS TEXT), NULL FROM payment_batch WHERE legacy_pcid IS NOT NULL GROUP BY county_code".to_owned()),
-        ("T_FFMX", format!("SELECT county_code, CAST(COUNT(*) AS TEXT), {sum} FROM payment WHERE legacy_mxid IS NOT NULL GROUP BY county_code")),
-    ];
-    for (table, sql) in loaded_sql {
-        for row in target
-            .fetch_text_rows("reading loaded figures", &sql)
-            .await?
-        {
-            let f = figures
-                .entry((row[0].clone().unwrap_or_default(), table))
-                .or_default();
-            f.loaded_rows = count(row[1].as_deref());
-            f.loaded_amount = parse_sum(engine, row[2].as_deref())?;
-        }
+    let sql = "SELECT county_code, CAST(COUNT(*) AS TEXT) FROM beneficiary b WHERE EXISTS (SELECT 1 FROM beneficiary_legacy_map m WHERE m.legacy_dxid = b.id) GROUP BY county_code";
+    for row in target
+        .fetch_text_rows("reading loaded figures", sql)
+        .await?
+    {
+        let f = figures
+            .entry((row[0].clone().unwrap_or_default(), "T_BTDX"))
+            .or_default();
+        f.loaded_rows = count(row[1].as_deref());
     }
     Ok(())
 }
 
-/// Loaded rows and amounts per program, fund year and status, read back from the target.
-async fn loaded_breakdown(target: &Db, breakdown: &mut Breakdown) -> Result<(), ReconcileError> {
+/// Loaded rows and amounts per program, fund year and status, read back from the target, and
+/// their sums per county and table into `figures`: one scan of each table (a second query per
+/// county was 0.24 s more of PostgreSQL over `payment` at the county preset).
+async fn loaded_breakdown(
+    target: &Db,
+    breakdown: &mut Breakdown,
+    figures: &mut Figures,
+) -> Result<(), ReconcileError> {
     let engine = target.engine();
     let sum = sum_expr(engine);
     let year = ykt_db::cast_text(engine, "fund_year");
@@ -380,11 +377,18 @@ async fn loaded_breakdown(target: &Db, breakdown: &mut Breakdown) -> Result<(), 
             .await?
         {
             let text = |i: usize| row[i].clone().unwrap_or_default();
+            let (rows, amount) = (
+                count(row[4].as_deref()),
+                parse_sum(engine, row[5].as_deref())?,
+            );
             let b = breakdown
                 .entry((text(0), table, text(1), text(2), text(3)))
                 .or_default();
-            b.loaded_rows = count(row[4].as_deref());
-            b.loaded_amount = parse_sum(engine, row[5].as_deref())?;
+            b.loaded_rows = rows;
+            b.loaded_amount = amount;
+            let f = figures.entry((text(0), table)).or_default();
+            f.loaded_rows += rows;
+            f.loaded_amount += amount;
         }
     }
     Ok(())

@@ -139,19 +139,23 @@ async fn payment_flags(target: &Db) -> Result<Vec<FlagHit>, ReconcileError> {
 
     // Two or more paid lines for one person, program, fund year and period (a line whose
     // batch has no period is in no known period: NULL is not equal to NULL). A reissue of a
-    // paid line of the same person is not a second payment; a line that reissues nothing is
-    // let through before the lookup, which spares PostgreSQL an anti-join over every paid
-    // line. The lines are counted per group by a window over one sort and only the lines of
-    // groups of two or more come back, folded into groups here: a grouping that gathered every
-    // group's keys sorted each of 900 000 groups on its own (3.4 s on PostgreSQL, most of the
-    // reconciliation's server time).
+    // paid line of the same person is not a second payment: those few reissues are found
+    // first, from the reissues' index, and left out by key. (Asked of every line, `reissue_of
+    // IS NULL OR NOT EXISTS (…)` became a hash of every paid line and an index scan in
+    // status order: 1.9 s on PostgreSQL at the county preset, against 1.35 s this way.) The
+    // lines are counted per group by a window over one sort and only the lines of groups of
+    // two or more come back, folded into groups here: a grouping that gathered every group's
+    // keys sorted each of 900 000 groups on its own (3.4 s).
     let duplicates = rows(
-        "SELECT CAST(x.beneficiary_id AS TEXT), x.program_code, CAST(x.fund_year AS TEXT), x.period, x.county_code, CAST(x.legacy_mxid AS TEXT) FROM ( \
+        "WITH excused AS MATERIALIZED ( \
+         SELECT r.id FROM payment r JOIN payment o ON o.id = r.reissue_of \
+         WHERE r.reissue_of IS NOT NULL AND o.beneficiary_id = r.beneficiary_id AND o.status = 'paid') \
+         SELECT CAST(x.beneficiary_id AS TEXT), x.program_code, CAST(x.fund_year AS TEXT), x.period, x.county_code, CAST(x.legacy_mxid AS TEXT) FROM ( \
          SELECT p.beneficiary_id, p.program_code, p.fund_year, b.period, p.county_code, p.legacy_mxid, \
          COUNT(*) OVER (PARTITION BY p.beneficiary_id, p.program_code, p.fund_year, b.period) AS lines \
          FROM payment p JOIN payment_batch b ON b.id = p.batch_id \
          WHERE p.status = 'paid' AND p.legacy_mxid IS NOT NULL AND b.period IS NOT NULL \
-         AND (p.reissue_of IS NULL OR NOT EXISTS (SELECT 1 FROM payment o WHERE o.id = p.reissue_of AND o.beneficiary_id = p.beneficiary_id AND o.status = 'paid')) \
+         AND p.id NOT IN (SELECT id FROM excused) \
          ) x WHERE x.lines > 1 ORDER BY x.beneficiary_id, x.program_code, x.fund_year, x.period, x.legacy_mxid".to_owned(),
     )
     .await?;
@@ -166,17 +170,21 @@ async fn payment_flags(target: &Db) -> Result<Vec<FlagHit>, ReconcileError> {
         ));
     }
     // One account paid to people of two or more households in one fund year (two households
-    // at least: the least and the greatest differ), by a window like the duplicates'.
-    let shared = rows(
-        "SELECT x.account_no, CAST(x.fund_year AS TEXT), x.county_code, CAST(x.legacy_mxid AS TEXT) FROM ( \
-         SELECT p.account_no, p.fund_year, p.county_code, p.legacy_mxid, \
-         MIN(COALESCE(d.household_head_id_number, d.id_number)) OVER w AS least_household, \
-         MAX(COALESCE(d.household_head_id_number, d.id_number)) OVER w AS greatest_household \
-         FROM payment p JOIN beneficiary d ON d.id = p.beneficiary_id \
-         WHERE p.status = 'paid' AND p.account_no IS NOT NULL AND p.legacy_mxid IS NOT NULL \
-         WINDOW w AS (PARTITION BY p.account_no, p.fund_year) \
-         ) x WHERE x.least_household <> x.greatest_household ORDER BY x.account_no, x.fund_year, x.legacy_mxid".to_owned(),
-    )
+    // at least: the least and the greatest differ). The accounts and years are found by a
+    // hash aggregate, then only their lines are read: a window over every paid line walked
+    // the account index in its order, reading the table at random (1.75 s on PostgreSQL at
+    // the county preset, against 1.2–1.3 s this way).
+    let paid_with_account = "FROM payment p JOIN beneficiary d ON d.id = p.beneficiary_id \
+         WHERE p.status = 'paid' AND p.account_no IS NOT NULL AND p.legacy_mxid IS NOT NULL";
+    let household = "COALESCE(d.household_head_id_number, d.id_number)";
+    let shared = rows(format!(
+        "WITH shared AS MATERIALIZED ( \
+         SELECT p.account_no, p.fund_year {paid_with_account} GROUP BY p.account_no, p.fund_year \
+         HAVING MIN({household}) <> MAX({household})) \
+         SELECT p.account_no, CAST(p.fund_year AS TEXT), p.county_code, CAST(p.legacy_mxid AS TEXT) \
+         {paid_with_account} AND (p.account_no, p.fund_year) IN (SELECT account_no, fund_year FROM shared) \
+         ORDER BY p.account_no, p.fund_year, p.legacy_mxid"
+    ))
     .await?;
     for g in groups(shared, 2) {
         let account = g.first[0].clone().unwrap_or_default();

@@ -360,8 +360,12 @@ pub async fn write_reports(
     let mut signoffs = BTreeMap::new();
     for balance in &rec.counties {
         let code = &balance.county_code;
-        let rejects = county_rejects(target, &rec.run_id, code).await?;
-        let corrections = county_corrections(target, &rec.run_id, code).await?;
+        // Two queries of the target at once (0.3 and 0.6 s of PostgreSQL at the county
+        // preset, one after the other before).
+        let (rejects, corrections) = tokio::try_join!(
+            county_rejects(target, &rec.run_id, code),
+            county_corrections(target, &rec.run_id, code)
+        )?;
         let flags: Vec<&FlagHit> = input
             .flags
             .iter()
