@@ -274,16 +274,32 @@ impl Stage {
 }
 
 /// Writes JSON through a temporary file and a rename, so a crash never leaves half a file.
+/// Writes `value` as pretty JSON, whole or not at all (a temporary file renamed into place),
+/// streamed to the file: a province's `reconcile.json` is about 40 MB, and held whole as text
+/// it was the reconciliation's memory peak.
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StageError> {
-    let json = serde_json::to_vec_pretty(value).map_err(|e| StageError::Format {
-        path: path.to_owned(),
-        message: e.to_string(),
-    })?;
+    use std::io::Write;
     let tmp = path.with_extension("json.tmp");
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| StageError::io(parent, e))?;
     }
-    std::fs::write(&tmp, json).map_err(|e| StageError::io(&tmp, e))?;
+    let written = (|| {
+        let file = std::fs::File::create(&tmp).map_err(|e| StageError::io(&tmp, e))?;
+        let mut out = std::io::BufWriter::new(file);
+        serde_json::to_writer_pretty(&mut out, value).map_err(|e| match e.io_error_kind() {
+            Some(kind) => StageError::io(&tmp, std::io::Error::new(kind, e)),
+            None => StageError::Format {
+                path: path.to_owned(),
+                message: e.to_string(),
+            },
+        })?;
+        out.flush().map_err(|e| StageError::io(&tmp, e))
+    })();
+    if let Err(e) = written {
+        // Nothing half-written is left beside the file.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     std::fs::rename(&tmp, path).map_err(|e| StageError::io(path, e))
 }
 
