@@ -381,14 +381,15 @@ async fn loaded_breakdown(
                 count(row[4].as_deref()),
                 parse_sum(engine, row[5].as_deref())?,
             );
+            let county = text(0);
+            let f = figures.entry((county.clone(), table)).or_default();
+            f.loaded_rows += rows;
+            f.loaded_amount += amount;
             let b = breakdown
-                .entry((text(0), table, text(1), text(2), text(3)))
+                .entry((county, table, text(1), text(2), text(3)))
                 .or_default();
             b.loaded_rows = rows;
             b.loaded_amount = amount;
-            let f = figures.entry((text(0), table)).or_default();
-            f.loaded_rows += rows;
-            f.loaded_amount += amount;
         }
     }
     Ok(())
