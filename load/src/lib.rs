@@ -13,6 +13,7 @@
 mod county;
 mod loader;
 mod migrations;
+mod restore;
 mod upsert;
 
 pub use county::{copy_text, encode_copy};

@@ -12,7 +12,7 @@ use ykt_stage::TransformManifest;
 use ykt_stage::{Stage, Step, TextTableReader, sha256_file};
 
 use crate::county::{Mode, load_county};
-use crate::{LoadError, apply_migrations, secondary_indexes};
+use crate::{LoadError, apply_migrations, restore, secondary_indexes};
 
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
@@ -211,9 +211,9 @@ pub async fn load(
         }
         // Replacing deletes by county and key: the indexes must be there (a bulk run that
         // stopped during its index build may have left some out).
-        Mode::Replace => build_indexes(db, &indexes).await?,
+        Mode::Replace => restore::build_indexes(db, &indexes).await?,
     }
-    set_aside_constraints(db, plan.mode).await?;
+    restore::set_aside_constraints(db, plan.mode).await?;
     let done = checkpoints(db, &r, options.resume).await?;
     if plan.mode == Mode::Bulk && options.resume {
         remove_uncommitted_counties(db, &done).await?;
@@ -419,39 +419,9 @@ async fn checkpoints(db: &Db, run: &str, resume: bool) -> Result<BTreeSet<String
         .collect())
 }
 
-/// After the counties: the foreign keys and indexes back, statistics, the run completed.
+/// After the counties: the constraints and indexes back, statistics, the run completed.
 async fn finish(db: &Db, indexes: &[(String, String)], run: &str) -> Result<(), LoadError> {
-    fail::fail_point!("load::before_foreign_keys", |_| std::process::abort());
-    restore_constraints(db).await?;
-    fail::fail_point!("load::before_indexes", |_| std::process::abort());
-    match db.engine() {
-        // A sampled ANALYZE: enough for the planner, a fraction of the time.
-        Engine::Sqlite => {
-            build_indexes(db, indexes).await?;
-            db.execute_script("analyzing", "PRAGMA analysis_limit = 1000; ANALYZE")
-                .await?;
-        }
-        // The indexes are built on two connections (two CREATE INDEX on one table do not
-        // block each other: 2.9 -> 2.5 s for payment's five on the county preset), ANALYZE on
-        // a third. ANALYZE and CREATE INDEX take turns on a table (their locks conflict).
-        // Each connection takes the next index when it is done, the costliest first: split
-        // in a fixed alternation, one connection had `payment_county` and two more (3.6 s)
-        // while the other finished in 2.0 s.
-        _ => {
-            let mut by_cost: Vec<&(String, String)> = indexes.iter().collect();
-            by_cost.sort_by_key(|(_, create)| std::cmp::Reverse(index_cost(create)));
-            let queue = std::sync::Mutex::new(by_cost.into_iter());
-            let next = || queue.lock().ok().and_then(|mut q| q.next());
-            let (built, built_too, analyzed) = tokio::join!(
-                build_indexes(db, std::iter::from_fn(next)),
-                build_indexes(db, std::iter::from_fn(next)),
-                db.execute_script("analyzing", "ANALYZE")
-            );
-            built?;
-            built_too?;
-            analyzed?;
-        }
-    }
+    restore::after_load(db, indexes).await?;
     let engine = db.engine();
     db.execute(
         "recording the run",
@@ -461,30 +431,6 @@ async fn finish(db: &Db, indexes: &[(String, String)], run: &str) -> Result<(), 
         ),
     )
     .await?;
-    Ok(())
-}
-
-/// How costly a secondary index is to build, to order the builds: the payment lines' first
-/// (the largest table), then by the number of columns to sort on.
-fn index_cost(create: &str) -> (bool, usize) {
-    let on_payment = create.contains(" ON payment (");
-    let columns = create
-        .split_once('(')
-        .and_then(|(_, rest)| rest.split_once(')'))
-        .map_or(0, |(columns, _)| columns.split(',').count());
-    (on_payment, columns)
-}
-
-/// Builds the secondary indexes that are missing.
-async fn build_indexes(
-    db: &Db,
-    indexes: impl IntoIterator<Item = &(String, String)>,
-) -> Result<(), LoadError> {
-    for (_, create) in indexes {
-        let sql = create.replacen("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1);
-        db.execute("building an index", &sql).await?;
-        fail::fail_point!("load::index_built", |_| std::process::abort());
-    }
     Ok(())
 }
 
@@ -532,106 +478,6 @@ async fn remove_other_counties(db: &Db, counties: &BTreeSet<String>) -> Result<(
         ],
     )
     .await?;
-    Ok(())
-}
-
-/// PostgreSQL checks a foreign key row by row (a trigger per row); validating it once after
-/// the load is one join and much faster. Likewise a unique constraint is a second B-tree kept
-/// up to date row by row while the rows come, where building it after a bulk load is one sort
-/// (2.5 s of a 7.5 s COPY of a million payment lines, against 0.7 s to build after). The constraints of the migrated tables (foreign keys; in a bulk load, unique
-/// constraints too) are recorded in `migration_pending_constraint`, dropped, and put back by
-/// [`restore_constraints`] at the end of the load, or at the end of a resumed one if the load
-/// crashed. Putting one back checks every row against it.
-async fn set_aside_constraints(db: &Db, mode: Mode) -> Result<(), LoadError> {
-    if db.engine() != Engine::Postgres {
-        return Ok(());
-    }
-    let uniques = match mode {
-        Mode::Bulk => {
-            "OR (c.contype = 'u' AND CAST(c.conrelid::regclass AS TEXT) IN ('payment', 'payment_batch', 'allocation', 'beneficiary'))"
-        }
-        Mode::Replace => "",
-    };
-    let found = db
-        .fetch_text_rows(
-            "listing constraints",
-            &format!("SELECT CAST(c.conrelid::regclass AS TEXT), CAST(c.conname AS TEXT), pg_get_constraintdef(c.oid) FROM pg_constraint c \
-             WHERE c.connamespace = current_schema()::regnamespace \
-             AND ((c.contype = 'f' AND CAST(c.conrelid::regclass AS TEXT) IN ('payment', 'payment_batch', 'allocation', 'beneficiary_legacy_map')) {uniques}) \
-             ORDER BY c.contype"),
-        )
-        .await?;
-    let mut script = String::from("BEGIN;\n");
-    for row in &found {
-        let (table, name, definition) = (
-            row[0].as_deref().unwrap_or(""),
-            row[1].as_deref().unwrap_or(""),
-            row[2].as_deref().unwrap_or(""),
-        );
-        script.push_str(&format!(
-            "INSERT INTO migration_pending_constraint (table_name, name, definition) VALUES ({}, {}, {}) ON CONFLICT DO NOTHING;\nALTER TABLE {table} DROP CONSTRAINT {name};\n",
-            quote_literal(Engine::Postgres, table),
-            quote_literal(Engine::Postgres, name),
-            quote_literal(Engine::Postgres, definition),
-        ));
-    }
-    script.push_str("COMMIT;\n");
-    db.execute_script("setting constraints aside for the load", &script)
-        .await?;
-    Ok(())
-}
-
-/// Puts back (and so validates) the constraints a load set aside, unique ones before foreign
-/// keys; on SQLite, checks every foreign key of the loaded tables.
-async fn restore_constraints(db: &Db) -> Result<(), LoadError> {
-    if db.engine() == Engine::Sqlite {
-        let broken = db
-            .fetch_text_rows(
-                "checking foreign keys",
-                "SELECT \"table\", CAST(rowid AS TEXT), parent FROM pragma_foreign_key_check",
-            )
-            .await?;
-        if let Some(first) = broken.first() {
-            return Err(LoadError::ForeignKeys {
-                url: db.url().to_string(),
-                count: broken.len(),
-                example: format!(
-                    "{} row {} has no {}",
-                    first[0].as_deref().unwrap_or("?"),
-                    first[1].as_deref().unwrap_or("?"),
-                    first[2].as_deref().unwrap_or("?")
-                ),
-            });
-        }
-        return Ok(());
-    }
-    let pending = db
-        .fetch_text_rows(
-            "listing set-aside foreign keys",
-            "SELECT table_name, name, definition FROM migration_pending_constraint ORDER BY CASE WHEN definition LIKE 'UNIQUE%' THEN 0 ELSE 1 END, table_name, name",
-        )
-        .await?;
-    if pending.is_empty() {
-        return Ok(());
-    }
-    let mut script = String::from("BEGIN;\n");
-    for row in &pending {
-        let (table, name, definition) = (
-            row[0].as_deref().unwrap_or(""),
-            row[1].as_deref().unwrap_or(""),
-            row[2].as_deref().unwrap_or(""),
-        );
-        script.push_str(&format!(
-            "ALTER TABLE {table} ADD CONSTRAINT {name} {definition};\n"
-        ));
-    }
-    script.push_str("DELETE FROM migration_pending_constraint;\nCOMMIT;\n");
-    db.execute_script("validating and restoring constraints", &script)
-        .await?;
-    info!(
-        constraints = pending.len(),
-        "Validated the constraints set aside."
-    );
     Ok(())
 }
 

@@ -56,6 +56,11 @@ const POSTGRES: &[Migration] = &[
         "account_collation",
         include_str!("../migrations/postgres/0008_account_collation.sql"),
     ),
+    (
+        9,
+        "account_digits",
+        include_str!("../migrations/postgres/0009_account_digits.sql"),
+    ),
 ];
 const SQLITE: &[Migration] = &[
     (
@@ -97,6 +102,11 @@ const SQLITE: &[Migration] = &[
         8,
         "account_collation",
         include_str!("../migrations/sqlite/0008_account_collation.sql"),
+    ),
+    (
+        9,
+        "account_digits",
+        include_str!("../migrations/sqlite/0009_account_digits.sql"),
     ),
 ];
 

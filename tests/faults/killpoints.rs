@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use ykt_db::{Db, DbUrl, Engine};
 
-use crate::support::{Rows, Server, dump_tables, fresh_database, fresh_sqlite, temp_dir, ykt_ok};
+use crate::support::{
+    Rows, Server, dump_tables, fresh_database, fresh_sqlite, schema_of, temp_dir, ykt_ok,
+};
 
 /// The tables compared: the platform's and the bookkeeping (without the columns that differ
 /// between two runs of the same data: run ids and times).
@@ -36,9 +38,18 @@ const VOLATILE: [&str; 5] = [
     "carried_at",
 ];
 
-/// Every compared table of a target, each column as text, rows sorted.
+/// Every compared table of a target, each column as text, rows sorted; and under `(schema)`
+/// its constraints, whether validated, and indexes: a load that crashed while putting them
+/// back must leave none missing, unvalidated or left over once resumed.
 pub async fn dump(url: &DbUrl) -> BTreeMap<String, Rows> {
-    dump_tables(url, &TABLES, &VOLATILE).await
+    let mut tables = dump_tables(url, &TABLES, &VOLATILE).await;
+    let schema = schema_of(url)
+        .await
+        .into_iter()
+        .map(|s| vec![Some(s)])
+        .collect();
+    tables.insert("(schema)".to_owned(), schema);
+    tables
 }
 
 fn assert_same(found: &BTreeMap<String, Rows>, want: &BTreeMap<String, Rows>, what: &str) {

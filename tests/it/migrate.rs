@@ -11,7 +11,8 @@ use ykt_stage::{Stage, TextTableReader};
 
 use crate::properties::CountyRule;
 use crate::support::{
-    Rows, Server, database_rows, dump_tables, fresh_database, fresh_sqlite, temp_dir, ykt, ykt_ok,
+    Rows, Server, database_rows, dump_tables, fresh_database, fresh_sqlite, schema_of, temp_dir,
+    ykt, ykt_ok,
 };
 
 /// Every platform table of a target, each column as text, rows sorted.
@@ -312,24 +313,6 @@ async fn mariadb_to_postgres_matches_the_truth_file() {
     };
     ykt_ok(&["schema", "apply", "--target", fresh.expose()]);
     assert_eq!(schema_of(&target).await, schema_of(&fresh).await);
-}
-
-/// A PostgreSQL database's constraints (with whether they are validated) and indexes.
-async fn schema_of(url: &DbUrl) -> Vec<String> {
-    let db = Db::connect(url).await.unwrap();
-    let rows = db
-        .fetch_text_rows(
-            "the schema",
-            "SELECT CAST(conrelid::regclass AS TEXT) || ' ' || conname || ' ' || pg_get_constraintdef(oid) || CASE WHEN convalidated THEN '' ELSE ' NOT VALID' END \
-             FROM pg_constraint WHERE connamespace = current_schema()::regnamespace \
-             UNION ALL SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() ORDER BY 1",
-        )
-        .await
-        .unwrap();
-    db.close().await;
-    rows.into_iter()
-        .filter_map(|mut r| r.pop().flatten())
-        .collect()
 }
 
 #[tokio::test]

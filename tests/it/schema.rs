@@ -100,7 +100,8 @@ async fn migrations_apply_once_then_change_nothing(url: DbUrl) {
             "0005_two_person_signoff".to_owned(),
             "0006_reject_context".to_owned(),
             "0007_account_check".to_owned(),
-            "0008_account_collation".to_owned()
+            "0008_account_collation".to_owned(),
+            "0009_account_digits".to_owned()
         ]
     );
     for table in PLATFORM_TABLES {
@@ -110,14 +111,14 @@ async fn migrations_apply_once_then_change_nothing(url: DbUrl) {
         );
     }
     let recorded = format!("SELECT COUNT(*) FROM {MIGRATIONS_TABLE}");
-    assert_eq!(db.fetch_i64("count", &recorded).await.unwrap(), Some(8));
+    assert_eq!(db.fetch_i64("count", &recorded).await.unwrap(), Some(9));
 
     let second = apply_migrations(&db).await.expect("second apply");
     assert!(
         second.is_empty(),
         "an up-to-date database gets nothing: {second:?}"
     );
-    assert_eq!(db.fetch_i64("count", &recorded).await.unwrap(), Some(8));
+    assert_eq!(db.fetch_i64("count", &recorded).await.unwrap(), Some(9));
 
     // A real platform refuses what the spec forbids.
     db.execute("program", "INSERT INTO program (code, name, department, basis, rate) VALUES ('NY001', '耕地地力保护补贴', '农业农村局', 'area', '60.00')")

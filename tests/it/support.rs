@@ -146,6 +146,30 @@ pub fn export_rows(dir: &std::path::Path, table: LegacyTable) -> (Vec<LegacyRow>
 /// Rows of a table, each column as text.
 pub type Rows = Vec<Vec<Option<String>>>;
 
+/// A database's constraints (on PostgreSQL with whether they are validated) and indexes, as
+/// its catalog writes them: two targets loaded alike, crashed or not, must show the same.
+pub async fn schema_of(url: &DbUrl) -> Vec<String> {
+    let db = Db::connect(url).await.expect("connect for the schema");
+    let sql = match db.engine() {
+        Engine::Postgres => {
+            "SELECT CAST(conrelid::regclass AS TEXT) || ' ' || conname || ' ' || pg_get_constraintdef(oid) || CASE WHEN convalidated THEN '' ELSE ' NOT VALID' END \
+             FROM pg_constraint WHERE connamespace = current_schema()::regnamespace \
+             UNION ALL SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() ORDER BY 1"
+        }
+        _ => {
+            "SELECT type || ' ' || name || ' ' || COALESCE(sql, '') FROM sqlite_master WHERE type IN ('table', 'index') ORDER BY 1"
+        }
+    };
+    let rows = db
+        .fetch_text_rows("the schema", sql)
+        .await
+        .expect("the schema");
+    db.close().await;
+    rows.into_iter()
+        .filter_map(|mut r| r.pop().flatten())
+        .collect()
+}
+
 /// The named tables of a database (those that exist), each column as text except the `skip`
 /// ones, rows sorted: two databases compared this way hold the same data.
 pub async fn dump_tables(url: &DbUrl, tables: &[&str], skip: &[&str]) -> BTreeMap<String, Rows> {
