@@ -173,14 +173,23 @@ async fn payment_flags(target: &Db) -> Result<Vec<FlagHit>, ReconcileError> {
     // at least: the least and the greatest differ). The accounts and years are found by a
     // hash aggregate, then only their lines are read: a window over every paid line walked
     // the account index in its order, reading the table at random (1.75 s on PostgreSQL at
-    // the county preset, against 1.2–1.3 s this way).
+    // the county preset, against 1.2–1.3 s this way). Two households need two people: the
+    // accounts and years paid to two people or more (`candidate`, from the payment lines
+    // alone, comparing numbers) are found first, and only their lines joined with the people
+    // and compared by household ID number (text, in the database's collation). County
+    // preset: 1.51–1.83 s → 1.07–1.41 s, the same lines.
     let paid_with_account = "FROM payment p JOIN beneficiary d ON d.id = p.beneficiary_id \
          WHERE p.status = 'paid' AND p.account_no IS NOT NULL AND p.legacy_mxid IS NOT NULL";
     let household = "COALESCE(d.household_head_id_number, d.id_number)";
     let shared = rows(format!(
-        "WITH shared AS MATERIALIZED ( \
-         SELECT p.account_no, p.fund_year {paid_with_account} GROUP BY p.account_no, p.fund_year \
-         HAVING MIN({household}) <> MAX({household})) \
+        "WITH candidate AS MATERIALIZED ( \
+         SELECT p.account_no, p.fund_year FROM payment p \
+         WHERE p.status = 'paid' AND p.account_no IS NOT NULL AND p.legacy_mxid IS NOT NULL \
+         GROUP BY p.account_no, p.fund_year HAVING MIN(p.beneficiary_id) <> MAX(p.beneficiary_id)), \
+         shared AS MATERIALIZED ( \
+         SELECT p.account_no, p.fund_year {paid_with_account} \
+         AND (p.account_no, p.fund_year) IN (SELECT account_no, fund_year FROM candidate) \
+         GROUP BY p.account_no, p.fund_year HAVING MIN({household}) <> MAX({household})) \
          SELECT p.account_no, CAST(p.fund_year AS TEXT), p.county_code, CAST(p.legacy_mxid AS TEXT) \
          {paid_with_account} AND (p.account_no, p.fund_year) IN (SELECT account_no, fund_year FROM shared) \
          ORDER BY p.account_no, p.fund_year, p.legacy_mxid"
