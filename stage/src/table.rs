@@ -234,15 +234,7 @@ impl TextTableReader {
 
     /// The next batch of rows, or `None` at the end.
     pub fn next_rows(&mut self) -> Result<Option<Vec<Vec<Option<String>>>>, StageError> {
-        Ok(self.next_batch()?.map(|batch| {
-            (0..batch.num_rows())
-                .map(|i| {
-                    (0..batch.width())
-                        .map(|c| batch.value(i, c).map(str::to_owned))
-                        .collect()
-                })
-                .collect()
-        }))
+        Ok(self.next_batch()?.map(|batch| batch.rows()))
     }
 
     /// Calls `f` for every row.
@@ -280,6 +272,18 @@ impl TextBatch {
     pub fn value(&self, row: usize, column: usize) -> Option<&str> {
         let c = self.columns[column].as_ref()?;
         (!c.is_null(row)).then(|| c.value(row))
+    }
+
+    /// Row `row` with its text copied out, every column in place (those not read `None`).
+    pub fn row(&self, row: usize) -> Vec<Option<String>> {
+        (0..self.width())
+            .map(|c| self.value(row, c).map(str::to_owned))
+            .collect()
+    }
+
+    /// Every row, copied out as [`TextBatch::row`] does.
+    pub fn rows(&self) -> Vec<Vec<Option<String>>> {
+        (0..self.num_rows()).map(|i| self.row(i)).collect()
     }
 }
 

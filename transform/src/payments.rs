@@ -236,32 +236,31 @@ impl Transformer<'_> {
         let table = LegacyTable::Payments;
         let cols = Cols(table);
         // Pass 0: the lines some reissue points at (few); pass 1: which of them load. Memory
-        // grows with reissues, not with lines.
+        // grows with reissues, not with lines. Both look at a column or two of every line in
+        // the batch as read, and copy out only the lines pointed at (copying every line's
+        // cells out as text was most of the two passes' work).
+        let (ymxid, mxid) = (cols.index("YMXID"), cols.index("MXID"));
         let mut referenced = HashSet::new();
-        self.each_row_of(table, Some(&["YMXID"]), |_, row| {
-            if let Some(m) = cols
-                .get(&row, "YMXID")
-                .as_deref()
-                .and_then(|m| m.trim().parse::<i64>().ok())
-            {
-                referenced.insert(m);
-            }
+        read_staged_batches(&self.stage, table, &["YMXID"], self.progress, |batch| {
+            referenced.extend((0..batch.num_rows()).filter_map(|i| {
+                batch
+                    .value(i, ymxid)
+                    .and_then(|m| m.trim().parse::<i64>().ok())
+            }));
             Ok(())
         })?;
         let mut loaded = HashSet::new();
         let decisive = ["MXID", "PCID", "DXID", "XMDM", "ND", "FFZT", "JE", "FFRQ"];
-        self.each_row_of(table, Some(&decisive), |t, row| {
-            let Some(m) = cols
-                .get(&row, "MXID")
-                .as_deref()
-                .and_then(|m| m.parse::<i64>().ok())
-            else {
-                return Ok(());
-            };
-            if referenced.contains(&m)
-                && let (_, Ok(_)) = t.line_verdict(&row)
-            {
-                loaded.insert(m);
+        read_staged_batches(&self.stage, table, &decisive, self.progress, |batch| {
+            for i in 0..batch.num_rows() {
+                let Some(m) = batch.value(i, mxid).and_then(|m| m.parse::<i64>().ok()) else {
+                    continue;
+                };
+                if referenced.contains(&m)
+                    && let (_, Ok(_)) = self.line_verdict(&batch.row(i))
+                {
+                    loaded.insert(m);
+                }
             }
             Ok(())
         })?;
@@ -310,6 +309,72 @@ mod tests {
     use crate::pipeline::testing::fixture;
     use crate::pipeline::{Batch, Person};
     use ykt_domain::LegacyTable::Payments;
+
+    /// A reissue keeps its link only to a line that loads, wherever that line is in the
+    /// file (before the reissue, after it, over a batch boundary of the reader); a link to a
+    /// rejected, missing or unreadable line is cleared and the clearing recorded.
+    #[test]
+    fn a_reissue_links_to_a_loaded_line_wherever_it_is_and_nowhere_else() {
+        let mut f = fixture("reissues");
+        f.t.programs.insert("NY001".to_owned());
+        f.t.people.insert(
+            1,
+            Person::Loaded {
+                beneficiary_id: 1,
+                county: 610802,
+            },
+        );
+        f.t.batches.insert(10, Batch::Loaded { county: 610802 });
+        let line = |mxid: String, pcid: &'static str, ymxid: Option<String>| {
+            let mut row = vec![
+                ("MXID", mxid),
+                ("PCID", pcid.to_owned()),
+                ("DXID", "1".to_owned()),
+                ("XMDM", "NY001".to_owned()),
+                ("ND", "2020".to_owned()),
+                ("JE", "150.00".to_owned()),
+                ("FFZT", "1".to_owned()),
+                ("FFRQ", "2020-03-20".to_owned()),
+            ];
+            if let Some(y) = ymxid {
+                row.push(("YMXID", y));
+            }
+            row
+        };
+        // Filler lines put the last reissue's target past the reader's first batch.
+        let mut rows = vec![
+            line("1".into(), "10", Some("20000".into())), // target after it, loads
+            line("2".into(), "10", Some("3".into())),     // target rejected (orphan batch)
+            line("3".into(), "99", None),
+            line("4".into(), "10", Some("9999999".into())), // no such line
+            line("5".into(), "10", Some("x5".into())),      // not a number
+            line("6".into(), "10", Some("1".into())),       // target before it, loads
+        ];
+        rows.extend((7..20000).map(|m| line(m.to_string(), "10", None)));
+        rows.push(line("20000".into(), "10", None));
+        let rows: Vec<Vec<(&str, &str)>> = rows
+            .iter()
+            .map(|r| r.iter().map(|(c, v)| (*c, v.as_str())).collect())
+            .collect();
+        let rows: Vec<&[(&str, &str)]> = rows.iter().map(Vec::as_slice).collect();
+        f.legacy(Payments, &rows);
+        f.t.payments().unwrap();
+
+        let lines = f.staged("610802", "payment");
+        let reissue_of = |id: &str| {
+            lines
+                .iter()
+                .find(|r| r["id"] == id)
+                .map(|r| r.get("reissue_of").cloned().unwrap_or_default())
+                .unwrap()
+        };
+        assert_eq!(reissue_of("1"), "20000");
+        assert_eq!(reissue_of("6"), "1");
+        for cleared in ["2", "4", "5"] {
+            assert_eq!(reissue_of(cleared), "", "line {cleared}");
+        }
+        assert_eq!(f.code("C_VALUE_CLEARED"), 3);
+    }
 
     #[test]
     fn a_line_follows_its_batch_and_person_and_old_unpaid_lines_stay_with_legacy() {

@@ -15,7 +15,7 @@ pub(crate) use ykt_domain::{
     CorrectionCode as C, LegacyTable, Regions, RejectCode as R, UNATTRIBUTED_COUNTY,
 };
 pub(crate) use ykt_stage::{
-    CountyCounts, ExtractManifest, Stage, StageError, StagedFile, Step, TableCounts,
+    CountyCounts, ExtractManifest, Stage, StageError, StagedFile, Step, TableCounts, TextBatch,
     TextTableReader, TextTableWriter, TransformManifest, TransformOptions, sha256_file,
     verified_extract,
 };
@@ -374,7 +374,32 @@ pub(crate) fn read_staged(
     table: LegacyTable,
     only: Option<&[&str]>,
     progress: &dyn Fn(&str, u64),
-    mut f: impl FnMut(Vec<Row>) -> Result<(), TransformError>,
+    f: impl FnMut(Vec<Row>) -> Result<(), TransformError>,
+) -> Result<(), TransformError> {
+    read_staged_as(stage, table, only, progress, |batch| batch.rows(), f)
+}
+
+/// [`read_staged`] a batch at a time, its text not copied out: for a pass that looks at a
+/// column or two of every row and copies out only the few rows it needs.
+pub(crate) fn read_staged_batches(
+    stage: &Stage,
+    table: LegacyTable,
+    only: &[&str],
+    progress: &dyn Fn(&str, u64),
+    f: impl FnMut(TextBatch) -> Result<(), TransformError>,
+) -> Result<(), TransformError> {
+    read_staged_as(stage, table, Some(only), progress, |batch| batch, f)
+}
+
+/// Reads a staged legacy table on a thread of its own, which also makes each batch into what
+/// `f` takes (`made`), handing them to `f` on this one.
+fn read_staged_as<T: Send>(
+    stage: &Stage,
+    table: LegacyTable,
+    only: Option<&[&str]>,
+    progress: &dyn Fn(&str, u64),
+    made: impl Fn(TextBatch) -> T + Send,
+    mut f: impl FnMut(T) -> Result<(), TransformError>,
 ) -> Result<(), TransformError> {
     let path: PathBuf = stage.legacy_file(table.name());
     let mut reader = TextTableReader::open_columns(&path, only)?;
@@ -390,12 +415,12 @@ pub(crate) fn read_staged(
     let mut n = 0u64;
     let started = std::time::Instant::now();
     std::thread::scope(|scope| -> Result<(), TransformError> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Row>, StageError>>(4);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(usize, T), StageError>>(4);
         scope.spawn(move || {
             loop {
-                match reader.next_rows() {
-                    Ok(Some(rows)) => {
-                        if tx.send(Ok(rows)).is_err() {
+                match reader.next_batch() {
+                    Ok(Some(batch)) => {
+                        if tx.send(Ok((batch.num_rows(), made(batch)))).is_err() {
                             return;
                         }
                     }
@@ -407,10 +432,10 @@ pub(crate) fn read_staged(
                 }
             }
         });
-        for rows in rx {
-            let rows = rows?;
-            n += rows.len() as u64;
-            f(rows)?;
+        for batch in rx {
+            let (rows, batch) = batch?;
+            n += rows as u64;
+            f(batch)?;
             progress(table.name(), n);
         }
         Ok(())
@@ -528,7 +553,12 @@ pub(crate) struct Cols(pub(crate) LegacyTable);
 
 impl Cols {
     pub(crate) fn get<'r>(&self, row: &'r Row, name: &str) -> &'r Option<String> {
-        &row[self.0.column_index(name).expect("a column of the spec")]
+        &row[self.index(name)]
+    }
+
+    /// The position of a column the spec gives the table.
+    pub(crate) fn index(&self, name: &str) -> usize {
+        self.0.column_index(name).expect("a column of the spec")
     }
 }
 
