@@ -208,7 +208,7 @@ async fn restore_postgres(db: &Db, indexes: &[(String, String)]) -> Result<(), L
 
     let mut builds: Vec<String> = indexes
         .iter()
-        .map(|(_, create)| create.replacen("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1))
+        .map(|(_, create)| if_missing(create))
         .collect();
     builds.extend(pending.iter().filter_map(|c| {
         let columns = c.unique_columns()?;
@@ -301,14 +301,18 @@ fn index_cost(create: &str) -> (bool, usize) {
     (on_payment, columns)
 }
 
+/// A secondary index's `CREATE INDEX` (as the migrations write it) that skips an index there.
+fn if_missing(create: &str) -> String {
+    create.replacen("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
+}
+
 /// Builds the secondary indexes that are missing, one after another.
 pub(crate) async fn build_indexes(
     db: &Db,
     indexes: impl IntoIterator<Item = &(String, String)>,
 ) -> Result<(), LoadError> {
     for (_, create) in indexes {
-        let sql = create.replacen("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1);
-        db.execute("building an index", &sql).await?;
+        db.execute("building an index", &if_missing(create)).await?;
         fail::fail_point!("load::index_built", |_| std::process::abort());
     }
     Ok(())

@@ -178,13 +178,13 @@ async fn payment_flags(target: &Db) -> Result<Vec<FlagHit>, ReconcileError> {
     // alone, comparing numbers) are found first, and only their lines joined with the people
     // and compared by household ID number (text, in the database's collation). County
     // preset: 1.51–1.83 s → 1.07–1.41 s, the same lines.
-    let paid_with_account = "FROM payment p JOIN beneficiary d ON d.id = p.beneficiary_id \
-         WHERE p.status = 'paid' AND p.account_no IS NOT NULL AND p.legacy_mxid IS NOT NULL";
+    let paid = "p.status = 'paid' AND p.account_no IS NOT NULL AND p.legacy_mxid IS NOT NULL";
+    let paid_with_account =
+        format!("FROM payment p JOIN beneficiary d ON d.id = p.beneficiary_id WHERE {paid}");
     let household = "COALESCE(d.household_head_id_number, d.id_number)";
     let shared = rows(format!(
         "WITH candidate AS MATERIALIZED ( \
-         SELECT p.account_no, p.fund_year FROM payment p \
-         WHERE p.status = 'paid' AND p.account_no IS NOT NULL AND p.legacy_mxid IS NOT NULL \
+         SELECT p.account_no, p.fund_year FROM payment p WHERE {paid} \
          GROUP BY p.account_no, p.fund_year HAVING MIN(p.beneficiary_id) <> MAX(p.beneficiary_id)), \
          shared AS MATERIALIZED ( \
          SELECT p.account_no, p.fund_year {paid_with_account} \

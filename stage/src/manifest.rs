@@ -273,7 +273,6 @@ impl Stage {
     }
 }
 
-/// Writes JSON through a temporary file and a rename, so a crash never leaves half a file.
 /// Writes `value` as pretty JSON, whole or not at all (a temporary file renamed into place),
 /// streamed to the file: a province's `reconcile.json` is about 40 MB, and held whole as text
 /// it was the reconciliation's memory peak.

@@ -196,12 +196,7 @@ mod tests {
                 "2019-01-01 08:00:00",
             ),
         ];
-        let rows: Vec<Vec<(&str, &str)>> = rows
-            .iter()
-            .map(|r| r.iter().map(|(c, v)| (*c, v.as_str())).collect())
-            .collect();
-        let rows: Vec<&[(&str, &str)]> = rows.iter().map(Vec::as_slice).collect();
-        f.legacy(Beneficiaries, &rows);
+        f.legacy_owned(Beneficiaries, &rows);
         f.t.beneficiaries().unwrap();
 
         let home = f.counts("610802", Beneficiaries);
@@ -258,15 +253,10 @@ mod tests {
                 ]
             })
             .collect();
-        let rows: Vec<Vec<(&str, &str)>> = people
-            .iter()
-            .map(|r| r.iter().map(|(c, v)| (*c, v.as_str())).collect())
-            .collect();
-        let rows: Vec<&[(&str, &str)]> = rows.iter().map(Vec::as_slice).collect();
         let staged = |name: &str, budget: usize| {
             let mut f = fixture(name);
             f.t.out.budget = budget;
-            f.legacy(Beneficiaries, &rows);
+            f.legacy_owned(Beneficiaries, &people);
             f.t.beneficiaries().unwrap();
             ["610802", "610881", "610102"].map(|c| {
                 (

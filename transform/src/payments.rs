@@ -306,16 +306,13 @@ impl Transformer<'_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::pipeline::testing::fixture;
+    use crate::pipeline::testing::{Fixture, fixture};
     use crate::pipeline::{Batch, Person};
     use ykt_domain::LegacyTable::Payments;
 
-    /// A reissue keeps its link only to a line that loads, wherever that line is in the
-    /// file (before the reissue, after it, over a batch boundary of the reader); a link to a
-    /// rejected, missing or unreadable line is cleared and the clearing recorded.
-    #[test]
-    fn a_reissue_links_to_a_loaded_line_wherever_it_is_and_nowhere_else() {
-        let mut f = fixture("reissues");
+    /// A fixture with program NY001, person 1 loaded and batch 10 loaded, both in 610802.
+    fn with_person_and_batch(name: &str) -> Fixture {
+        let mut f = fixture(name);
         f.t.programs.insert("NY001".to_owned());
         f.t.people.insert(
             1,
@@ -325,6 +322,15 @@ mod tests {
             },
         );
         f.t.batches.insert(10, Batch::Loaded { county: 610802 });
+        f
+    }
+
+    /// A reissue keeps its link only to a line that loads, wherever that line is in the
+    /// file (before the reissue, after it, over a batch boundary of the reader); a link to a
+    /// rejected, missing or unreadable line is cleared and the clearing recorded.
+    #[test]
+    fn a_reissue_links_to_a_loaded_line_wherever_it_is_and_nowhere_else() {
+        let mut f = with_person_and_batch("reissues");
         let line = |mxid: String, pcid: &'static str, ymxid: Option<String>| {
             let mut row = vec![
                 ("MXID", mxid),
@@ -352,12 +358,7 @@ mod tests {
         ];
         rows.extend((7..20000).map(|m| line(m.to_string(), "10", None)));
         rows.push(line("20000".into(), "10", None));
-        let rows: Vec<Vec<(&str, &str)>> = rows
-            .iter()
-            .map(|r| r.iter().map(|(c, v)| (*c, v.as_str())).collect())
-            .collect();
-        let rows: Vec<&[(&str, &str)]> = rows.iter().map(Vec::as_slice).collect();
-        f.legacy(Payments, &rows);
+        f.legacy_owned(Payments, &rows);
         f.t.payments().unwrap();
 
         let lines = f.staged("610802", "payment");
@@ -378,17 +379,8 @@ mod tests {
 
     #[test]
     fn a_line_follows_its_batch_and_person_and_old_unpaid_lines_stay_with_legacy() {
-        let mut f = fixture("payments");
-        f.t.programs.insert("NY001".to_owned());
-        f.t.people.insert(
-            1,
-            Person::Loaded {
-                beneficiary_id: 1,
-                county: 610802,
-            },
-        );
+        let mut f = with_person_and_batch("payments");
         f.t.people.insert(2, Person::Rejected { county: 610881 });
-        f.t.batches.insert(10, Batch::Loaded { county: 610802 });
         f.t.batches.insert(11, Batch::Rejected { county: 610802 });
         f.t.batches.insert(12, Batch::Loaded { county: 0 });
         let line = |mxid: &'static str,

@@ -711,6 +711,16 @@ pub(crate) mod testing {
             writer.finish().expect("the table written");
         }
 
+        /// [`Fixture::legacy`] for rows whose values the test made.
+        pub(crate) fn legacy_owned(&self, table: LegacyTable, rows: &[Vec<(&str, String)>]) {
+            let rows: Vec<Vec<(&str, &str)>> = rows
+                .iter()
+                .map(|r| r.iter().map(|(c, v)| (*c, v.as_str())).collect())
+                .collect();
+            let rows: Vec<&[(&str, &str)]> = rows.iter().map(Vec::as_slice).collect();
+            self.legacy(table, &rows);
+        }
+
         /// Read, loaded, merged and rejected rows of a legacy table in a county.
         pub(crate) fn counts(&self, county: &str, table: LegacyTable) -> TableCounts {
             self.t
