@@ -203,6 +203,15 @@ fn row_diff(c: &mut Criterion) {
     actual[17][7] = Some("999.99".to_owned());
     actual.remove(4_000);
     actual.push(payment_rows(10_001).pop().expect("a row"));
+    // Both sides as the diff holds them: the cells of a chunk in one buffer.
+    let table = |rows: &[Vec<Option<String>>]| {
+        let mut t = ykt_db::TextRows::new(columns.len());
+        for r in rows {
+            t.push_row(r.iter().map(|c| c.as_deref()));
+        }
+        t
+    };
+    let (expected, actual) = (table(&expected), table(&actual));
     let mut g = c.benchmark_group("row_diff");
     g.throughput(Throughput::Elements(expected.len() as u64));
     g.bench_function("payment_chunk", |b| {

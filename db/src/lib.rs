@@ -16,6 +16,7 @@ mod legacy;
 mod lock;
 mod option_files;
 mod pool;
+mod text_rows;
 mod url;
 
 /// A fresh folder under the temporary directory (named for `what` and this process) and the
@@ -36,4 +37,5 @@ pub use lock::{WriterLock, set_identity};
 pub use pool::{
     Db, PG_SESSION, Snapshot, cast_text, columns_sql, quote_literal, recreate_database, set_ca_file,
 };
+pub use text_rows::TextRows;
 pub use url::{DbUrl, Engine};

@@ -12,7 +12,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
-use crate::{DbError, DbUrl, Engine};
+use crate::{DbError, DbUrl, Engine, TextRows};
 
 /// Runs `$sql` on `$conn` (a connection or a pool) and hands its rows, every column text, to
 /// `$on_page` `$page_size` at a time as the server sends them: the same loop on each engine.
@@ -40,6 +40,43 @@ macro_rules! pages {
                 return Ok(Err(e));
             }
             Ok::<Result<u64, E>, sqlx::Error>(Ok(n))
+        }
+        .await
+    };
+}
+
+/// Runs `$sql` on `$conn` (a connection or a pool) and gathers its rows, every column text,
+/// into [`TextRows`] as the server sends them: each full page of `$page_size` rows to
+/// `$on_page` (`Ok(Err(_))` is its own error), the rest returned with the count of rows read. The column types are checked
+/// on the first row (each row of a PostgreSQL or MariaDB result has the same), on every row
+/// where `$check_all`: in SQLite, which types each value on its own (see [`decode_text_row`]).
+macro_rules! text_pages {
+    ($conn:expr, $sql:expr, $check_all:expr, $page_size:expr, $on_page:expr) => {
+        async {
+            use futures_util::TryStreamExt;
+            let mut rows = sqlx::query(AssertSqlSafe($sql.to_owned())).fetch($conn);
+            let mut page: Option<TextRows> = None;
+            let (check_all, page_size): (bool, usize) = ($check_all, $page_size);
+            let mut n = 0u64;
+            while let Some(row) = rows.try_next().await? {
+                let table = page.get_or_insert_with(|| TextRows::new(row.len()));
+                let check = n == 0 || check_all;
+                n += 1;
+                table.try_push_row((0..row.len()).map(|i| {
+                    if check {
+                        row.try_get::<Option<&str>, _>(i)
+                    } else {
+                        row.try_get_unchecked::<Option<&str>, _>(i)
+                    }
+                }))?;
+                if table.len() >= page_size {
+                    if let Err(e) = $on_page(&*table) {
+                        return Ok(Err(e));
+                    }
+                    table.clear();
+                }
+            }
+            Ok(Ok((page.unwrap_or_default(), n)))
         }
         .await
     };
@@ -357,6 +394,19 @@ impl Db {
         result.map_err(self.query_err(what))
     }
 
+    /// Runs a query whose every column is text (cast in SQL where needed) and returns its rows
+    /// in one [`TextRows`], read as the server sends them: no `String` per cell, and the
+    /// driver's rows are not all held first. The same values as [`Db::fetch_text_rows`].
+    pub async fn fetch_text_table(&self, what: &str, sql: &str) -> Result<TextRows, DbError> {
+        let no_pages = |_: &TextRows| Ok::<(), DbError>(());
+        let result: Result<Result<(TextRows, u64), DbError>, sqlx::Error> = match &self.pool {
+            Pool::Sqlite(p) => text_pages!(p, sql, true, usize::MAX, no_pages),
+            Pool::MySql(p) => text_pages!(p, sql, false, usize::MAX, no_pages),
+            Pool::Postgres(p) => text_pages!(p, sql, false, usize::MAX, no_pages),
+        };
+        Ok(result.map_err(self.query_err(what))??.0)
+    }
+
     /// Runs a query whose every column is text and hands its rows to `on_page`, `page_size`
     /// at a time, as the server sends them: memory holds one page, not the result.
     pub async fn stream_text_rows<E: From<DbError>>(
@@ -538,6 +588,38 @@ impl Snapshot {
             what: what.to_owned(),
             source,
         })
+    }
+
+    /// [`Snapshot::stream_text_rows`] with each page in one [`TextRows`]: no `String` per
+    /// cell. Returns the rows read.
+    pub async fn stream_text_table<E: From<DbError>>(
+        &mut self,
+        what: &str,
+        sql: &str,
+        page_size: usize,
+        on_page: &mut dyn FnMut(&TextRows) -> Result<(), E>,
+    ) -> Result<u64, E> {
+        let page_size = page_size.max(1);
+        let result: Result<Result<(TextRows, u64), E>, sqlx::Error> = match &mut self.conn {
+            SnapshotConn::Sqlite(c) => text_pages!(&mut **c, sql, true, page_size, on_page),
+            SnapshotConn::MySql(c) => text_pages!(&mut **c, sql, false, page_size, on_page),
+            SnapshotConn::Postgres(c) => text_pages!(&mut **c, sql, false, page_size, on_page),
+        };
+        let (rest, n) = match result {
+            Ok(read) => read?,
+            Err(source) => {
+                return Err(DbError::Query {
+                    url: self.url.to_string(),
+                    what: what.to_owned(),
+                    source,
+                }
+                .into());
+            }
+        };
+        if !rest.is_empty() {
+            on_page(&rest)?;
+        }
+        Ok(n)
     }
 
     /// Runs a query whose every column is text and hands its rows to `on_page`, `page_size`

@@ -124,16 +124,19 @@ pub(crate) fn status_label(table: LegacyTable, raw: Option<&str>) -> String {
 }
 
 /// Runs a query on the snapshot and calls `f` for every row, as the server sends them (one
-/// query, streamed: memory holds one page).
+/// query, streamed: memory holds one page, its cells in one buffer).
 async fn each_row(
     snapshot: &mut ykt_db::Snapshot,
     sql: &str,
-    mut f: impl FnMut(&[Option<String>]),
+    mut f: impl FnMut(&[Option<&str>]),
 ) -> Result<(), ReconcileError> {
     snapshot
-        .stream_text_rows("reading legacy rows", sql, PAGE, &mut |rows| {
-            for r in &rows {
-                f(r);
+        .stream_text_table("reading legacy rows", sql, PAGE, &mut |page| {
+            let mut cells: Vec<Option<&str>> = Vec::with_capacity(page.width());
+            for i in 0..page.len() {
+                cells.clear();
+                cells.extend(page.row(i));
+                f(&cells);
             }
             Ok::<(), ReconcileError>(())
         })
@@ -222,18 +225,18 @@ async fn rows_in_database(
             id(key)
         );
         each_row(&mut snapshot, &sql, |r| {
-            let county = county_of(regions, r[1].as_deref());
+            let county = county_of(regions, r[1]);
             if table == LegacyTable::Beneficiaries {
-                people.insert(r[0].as_deref(), &county);
+                people.insert(r[0], &county);
             }
             f(LegacyEntry {
                 table,
-                key: r[0].as_deref().unwrap_or(""),
+                key: r[0].unwrap_or(""),
                 county: &county,
-                amount: r[2].as_deref(),
-                program: r[3].as_deref(),
-                year: r[4].as_deref(),
-                status: r[5].as_deref(),
+                amount: r[2],
+                program: r[3],
+                year: r[4],
+                status: r[5],
                 batch: None,
             });
         })
@@ -260,20 +263,20 @@ async fn rows_in_database(
         id("MXID")
     );
     each_row(&mut snapshot, &sql, |r| {
-        let by_batch = county_of(regions, r[1].as_deref());
+        let by_batch = county_of(regions, r[1]);
         let county = match by_batch.as_str() {
-            UNATTRIBUTED_COUNTY => people.county(r[2].as_deref()),
+            UNATTRIBUTED_COUNTY => people.county(r[2]),
             _ => &by_batch,
         };
         f(LegacyEntry {
             table: LegacyTable::Payments,
-            key: r[0].as_deref().unwrap_or(""),
+            key: r[0].unwrap_or(""),
             county,
-            amount: r[3].as_deref(),
-            program: r[4].as_deref(),
-            year: r[5].as_deref(),
-            status: r[6].as_deref(),
-            batch: Some(r[7].as_deref().unwrap_or("")),
+            amount: r[3],
+            program: r[4],
+            year: r[5],
+            status: r[6],
+            batch: Some(r[7].unwrap_or("")),
         });
     })
     .await?;
@@ -361,7 +364,7 @@ impl LegacySide<'_> {
         &self,
         table: LegacyTable,
         columns: &[&str],
-        mut f: impl FnMut(&[Option<String>]),
+        mut f: impl FnMut(&[Option<&str>]),
     ) -> Result<(), ReconcileError> {
         match self {
             LegacySide::Database(db) => {
@@ -387,7 +390,7 @@ impl LegacySide<'_> {
                     .map(|c| table.column_index(c).expect("a legacy column"))
                     .collect();
                 TextTableReader::open(&stage.legacy_file(table.name()))?.for_each(|r| {
-                    let picked: Vec<Option<String>> = idx.iter().map(|&i| r[i].clone()).collect();
+                    let picked: Vec<Option<&str>> = idx.iter().map(|&i| r[i].as_deref()).collect();
                     f(&picked);
                     Ok(())
                 })?;
