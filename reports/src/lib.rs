@@ -222,23 +222,13 @@ async fn county_corrections(
     let key = |table: &str| {
         format!("CAST(CASE WHEN c.source_table = '{table}' THEN c.source_key END AS BIGINT)")
     };
-    // A county's corrections name a few of the payment lines: on PostgreSQL each is looked
-    // up by its key, where a join hashed every line of the province first (county preset:
-    // 0.58 s, 0.45 s this way). SQLite looks them up by key either way, and has no LATERAL.
-    let line = match e {
-        ykt_db::Engine::Postgres => format!(
-            "LEFT JOIN LATERAL (SELECT * FROM payment l WHERE l.legacy_mxid = {} LIMIT 1) p ON TRUE",
-            key("T_FFMX")
-        ),
-        _ => format!("LEFT JOIN payment p ON p.legacy_mxid = {}", key("T_FFMX")),
-    };
     let sql = format!(
         "SELECT c.source_table, c.source_key, c.correction_code, c.field, c.\"before\", c.\"after\", \
          b.name, b.id_number, b.area_code, g.name, COALESCE(pb.batch_no, ob.batch_no), \
          COALESCE(p.program_code, ob.program_code, a.program_code), \
          CAST(COALESCE(p.fund_year, ob.fund_year, a.fund_year) AS TEXT), CAST(COALESCE(p.amount, a.amount) AS TEXT) \
          FROM migration_correction c \
-         {line} \
+         LEFT JOIN payment p ON p.legacy_mxid = {} \
          LEFT JOIN beneficiary_legacy_map m ON m.legacy_dxid = {} \
          LEFT JOIN beneficiary b ON b.id = COALESCE(p.beneficiary_id, m.beneficiary_id) \
          LEFT JOIN payment_batch pb ON pb.id = p.batch_id \
@@ -246,6 +236,7 @@ async fn county_corrections(
          LEFT JOIN allocation a ON a.legacy_zbid = {} \
          LEFT JOIN region g ON g.code = b.area_code \
          WHERE c.run_id = {} AND c.county_code = {}",
+        key("T_FFMX"),
         key("T_BTDX"),
         key("T_FFPC"),
         key("T_ZJZB"),
