@@ -499,7 +499,7 @@ pub(crate) struct Listing<'a> {
     pub sheet: Option<&'static str>,
     pub header: Vec<&'static str>,
     pub widths: Vec<f64>,
-    pub rows: Box<dyn Iterator<Item = Vec<String>> + 'a>,
+    pub rows: Box<dyn Iterator<Item = Vec<String>> + Send + 'a>,
 }
 
 /// The columns of [`context_cells`], and their widths in Excel.

@@ -50,12 +50,17 @@ impl<'a> Sheet<'a> {
             ws.set_column_width(c as u16, *w)?;
         }
         ws.set_freeze_panes(1, 0)?;
-        Ok(Sheet {
+        Ok(Sheet::below_header(ws))
+    }
+
+    /// A sheet whose header [`Sheet::new`] wrote, to go on from its second row.
+    fn below_header(ws: &'a mut Worksheet) -> Sheet<'a> {
+        Sheet {
             ws,
             row: 1,
-            bold,
+            bold: Format::new().set_bold(),
             money: Format::new().set_num_format("#,##0.00"),
-        })
+        }
     }
 
     fn push(&mut self, cells: Vec<Cell>) -> Result<(), XlsxError> {
@@ -190,13 +195,33 @@ fn build(r: &CountyReport<'_>, book: &mut Workbook) -> Result<(), XlsxError> {
             }
         }
     }
+    // The listings' sheets are made (in order, with their headers) here and filled each on a
+    // thread of its own: one after the other, the rejects and corrections of the county
+    // preset kept the workbook's thread busy a second after the CSV files and the page were
+    // written, with the other core idle.
+    let mut rows = Vec::new();
     for listing in listings(r) {
         let Some(sheet) = listing.sheet else { continue };
-        let mut sh = Sheet::new(book, sheet, &listing.header, &listing.widths)?;
-        for row in listing.rows {
-            sh.push(row.into_iter().map(Cell::Text).collect())?;
-        }
+        Sheet::new(book, sheet, &listing.header, &listing.widths)?;
+        rows.push(listing.rows);
     }
+    let first = book.worksheets_mut().len() - rows.len();
+    std::thread::scope(|scope| {
+        let fills: Vec<_> = book.worksheets_mut()[first..]
+            .iter_mut()
+            .zip(rows)
+            .map(|(ws, mut rows)| {
+                scope.spawn(move || {
+                    let mut sh = Sheet::below_header(ws);
+                    rows.try_for_each(|row| sh.push(row.into_iter().map(Cell::Text).collect()))
+                })
+            })
+            .collect();
+        fills.into_iter().try_for_each(|fill| {
+            fill.join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    })?;
     {
         let mut sh = Sheet::new(book, "签字确认", &["项目", "签字"], &[20.0, 40.0])?;
         sh.push(vec![

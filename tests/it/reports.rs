@@ -223,6 +223,76 @@ fn assert_xlsx_equals_summary(dir: &Path) {
         .map(|v| v.as_u64().unwrap())
         .sum();
     assert_eq!(rejects.rows().count() as u64 - 1, total);
+    // Each listing's sheet (filled on a thread of its own) holds its CSV file's rows, header
+    // included, in the same order: the two are written from one listing.
+    for (sheet, file) in [
+        ("拒绝清单", "rejects.csv"),
+        ("更正记录", "corrections.csv"),
+        ("审计标记", "flags.csv"),
+        ("逐行差异", "diffs.csv"),
+    ] {
+        let range = book.worksheet_range(sheet).unwrap();
+        let cells: Vec<Vec<String>> = range
+            .rows()
+            .map(|row| {
+                let mut cells: Vec<String> = row
+                    .iter()
+                    .map(|c| match c {
+                        Data::Empty => String::new(),
+                        other => other.to_string(),
+                    })
+                    .collect();
+                while cells.last().is_some_and(String::is_empty) {
+                    cells.pop();
+                }
+                cells
+            })
+            .collect();
+        let csv: Vec<Vec<String>> = parse_csv(&dir.join(file))
+            .into_iter()
+            .map(|mut row| {
+                while row.last().is_some_and(String::is_empty) {
+                    row.pop();
+                }
+                row
+            })
+            .collect();
+        assert_eq!(cells.len(), csv.len(), "{sheet}: rows against {file}");
+        for (i, (x, c)) in cells.iter().zip(&csv).enumerate() {
+            assert_eq!(x, c, "{sheet} row {i} against {file}");
+        }
+    }
+}
+
+/// A CSV file as ykt writes it (BOM, a header, RFC 4180 quoting), every row its cells.
+fn parse_csv(path: &Path) -> Vec<Vec<String>> {
+    let bytes = std::fs::read(path).unwrap();
+    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    let (mut rows, mut row, mut cell) = (Vec::new(), Vec::new(), String::new());
+    let (mut quoted, mut chars) = (false, text.chars().peekable());
+    while let Some(ch) = chars.next() {
+        match (quoted, ch) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                cell.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => cell.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut cell)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                row.push(std::mem::take(&mut cell));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => cell.push(c),
+        }
+    }
+    if !cell.is_empty() || !row.is_empty() {
+        row.push(cell);
+        rows.push(row);
+    }
+    rows
 }
 
 fn csv_rows(path: &Path) -> Vec<String> {
