@@ -433,6 +433,22 @@ async fn county_reports_on_postgres_match_the_truth_and_verify() {
             .map(|v| v.as_u64().unwrap())
             .sum();
         assert_eq!(csv_rows(&d.join("rejects.csv")).len() as u64, rejected);
+        // A correction is of a loaded row: the target knows its person, and a payment line's
+        // program, fund year and amount (columns: village, name, ID number, batch, program,
+        // fund year, amount, table, ...). The report's query finds them by key among the
+        // county's corrections only; this fails if it misses any.
+        for row in parse_csv(&d.join("corrections.csv")).iter().skip(1) {
+            let table = &row[7];
+            if table.contains("T_FFMX") || table.contains("T_BTDX") {
+                assert!(!row[1].is_empty(), "no person for a correction: {row:?}");
+            }
+            if table.contains("T_FFMX") {
+                assert!(
+                    row[4..7].iter().all(|c| !c.is_empty()),
+                    "a corrected payment line without program, year or amount: {row:?}"
+                );
+            }
+        }
         let html = std::fs::read_to_string(d.join("reconciliation.html")).unwrap();
         // Issue 14: the three-state verdict, the sentence built from summary.json's figures.
         let p = &summary["pending"];
