@@ -267,32 +267,7 @@ fn assert_xlsx_equals_summary(dir: &Path) {
 /// A CSV file as ykt writes it (BOM, a header, RFC 4180 quoting), every row its cells.
 fn parse_csv(path: &Path) -> Vec<Vec<String>> {
     let bytes = std::fs::read(path).unwrap();
-    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
-    let (mut rows, mut row, mut cell) = (Vec::new(), Vec::new(), String::new());
-    let (mut quoted, mut chars) = (false, text.chars().peekable());
-    while let Some(ch) = chars.next() {
-        match (quoted, ch) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                cell.push('"');
-            }
-            (true, '"') => quoted = false,
-            (true, c) => cell.push(c),
-            (false, '"') => quoted = true,
-            (false, ',') => row.push(std::mem::take(&mut cell)),
-            (false, '\r') => {}
-            (false, '\n') => {
-                row.push(std::mem::take(&mut cell));
-                rows.push(std::mem::take(&mut row));
-            }
-            (false, c) => cell.push(c),
-        }
-    }
-    if !cell.is_empty() || !row.is_empty() {
-        row.push(cell);
-        rows.push(row);
-    }
-    rows
+    ykt_users::split_csv(std::str::from_utf8(&bytes[3..]).unwrap())
 }
 
 fn csv_rows(path: &Path) -> Vec<String> {

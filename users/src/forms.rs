@@ -221,7 +221,9 @@ fn xlsx_cell(data: &Data) -> Cell {
     }
 }
 
-fn split_csv(text: &str) -> Vec<Vec<String>> {
+/// CSV text (RFC 4180 quoting, CRLF or LF) as rows of cells; also reads back the CSV files
+/// the reports write.
+pub fn split_csv(text: &str) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
     let mut row = Vec::new();
     let mut field = String::new();

@@ -16,7 +16,7 @@ mod legacy;
 pub use check::{
     CheckedEntry, FormSet, Post, RegionLevel, ResolvedRegion, Severity, Townships, Violation, check,
 };
-pub use forms::{Entry, FormKind, read_forms};
+pub use forms::{Entry, FormKind, read_forms, split_csv};
 pub use import::{ImportReport, import};
 pub use legacy::{LegacyUser, cross_check, read_legacy_users, townships_from_legacy};
 
