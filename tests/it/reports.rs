@@ -385,6 +385,7 @@ async fn county_reports_on_postgres_match_the_truth_and_verify() {
         4,
         "three demo counties and the unattributed 000000: {dirs:?}"
     );
+    let mut rejects_with_person = 0;
     for d in &dirs {
         for f in [
             "reconciliation.html",
@@ -408,6 +409,39 @@ async fn county_reports_on_postgres_match_the_truth_and_verify() {
             .map(|v| v.as_u64().unwrap())
             .sum();
         assert_eq!(csv_rows(&d.join("rejects.csv")).len() as u64, rejected);
+        // A reject's person comes from the target when the person was loaded, or from the
+        // person's own reject: the report's query reads both among the county's rejects
+        // only; counted here by a join over the whole run, the two must agree.
+        let db = Db::connect(&target).await.unwrap();
+        let named = db
+            .fetch_i64(
+                "rejects with a person",
+                &format!(
+                    "SELECT COUNT(*) FROM migration_reject r \
+                     LEFT JOIN migration_reject pr ON pr.run_id = r.run_id AND pr.source_table = 'T_BTDX' AND pr.source_key = r.person_key \
+                     LEFT JOIN beneficiary_legacy_map m ON m.legacy_dxid = CAST(r.person_key AS BIGINT) \
+                     LEFT JOIN beneficiary b ON b.id = m.beneficiary_id \
+                     WHERE r.run_id = '{}' AND r.county_code = '{}' AND COALESCE(r.name, pr.name, b.name) <> ''",
+                    summary["run_id"].as_str().unwrap(),
+                    summary["county_code"].as_str().unwrap()
+                ),
+            )
+            .await
+            .unwrap()
+            .unwrap_or(0);
+        let shown = parse_csv(&d.join("rejects.csv"))
+            .iter()
+            .skip(1)
+            .filter(|row| !row[1].is_empty())
+            .count();
+        assert_eq!(
+            shown as i64,
+            named,
+            "{}: rejects showing a person",
+            d.display()
+        );
+        rejects_with_person += shown;
+        db.close().await;
         // A correction is of a loaded row: the target knows its person, and a payment line's
         // program, fund year and amount (columns: village, name, ID number, batch, program,
         // fund year, amount, table, ...). The report's query finds them by key among the
@@ -453,6 +487,7 @@ async fn county_reports_on_postgres_match_the_truth_and_verify() {
             assert!(html.contains("核对人（签字）") && html.contains("审核人（签字）"));
         }
     }
+    assert!(rejects_with_person > 0, "no reject showed its person");
     // The truth file models the four migrated tables; corrections of reference rows (an
     // obsolete region code in T_XZQH) are counted from the target on their own.
     let mut expected = truth_counts(&json(&truth_path));
