@@ -139,14 +139,7 @@ fn groups(rows: Vec<Vec<Option<String>>>, width: usize) -> Vec<Group> {
 /// control totals and the row diff beside them ended 10 and 5 s later: the machine's two cores
 /// were busy either way, and the reconciliation took as long, with 30 MiB more at its peak.)
 async fn payment_flags(target: &Db) -> Result<Vec<FlagHit>, ReconcileError> {
-    let mut hits = duplicate_flags(target).await?;
-    hits.extend(shared_account_flags(target).await?);
-    hits.extend(line_flags(target).await?);
-    Ok(hits)
-}
-
-/// The lines of one person, program, fund year and period paid twice.
-async fn duplicate_flags(target: &Db) -> Result<Vec<FlagHit>, ReconcileError> {
+    let e = target.engine();
     let mut hits = Vec::new();
     let rows =
         |sql: String| async move { target.fetch_text_rows("computing audit flags", &sql).await };
@@ -183,16 +176,6 @@ async fn duplicate_flags(target: &Db) -> Result<Vec<FlagHit>, ReconcileError> {
             detail,
         ));
     }
-    Ok(hits)
-}
-
-/// One account paid to people of two or more households in a fund year.
-async fn shared_account_flags(target: &Db) -> Result<Vec<FlagHit>, ReconcileError> {
-    let e = target.engine();
-    let mut hits = Vec::new();
-    let rows =
-        |sql: String| async move { target.fetch_text_rows("computing audit flags", &sql).await };
-
     // One account paid to people of two or more households in one fund year (two households
     // at least: the least and the greatest differ). The accounts and years are found by a
     // hash aggregate, then only their lines are read: a window over every paid line walked
@@ -248,16 +231,6 @@ async fn shared_account_flags(target: &Db) -> Result<Vec<FlagHit>, ReconcileErro
             detail,
         ));
     }
-    Ok(hits)
-}
-
-/// The flags of one line at a time, and those of a line and the platform's own lines.
-async fn line_flags(target: &Db) -> Result<Vec<FlagHit>, ReconcileError> {
-    let e = target.engine();
-    let mut hits = Vec::new();
-    let rows =
-        |sql: String| async move { target.fetch_text_rows("computing audit flags", &sql).await };
-
     // The same person, program, fund year and period paid by the platform (its own lines, no
     // legacy key) and in legacy (a migrated line).
     for r in rows(
