@@ -194,11 +194,11 @@ impl Transformer<'_> {
     }
 
     /// What a line comes to: its platform row's cells and corrections, or its reject.
-    fn line(&self, row: Row, loaded: &HashSet<i64>) -> Result<Line, TransformError> {
+    fn line(&self, row: &Row, loaded: &HashSet<i64>) -> Result<Line, TransformError> {
         let table = LegacyTable::Payments;
         let cols = Cols(table);
-        let key = cols.get(&row, "MXID").clone().unwrap_or_default();
-        let (county, verdict) = self.line_verdict(&row);
+        let key = cols.get(row, "MXID").clone().unwrap_or_default();
+        let (county, verdict) = self.line_verdict(row);
         let county = county_code(county);
         let verdict = match verdict {
             Err(reject) => {
@@ -206,13 +206,13 @@ impl Transformer<'_> {
                     key,
                     county,
                     reject,
-                    row,
+                    row: row.clone(),
                 });
             }
             Ok(verdict) => verdict,
         };
-        let (mut payment, mut notes) = self.line_row(self.key(table, &key)?, &row, verdict);
-        if let Some(raw) = cols.get(&row, "YMXID").clone() {
+        let (mut payment, mut notes) = self.line_row(self.key(table, &key)?, row, verdict);
+        if let Some(raw) = cols.get(row, "YMXID").clone() {
             match raw.trim().parse::<i64>() {
                 Ok(m) if loaded.contains(&m) => payment.reissue_of = Some(m),
                 _ => notes.0.push(Correction {
@@ -279,10 +279,15 @@ impl Transformer<'_> {
                 }
                 Ok(out)
             });
-            let read = read_staged(&stage, table, None, progress, |rows| {
-                let batch = rows
-                    .into_iter()
-                    .map(|row| this.line(row, &loaded))
+            // Each line is copied out of the batch into the same cells, line after line.
+            let all: Vec<&str> = table.columns().iter().map(|c| c.name).collect();
+            let mut row = Row::new();
+            let read = read_staged_batches(&stage, table, &all, progress, |batch| {
+                let batch = (0..batch.num_rows())
+                    .map(|i| {
+                        batch.row_into(i, &mut row);
+                        this.line(&row, &loaded)
+                    })
                     .collect::<Result<Vec<_>, _>>()?;
                 // A writer that stopped has its error, told below.
                 let _ = lines.send(batch);
