@@ -5,14 +5,14 @@ use std::path::PathBuf;
 
 use tracing::info;
 use ykt_db::{Db, DbUrl};
-use ykt_domain::{LegacyRow, LegacyTable};
+use ykt_domain::LegacyTable;
 use ykt_stage::{
     ExtractManifest, SourceFingerprint, Stage, StagedTable, Step, TextTableWriter, sha256_file,
 };
 
 use crate::keys::KeyCheck;
 use crate::{ExportReader, ExtractError};
-use ykt_db::read_table;
+use ykt_db::{TextRows, read_table_text};
 
 /// Where the legacy data comes from.
 #[derive(Debug, Clone)]
@@ -56,22 +56,31 @@ impl TableSink {
     }
 
     /// Writes a row; `place` names where it was read, for a message about its key.
-    fn write(&mut self, row: &LegacyRow, place: impl Fn() -> String) -> Result<(), ExtractError> {
-        if let Err(problem) = self.keys.check(row[0].as_deref()) {
+    fn write<S: AsRef<str>>(
+        &mut self,
+        row: &[Option<S>],
+        place: impl Fn() -> String,
+    ) -> Result<(), ExtractError> {
+        if let Err(problem) = self.keys.check(row.first().and_then(text)) {
             return Err(ExtractError::BadKey {
                 place: place(),
                 problem: problem.describe(self.table),
             });
         }
         if let Some(i) = self.stamp_index
-            && let Some(stamp) = &row[i]
-            && self.max_stamp.as_ref().is_none_or(|m| stamp > m)
+            && let Some(stamp) = row.get(i).and_then(text)
+            && self.max_stamp.as_deref().is_none_or(|m| stamp > m)
         {
-            self.max_stamp = Some(stamp.clone());
+            self.max_stamp = Some(stamp.to_owned());
         }
         self.rows += 1;
         Ok(self.writer.write(row)?)
     }
+}
+
+/// A cell's text.
+fn text<S: AsRef<str>>(cell: &Option<S>) -> Option<&str> {
+    cell.as_ref().map(AsRef::as_ref)
 }
 
 /// Reads every legacy table into `stage/legacy/`, values exactly as found, and writes the
@@ -138,22 +147,27 @@ async fn from_database(
         // Writing Parquet runs on its own thread while the next page is fetched.
         let mut sink = TableSink::new(stage, table, true)?;
         let place = format!("{} of {url}", table.name());
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<LegacyRow>>(2);
+        // The pages as read (one buffer each, no `String` per cell), copied for the writer.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<TextRows>(2);
         let writer = std::thread::spawn(move || -> Result<TableSink, ExtractError> {
-            for rows in rx {
-                for row in &rows {
-                    sink.write(row, || place.clone())?;
+            for page in rx {
+                let mut cells = Vec::with_capacity(page.width());
+                for i in 0..page.len() {
+                    cells.clear();
+                    cells.extend(page.row(i));
+                    sink.write(&cells, || place.clone())?;
                 }
             }
             Ok(sink)
         });
         let mut read = 0u64;
-        let result = read_table(&mut snapshot, table, PAGE_ROWS, |rows| {
-            read += rows.len() as u64;
+        let result = read_table_text(&mut snapshot, table, PAGE_ROWS, |page| {
+            read += page.len() as u64;
             progress(table.name(), read);
-            tx.send(rows).map_err(|_| ExtractError::WriterStopped {
-                table: table.name(),
-            })
+            tx.send(page.clone())
+                .map_err(|_| ExtractError::WriterStopped {
+                    table: table.name(),
+                })
         })
         .await;
         drop(tx);
