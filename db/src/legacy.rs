@@ -110,8 +110,8 @@ pub async fn read_table<E: From<DbError>>(
 
 /// [`read_table`] with each page of rows in one [`TextRows`]: one buffer a page instead of a
 /// `String` a cell (the extract's read: making, handing over and freeing a `String` for each of
-/// a million lines' fifteen cells was most of its own CPU). `on_page` borrows the page, which
-/// is emptied for the next rows once it returns.
+/// a million lines' fifteen cells was about a third of its own CPU). `on_page` borrows the
+/// page, which is emptied for the next rows once it returns.
 pub async fn read_table_text<E: From<DbError>>(
     snapshot: &mut Snapshot,
     table: LegacyTable,
