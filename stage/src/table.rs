@@ -309,6 +309,17 @@ impl TextBatch {
 mod tests {
     use super::*;
 
+    /// A folder of this test thread's own and a table file in it (removed by the caller).
+    fn scratch(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "ykt-stage-{name}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let path = dir.join("t.parquet");
+        (dir, path)
+    }
+
     #[test]
     fn round_trips_text_and_nulls_across_batches() {
         let dir = std::env::temp_dir().join(format!("ykt-stage-table-{}", std::process::id()));
@@ -362,12 +373,7 @@ mod tests {
             ),
             start in proptest::collection::vec(proptest::option::of("[a-z]{0,20}"), 0..4),
         ) {
-            let dir = std::env::temp_dir().join(format!(
-                "ykt-stage-row-into-{}-{:?}",
-                std::process::id(),
-                std::thread::current().id()
-            ));
-            let path = dir.join("t.parquet");
+            let (dir, path) = scratch("row-into");
             let mut w = TextTableWriter::create(&path, &["a", "b"]).unwrap();
             for (a, b) in &rows {
                 w.write(&[a.clone(), b.clone()]).unwrap();
@@ -401,12 +407,7 @@ mod tests {
             ),
             spills in proptest::collection::btree_set(0usize..3000, 0..6),
         ) {
-            let dir = std::env::temp_dir().join(format!(
-                "ykt-stage-spill-{}-{:?}",
-                std::process::id(),
-                std::thread::current().id()
-            ));
-            let path = dir.join("t.parquet");
+            let (dir, path) = scratch("spill");
             let mut w = TextTableWriter::create(&path, &["a", "b"]).unwrap();
             for (i, (a, b)) in rows.iter().enumerate() {
                 if spills.contains(&i) {

@@ -193,7 +193,7 @@ impl Transformer<'_> {
         (payment, notes)
     }
 
-    /// What a line comes to: its platform row's cells and corrections, or its reject.
+    /// What a line comes to: its platform row and corrections, or its reject.
     fn line(&self, row: &Row, loaded: &HashSet<i64>) -> Result<Line, TransformError> {
         let table = LegacyTable::Payments;
         let cols = Cols(table);
@@ -240,29 +240,41 @@ impl Transformer<'_> {
         // cells out as text was most of the two passes' work).
         let (ymxid, mxid) = (cols.index("YMXID"), cols.index("MXID"));
         let mut referenced = HashSet::new();
-        read_staged_batches(&self.stage, table, &["YMXID"], self.progress, |batch| {
-            referenced.extend((0..batch.num_rows()).filter_map(|i| {
-                batch
-                    .value(i, ymxid)
-                    .and_then(|m| m.trim().parse::<i64>().ok())
-            }));
-            Ok(())
-        })?;
+        read_staged_batches(
+            &self.stage,
+            table,
+            Some(&["YMXID"]),
+            self.progress,
+            |batch| {
+                referenced.extend((0..batch.num_rows()).filter_map(|i| {
+                    batch
+                        .value(i, ymxid)
+                        .and_then(|m| m.trim().parse::<i64>().ok())
+                }));
+                Ok(())
+            },
+        )?;
         let mut loaded = HashSet::new();
         let decisive = ["MXID", "PCID", "DXID", "XMDM", "ND", "FFZT", "JE", "FFRQ"];
-        read_staged_batches(&self.stage, table, &decisive, self.progress, |batch| {
-            for i in 0..batch.num_rows() {
-                let Some(m) = batch.value(i, mxid).and_then(|m| m.parse::<i64>().ok()) else {
-                    continue;
-                };
-                if referenced.contains(&m)
-                    && let (_, Ok(_)) = self.line_verdict(&batch.row(i))
-                {
-                    loaded.insert(m);
+        read_staged_batches(
+            &self.stage,
+            table,
+            Some(&decisive),
+            self.progress,
+            |batch| {
+                for i in 0..batch.num_rows() {
+                    let Some(m) = batch.value(i, mxid).and_then(|m| m.parse::<i64>().ok()) else {
+                        continue;
+                    };
+                    if referenced.contains(&m)
+                        && let (_, Ok(_)) = self.line_verdict(&batch.row(i))
+                    {
+                        loaded.insert(m);
+                    }
                 }
-            }
-            Ok(())
-        })?;
+                Ok(())
+            },
+        )?;
         // The rules and the rows' cells are made on this thread, the staged files written on
         // another, in the lines' order (the decoding has a thread of its own too).
         let mut out = std::mem::replace(&mut self.out, Outputs::new(self.stage.clone()));
@@ -279,9 +291,8 @@ impl Transformer<'_> {
                 Ok(out)
             });
             // Each line is copied out of the batch into the same cells, line after line.
-            let all: Vec<&str> = table.columns().iter().map(|c| c.name).collect();
             let mut row = Row::new();
-            let read = read_staged_batches(&stage, table, &all, progress, |batch| {
+            let read = read_staged_batches(&stage, table, None, progress, |batch| {
                 let batch = (0..batch.num_rows())
                     .map(|i| {
                         batch.row_into(i, &mut row);

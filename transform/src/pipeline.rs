@@ -101,15 +101,7 @@ impl Outputs {
         group: &str,
         row: &P,
     ) -> Result<(), TransformError> {
-        self.write_cells::<P>(group, &row.cells())
-    }
-
-    /// Stages a platform row already made into its cells ([`PlatformRow::cells`]).
-    pub(crate) fn write_cells<P: PlatformRow>(
-        &mut self,
-        group: &str,
-        cells: &[Option<String>],
-    ) -> Result<(), TransformError> {
+        let cells = row.cells();
         self.since_budget += 1;
         if self.since_budget >= BUDGET_EVERY {
             self.since_budget = 0;
@@ -120,11 +112,11 @@ impl Outputs {
             .get_mut(group)
             .and_then(|g| g.get_mut(P::TABLE))
         {
-            return Ok(writer.write(cells)?);
+            return Ok(writer.write(&cells)?);
         }
         let mut writer =
             TextTableWriter::create(&self.stage.platform_file(group, P::TABLE), P::COLUMNS)?;
-        writer.write(cells)?;
+        writer.write(&cells)?;
         self.writers
             .entry(group.to_owned())
             .or_default()
@@ -380,15 +372,16 @@ pub(crate) fn read_staged(
 }
 
 /// [`read_staged`] a batch at a time, its text not copied out: for a pass that looks at a
-/// column or two of every row and copies out only the few rows it needs.
+/// column or two of every row and copies out only the few rows it needs, or that copies each
+/// row into cells of its own ([`TextBatch::row_into`]).
 pub(crate) fn read_staged_batches(
     stage: &Stage,
     table: LegacyTable,
-    only: &[&str],
+    only: Option<&[&str]>,
     progress: &dyn Fn(&str, u64),
     f: impl FnMut(TextBatch) -> Result<(), TransformError>,
 ) -> Result<(), TransformError> {
-    read_staged_as(stage, table, Some(only), progress, |batch| batch, f)
+    read_staged_as(stage, table, only, progress, |batch| batch, f)
 }
 
 /// Reads a staged legacy table on a thread of its own, which also makes each batch into what
