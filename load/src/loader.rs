@@ -209,9 +209,12 @@ pub async fn load(
                 .await?;
             }
         }
-        // Replacing deletes by county and key: the indexes must be there (a bulk run that
-        // stopped during its index build may have left some out).
-        Mode::Replace => restore::build_indexes(db, &indexes).await?,
+        // Replacing deletes by county and key: the indexes and keys must be there (a bulk run
+        // that stopped may have left some out).
+        Mode::Replace => {
+            restore::put_back_keys(db).await?;
+            restore::build_indexes(db, &indexes).await?;
+        }
     }
     restore::set_aside_constraints(db, plan.mode).await?;
     let done = checkpoints(db, &r, options.resume).await?;

@@ -1,6 +1,6 @@
 //! The constraints and indexes around a load. A bulk load goes faster without the secondary
-//! indexes and (on PostgreSQL) without the migrated tables' foreign keys and unique
-//! constraints: they are set aside before the counties and put back, every row checked against
+//! indexes and (on PostgreSQL) without the migrated tables' foreign keys and keys (primary and
+//! unique): they are set aside before the counties and put back, every row checked against
 //! them, after.
 
 use std::sync::Mutex;
@@ -11,22 +11,31 @@ use ykt_db::{Db, Engine, quote_literal};
 use crate::LoadError;
 use crate::county::Mode;
 
+/// The tables whose keys a bulk load sets aside: the migrated tables and the load's own
+/// record of rejects and corrections (no other table references those two).
+const BULK_KEYED: &str = "'payment', 'payment_batch', 'allocation', 'beneficiary', 'beneficiary_legacy_map', 'migration_reject', 'migration_correction'";
+
 /// PostgreSQL checks a foreign key row by row (a trigger per row); validating it once after
-/// the load is one join and much faster. Likewise a unique constraint is a second B-tree kept
-/// up to date row by row while the rows come, where building it after a bulk load is one sort
-/// (2.5 s of a 7.5 s COPY of a million payment lines, against 0.7 s to build after). The
-/// constraints of the migrated tables (foreign keys; in a bulk load, unique constraints too)
-/// are recorded in `migration_pending_constraint`, dropped, and put back by [`after_load`] at
-/// the end of the load, or at the end of a resumed one if the load crashed.
+/// the load is one join and much faster. Likewise a key (primary or unique) is a B-tree kept
+/// up to date row by row while the rows come, where building it after a bulk load is one sort:
+/// 2.5 s of a 7.5 s COPY of a million payment lines for the unique key, against 0.7 s to build
+/// after; the primary key 1.47 → 0.95 s of a COPY of 941,656 payment lines over two
+/// connections (the key then built in 0.25 s). The constraints of the migrated tables (foreign
+/// keys; in a bulk load, their keys too) are recorded in `migration_pending_constraint`,
+/// dropped, and put back by [`after_load`] at the end of the load, or at the end of a resumed
+/// one if the load crashed. Dropping a primary key leaves its columns `NOT NULL`, so putting
+/// it back on its built index scans nothing.
 pub(crate) async fn set_aside_constraints(db: &Db, mode: Mode) -> Result<(), LoadError> {
     if db.engine() != Engine::Postgres {
         return Ok(());
     }
     let uniques = match mode {
         Mode::Bulk => {
-            "OR (c.contype = 'u' AND CAST(c.conrelid::regclass AS TEXT) IN ('payment', 'payment_batch', 'allocation', 'beneficiary'))"
+            format!(
+                "OR (c.contype IN ('p', 'u') AND CAST(c.conrelid::regclass AS TEXT) IN ({BULK_KEYED}))"
+            )
         }
-        Mode::Replace => "",
+        Mode::Replace => String::new(),
     };
     let found = db
         .fetch_text_rows(
@@ -51,12 +60,13 @@ pub(crate) async fn set_aside_constraints(db: &Db, mode: Mode) -> Result<(), Loa
             quote_literal(Engine::Postgres, definition),
         ));
     }
-    // A load that stopped while putting the constraints back may have left a unique
-    // constraint's index built but not yet its constraint's: a bulk load goes without it.
+    // A load that stopped while putting the constraints back may have left a key's index built
+    // but not yet its constraint's: a bulk load goes without it. (The foreign keys were
+    // dropped first: `ORDER BY c.contype` puts them before the keys they reference.)
     if mode == Mode::Bulk {
         script.push_str(
             "DO $$DECLARE r record; BEGIN \
-             FOR r IN SELECT name FROM migration_pending_constraint WHERE definition LIKE 'UNIQUE%' LOOP \
+             FOR r IN SELECT name FROM migration_pending_constraint WHERE definition LIKE 'UNIQUE%' OR definition LIKE 'PRIMARY KEY%' LOOP \
              EXECUTE format('DROP INDEX IF EXISTS %I', r.name); END LOOP; END$$;\n",
         );
     }
@@ -69,8 +79,8 @@ pub(crate) async fn set_aside_constraints(db: &Db, mode: Mode) -> Result<(), Loa
 /// After the counties: the constraints set aside and the secondary indexes back, statistics.
 /// Every step may be done again: a resumed load that crashed here goes on from what it finds.
 pub(crate) async fn after_load(db: &Db, indexes: &[(String, String)]) -> Result<(), LoadError> {
-    fail::fail_point!("load::before_foreign_keys", |_| std::process::abort());
     if db.engine() == Engine::Sqlite {
+        fail::fail_point!("load::before_foreign_keys", |_| std::process::abort());
         check_foreign_keys_sqlite(db).await?;
         fail::fail_point!("load::before_indexes", |_| std::process::abort());
         build_indexes(db, indexes).await?;
@@ -80,6 +90,49 @@ pub(crate) async fn after_load(db: &Db, indexes: &[(String, String)]) -> Result<
         return Ok(());
     }
     restore_postgres(db, indexes).await
+}
+
+/// A replacing load on PostgreSQL after a bulk load that stopped (and is not resumed): the keys
+/// that load set aside are put back first: a county's deletes find the rows it replaces by
+/// them, and they keep a row from being inserted twice. The foreign keys stay aside until the
+/// end of the load: until every county is in, a line may name a person of a county not yet
+/// loaded.
+pub(crate) async fn put_back_keys(db: &Db) -> Result<(), LoadError> {
+    if db.engine() != Engine::Postgres {
+        return Ok(());
+    }
+    let keys: Vec<SetAside> = set_aside(db)
+        .await?
+        .into_iter()
+        .filter(|c| c.key().is_some())
+        .collect();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    run_on_two(
+        db,
+        keys.iter()
+            .filter_map(SetAside::build)
+            .map(Job::build)
+            .collect(),
+    )
+    .await?;
+    let mut script = String::from("BEGIN;\n");
+    for c in &keys {
+        script.push_str(&c.put_back());
+        script.push_str(&format!(
+            ";\nDELETE FROM migration_pending_constraint WHERE table_name = {} AND name = {};\n",
+            quote_literal(Engine::Postgres, &c.table),
+            quote_literal(Engine::Postgres, &c.name)
+        ));
+    }
+    script.push_str("COMMIT;\n");
+    db.execute_script("putting the keys back", &script).await?;
+    info!(
+        keys = keys.len(),
+        "Put back the keys a stopped bulk load set aside."
+    );
+    Ok(())
 }
 
 /// SQLite: every foreign key of the loaded tables checked.
@@ -113,29 +166,36 @@ struct SetAside {
 }
 
 impl SetAside {
-    /// The columns of a plain unique constraint (`UNIQUE (a, b)`): its index is built with the
-    /// others, then becomes the constraint's.
-    fn unique_columns(&self) -> Option<&str> {
-        self.definition.strip_prefix("UNIQUE (")?.strip_suffix(')')
+    /// A plain key (`PRIMARY KEY (a)`, `UNIQUE (a, b)`) as (kind, columns): its index is built
+    /// with the others, then becomes the constraint's.
+    fn key(&self) -> Option<(&'static str, &str)> {
+        ["PRIMARY KEY", "UNIQUE"].into_iter().find_map(|kind| {
+            let columns = self
+                .definition
+                .strip_prefix(kind)?
+                .strip_prefix(" (")?
+                .strip_suffix(')')?;
+            Some((kind, columns))
+        })
     }
 
     fn is_foreign_key(&self) -> bool {
         self.definition.starts_with("FOREIGN KEY ")
     }
 
-    /// The statements that put the constraint back once its index (if any) is built. Each may
+    /// The statement that puts the constraint back once its index (if any) is built. Each may
     /// run again after a crash.
     fn put_back(&self) -> String {
         let (table, name) = (&self.table, &self.name);
-        if self.unique_columns().is_some() {
+        if let Some((kind, _)) = self.key() {
             format!(
                 "DO $$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = CAST({} AS regclass) AND conname = {}) \
-                 THEN ALTER TABLE {table} ADD CONSTRAINT {name} UNIQUE USING INDEX {name}; END IF; END$$",
+                 THEN ALTER TABLE {table} ADD CONSTRAINT {name} {kind} USING INDEX {name}; END IF; END$$",
                 quote_literal(Engine::Postgres, table),
                 quote_literal(Engine::Postgres, name),
             )
         } else if self.is_foreign_key() {
-            // Added `NOT VALID` before the index builds (see `restore_postgres`).
+            // Added `NOT VALID` once the keys are back (see `restore_postgres`).
             format!("ALTER TABLE {table} VALIDATE CONSTRAINT {name}")
         } else {
             format!(
@@ -144,33 +204,20 @@ impl SetAside {
             )
         }
     }
+
+    /// The `CREATE UNIQUE INDEX` of a key, skipped when a crashed load built it already.
+    fn build(&self) -> Option<String> {
+        let (_, columns) = self.key()?;
+        Some(format!(
+            "CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} ({columns})",
+            self.name, self.table
+        ))
+    }
 }
 
-/// Statements one connection runs in order.
-struct Job {
-    what: &'static str,
-    statements: Vec<String>,
-    /// An index build (a kill point for the crash tests follows each).
-    index: bool,
-}
-
-/// PostgreSQL: the constraints set aside and the secondary indexes back, on two connections,
-/// in three steps so that no statement holds a lock another needs for long:
-/// 1. the foreign keys added back `NOT VALID` (no scan), in one transaction;
-/// 2. every index built, the secondary ones and those of the unique constraints, the
-///    costliest first, each connection taking the next when it is done (two `CREATE INDEX` on
-///    one table do not block each other);
-/// 3. table by table: `ANALYZE`, unique constraints attached to their index, foreign keys
-///    validated (one join each; `VALIDATE` only share-locks the referenced table). A table's
-///    step waits for the builds on the table still running; payment's comes last.
-///
-/// County preset (one county, 941,656 payment lines): constraints one after another (1.55 s)
-/// then the indexes with `ANALYZE` beside them (3.9 s) took 5.45 s; see the README for after.
-///
-/// The foreign keys reference primary keys, which are never set aside: adding them before
-/// the unique constraints' indexes exist is safe.
-async fn restore_postgres(db: &Db, indexes: &[(String, String)]) -> Result<(), LoadError> {
-    let pending: Vec<SetAside> = db
+/// The constraints set aside, as `migration_pending_constraint` records them.
+async fn set_aside(db: &Db) -> Result<Vec<SetAside>, LoadError> {
+    Ok(db
         .fetch_text_rows(
             "listing set-aside constraints",
             "SELECT table_name, name, definition FROM migration_pending_constraint ORDER BY table_name, name",
@@ -188,11 +235,92 @@ async fn restore_postgres(db: &Db, indexes: &[(String, String)]) -> Result<(), L
                 definition,
             }
         })
+        .collect())
+}
+
+/// Statements one connection runs in order.
+struct Job {
+    what: &'static str,
+    statements: Vec<String>,
+    /// An index build (a kill point for the crash tests follows each).
+    index: bool,
+}
+
+impl Job {
+    fn build(sql: String) -> Job {
+        Job {
+            what: "building an index",
+            statements: vec![sql],
+            index: true,
+        }
+    }
+
+    fn statements(what: &'static str, statements: Vec<String>) -> Job {
+        Job {
+            what,
+            statements,
+            index: false,
+        }
+    }
+}
+
+/// Runs `jobs` on two connections, each taking the next job when it is done with one.
+async fn run_on_two(db: &Db, jobs: Vec<Job>) -> Result<(), LoadError> {
+    let queue = Mutex::new(jobs.into_iter());
+    let next = || queue.lock().ok().and_then(|mut q| q.next());
+    let (one, other) = tokio::join!(run_jobs(db, &next), run_jobs(db, &next));
+    one?;
+    other
+}
+
+/// PostgreSQL: the constraints set aside and the secondary indexes back, on two connections,
+/// in three steps so that no statement holds a lock another needs for long:
+/// 1. every index built, the secondary ones and those of the keys set aside, the costliest
+///    first, each connection taking the next when it is done (two `CREATE INDEX` on one table
+///    do not block each other);
+/// 2. in one transaction, the keys attached to their indexes and the foreign keys added back
+///    `NOT VALID` (no scan; a foreign key needs the key it references);
+/// 3. table by table, `ANALYZE` and the foreign keys validated (a join each): `payment`'s
+///    (its four foreign keys one after the other: each `VALIDATE` takes the lock the next
+///    needs) on one connection while the other analyzes and validates the other tables.
+///
+/// County preset (one county, 941,656 payment lines): the foreign keys added before the
+/// builds and the tables' `ANALYZE` and validations queued after them took 3.5 s, one core
+/// idle in the last 0.6–0.8 s (`payment`'s chain); see the README for after.
+async fn restore_postgres(db: &Db, indexes: &[(String, String)]) -> Result<(), LoadError> {
+    let pending = set_aside(db).await?;
+    let tables: Vec<String> = db
+        .fetch_text_rows(
+            "listing tables",
+            "SELECT CAST(tablename AS TEXT) FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1",
+        )
+        .await?
+        .into_iter()
+        .filter_map(|mut r| r[0].take())
         .collect();
-    let foreign_keys: Vec<&SetAside> = pending.iter().filter(|c| c.is_foreign_key()).collect();
-    if !foreign_keys.is_empty() {
+    fail::fail_point!("load::before_indexes", |_| std::process::abort());
+
+    let mut builds: Vec<String> = indexes
+        .iter()
+        .map(|(_, create)| if_missing(create))
+        .chain(pending.iter().filter_map(SetAside::build))
+        .collect();
+    builds.sort_by_key(|create| std::cmp::Reverse(index_cost(create)));
+    let jobs: Vec<Job> = builds.into_iter().map(Job::build).collect();
+    run_on_two(db, jobs).await?;
+
+    fail::fail_point!("load::before_foreign_keys", |_| std::process::abort());
+    let (keys, foreign_keys): (Vec<&SetAside>, Vec<&SetAside>) = pending
+        .iter()
+        .filter(|c| c.key().is_some() || c.is_foreign_key())
+        .partition(|c| c.key().is_some());
+    if !pending.is_empty() {
         let mut script = String::from("BEGIN;\n");
-        for c in foreign_keys {
+        for c in keys {
+            script.push_str(&c.put_back());
+            script.push_str(";\n");
+        }
+        for c in &foreign_keys {
             script.push_str(&format!(
                 "ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}, ADD CONSTRAINT {name} {definition} NOT VALID;\n",
                 table = c.table,
@@ -201,68 +329,30 @@ async fn restore_postgres(db: &Db, indexes: &[(String, String)]) -> Result<(), L
             ));
         }
         script.push_str("COMMIT;\n");
-        db.execute_script("adding the foreign keys back", &script)
+        db.execute_script("putting the keys and foreign keys back", &script)
             .await?;
     }
-    fail::fail_point!("load::before_indexes", |_| std::process::abort());
 
-    let mut builds: Vec<String> = indexes
+    // Per table, statistics first: the validations' joins are planned with them (payment's
+    // `reissue_of`, mostly empty, 0.45 s without them). `payment`'s first: the longest.
+    let mut checks: Vec<(bool, Job)> = tables
         .iter()
-        .map(|(_, create)| if_missing(create))
-        .collect();
-    builds.extend(pending.iter().filter_map(|c| {
-        let columns = c.unique_columns()?;
-        Some(format!(
-            "CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} ({columns})",
-            c.name, c.table
-        ))
-    }));
-    builds.sort_by_key(|create| std::cmp::Reverse(index_cost(create)));
-    let mut jobs: Vec<Job> = builds
-        .into_iter()
-        .map(|sql| Job {
-            what: "building an index",
-            statements: vec![sql],
-            index: true,
-        })
-        .collect();
-
-    let tables = db
-        .fetch_text_rows(
-            "listing tables",
-            "SELECT CAST(tablename AS TEXT) FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1",
-        )
-        .await?;
-    let mut per_table: Vec<(bool, usize, Job)> = tables
-        .into_iter()
-        .filter_map(|mut r| r[0].take())
         .map(|table| {
-            // Statistics first: the validations' joins are planned with them (payment's
-            // `reissue_of`, mostly empty, 0.45 s without them).
-            let mut statements = vec![format!("ANALYZE {table}")];
-            statements.extend(
-                pending
-                    .iter()
-                    .filter(|c| c.table == table)
-                    .map(SetAside::put_back),
-            );
-            let work = statements.len();
-            let job = Job {
-                what: "putting constraints back and analyzing",
-                statements,
-                index: false,
-            };
-            (table == "payment", work, job)
+            let statements = std::iter::once(format!("ANALYZE {table}"))
+                .chain(
+                    pending
+                        .iter()
+                        .filter(|c| &c.table == table && c.key().is_none())
+                        .map(SetAside::put_back),
+                )
+                .collect();
+            let job = Job::statements("analyzing and validating the foreign keys", statements);
+            (table != "payment", job)
         })
         .collect();
-    per_table.sort_by_key(|(last, work, _)| (*last, *work));
-    jobs.extend(per_table.into_iter().map(|(_, _, job)| job));
-
-    let queue = Mutex::new(jobs.into_iter());
-    let next = || queue.lock().ok().and_then(|mut q| q.next());
-    let (one, other) = tokio::join!(run_jobs(db, &next), run_jobs(db, &next));
-    one?;
-    other?;
+    checks.sort_by_key(|(rest, _)| *rest);
+    let checks = checks.into_iter().map(|(_, job)| job).collect();
+    run_on_two(db, checks).await?;
     db.execute(
         "recording the constraints as put back",
         "DELETE FROM migration_pending_constraint",
@@ -331,18 +421,33 @@ mod tests {
     }
 
     #[test]
-    fn a_plain_unique_constraint_is_built_as_an_index_and_attached() {
+    fn a_plain_key_is_built_as_an_index_and_attached() {
         let c = set_aside("UNIQUE (legacy_mxid)");
-        assert_eq!(c.unique_columns(), Some("legacy_mxid"));
+        assert_eq!(c.key(), Some(("UNIQUE", "legacy_mxid")));
         assert!(c.put_back().contains("UNIQUE USING INDEX payment_x"));
         assert_eq!(
-            set_aside("UNIQUE (a, b)").unique_columns(),
-            Some("a, b"),
+            c.build().as_deref(),
+            Some("CREATE UNIQUE INDEX IF NOT EXISTS payment_x ON payment (legacy_mxid)")
+        );
+        assert_eq!(
+            set_aside("UNIQUE (a, b)").key(),
+            Some(("UNIQUE", "a, b")),
             "two columns"
+        );
+        let primary = set_aside("PRIMARY KEY (run_id, source_table, source_key)");
+        assert_eq!(
+            primary.key(),
+            Some(("PRIMARY KEY", "run_id, source_table, source_key"))
+        );
+        assert!(
+            primary
+                .put_back()
+                .contains("ADD CONSTRAINT payment_x PRIMARY KEY USING INDEX payment_x")
         );
         // Anything else a unique constraint may say is put back as it was written.
         let other = set_aside("UNIQUE NULLS NOT DISTINCT (legacy_mxid)");
-        assert_eq!(other.unique_columns(), None);
+        assert_eq!(other.key(), None);
+        assert_eq!(other.build(), None);
         assert_eq!(
             other.put_back(),
             "ALTER TABLE payment DROP CONSTRAINT IF EXISTS payment_x, ADD CONSTRAINT payment_x UNIQUE NULLS NOT DISTINCT (legacy_mxid)"
@@ -355,7 +460,7 @@ mod tests {
             "FOREIGN KEY (batch_id) REFERENCES payment_batch(id) DEFERRABLE INITIALLY DEFERRED",
         );
         assert!(c.is_foreign_key());
-        assert_eq!(c.unique_columns(), None);
+        assert_eq!(c.key(), None);
         assert_eq!(
             c.put_back(),
             "ALTER TABLE payment VALIDATE CONSTRAINT payment_x"

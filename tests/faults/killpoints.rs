@@ -329,14 +329,91 @@ async fn resumed_like(
 ) {
     let mut resume = args.to_vec();
     resume.push("--resume");
-    let o = ykt_killed(&resume, "");
+    ran_again_like(&resume, want, (legacy, stage, target), out, what).await;
+}
+
+/// Runs a killed migration again as `args`: it must succeed, leave the target equal to the
+/// uninterrupted run's (`want`), and every county must balance.
+async fn ran_again_like(
+    args: &[&str],
+    want: &BTreeMap<String, Rows>,
+    (legacy, stage, target): (&DbUrl, &str, &DbUrl),
+    out: &Path,
+    what: &str,
+) {
+    let o = ykt_killed(args, "");
     assert!(
         o.status.success(),
-        "{what}: the resumed migration failed: {}",
+        "{what}: the migration run again failed: {}",
         String::from_utf8_lossy(&o.stderr)
     );
     assert_same(&dump(target).await, want, what);
     reconciled(legacy, stage, target, out, what);
+}
+
+/// A bulk load into PostgreSQL sets the migrated tables' keys aside (primary and unique) and
+/// puts them back at its end. Killed after a county committed and then run again *without*
+/// `--resume`, the run replaces county by county, which finds rows by those keys: it must put
+/// them back first, and end equal to an uninterrupted run, constraints and indexes included.
+#[tokio::test]
+async fn a_bulk_load_killed_then_run_again_without_resume_ends_like_an_uninterrupted_one() {
+    let test = "kill_pg_rerun";
+    let legacy = generate(test);
+    let Some(reference) = fresh_database(Server::Postgres, &format!("{test}_ref")).await else {
+        return;
+    };
+    let Some(target) = fresh_database(Server::Postgres, test).await else {
+        return;
+    };
+    let ref_stage = legacy.dir.join("stage-ref").display().to_string();
+    ykt_ok(&migrate_args(&legacy.url, &ref_stage, &reference));
+    let want = dump(&reference).await;
+    let stage = legacy.dir.join("stage").display().to_string();
+    let args = migrate_args(&legacy.url, &stage, &target);
+    let o = ykt_killed(&args, &at("load::county_committed", 1));
+    assert!(!o.status.success(), "the load was killed after a county");
+    let db = Db::connect(&target).await.unwrap();
+    let set_aside = db
+        .fetch_i64(
+            "counting",
+            "SELECT COUNT(*) FROM migration_pending_constraint WHERE definition LIKE 'PRIMARY KEY%'",
+        )
+        .await
+        .unwrap()
+        .unwrap_or(0);
+    let has_key = db
+        .fetch_i64(
+            "counting",
+            "SELECT COUNT(*) FROM pg_constraint WHERE conname = 'payment_pkey'",
+        )
+        .await
+        .unwrap()
+        .unwrap_or(0);
+    db.close().await;
+    assert!(
+        set_aside >= 5 && has_key == 0,
+        "killed mid-load, the keys are set aside ({set_aside} recorded, payment's present: {has_key})"
+    );
+    let what = "a bulk load killed, then run again without --resume";
+    let o = ykt_killed(&args, "");
+    assert!(
+        o.status.success(),
+        "{what}: the migration run again failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Run again, the stage is extracted again: a new run, which keeps the killed run's rejects
+    // and corrections as that run's record. The comparison is of the new run's.
+    let db = Db::connect(&target).await.unwrap();
+    db.execute_script(
+        "forgetting the killed run's record",
+        "DELETE FROM migration_reject WHERE run_id IN (SELECT run_id FROM migration_run WHERE status = 'running'); \
+         DELETE FROM migration_correction WHERE run_id IN (SELECT run_id FROM migration_run WHERE status = 'running')",
+    )
+    .await
+    .unwrap();
+    db.close().await;
+    assert_same(&dump(&target).await, &want, what);
+    reconciled(&legacy.url, &stage, &target, &legacy.dir.join("out"), what);
 }
 
 /// A migrated target, its stage and its legacy, copied so that each kill case starts alike.
