@@ -266,6 +266,18 @@ async fn migrate_to_postgres_survives_kill_points() {
     migrate_survives_kill_points(Engine::Postgres, "kill_pg").await;
 }
 
+/// A PostgreSQL target for a kill case, its stage folder, and the dump of an uninterrupted
+/// migration of the same legacy system (what the killed one must end as).
+async fn pg_case(test: &str, legacy: &Legacy) -> Option<(DbUrl, String, BTreeMap<String, Rows>)> {
+    let reference = fresh_database(Server::Postgres, &format!("{test}_ref")).await?;
+    let target = fresh_database(Server::Postgres, test).await?;
+    let ref_stage = legacy.dir.join("stage-ref").display().to_string();
+    ykt_ok(&migrate_args(&legacy.url, &ref_stage, &reference));
+    let want = dump(&reference).await;
+    let stage = legacy.dir.join("stage").display().to_string();
+    Some((target, stage, want))
+}
+
 /// A county of a bulk load into PostgreSQL sends its payment lines over connections beside its
 /// own (the last county over two), whose transactions commit before the county's: killed
 /// between those commits and the county's, the target holds that county's payment lines
@@ -275,16 +287,9 @@ async fn a_county_loaded_over_two_connections_survives_a_kill_between_its_commit
     let test = "kill_pg_split";
     // Enough payment lines for several COPY chunks, dealt out to both connections.
     let legacy = generate_counties(test, 1, 2000);
-    let Some(reference) = fresh_database(Server::Postgres, &format!("{test}_ref")).await else {
+    let Some((target, stage, want)) = pg_case(test, &legacy).await else {
         return;
     };
-    let Some(target) = fresh_database(Server::Postgres, test).await else {
-        return;
-    };
-    let ref_stage = legacy.dir.join("stage-ref").display().to_string();
-    ykt_ok(&migrate_args(&legacy.url, &ref_stage, &reference));
-    let want = dump(&reference).await;
-    let stage = legacy.dir.join("stage").display().to_string();
     let args = migrate_args(&legacy.url, &stage, &target);
     let o = ykt_killed(&args, &at("load::county_between_commits", 0));
     assert!(
@@ -359,16 +364,9 @@ async fn ran_again_like(
 async fn a_bulk_load_killed_then_run_again_without_resume_ends_like_an_uninterrupted_one() {
     let test = "kill_pg_rerun";
     let legacy = generate(test);
-    let Some(reference) = fresh_database(Server::Postgres, &format!("{test}_ref")).await else {
+    let Some((target, stage, want)) = pg_case(test, &legacy).await else {
         return;
     };
-    let Some(target) = fresh_database(Server::Postgres, test).await else {
-        return;
-    };
-    let ref_stage = legacy.dir.join("stage-ref").display().to_string();
-    ykt_ok(&migrate_args(&legacy.url, &ref_stage, &reference));
-    let want = dump(&reference).await;
-    let stage = legacy.dir.join("stage").display().to_string();
     let args = migrate_args(&legacy.url, &stage, &target);
     let o = ykt_killed(&args, &at("load::county_committed", 1));
     assert!(!o.status.success(), "the load was killed after a county");
