@@ -11,6 +11,9 @@ use ykt_db::{Db, Engine, quote_literal};
 use crate::LoadError;
 use crate::county::Mode;
 
+/// The tables whose foreign keys a load sets aside.
+const FOREIGN_KEYED: &str = "'payment', 'payment_batch', 'allocation', 'beneficiary_legacy_map'";
+
 /// The tables whose keys a bulk load sets aside: the migrated tables and the load's own
 /// record of rejects and corrections (no other table references those two).
 const BULK_KEYED: &str = "'payment', 'payment_batch', 'allocation', 'beneficiary', 'beneficiary_legacy_map', 'migration_reject', 'migration_correction'";
@@ -29,12 +32,14 @@ pub(crate) async fn set_aside_constraints(db: &Db, mode: Mode) -> Result<(), Loa
     if db.engine() != Engine::Postgres {
         return Ok(());
     }
+    // A key that a foreign key of another table references stays: dropping it would need
+    // that foreign key dropped too (a table the platform or its owners added, say).
     let uniques = match mode {
-        Mode::Bulk => {
-            format!(
-                "OR (c.contype IN ('p', 'u') AND CAST(c.conrelid::regclass AS TEXT) IN ({BULK_KEYED}))"
-            )
-        }
+        Mode::Bulk => format!(
+            "OR (c.contype IN ('p', 'u') AND CAST(c.conrelid::regclass AS TEXT) IN ({BULK_KEYED}) \
+             AND NOT EXISTS (SELECT 1 FROM pg_constraint r WHERE r.contype = 'f' AND r.conindid = c.conindid \
+             AND CAST(r.conrelid::regclass AS TEXT) NOT IN ({FOREIGN_KEYED})))"
+        ),
         Mode::Replace => String::new(),
     };
     let found = db
@@ -42,7 +47,7 @@ pub(crate) async fn set_aside_constraints(db: &Db, mode: Mode) -> Result<(), Loa
             "listing constraints",
             &format!("SELECT CAST(c.conrelid::regclass AS TEXT), CAST(c.conname AS TEXT), pg_get_constraintdef(c.oid) FROM pg_constraint c \
              WHERE c.connamespace = current_schema()::regnamespace \
-             AND ((c.contype = 'f' AND CAST(c.conrelid::regclass AS TEXT) IN ('payment', 'payment_batch', 'allocation', 'beneficiary_legacy_map')) {uniques}) \
+             AND ((c.contype = 'f' AND CAST(c.conrelid::regclass AS TEXT) IN ({FOREIGN_KEYED})) {uniques}) \
              ORDER BY c.contype"),
         )
         .await?;
@@ -284,9 +289,11 @@ async fn run_on_two(db: &Db, jobs: Vec<Job>) -> Result<(), LoadError> {
 ///    (its four foreign keys one after the other: each `VALIDATE` takes the lock the next
 ///    needs) on one connection while the other analyzes and validates the other tables.
 ///
-/// County preset (one county, 941,656 payment lines): the foreign keys added before the
-/// builds and the tables' `ANALYZE` and validations queued after them took 3.5 s, one core
-/// idle in the last 0.6–0.8 s (`payment`'s chain); see the README for after.
+/// County preset (one county, 941,656 payment lines), before: the foreign keys added before
+/// the builds, and the tables' `ANALYZE` and validations queued after them, `payment`'s last,
+/// took 3.2–3.7 s, one core idle in the last 0.6–0.8 s (`payment`'s chain alone). After, with
+/// the two primary keys of `payment` and the bookkeeping's among the builds: 3.5–3.8 s, the
+/// COPY before it 0.85 s shorter (README, Performance).
 async fn restore_postgres(db: &Db, indexes: &[(String, String)]) -> Result<(), LoadError> {
     let pending = set_aside(db).await?;
     let tables: Vec<String> = db

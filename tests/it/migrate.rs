@@ -1011,3 +1011,71 @@ fn every_staged_row_reads_back_as_its_platform_row() {
         assert!(rows.get(table).is_some_and(|&n| n > 0), "{table}: {rows:?}");
     }
 }
+
+/// A bulk load sets the migrated tables' keys aside while it copies and builds them after. A
+/// key that a foreign key of a table outside the migration references (one the platform's
+/// owners added, say) cannot be dropped without that foreign key: it stays, and the load still
+/// succeeds, every key and that foreign key in place, none left set aside.
+#[tokio::test]
+async fn a_bulk_load_keeps_a_key_that_another_tables_foreign_key_needs() {
+    let test = "bulk_foreign_ref";
+    let Some(target) = fresh_database(Server::Postgres, test).await else {
+        return;
+    };
+    let dir = temp_dir(test);
+    let legacy = fresh_sqlite(test, "legacy.sqlite");
+    let truth = dir.join("truth.json");
+    ykt_ok(&[
+        "generate",
+        "--counties",
+        "2",
+        "--beneficiaries-per-county",
+        "40",
+        "--seed",
+        "5",
+        "--legacy",
+        legacy.expose(),
+        "--truth",
+        truth.to_str().unwrap(),
+    ]);
+    let db = Db::connect(&target).await.unwrap();
+    ykt_load::apply_migrations(&db).await.unwrap();
+    db.execute_script(
+        "a table of the platform's own",
+        "CREATE TABLE payment_note (payment_id BIGINT NOT NULL REFERENCES payment (id), note TEXT)",
+    )
+    .await
+    .unwrap();
+    let stage = dir.join("stage");
+    ykt_ok(&[
+        "migrate",
+        "--legacy",
+        legacy.expose(),
+        "--stage",
+        stage.to_str().unwrap(),
+        "--target",
+        target.expose(),
+    ]);
+    let pending = db
+        .fetch_i64(
+            "counting",
+            "SELECT COUNT(*) FROM migration_pending_constraint",
+        )
+        .await
+        .unwrap();
+    db.close().await;
+    assert_eq!(pending, Some(0), "nothing left set aside");
+    let schema = schema_of(&target).await;
+    for want in [
+        "payment payment_pkey PRIMARY KEY (id)",
+        "payment payment_legacy_mxid_key UNIQUE (legacy_mxid)",
+        "beneficiary beneficiary_pkey PRIMARY KEY (id)",
+        "migration_reject migration_reject_pkey PRIMARY KEY (run_id, source_table, source_key)",
+        "payment_note payment_note_payment_id_fkey FOREIGN KEY (payment_id) REFERENCES payment(id)",
+    ] {
+        assert!(
+            schema.iter().any(|s| s == want),
+            "{want} is in the loaded target: {schema:#?}"
+        );
+    }
+}
