@@ -106,33 +106,12 @@ pub(crate) async fn put_back_keys(db: &Db) -> Result<(), LoadError> {
     if db.engine() != Engine::Postgres {
         return Ok(());
     }
-    let keys: Vec<SetAside> = set_aside(db)
-        .await?
-        .into_iter()
-        .filter(|c| c.key().is_some())
-        .collect();
+    let pending = set_aside(db).await?;
+    let keys: Vec<&SetAside> = pending.iter().filter(|c| c.key().is_some()).collect();
     if keys.is_empty() {
         return Ok(());
     }
-    run_on_two(
-        db,
-        keys.iter()
-            .filter_map(SetAside::build)
-            .map(Job::build)
-            .collect(),
-    )
-    .await?;
-    let mut script = String::from("BEGIN;\n");
-    for c in &keys {
-        script.push_str(&c.put_back());
-        script.push_str(&format!(
-            ";\nDELETE FROM migration_pending_constraint WHERE table_name = {} AND name = {};\n",
-            quote_literal(Engine::Postgres, &c.table),
-            quote_literal(Engine::Postgres, &c.name)
-        ));
-    }
-    script.push_str("COMMIT;\n");
-    db.execute_script("putting the keys back", &script).await?;
+    build_and_attach(db, Vec::new(), &keys, &[]).await?;
     info!(
         keys = keys.len(),
         "Put back the keys a stopped bulk load set aside."
@@ -278,6 +257,46 @@ async fn run_on_two(db: &Db, jobs: Vec<Job>) -> Result<(), LoadError> {
     other
 }
 
+/// Steps 1 and 2 of [`restore_postgres`]: `builds` and the indexes of `keys` built on two
+/// connections, the costliest first; then, in one transaction, `keys` attached to their
+/// indexes (and no longer recorded as set aside) and `foreign_keys` added back `NOT VALID`.
+async fn build_and_attach(
+    db: &Db,
+    mut builds: Vec<String>,
+    keys: &[&SetAside],
+    foreign_keys: &[&SetAside],
+) -> Result<(), LoadError> {
+    builds.extend(keys.iter().filter_map(|c| c.build()));
+    builds.sort_by_key(|create| std::cmp::Reverse(index_cost(create)));
+    run_on_two(db, builds.into_iter().map(Job::build).collect()).await?;
+
+    fail::fail_point!("load::before_foreign_keys", |_| std::process::abort());
+    if keys.is_empty() && foreign_keys.is_empty() {
+        return Ok(());
+    }
+    let mut script = String::from("BEGIN;\n");
+    for c in keys {
+        script.push_str(&c.put_back());
+        script.push_str(&format!(
+            ";\nDELETE FROM migration_pending_constraint WHERE table_name = {} AND name = {};\n",
+            quote_literal(Engine::Postgres, &c.table),
+            quote_literal(Engine::Postgres, &c.name)
+        ));
+    }
+    for c in foreign_keys {
+        script.push_str(&format!(
+            "ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}, ADD CONSTRAINT {name} {definition} NOT VALID;\n",
+            table = c.table,
+            name = c.name,
+            definition = c.definition,
+        ));
+    }
+    script.push_str("COMMIT;\n");
+    db.execute_script("putting the keys and foreign keys back", &script)
+        .await?;
+    Ok(())
+}
+
 /// PostgreSQL: the constraints set aside and the secondary indexes back, on two connections,
 /// in three steps so that no statement holds a lock another needs for long:
 /// 1. every index built, the secondary ones and those of the keys set aside, the costliest
@@ -307,38 +326,15 @@ async fn restore_postgres(db: &Db, indexes: &[(String, String)]) -> Result<(), L
         .collect();
     fail::fail_point!("load::before_indexes", |_| std::process::abort());
 
-    let mut builds: Vec<String> = indexes
+    let builds = indexes
         .iter()
         .map(|(_, create)| if_missing(create))
-        .chain(pending.iter().filter_map(SetAside::build))
         .collect();
-    builds.sort_by_key(|create| std::cmp::Reverse(index_cost(create)));
-    let jobs: Vec<Job> = builds.into_iter().map(Job::build).collect();
-    run_on_two(db, jobs).await?;
-
-    fail::fail_point!("load::before_foreign_keys", |_| std::process::abort());
     let (keys, foreign_keys): (Vec<&SetAside>, Vec<&SetAside>) = pending
         .iter()
         .filter(|c| c.key().is_some() || c.is_foreign_key())
         .partition(|c| c.key().is_some());
-    if !pending.is_empty() {
-        let mut script = String::from("BEGIN;\n");
-        for c in keys {
-            script.push_str(&c.put_back());
-            script.push_str(";\n");
-        }
-        for c in &foreign_keys {
-            script.push_str(&format!(
-                "ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}, ADD CONSTRAINT {name} {definition} NOT VALID;\n",
-                table = c.table,
-                name = c.name,
-                definition = c.definition,
-            ));
-        }
-        script.push_str("COMMIT;\n");
-        db.execute_script("putting the keys and foreign keys back", &script)
-            .await?;
-    }
+    build_and_attach(db, builds, &keys, &foreign_keys).await?;
 
     // Per table, statistics first: the validations' joins are planned with them (payment's
     // `reissue_of`, mostly empty, 0.45 s without them). `payment`'s first: the longest.

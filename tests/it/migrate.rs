@@ -1046,16 +1046,7 @@ async fn a_bulk_load_keeps_a_key_that_another_tables_foreign_key_needs() {
     )
     .await
     .unwrap();
-    let stage = dir.join("stage");
-    ykt_ok(&[
-        "migrate",
-        "--legacy",
-        legacy.expose(),
-        "--stage",
-        stage.to_str().unwrap(),
-        "--target",
-        target.expose(),
-    ]);
+    migrate(&["--legacy", legacy.expose()], &dir.join("stage"), &target);
     let pending = db
         .fetch_i64(
             "counting",
