@@ -357,61 +357,79 @@ async fn ran_again_like(
 }
 
 /// A bulk load into PostgreSQL sets the migrated tables' keys aside (primary and unique) and
-/// puts them back at its end. Killed after a county committed and then run again *without*
-/// `--resume`, the run replaces county by county, which finds rows by those keys: it must put
-/// them back first, and end equal to an uninterrupted run, constraints and indexes included.
+/// puts them back at its end. Killed while it loads the counties, while it builds the indexes,
+/// or before it attaches the keys, and then run again *without* `--resume`, the run replaces
+/// county by county, which finds rows by those keys: it must put them back first (and leave
+/// the foreign keys aside until its end), and end equal to an uninterrupted run, constraints
+/// and indexes included.
 #[tokio::test]
 async fn a_bulk_load_killed_then_run_again_without_resume_ends_like_an_uninterrupted_one() {
     let test = "kill_pg_rerun";
     let legacy = generate(test);
-    let Some((target, stage, want)) = pg_case(test, &legacy).await else {
+    let Some((first, _, want)) = pg_case(test, &legacy).await else {
         return;
     };
-    let args = migrate_args(&legacy.url, &stage, &target);
-    let o = ykt_killed(&args, &at("load::county_committed", 1));
-    assert!(!o.status.success(), "the load was killed after a county");
-    let db = Db::connect(&target).await.unwrap();
-    let set_aside = db
-        .fetch_i64(
-            "counting",
-            "SELECT COUNT(*) FROM migration_pending_constraint WHERE definition LIKE 'PRIMARY KEY%'",
+    let points = [
+        at("load::county_committed", 1),
+        at("load::index_built", 3),
+        at("load::before_foreign_keys", 0),
+    ];
+    for (i, point) in points.iter().enumerate() {
+        let target = match i {
+            0 => first.clone(),
+            _ => match fresh_database(Server::Postgres, &format!("{test}_{i}")).await {
+                Some(target) => target,
+                None => return,
+            },
+        };
+        let stage = legacy.dir.join(format!("stage-{i}")).display().to_string();
+        let args = migrate_args(&legacy.url, &stage, &target);
+        let o = ykt_killed(&args, point);
+        assert!(!o.status.success(), "{point}: the load was killed");
+        let db = Db::connect(&target).await.unwrap();
+        let set_aside = db
+            .fetch_i64(
+                "counting",
+                "SELECT COUNT(*) FROM migration_pending_constraint WHERE definition LIKE 'PRIMARY KEY%'",
+            )
+            .await
+            .unwrap()
+            .unwrap_or(0);
+        let has_key = db
+            .fetch_i64(
+                "counting",
+                "SELECT COUNT(*) FROM pg_constraint WHERE conname = 'payment_pkey'",
+            )
+            .await
+            .unwrap()
+            .unwrap_or(0);
+        db.close().await;
+        assert!(
+            set_aside >= 5 && has_key == 0,
+            "{point}: killed mid-load, the keys are set aside ({set_aside} recorded, payment's present: {has_key})"
+        );
+        let what = format!("a bulk load killed at {point}, then run again without --resume");
+        let o = ykt_killed(&args, "");
+        assert!(
+            o.status.success(),
+            "{what}: the migration run again failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        // Run again, the stage is extracted again: a new run, which keeps the killed run's
+        // rejects and corrections as that run's record. The comparison is of the new run's.
+        let db = Db::connect(&target).await.unwrap();
+        db.execute_script(
+            "forgetting the killed run's record",
+            "DELETE FROM migration_reject WHERE run_id IN (SELECT run_id FROM migration_run WHERE status = 'running'); \
+             DELETE FROM migration_correction WHERE run_id IN (SELECT run_id FROM migration_run WHERE status = 'running')",
         )
         .await
-        .unwrap()
-        .unwrap_or(0);
-    let has_key = db
-        .fetch_i64(
-            "counting",
-            "SELECT COUNT(*) FROM pg_constraint WHERE conname = 'payment_pkey'",
-        )
-        .await
-        .unwrap()
-        .unwrap_or(0);
-    db.close().await;
-    assert!(
-        set_aside >= 5 && has_key == 0,
-        "killed mid-load, the keys are set aside ({set_aside} recorded, payment's present: {has_key})"
-    );
-    let what = "a bulk load killed, then run again without --resume";
-    let o = ykt_killed(&args, "");
-    assert!(
-        o.status.success(),
-        "{what}: the migration run again failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    // Run again, the stage is extracted again: a new run, which keeps the killed run's rejects
-    // and corrections as that run's record. The comparison is of the new run's.
-    let db = Db::connect(&target).await.unwrap();
-    db.execute_script(
-        "forgetting the killed run's record",
-        "DELETE FROM migration_reject WHERE run_id IN (SELECT run_id FROM migration_run WHERE status = 'running'); \
-         DELETE FROM migration_correction WHERE run_id IN (SELECT run_id FROM migration_run WHERE status = 'running')",
-    )
-    .await
-    .unwrap();
-    db.close().await;
-    assert_same(&dump(&target).await, &want, what);
-    reconciled(&legacy.url, &stage, &target, &legacy.dir.join("out"), what);
+        .unwrap();
+        db.close().await;
+        assert_same(&dump(&target).await, &want, &what);
+        let out = legacy.dir.join(format!("out-{i}"));
+        reconciled(&legacy.url, &stage, &target, &out, &what);
+    }
 }
 
 /// A migrated target, its stage and its legacy, copied so that each kill case starts alike.
