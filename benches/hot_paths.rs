@@ -233,11 +233,43 @@ fn row_diff(c: &mut Criterion) {
     g.finish();
 }
 
+/// The row diff's read of the target on PostgreSQL: `COPY … TO STDOUT` text lines of payment
+/// lines split into one buffer of cells.
+fn copy_reader(c: &mut Criterion) {
+    let cell = |cell: &Option<String>| match cell {
+        None => "\\N".to_owned(),
+        Some(text) => text
+            .replace('\\', "\\\\")
+            .replace('\t', "\\t")
+            .replace('\n', "\\n")
+            .replace('\r', "\\r"),
+    };
+    let rows = payment_rows(10_000);
+    let lines: Vec<String> = rows
+        .iter()
+        .map(|r| r.iter().map(cell).collect::<Vec<_>>().join("\t"))
+        .collect();
+    let width = rows[0].len();
+    let mut g = c.benchmark_group("copy_reader");
+    g.throughput(Throughput::Elements(lines.len() as u64));
+    g.bench_function("payment_lines", |b| {
+        b.iter(|| {
+            let mut table = ykt_db::TextRows::new(width);
+            for line in &lines {
+                table.push_copy_line(line.as_bytes()).expect("a line");
+            }
+            black_box(table.len())
+        })
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     field_rules,
     gbk_export_reader,
     copy_encoder,
+    copy_reader,
     row_diff
 );
 criterion_main!(benches);

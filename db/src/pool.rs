@@ -82,6 +82,44 @@ macro_rules! text_pages {
     };
 }
 
+/// A query's rows by `COPY (query) TO STDOUT` in text format, each line split into cells as it
+/// arrives (one `CopyData` message a line, as PostgreSQL sends them; a line split across
+/// messages is joined first).
+async fn copy_text_table(pool: &PgPool, sql: &str) -> Result<TextRows, sqlx::Error> {
+    use futures_util::TryStreamExt;
+    use sqlx::postgres::PgPoolCopyExt;
+    let statement = format!("COPY ({sql}) TO STDOUT");
+    let mut lines = pool.copy_out_raw(&statement).await?;
+    let mut table: Option<TextRows> = None;
+    let mut partial: Vec<u8> = Vec::new();
+    let push = |table: &mut Option<TextRows>, line: &[u8]| {
+        let rows = table
+            .get_or_insert_with(|| TextRows::new(line.iter().filter(|b| **b == b'\t').count() + 1));
+        rows.push_copy_line(line)
+            .map_err(|e| sqlx::Error::Protocol(format!("{e} (row {})", rows.len() + 1)))
+    };
+    while let Some(data) = lines.try_next().await? {
+        let mut rest: &[u8] = &data;
+        while let Some(end) = rest.iter().position(|b| *b == b'\n') {
+            if partial.is_empty() {
+                push(&mut table, &rest[..end])?;
+            } else {
+                partial.extend_from_slice(&rest[..end]);
+                push(&mut table, &partial)?;
+                partial.clear();
+            }
+            rest = &rest[end + 1..];
+        }
+        partial.extend_from_slice(rest);
+    }
+    if !partial.is_empty() {
+        return Err(sqlx::Error::Protocol(
+            "COPY data ended inside a line".to_owned(),
+        ));
+    }
+    Ok(table.unwrap_or_default())
+}
+
 /// What SQLite's heap may hold in this process, softly (`PRAGMA soft_heap_limit`).
 const SQLITE_HEAP: i64 = 96 << 20;
 
@@ -397,14 +435,60 @@ impl Db {
     /// Runs a query whose every column is text (cast in SQL where needed) and returns its rows
     /// in one [`TextRows`], read as the server sends them: no `String` per cell, and the
     /// driver's rows are not all held first. The same values as [`Db::fetch_text_rows`].
+    ///
+    /// On PostgreSQL the query runs as `COPY (…) TO STDOUT`, whose text lines are split here:
+    /// no row description, no decoding cell by cell. A column that is not text comes out as
+    /// its type's output function writes it, which is what `CAST(… AS TEXT)` gives for every
+    /// type but `char(n)` (the cast drops the padding) and `boolean` (`t`, not `true`): see
+    /// [`Db::text_columns`].
     pub async fn fetch_text_table(&self, what: &str, sql: &str) -> Result<TextRows, DbError> {
         let no_pages = |_: &TextRows| Ok::<(), DbError>(());
         let result: Result<Result<(TextRows, u64), DbError>, sqlx::Error> = match &self.pool {
             Pool::Sqlite(p) => text_pages!(p, sql, true, usize::MAX, no_pages),
             Pool::MySql(p) => text_pages!(p, sql, false, usize::MAX, no_pages),
-            Pool::Postgres(p) => text_pages!(p, sql, false, usize::MAX, no_pages),
+            Pool::Postgres(p) => {
+                return copy_text_table(p, sql).await.map_err(self.query_err(what));
+            }
         };
         Ok(result.map_err(self.query_err(what))??.0)
+    }
+
+    /// `columns` of `table` as a select list whose every value reads as the column's text in
+    /// [`Db::fetch_text_table`]: on PostgreSQL a column is cast only where `COPY`'s output
+    /// would differ from the cast or the type is not one known to agree (numbers, dates and
+    /// text agree: the cast is their output function, and casting a million lines' cells cost
+    /// PostgreSQL about a third of reading them); elsewhere every column is cast.
+    pub async fn text_columns(
+        &self,
+        table: &str,
+        columns: &[String],
+    ) -> Result<Vec<String>, DbError> {
+        let cast = |c: &String| cast_text(self.engine(), c);
+        if self.engine() != Engine::Postgres {
+            return Ok(columns.iter().map(cast).collect());
+        }
+        let sql = format!(
+            "SELECT column_name FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = {} \
+             AND data_type IN ('bigint', 'integer', 'smallint', 'numeric', 'text', 'character varying', 'date')",
+            quote_literal(self.engine(), table)
+        );
+        let plain: std::collections::HashSet<String> = self
+            .fetch_text_rows("reading the target's column types", &sql)
+            .await?
+            .into_iter()
+            .filter_map(|mut r| r.first_mut().and_then(Option::take))
+            .collect();
+        Ok(columns
+            .iter()
+            .map(|c| {
+                if plain.contains(c) {
+                    c.clone()
+                } else {
+                    cast(c)
+                }
+            })
+            .collect())
     }
 
     /// Runs a query whose every column is text and hands its rows to `on_page`, `page_size`

@@ -74,6 +74,45 @@ impl TextRows {
         Ok(())
     }
 
+    /// Appends one line of PostgreSQL's `COPY … TO STDOUT` text format, its newline removed:
+    /// cells split at tabs, `\N` for NULL, backslash escapes decoded (`\t`, `\n`, `\\`, the
+    /// others `COPY` writes, and the octal and hex ones it reads). A line whose number of cells
+    /// is not the width, or that is not UTF-8 text once decoded, is refused and nothing of it
+    /// is kept.
+    pub fn push_copy_line(&mut self, line: &[u8]) -> Result<(), CopyLineError> {
+        let line = std::str::from_utf8(line).map_err(|_| CopyLineError::NotUtf8)?;
+        let (start, text) = (self.ends.len(), self.text.len());
+        let mut cells = 0;
+        let undo = |table: &mut TextRows, e: CopyLineError| {
+            table.ends.truncate(start);
+            table.text.truncate(text);
+            Err(e)
+        };
+        for cell in line.split('\t') {
+            cells += 1;
+            if cells > self.width {
+                return undo(self, CopyLineError::Cells(self.width));
+            }
+            if cell == "\\N" {
+                self.ends.push(self.text.len() as u64 | NULL);
+                continue;
+            }
+            if !cell.contains('\\') {
+                self.text.push_str(cell);
+            } else {
+                match unescape_copy(cell) {
+                    Some(decoded) => self.text.push_str(&decoded),
+                    None => return undo(self, CopyLineError::NotUtf8),
+                }
+            }
+            self.ends.push(self.text.len() as u64);
+        }
+        if cells != self.width {
+            return undo(self, CopyLineError::Cells(self.width));
+        }
+        Ok(())
+    }
+
     /// Row `row`'s cell `column`: `None` for NULL (and outside the table).
     pub fn get(&self, row: usize, column: usize) -> Option<&str> {
         if column >= self.width {
@@ -103,11 +142,122 @@ impl TextRows {
     }
 }
 
+/// Why a line of `COPY` text could not be read (its text is never shown: it may be personal data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CopyLineError {
+    #[error("a COPY line did not have the {0} cells the query selects")]
+    Cells(usize),
+    #[error("a COPY line was not UTF-8 text")]
+    NotUtf8,
+}
+
+/// One cell of `COPY` text with its backslash escapes decoded; `None` when the bytes it
+/// stands for are not UTF-8. A backslash before any other character stands for that character,
+/// as `COPY … FROM` reads it.
+fn unescape_copy(cell: &str) -> Option<String> {
+    let bytes = cell.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        i += 1;
+        if b != b'\\' {
+            out.push(b);
+            continue;
+        }
+        let Some(&e) = bytes.get(i) else {
+            out.push(b'\\');
+            break;
+        };
+        i += 1;
+        match e {
+            b'b' => out.push(0x08),
+            b'f' => out.push(0x0c),
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b't' => out.push(b'\t'),
+            b'v' => out.push(0x0b),
+            b'0'..=b'7' => {
+                let mut v = u32::from(e - b'0');
+                for _ in 0..2 {
+                    match bytes.get(i) {
+                        Some(&d @ b'0'..=b'7') => {
+                            v = v * 8 + u32::from(d - b'0');
+                            i += 1;
+                        }
+                        _ => break,
+                    }
+                }
+                out.push(v as u8);
+            }
+            b'x' if bytes.get(i).is_some_and(u8::is_ascii_hexdigit) => {
+                let mut v = 0u32;
+                for _ in 0..2 {
+                    match bytes.get(i).and_then(|d| (*d as char).to_digit(16)) {
+                        Some(d) => {
+                            v = v * 16 + d;
+                            i += 1;
+                        }
+                        None => break,
+                    }
+                }
+                out.push(v as u8);
+            }
+            // Itself (of a multi-byte character, its first byte: the rest follow unescaped).
+            other => out.push(other),
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
 
-    use super::TextRows;
+    use super::{CopyLineError, TextRows};
+
+    /// A cell as `COPY … TO STDOUT` writes it in text format.
+    fn copy_cell(cell: Option<&str>) -> String {
+        let Some(cell) = cell else {
+            return "\\N".to_owned();
+        };
+        let mut out = String::new();
+        for ch in cell.chars() {
+            match ch {
+                '\\' => out.push_str("\\\\"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{b}' => out.push_str("\\v"),
+                other => out.push(other),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn copy_escapes_decode_as_copy_from_reads_them() {
+        let mut table = TextRows::new(4);
+        let line = b"a\\101\\x42c\t\\N\t\\\\N\t\\q\xc3\xa9";
+        assert_eq!(table.push_copy_line(line), Ok(()));
+        assert_eq!(
+            table.row(0).collect::<Vec<_>>(),
+            [Some("aABc"), None, Some("\\N"), Some("q\u{e9}")]
+        );
+        // Too few and too many cells, and bytes that are not UTF-8 once decoded.
+        assert_eq!(table.push_copy_line(b"a\tb"), Err(CopyLineError::Cells(4)));
+        assert_eq!(
+            table.push_copy_line(b"a\tb\tc\td\te"),
+            Err(CopyLineError::Cells(4))
+        );
+        assert_eq!(
+            table.push_copy_line(b"\\377\tb\tc\td"),
+            Err(CopyLineError::NotUtf8)
+        );
+        assert_eq!(table.len(), 1);
+    }
 
     proptest! {
         /// Whatever is pushed reads back cell by cell, NULL and empty text apart, rows of the
@@ -131,6 +281,44 @@ mod tests {
             }
             table.clear();
             prop_assert!(table.is_empty());
+        }
+
+        /// A row written as PostgreSQL's `COPY … TO STDOUT` writes it (escapes as in
+        /// `CopyAttributeOutText`) reads back cell for cell, NULL and the text `\N` apart.
+        #[test]
+        fn copy_lines_read_back_as_written(
+            rows in prop::collection::vec(prop::collection::vec(prop::option::of("(\\PC|[\\\\\t\n\r\u{8}\u{b}\u{c}N]){0,8}"), 3), 0..12),
+        ) {
+            let mut table = TextRows::new(3);
+            for r in &rows {
+                let line: Vec<String> = r.iter().map(|c| copy_cell(c.as_deref())).collect();
+                prop_assert_eq!(table.push_copy_line(line.join("\t").as_bytes()), Ok(()));
+            }
+            prop_assert_eq!(table.len(), rows.len());
+            for (i, r) in rows.iter().enumerate() {
+                for (c, cell) in r.iter().enumerate() {
+                    prop_assert_eq!(table.get(i, c), cell.as_deref());
+                }
+            }
+        }
+
+        /// Any bytes at all: no panic; a line is kept whole with its width of cells, or refused
+        /// and the table left as it was.
+        #[test]
+        fn any_copy_line_is_read_or_refused_whole(
+            kept in prop::collection::vec(prop::option::of("[a-z]{0,3}"), 2),
+            line in prop::collection::vec(prop::sample::select(b"ab\\\tNx07\n\xc3\xa9\xff".to_vec()), 0..16),
+        ) {
+            let mut table = TextRows::new(2);
+            table.push_row(kept.iter().map(|c| c.as_deref()));
+            let before = table.clone();
+            match table.push_copy_line(&line) {
+                Ok(()) => {
+                    prop_assert_eq!(table.len(), 2);
+                    prop_assert_eq!(table.row(0).collect::<Vec<_>>(), before.row(0).collect::<Vec<_>>());
+                }
+                Err(_) => prop_assert_eq!(&table, &before),
+            }
         }
 
         /// A row that fails part-way leaves the table as it was.

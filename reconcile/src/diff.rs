@@ -187,18 +187,44 @@ pub async fn row_diff(
     live: bool,
 ) -> Result<Vec<RowDiff>, ReconcileError> {
     use futures_util::{StreamExt, TryStreamExt};
+    // Each table's select list, asked of the target once (not once a county).
+    let mut selects = Selects::new();
+    for (table, _) in TABLES {
+        let columns: Vec<String> = platform_columns(table)
+            .iter()
+            .map(|c| (*c).to_owned())
+            .collect();
+        let select = target.text_columns(table, &columns).await?;
+        selects.insert(table, columns.into_iter().zip(select).collect());
+    }
+    let selects = &selects;
     let per_county: Vec<Vec<RowDiff>> = futures_util::stream::iter(counties)
-        .map(|county| county_diff(stage, target, county, live))
+        .map(|county| county_diff(stage, target, selects, county, live))
         .buffered(2)
         .try_collect()
         .await?;
     Ok(per_county.into_iter().flatten().collect())
 }
 
+/// Per table, each platform column's expression in the diff's select list
+/// ([`Db::text_columns`]).
+type Selects = std::collections::HashMap<&'static str, std::collections::HashMap<String, String>>;
+
+/// A platform table's columns, as the stage writes them.
+fn platform_columns(table: &str) -> &'static [&'static str] {
+    match table {
+        "allocation" => ykt_domain::platform::columns::ALLOCATION,
+        "beneficiary" => ykt_domain::platform::columns::BENEFICIARY,
+        "payment_batch" => ykt_domain::platform::columns::PAYMENT_BATCH,
+        _ => ykt_domain::platform::columns::PAYMENT,
+    }
+}
+
 /// The differences of one county, table by table, in key order.
 async fn county_diff(
     stage: &Stage,
     target: &Db,
+    selects: &Selects,
     county: &str,
     live: bool,
 ) -> Result<Vec<RowDiff>, ReconcileError> {
@@ -210,18 +236,17 @@ async fn county_diff(
             let reader = TextTableReader::open(&path)?;
             (reader.columns().to_vec(), Some(reader))
         } else {
-            let columns = match table {
-                "allocation" => ykt_domain::platform::columns::ALLOCATION,
-                "beneficiary" => ykt_domain::platform::columns::BENEFICIARY,
-                "payment_batch" => ykt_domain::platform::columns::PAYMENT_BATCH,
-                _ => ykt_domain::platform::columns::PAYMENT,
-            };
+            let columns = platform_columns(table);
             (columns.iter().map(|s| (*s).to_owned()).collect(), None)
         };
         let key_index = columns.iter().position(|c| c == key).unwrap_or(0);
+        // A column the stage holds that the platform's list does not: cast, like any other.
         let select: Vec<String> = columns
             .iter()
-            .map(|c| format!("CAST({c} AS TEXT)"))
+            .map(|c| match selects.get(table).and_then(|s| s.get(c)) {
+                Some(expression) => expression.clone(),
+                None => ykt_db::cast_text(target.engine(), c),
+            })
             .collect();
         let fetch = |lo: Option<i64>, hi: Option<i64>| {
             // SQLite would pick the county index and scan the whole county for every key

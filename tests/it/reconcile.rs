@@ -619,10 +619,13 @@ async fn duplicate_and_shared_account_flags_agree_with_a_reading_of_the_rows_on_
     }
 }
 
-/// The row diff's reading of a result (one buffer, no `String` per cell) against the reading
-/// every other query uses (`fetch_text_rows`): the same cells, NULL and empty text apart, on
-/// each engine, over text no one chose: random strings of any character but NUL (which
-/// PostgreSQL text cannot hold), numbers and dates cast to text by the database.
+/// The row diff's reading of a result (one buffer, no `String` per cell; on PostgreSQL by
+/// `COPY … TO STDOUT`) against the reading every other query uses (`fetch_text_rows`): the
+/// same cells, NULL and empty text apart, on each engine, over text no one chose: random
+/// strings of any character but NUL (which PostgreSQL text cannot hold), numbers and dates
+/// cast to text by the database. And the diff's select list (`text_columns`, which leaves
+/// PostgreSQL's numbers, dates and text uncast) against every column cast: the same cells,
+/// padded `char(n)` and booleans among them.
 async fn text_table_agrees_with_the_row_reader(url: ykt_db::DbUrl, test: &str) {
     use proptest::strategy::{Strategy, ValueTree};
     use proptest::test_runner::TestRunner;
@@ -632,7 +635,7 @@ async fn text_table_agrees_with_the_row_reader(url: ykt_db::DbUrl, test: &str) {
     let e = db.engine();
     db.execute(
         "creating the table",
-        "CREATE TABLE diff_cells (id BIGINT PRIMARY KEY, t VARCHAR(200), n NUMERIC(14,2), d DATE)",
+        "CREATE TABLE diff_cells (id BIGINT PRIMARY KEY, t VARCHAR(200), n NUMERIC(14,2), d DATE, c CHAR(6), b BOOLEAN, s SMALLINT)",
     )
     .await
     .expect("create");
@@ -654,12 +657,19 @@ async fn text_table_agrees_with_the_row_reader(url: ykt_db::DbUrl, test: &str) {
         } else {
             format!("'20{:02}-{:02}-{:02}'", id % 30, id % 12 + 1, id % 28 + 1)
         };
-        values.push(format!("({id}, {t}, {n}, {d})"));
+        let c = ["NULL", "'ab'", "'610802'", "''"][id as usize % 4];
+        let b = ["NULL", "TRUE", "FALSE"][id as usize % 3];
+        let s = if id % 7 == 0 {
+            "NULL".to_owned()
+        } else {
+            (id * 13 - 2000).to_string()
+        };
+        values.push(format!("({id}, {t}, {n}, {d}, {c}, {b}, {s})"));
     }
     db.execute(
         "filling the table",
         &format!(
-            "INSERT INTO diff_cells (id, t, n, d) VALUES {}",
+            "INSERT INTO diff_cells (id, t, n, d, c, b, s) VALUES {}",
             values.join(", ")
         ),
     )
@@ -689,18 +699,85 @@ async fn text_table_agrees_with_the_row_reader(url: ykt_db::DbUrl, test: &str) {
             assert_eq!(read, expected, "{test}: row {i} of {sql}");
         }
     }
-    // A column that is not text: refused by both readings, not read as something else
-    // (SQLite types values, not columns; there the cast is what makes a value text).
-    if e != ykt_db::Engine::Sqlite {
-        let not_text = "SELECT t, id FROM diff_cells";
-        assert!(
-            db.fetch_text_rows("reading rows", not_text).await.is_err(),
+    // The diff's select list against every column cast, read by the row reader.
+    let columns: Vec<String> = ["id", "t", "n", "d", "c", "b", "s"]
+        .iter()
+        .map(|c| (*c).to_owned())
+        .collect();
+    let select = db
+        .text_columns("diff_cells", &columns)
+        .await
+        .expect("columns");
+    if e == ykt_db::Engine::Postgres {
+        // Numbers, dates and text left to COPY; the padded and the boolean columns cast.
+        assert_eq!(select[..4], ["id", "t", "n", "d"], "{test}");
+        assert_eq!(
+            select[4..6],
+            ["CAST(c AS TEXT)", "CAST(b AS TEXT)"],
             "{test}"
         );
-        assert!(
-            db.fetch_text_table("reading rows", not_text).await.is_err(),
-            "{test}"
-        );
+    }
+    let cast: Vec<String> = columns.iter().map(|c| cast_text(e, c)).collect();
+    let expected = db
+        .fetch_text_rows(
+            "reading rows",
+            // Qualified: `ORDER BY id` would order by the cast's output column, as text.
+            &format!(
+                "SELECT {} FROM diff_cells ORDER BY diff_cells.id",
+                cast.join(", ")
+            ),
+        )
+        .await
+        .expect("rows");
+    let table = db
+        .fetch_text_table(
+            "reading rows",
+            &format!(
+                "SELECT {} FROM diff_cells ORDER BY diff_cells.id",
+                select.join(", ")
+            ),
+        )
+        .await
+        .expect("table");
+    assert_eq!(table.len(), expected.len(), "{test}");
+    for (i, row) in expected.iter().enumerate() {
+        let read: Vec<Option<&str>> = table.row(i).collect();
+        let want: Vec<Option<&str>> = row.iter().map(|c| c.as_deref()).collect();
+        assert_eq!(read, want, "{test}: row {i} of the diff's select list");
+    }
+    // A column that is not text: refused by both readings on MariaDB, not read as something
+    // else (SQLite types values, not columns; there the cast is what makes a value text). On
+    // PostgreSQL the row reader refuses it and the table reader reads what the cast would.
+    let not_text = "SELECT t, id FROM diff_cells ORDER BY id";
+    match e {
+        ykt_db::Engine::MySql => {
+            assert!(
+                db.fetch_text_rows("reading rows", not_text).await.is_err(),
+                "{test}"
+            );
+            assert!(
+                db.fetch_text_table("reading rows", not_text).await.is_err(),
+                "{test}"
+            );
+        }
+        ykt_db::Engine::Postgres => {
+            assert!(
+                db.fetch_text_rows("reading rows", not_text).await.is_err(),
+                "{test}"
+            );
+            let table = db
+                .fetch_text_table("reading rows", not_text)
+                .await
+                .expect("table");
+            let ids: Vec<Option<&str>> = (0..table.len()).map(|r| table.get(r, 1)).collect();
+            let want: Vec<String> = (0..300).map(|i: i64| i.to_string()).collect();
+            assert_eq!(
+                ids,
+                want.iter().map(|s| Some(s.as_str())).collect::<Vec<_>>(),
+                "{test}"
+            );
+        }
+        ykt_db::Engine::Sqlite => {}
     }
     db.close().await;
 }
