@@ -17,7 +17,7 @@ mod xlsx;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use ykt_db::{Db, quote_literal};
+use ykt_db::{Db, Engine, quote_literal};
 use ykt_reconcile::{CountyBalance, FlagHit, Reconciliation, RowDiff};
 
 pub use compare::{ReportChanges, compare_reports};
@@ -193,6 +193,16 @@ async fn county_rejects(
     let persons = format!(
         "FROM migration_reject WHERE run_id = {run} AND county_code = {county} AND person_key IS NOT NULL"
     );
+    // The merged people by their legacy keys' index. Asked `IN (…)`, PostgreSQL hashed the
+    // county's keys and scanned all of `beneficiary_legacy_map` on three processes for every
+    // county (province preset: 110–143 ms a county, 52–62 ms this way; county preset the
+    // same either way, 330–400 ms; the same rows). SQLite has no arrays; its `IN` is a lookup.
+    let merged_keys = match e {
+        Engine::Postgres => {
+            format!("legacy_dxid = ANY (ARRAY(SELECT CAST(person_key AS BIGINT) {persons}))")
+        }
+        _ => format!("legacy_dxid IN (SELECT CAST(person_key AS BIGINT) {persons})"),
+    };
     let sql = format!(
         "SELECT r.source_table, r.source_key, r.reason_code, r.field, r.raw_value, \
          COALESCE(r.name, pr.name, b.name), COALESCE(r.id_number, pr.id_number, b.id_number), {area}, g.name, \
@@ -203,7 +213,7 @@ async fn county_rejects(
          WHERE run_id = {run} AND source_table = 'T_BTDX' AND source_key IN (SELECT person_key {persons})) pr \
          ON pr.run_id = r.run_id AND pr.source_key = r.person_key \
          LEFT JOIN (SELECT legacy_dxid, beneficiary_id FROM beneficiary_legacy_map \
-         WHERE legacy_dxid IN (SELECT CAST(person_key AS BIGINT) {persons})) m ON m.legacy_dxid = CAST(r.person_key AS BIGINT) \
+         WHERE {merged_keys}) m ON m.legacy_dxid = CAST(r.person_key AS BIGINT) \
          LEFT JOIN beneficiary b ON b.id = m.beneficiary_id \
          LEFT JOIN migration_reject br ON br.run_id = r.run_id AND br.source_table = 'T_FFPC' AND br.source_key = r.batch_key \
          LEFT JOIN payment_batch pb ON pb.legacy_pcid = CAST(r.batch_key AS BIGINT) \
