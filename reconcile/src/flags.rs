@@ -258,6 +258,9 @@ async fn payment_flags(target: &Db) -> Result<Vec<FlagHit>, ReconcileError> {
     //   paid that day was paid before it ended (the period's end);
     //   quantity × rate ≠ amount (the quantity; rate and amount beside it);
     //   the line's program differs from its batch's (the batch's program).
+    // Only the dead among the people are joined (every line has its person: the foreign key):
+    // probing a hash of every person for every line was a third of the scan (county preset,
+    // PostgreSQL: 0.95–0.98 → 0.62–0.67 s; province 8.0–10.5 → 7.6 s; the same rows).
     let paid = "p.status = 'paid'";
     let after_death = format!("{paid} AND d.deceased_on IS NOT NULL AND p.paid_on > d.deceased_on");
     let before_announced =
@@ -273,7 +276,9 @@ async fn payment_flags(target: &Db) -> Result<Vec<FlagHit>, ReconcileError> {
          CASE WHEN {before_announced} THEN CAST(b.announce_to AS TEXT) END, \
          CASE WHEN {rate} THEN CAST(p.quantity AS TEXT) END, CAST(g.rate AS TEXT), CAST(p.amount AS TEXT), \
          CASE WHEN {other_program} THEN b.program_code END, p.program_code \
-         FROM payment p JOIN payment_batch b ON b.id = p.batch_id JOIN beneficiary d ON d.id = p.beneficiary_id JOIN program g ON g.code = p.program_code \
+         FROM payment p JOIN payment_batch b ON b.id = p.batch_id \
+         LEFT JOIN (SELECT id, deceased_on FROM beneficiary WHERE deceased_on IS NOT NULL) d ON d.id = p.beneficiary_id \
+         JOIN program g ON g.code = p.program_code \
          WHERE p.legacy_mxid IS NOT NULL AND (({after_death}) OR ({before_announced}) OR ({rate}) OR {other_program})"
     ))
     .await?
