@@ -623,36 +623,21 @@ mod tests {
         assert_eq!(buf, b"a\\tb\\\\c\\nd\\re|\\N");
     }
 
-    /// COPY text read back as PostgreSQL reads it: lines, tab-separated fields, `\N` is NULL.
+    /// COPY text read back by the reconciliation's reader of PostgreSQL's COPY lines
+    /// ([`ykt_db::TextRows::push_copy_line`]): lines, tab-separated fields, `\N` is NULL; the
+    /// encoder here and that decoder written apart.
     fn parse_copy(text: &[u8]) -> Vec<Vec<Option<String>>> {
-        let text = String::from_utf8(text.to_vec()).expect("COPY text is UTF-8");
-        let mut lines: Vec<&str> = text.split('\n').collect();
-        assert_eq!(lines.pop(), Some(""), "every row ends with a newline");
-        lines
-            .into_iter()
-            .map(|line| {
-                line.split('\t')
-                    .map(|field| {
-                        (field != "\\N").then(|| {
-                            let mut out = String::new();
-                            let mut chars = field.chars();
-                            while let Some(ch) = chars.next() {
-                                out.push(match (ch, ch == '\\') {
-                                    (_, true) => match chars.next() {
-                                        Some('t') => '\t',
-                                        Some('n') => '\n',
-                                        Some('r') => '\r',
-                                        Some(other) => other,
-                                        None => panic!("a field ends in a lone backslash"),
-                                    },
-                                    (ch, false) => ch,
-                                });
-                            }
-                            out
-                        })
-                    })
-                    .collect()
-            })
+        let mut lines: Vec<&[u8]> = text.split(|b| *b == b'\n').collect();
+        assert_eq!(lines.pop(), Some(&b""[..]), "every row ends with a newline");
+        let width = lines
+            .first()
+            .map_or(0, |l| l.iter().filter(|b| **b == b'\t').count() + 1);
+        let mut table = ykt_db::TextRows::new(width);
+        for line in lines {
+            table.push_copy_line(line).expect("a line COPY reads");
+        }
+        (0..table.len())
+            .map(|r| table.row(r).map(|c| c.map(str::to_owned)).collect())
             .collect()
     }
 

@@ -619,6 +619,16 @@ async fn duplicate_and_shared_account_flags_agree_with_a_reading_of_the_rows_on_
     }
 }
 
+/// The table reader's rows, cell for cell, against the row reader's (NULL and empty apart).
+fn assert_same_cells(table: &ykt_db::TextRows, rows: &[Vec<Option<String>>], what: &str) {
+    assert_eq!(table.len(), rows.len(), "{what}");
+    for (i, row) in rows.iter().enumerate() {
+        let read: Vec<Option<&str>> = table.row(i).collect();
+        let expected: Vec<Option<&str>> = row.iter().map(|c| c.as_deref()).collect();
+        assert_eq!(read, expected, "{what}: row {i}");
+    }
+}
+
 /// The row diff's reading of a result (one buffer, no `String` per cell; on PostgreSQL by
 /// `COPY … TO STDOUT`) against the reading every other query uses (`fetch_text_rows`): the
 /// same cells, NULL and empty text apart, on each engine, over text no one chose: random
@@ -692,12 +702,7 @@ async fn text_table_agrees_with_the_row_reader(url: ykt_db::DbUrl, test: &str) {
             .fetch_text_table("reading rows", &sql)
             .await
             .expect("table");
-        assert_eq!(table.len(), rows.len(), "{test}: {sql}");
-        for (i, row) in rows.iter().enumerate() {
-            let read: Vec<Option<&str>> = table.row(i).collect();
-            let expected: Vec<Option<&str>> = row.iter().map(|c| c.as_deref()).collect();
-            assert_eq!(read, expected, "{test}: row {i} of {sql}");
-        }
+        assert_same_cells(&table, &rows, &format!("{test}: {sql}"));
     }
     // The diff's select list against every column cast, read by the row reader.
     let columns: Vec<String> = ["id", "t", "n", "d", "c", "b", "s"]
@@ -739,12 +744,11 @@ async fn text_table_agrees_with_the_row_reader(url: ykt_db::DbUrl, test: &str) {
         )
         .await
         .expect("table");
-    assert_eq!(table.len(), expected.len(), "{test}");
-    for (i, row) in expected.iter().enumerate() {
-        let read: Vec<Option<&str>> = table.row(i).collect();
-        let want: Vec<Option<&str>> = row.iter().map(|c| c.as_deref()).collect();
-        assert_eq!(read, want, "{test}: row {i} of the diff's select list");
-    }
+    assert_same_cells(
+        &table,
+        &expected,
+        &format!("{test}: the diff's select list"),
+    );
     // A column that is not text: refused by both readings on MariaDB, not read as something
     // else (SQLite types values, not columns; there the cast is what makes a value text). On
     // PostgreSQL the row reader refuses it and the table reader reads what the cast would.
