@@ -1,7 +1,7 @@
 //! T_BTDX, the people: ID, name and region rules, and the merge of one person registered twice.
 
 use crate::pipeline::*;
-use crate::survivors::{Chosen, Survivors};
+use crate::survivors::{Chosen, Offers};
 
 impl Transformer<'_> {
     /// The rules of one T_BTDX row (DXID `dxid`): the platform row and its corrections, or the
@@ -79,7 +79,7 @@ impl Transformer<'_> {
         let cols = Cols(table);
         // Pass 1: the survivor of each ID number: latest GXSJ, tie the highest DXID.
         let people = self.staged_rows(table);
-        let mut survivors = Survivors::with_capacity(people);
+        let mut offers = Offers::with_capacity(people);
         self.people.reserve(people);
         self.each_row(table, |t, row| {
             let Some(dxid) = cols
@@ -91,10 +91,11 @@ impl Transformer<'_> {
             };
             if let (county, Ok((person, _))) = t.person_rules(dxid, &row) {
                 let stamp = cols.get(&row, "GXSJ").as_deref();
-                survivors.offer(&person.id_number, stamp, dxid, county);
+                offers.offer(&person.id_number, stamp, dxid, county);
             }
             Ok(())
         })?;
+        let survivors = offers.settle();
         // Pass 2: write survivors, map every valid DXID, record merges and rejects.
         self.each_row(table, |t, row| {
             let key_raw = cols.get(&row, "DXID").clone().unwrap_or_default();
