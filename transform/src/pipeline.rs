@@ -80,8 +80,8 @@ pub(crate) struct Outputs {
 /// What all open writers together may hold in memory. A writer is open per county and table,
 /// hundreds at the province scale: each alone would keep up to a row group. What they hold
 /// counts once more in the growing buffers' spare room and the allocator's pages: at 32 MiB the
-/// province preset's transform peaked at 245–256 MiB, at 16 MiB (and the survivors' list)
-/// 209–220 MiB, in the same time.
+/// province preset's transform peaked at 245–252 MiB, at 16 MiB (with the survivors' list)
+/// 209–215 MiB, in the same time (3 alternating pairs).
 pub(crate) const WRITERS_BUDGET: usize = 16 << 20;
 /// Rows between two looks at the writers' memory.
 const BUDGET_EVERY: usize = 4096;
