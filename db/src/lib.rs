@@ -37,5 +37,5 @@ pub use lock::{WriterLock, set_identity};
 pub use pool::{
     Db, PG_SESSION, Snapshot, cast_text, columns_sql, quote_literal, recreate_database, set_ca_file,
 };
-pub use text_rows::{CopyLineError, TextRows};
+pub use text_rows::{CopyLineError, CopyText, CopyTextError, TextRows};
 pub use url::{DbUrl, Engine};

@@ -12,7 +12,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
-use crate::{DbError, DbUrl, Engine, TextRows};
+use crate::{CopyText, CopyTextError, DbError, DbUrl, Engine, TextRows};
 
 /// Runs `$sql` on `$conn` (a connection or a pool) and hands its rows, every column text, to
 /// `$on_page` `$page_size` at a time as the server sends them: the same loop on each engine.
@@ -90,34 +90,12 @@ async fn copy_text_table(pool: &PgPool, sql: &str) -> Result<TextRows, sqlx::Err
     use sqlx::postgres::PgPoolCopyExt;
     let statement = format!("COPY ({sql}) TO STDOUT");
     let mut lines = pool.copy_out_raw(&statement).await?;
-    let mut table: Option<TextRows> = None;
-    let mut partial: Vec<u8> = Vec::new();
-    let push = |table: &mut Option<TextRows>, line: &[u8]| {
-        let rows = table
-            .get_or_insert_with(|| TextRows::new(line.iter().filter(|b| **b == b'\t').count() + 1));
-        rows.push_copy_line(line)
-            .map_err(|e| sqlx::Error::Protocol(format!("{e} (row {})", rows.len() + 1)))
-    };
+    let unreadable = |e: CopyTextError| sqlx::Error::Protocol(e.to_string());
+    let mut text = CopyText::default();
     while let Some(data) = lines.try_next().await? {
-        let mut rest: &[u8] = &data;
-        while let Some(end) = rest.iter().position(|b| *b == b'\n') {
-            if partial.is_empty() {
-                push(&mut table, &rest[..end])?;
-            } else {
-                partial.extend_from_slice(&rest[..end]);
-                push(&mut table, &partial)?;
-                partial.clear();
-            }
-            rest = &rest[end + 1..];
-        }
-        partial.extend_from_slice(rest);
+        text.push(&data).map_err(unreadable)?;
     }
-    if !partial.is_empty() {
-        return Err(sqlx::Error::Protocol(
-            "COPY data ended inside a line".to_owned(),
-        ));
-    }
-    Ok(table.unwrap_or_default())
+    text.finish().map_err(unreadable)
 }
 
 /// What SQLite's heap may hold in this process, softly (`PRAGMA soft_heap_limit`).

@@ -142,6 +142,62 @@ impl TextRows {
     }
 }
 
+/// `COPY … TO STDOUT` text as it arrives, in pieces that need not end at a line's end, read
+/// into one [`TextRows`] whose width is the first line's number of cells.
+#[derive(Debug, Default)]
+pub struct CopyText {
+    table: Option<TextRows>,
+    /// The start of a line whose end has not come yet.
+    partial: Vec<u8>,
+}
+
+/// Why `COPY` text could not be read (its text is never shown: it may be personal data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CopyTextError {
+    #[error("{error} (row {row})")]
+    Line { error: CopyLineError, row: usize },
+    #[error("COPY data ended inside a line")]
+    Unfinished,
+}
+
+impl CopyText {
+    /// Reads the lines `data` ends, and keeps what follows the last for the next piece.
+    pub fn push(&mut self, data: &[u8]) -> Result<(), CopyTextError> {
+        let mut rest = data;
+        while let Some(end) = rest.iter().position(|b| *b == b'\n') {
+            if self.partial.is_empty() {
+                self.line(&rest[..end])?;
+            } else {
+                self.partial.extend_from_slice(&rest[..end]);
+                let line = std::mem::take(&mut self.partial);
+                self.line(&line)?;
+            }
+            rest = &rest[end + 1..];
+        }
+        self.partial.extend_from_slice(rest);
+        Ok(())
+    }
+
+    fn line(&mut self, line: &[u8]) -> Result<(), CopyTextError> {
+        let rows = self
+            .table
+            .get_or_insert_with(|| TextRows::new(line.iter().filter(|b| **b == b'\t').count() + 1));
+        rows.push_copy_line(line)
+            .map_err(|error| CopyTextError::Line {
+                error,
+                row: rows.len() + 1,
+            })
+    }
+
+    /// The rows read; an error if the text stopped inside a line.
+    pub fn finish(self) -> Result<TextRows, CopyTextError> {
+        if !self.partial.is_empty() {
+            return Err(CopyTextError::Unfinished);
+        }
+        Ok(self.table.unwrap_or_default())
+    }
+}
+
 /// Why a line of `COPY` text could not be read (its text is never shown: it may be personal data).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CopyLineError {
@@ -214,7 +270,7 @@ fn unescape_copy(cell: &str) -> Option<String> {
 mod tests {
     use proptest::prelude::*;
 
-    use super::{CopyLineError, TextRows};
+    use super::{CopyLineError, CopyText, CopyTextError, TextRows};
 
     /// A cell as `COPY … TO STDOUT` writes it in text format.
     fn copy_cell(cell: Option<&str>) -> String {
@@ -299,6 +355,45 @@ mod tests {
                 for (c, cell) in r.iter().enumerate() {
                     prop_assert_eq!(table.get(i, c), cell.as_deref());
                 }
+            }
+        }
+
+        /// `COPY` text cut into pieces anywhere (as the server's messages may cut it) reads as
+        /// the whole text does; text that stops inside a line is refused.
+        #[test]
+        fn copy_text_in_pieces_reads_as_the_whole(
+            rows in prop::collection::vec(prop::collection::vec(prop::option::of("(\\PC|[\\\\\t\n])"), 2), 1..8),
+            cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..6),
+            unfinished in any::<bool>(),
+        ) {
+            let mut text: Vec<u8> = rows
+                .iter()
+                .flat_map(|r| {
+                    let cells: Vec<String> = r.iter().map(|c| copy_cell(c.as_deref())).collect();
+                    format!("{}\n", cells.join("\t")).into_bytes()
+                })
+                .collect();
+            if unfinished {
+                text.extend_from_slice(b"a\tb");
+            }
+            let mut whole = CopyText::default();
+            whole.push(&text).expect("lines COPY writes");
+            let mut at: Vec<usize> = cuts.iter().map(|i| i.index(text.len() + 1)).collect();
+            at.sort_unstable();
+            let mut pieces = CopyText::default();
+            let mut from = 0;
+            for cut in at.into_iter().chain([text.len()]) {
+                pieces.push(&text[from..cut]).expect("lines COPY writes");
+                from = cut;
+            }
+            let (whole, pieces) = (whole.finish(), pieces.finish());
+            prop_assert_eq!(&whole, &pieces);
+            match whole {
+                Ok(table) => {
+                    prop_assert!(!unfinished);
+                    prop_assert_eq!(table.len(), rows.len());
+                }
+                Err(e) => prop_assert_eq!((unfinished, e), (true, CopyTextError::Unfinished)),
             }
         }
 

@@ -627,15 +627,9 @@ mod tests {
     /// ([`ykt_db::TextRows::push_copy_line`]): lines, tab-separated fields, `\N` is NULL; the
     /// encoder here and that decoder written apart.
     fn parse_copy(text: &[u8]) -> Vec<Vec<Option<String>>> {
-        let mut lines: Vec<&[u8]> = text.split(|b| *b == b'\n').collect();
-        assert_eq!(lines.pop(), Some(&b""[..]), "every row ends with a newline");
-        let width = lines
-            .first()
-            .map_or(0, |l| l.iter().filter(|b| **b == b'\t').count() + 1);
-        let mut table = ykt_db::TextRows::new(width);
-        for line in lines {
-            table.push_copy_line(line).expect("a line COPY reads");
-        }
+        let mut copy = ykt_db::CopyText::default();
+        copy.push(text).expect("lines COPY reads");
+        let table = copy.finish().expect("every row ends with a newline");
         (0..table.len())
             .map(|r| table.row(r).map(|c| c.map(str::to_owned)).collect())
             .collect()
