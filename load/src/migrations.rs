@@ -61,6 +61,11 @@ const POSTGRES: &[Migration] = &[
         "account_digits",
         include_str!("../migrations/postgres/0009_account_digits.sql"),
     ),
+    (
+        10,
+        "payment_county_index",
+        include_str!("../migrations/postgres/0010_payment_county_index.sql"),
+    ),
 ];
 const SQLITE: &[Migration] = &[
     (
@@ -108,6 +113,11 @@ const SQLITE: &[Migration] = &[
         "account_digits",
         include_str!("../migrations/sqlite/0009_account_digits.sql"),
     ),
+    (
+        10,
+        "payment_county_index",
+        include_str!("../migrations/sqlite/0010_payment_county_index.sql"),
+    ),
 ];
 
 /// The migrations for a target engine.
@@ -119,20 +129,31 @@ pub fn migrations_for(engine: Engine) -> Option<&'static [Migration]> {
     }
 }
 
-/// The `CREATE INDEX` statements of the migrations, as (index name, statement): the load
-/// drops them before a full load and builds them again after, which is faster than keeping
-/// them up to date row by row.
+/// The secondary indexes the migrations leave, as (index name, its latest `CREATE INDEX`): the
+/// load drops them before a full load and builds them again after, which is faster than
+/// keeping them up to date row by row. A later migration that drops an index, or drops and
+/// makes it again, replaces what an earlier one made.
 pub fn secondary_indexes(engine: Engine) -> Vec<(String, String)> {
-    migrations_for(engine)
-        .unwrap_or_default()
-        .iter()
-        .flat_map(|(_, _, sql)| sql.lines())
-        .filter(|l| l.starts_with("CREATE INDEX "))
-        .filter_map(|l| {
-            let name = l["CREATE INDEX ".len()..].split_whitespace().next()?;
-            Some((name.to_owned(), l.trim_end_matches(';').to_owned()))
-        })
-        .collect()
+    indexes_made_by(migrations_for(engine).unwrap_or_default())
+}
+
+fn indexes_made_by(migrations: &[Migration]) -> Vec<(String, String)> {
+    let mut indexes: Vec<(String, String)> = Vec::new();
+    for line in migrations.iter().flat_map(|(_, _, sql)| sql.lines()) {
+        let line = line.trim_end_matches(';');
+        if let Some(rest) = line.strip_prefix("CREATE INDEX ") {
+            let Some(name) = rest.split_whitespace().next() else {
+                continue;
+            };
+            indexes.retain(|(n, _)| n != name);
+            indexes.push((name.to_owned(), line.to_owned()));
+        } else if let Some(rest) = line.strip_prefix("DROP INDEX ") {
+            let rest = rest.strip_prefix("IF EXISTS ").unwrap_or(rest);
+            let name = rest.trim();
+            indexes.retain(|(n, _)| n != name);
+        }
+    }
+    indexes
 }
 
 fn checksum(sql: &str) -> String {
@@ -232,4 +253,47 @@ pub async fn apply_migrations(db: &Db) -> Result<Vec<String>, LoadError> {
         done.push(format!("{version:04}_{name}"));
     }
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_later_migration_replaces_or_drops_an_index() {
+        let migrations: &[Migration] = &[
+            (
+                1,
+                "first",
+                "CREATE TABLE t (a INT, b INT);\nCREATE INDEX t_a ON t (a, b);\nCREATE INDEX t_b ON t (b);\n",
+            ),
+            (
+                2,
+                "second",
+                "DROP INDEX IF EXISTS t_a;\nCREATE INDEX t_a ON t (a);\n",
+            ),
+            (3, "third", "DROP INDEX t_b;\n"),
+        ];
+        assert_eq!(
+            indexes_made_by(migrations),
+            vec![("t_a".to_owned(), "CREATE INDEX t_a ON t (a)".to_owned())]
+        );
+        assert_eq!(indexes_made_by(&migrations[..1]).len(), 2);
+    }
+
+    #[test]
+    fn each_index_is_built_once_in_its_latest_form() {
+        for engine in [Engine::Postgres, Engine::Sqlite] {
+            let indexes = secondary_indexes(engine);
+            let mut names: Vec<&str> = indexes.iter().map(|(n, _)| n.as_str()).collect();
+            names.sort_unstable();
+            names.dedup();
+            assert_eq!(names.len(), indexes.len(), "{engine:?}: {indexes:#?}");
+            assert!(
+                indexes.iter().any(|(name, create)| name == "payment_county"
+                    && create.ends_with("ON payment (county_code)")),
+                "{engine:?}: {indexes:#?}"
+            );
+        }
+    }
 }

@@ -3,7 +3,7 @@
 use ykt_db::{Db, DbUrl, quote_literal};
 use ykt_domain::{LegacyTable, Money, format_money};
 use ykt_extract::create_legacy_schema;
-use ykt_load::{LoadError, MIGRATIONS_TABLE, apply_migrations};
+use ykt_load::{LoadError, MIGRATIONS_TABLE, apply_migrations, secondary_indexes};
 
 use crate::support::{Server, fresh_database, fresh_sqlite};
 
@@ -87,6 +87,42 @@ const PLATFORM_TABLES: &[&str] = &[
     "cutover_signoff",
 ];
 
+/// An index's name and the columns it sorts on (the first parenthesised list of its
+/// definition, as written or as the catalog writes it).
+fn columns_of(indexes: &[(String, String)]) -> std::collections::BTreeMap<String, String> {
+    indexes
+        .iter()
+        .map(|(name, create)| {
+            let columns = create
+                .split_once('(')
+                .and_then(|(_, rest)| rest.split_once(')'))
+                .map_or("", |(columns, _)| columns);
+            (name.clone(), columns.to_owned())
+        })
+        .collect()
+}
+
+/// The indexes a database holds that back no key (primary or unique), read from its catalog.
+async fn indexes_in(db: &Db) -> std::collections::BTreeMap<String, String> {
+    let sql = match db.engine() {
+        ykt_db::Engine::Postgres => {
+            "SELECT CAST(i.indexrelid::regclass AS TEXT), pg_get_indexdef(i.indexrelid) FROM pg_index i \
+             JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relnamespace = current_schema()::regnamespace \
+             AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)"
+        }
+        _ => "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL",
+    };
+    let rows = db.fetch_text_rows("the indexes", sql).await.unwrap();
+    let found: Vec<(String, String)> = rows
+        .into_iter()
+        .map(|mut r| {
+            let mut take = |i: usize| r[i].take().unwrap_or_default();
+            (take(0), take(1))
+        })
+        .collect();
+    columns_of(&found)
+}
+
 async fn migrations_apply_once_then_change_nothing(url: DbUrl) {
     let db = Db::connect_or_create(&url).await.expect("connect");
     let first = apply_migrations(&db).await.expect("first apply");
@@ -101,8 +137,14 @@ async fn migrations_apply_once_then_change_nothing(url: DbUrl) {
             "0006_reject_context".to_owned(),
             "0007_account_check".to_owned(),
             "0008_account_collation".to_owned(),
-            "0009_account_digits".to_owned()
+            "0009_account_digits".to_owned(),
+            "0010_payment_county_index".to_owned()
         ]
+    );
+    assert_eq!(
+        indexes_in(&db).await,
+        columns_of(&secondary_indexes(db.engine())),
+        "the indexes a bulk load sets aside and builds again are those the migrations leave"
     );
     for table in PLATFORM_TABLES {
         assert!(
@@ -111,14 +153,14 @@ async fn migrations_apply_once_then_change_nothing(url: DbUrl) {
         );
     }
     let recorded = format!("SELECT COUNT(*) FROM {MIGRATIONS_TABLE}");
-    assert_eq!(db.fetch_i64("count", &recorded).await.unwrap(), Some(9));
+    assert_eq!(db.fetch_i64("count", &recorded).await.unwrap(), Some(10));
 
     let second = apply_migrations(&db).await.expect("second apply");
     assert!(
         second.is_empty(),
         "an up-to-date database gets nothing: {second:?}"
     );
-    assert_eq!(db.fetch_i64("count", &recorded).await.unwrap(), Some(9));
+    assert_eq!(db.fetch_i64("count", &recorded).await.unwrap(), Some(10));
 
     // A real platform refuses what the spec forbids.
     db.execute("program", "INSERT INTO program (code, name, department, basis, rate) VALUES ('NY001', '耕地地力保护补贴', '农业农村局', 'area', '60.00')")
