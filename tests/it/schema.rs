@@ -1,6 +1,8 @@
 //! The legacy DDL on all three engines; the platform migrations on PostgreSQL and SQLite.
 
-use ykt_db::{Db, DbUrl, quote_literal};
+use std::collections::BTreeMap;
+
+use ykt_db::{Db, DbUrl, Engine, quote_literal};
 use ykt_domain::{LegacyTable, Money, format_money};
 use ykt_extract::create_legacy_schema;
 use ykt_load::{LoadError, MIGRATIONS_TABLE, apply_migrations, secondary_indexes};
@@ -89,7 +91,7 @@ const PLATFORM_TABLES: &[&str] = &[
 
 /// An index's name and the columns it sorts on (the first parenthesised list of its
 /// definition, as written or as the catalog writes it).
-fn columns_of(indexes: &[(String, String)]) -> std::collections::BTreeMap<String, String> {
+fn columns_of(indexes: &[(String, String)]) -> BTreeMap<String, String> {
     indexes
         .iter()
         .map(|(name, create)| {
@@ -103,9 +105,9 @@ fn columns_of(indexes: &[(String, String)]) -> std::collections::BTreeMap<String
 }
 
 /// The indexes a database holds that back no key (primary or unique), read from its catalog.
-async fn indexes_in(db: &Db) -> std::collections::BTreeMap<String, String> {
+async fn indexes_in(db: &Db) -> BTreeMap<String, String> {
     let sql = match db.engine() {
-        ykt_db::Engine::Postgres => {
+        Engine::Postgres => {
             "SELECT CAST(i.indexrelid::regclass AS TEXT), pg_get_indexdef(i.indexrelid) FROM pg_index i \
              JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relnamespace = current_schema()::regnamespace \
              AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)"
