@@ -32,7 +32,7 @@ fn temp_sqlite(what: &str) -> (std::path::PathBuf, DbUrl) {
 }
 
 pub use error::DbError;
-pub use legacy::{check_table, ident, read_table, read_table_text, select_rows_sql};
+pub use legacy::{StoredColumns, check_table, ident, read_table, read_table_text, select_rows_sql};
 pub use lock::{WriterLock, set_identity};
 pub use pool::{
     Db, PG_SESSION, Snapshot, cast_text, columns_sql, quote_literal, recreate_database, set_ca_file,

@@ -2,8 +2,8 @@
 
 use rust_decimal::Decimal;
 use std::collections::HashMap;
+use ykt_db::Db;
 use ykt_db::ident;
-use ykt_db::{Db, cast_text as text};
 use ykt_domain::{CountyResolution, LegacyTable, Regions, UNATTRIBUTED_COUNTY};
 use ykt_stage::{Stage, TextTableReader};
 
@@ -209,21 +209,29 @@ async fn rows_in_database(
     let e = db.engine();
     let id = |n: &str| ident(e, n);
     let mut people = PersonCounties::default();
+    // Columns the database stores as text are read bare, the others cast (see
+    // `ykt_db::StoredColumns`).
+    let mut batch_columns = ykt_db::StoredColumns::default();
     for table in [
         LegacyTable::Beneficiaries,
         LegacyTable::Allocations,
         LegacyTable::Batches,
     ] {
+        let stored = ykt_db::check_table(&mut snapshot, table).await?;
+        let text = |c: &str| stored.as_text(e, c, &id(c));
         let key = table.key_column().name;
         let [amount, program, year, status] =
-            labels(table).map(|c| c.map_or("NULL".to_owned(), |c| text(e, &id(c))));
+            labels(table).map(|c| c.map_or("NULL".to_owned(), text));
         let sql = format!(
             "SELECT {}, {}, {amount}, {program}, {year}, {status} FROM {} ORDER BY {}",
-            text(e, &id(key)),
-            text(e, &id("XZQHDM")),
+            text(key),
+            text("XZQHDM"),
             id(table.name()),
             id(key)
         );
+        if table == LegacyTable::Batches {
+            batch_columns = stored.clone();
+        }
         each_row(&mut snapshot, &sql, |r| {
             let county = county_of(regions, r[1]);
             if table == LegacyTable::Beneficiaries {
@@ -246,16 +254,18 @@ async fn rows_in_database(
     // beneficiary's, as the pass over T_BTDX above found it: a join of every line with
     // T_BTDX, a lookup by primary key each, was 60 % of the legacy server's time for this
     // query (4.5 s against 1.8 s without it, MariaDB, county preset).
+    let lines = ykt_db::check_table(&mut snapshot, LegacyTable::Payments).await?;
+    let m = |c: &str| lines.as_text(e, c, &format!("m.{}", id(c)));
     let sql = format!(
         "SELECT {}, {}, {}, {}, {}, {}, {}, {} FROM {} m LEFT JOIN {} p ON p.{} = m.{} ORDER BY m.{}",
-        text(e, &format!("m.{}", id("MXID"))),
-        text(e, &format!("p.{}", id("XZQHDM"))),
-        text(e, &format!("m.{}", id("DXID"))),
-        text(e, &format!("m.{}", id("JE"))),
-        text(e, &format!("m.{}", id("XMDM"))),
-        text(e, &format!("m.{}", id("ND"))),
-        text(e, &format!("m.{}", id("FFZT"))),
-        text(e, &format!("m.{}", id("PCID"))),
+        m("MXID"),
+        batch_columns.as_text(e, "XZQHDM", &format!("p.{}", id("XZQHDM"))),
+        m("DXID"),
+        m("JE"),
+        m("XMDM"),
+        m("ND"),
+        m("FFZT"),
+        m("PCID"),
         id("T_FFMX"),
         id("T_FFPC"),
         id("PCID"),
@@ -370,11 +380,12 @@ impl LegacySide<'_> {
             LegacySide::Database(db) => {
                 let e = db.engine();
                 let key = table.key_column().name;
+                let mut snapshot = db.snapshot().await?;
+                let stored = ykt_db::check_table(&mut snapshot, table).await?;
                 let cols: Vec<String> = std::iter::once(key)
                     .chain(columns.iter().copied())
-                    .map(|c| text(e, &ident(e, c)))
+                    .map(|c| stored.as_text(e, c, &ident(e, c)))
                     .collect();
-                let mut snapshot = db.snapshot().await?;
                 let sql = format!(
                     "SELECT {} FROM {} ORDER BY {}",
                     cols.join(", "),

@@ -1099,3 +1099,169 @@ async fn text_rows_decode_alike_on_every_row_and_refuse_a_column_that_is_not_tex
         db.close().await;
     }
 }
+
+/// A legacy table whose columns are of other types than the spec's (text of several kinds and
+/// character sets, numbers, decimals, a date-time) reads the same whichever way its values
+/// come: the extract's read, which takes the columns MariaDB stores as text bare, against every
+/// column cast to text in one plain query. The values are the hard ones: empty, NULL, leading
+/// and trailing spaces, quotes, backslashes, tabs, newlines, NUL, Chinese, emoji, and Chinese
+/// in GBK columns.
+#[tokio::test]
+async fn legacy_columns_of_any_type_read_the_same_bare_or_cast() {
+    let Some(url) = fresh_database(Server::MySql, "legacy_types").await else {
+        return;
+    };
+    let db = Db::connect(&url).await.unwrap();
+    let types = [
+        ("MXID", "BIGINT NOT NULL PRIMARY KEY"),
+        ("PCID", "INT"),
+        ("DXID", "BIGINT"),
+        ("XMDM", "VARCHAR(10) COLLATE utf8mb4_general_ci"),
+        ("ND", "INT"),
+        ("SL", "DECIMAL(10,2)"),
+        ("JE", "DECIMAL(14,2)"),
+        ("YHZH", "VARCHAR(30) COLLATE utf8mb4_bin"),
+        ("FFZT", "CHAR(8) CHARACTER SET gbk"),
+        ("FFRQ", "TINYTEXT"),
+        ("YHLSH", "TEXT"),
+        ("SBYY", "MEDIUMTEXT CHARACTER SET gbk"),
+        ("YMXID", "BIGINT"),
+        ("GXSJ", "DATETIME"),
+    ];
+    let columns = LegacyTable::Payments.columns();
+    assert_eq!(
+        types.map(|(c, _)| c).to_vec(),
+        columns.iter().map(|c| c.name).collect::<Vec<_>>(),
+        "the test's table has the spec's columns"
+    );
+    let ddl: Vec<String> = types.iter().map(|(c, t)| format!("`{c}` {t}")).collect();
+    db.execute(
+        "legacy table",
+        &format!(
+            "CREATE TABLE `T_FFMX` ({}) DEFAULT CHARSET=utf8mb4",
+            ddl.join(", ")
+        ),
+    )
+    .await
+    .unwrap();
+    let texts = [
+        "",
+        " lead",
+        "trail  ",
+        "中文",
+        "😀 emoji",
+        "a\\b",
+        "it's",
+        "tab\there",
+        "nl\nx",
+        "\0nul",
+        "  ",
+    ];
+    let gbk = ["", "中文", "发放失败", " x ", "余额不足，退回"];
+    let literal = |v: &str| ykt_db::quote_literal(ykt_db::Engine::MySql, v);
+    let mut values = Vec::new();
+    for i in 1..=300usize {
+        let t = |k: usize| match (i + k) % 13 {
+            12 => "NULL".to_owned(),
+            n => literal(texts[n % texts.len()]),
+        };
+        let g = |k: usize| match (i + k) % 11 {
+            10 => "NULL".to_owned(),
+            n => literal(gbk[n % gbk.len()]),
+        };
+        values.push(format!(
+            "({i}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+            i % 5,
+            i * 7,
+            t(0),
+            2000 + i % 30,
+            if i % 9 == 0 {
+                "NULL".to_owned()
+            } else {
+                format!("{}.5", i % 4)
+            },
+            format!("{}.{:02}", i * 13, i % 100),
+            t(1),
+            g(0),
+            t(2),
+            t(3),
+            g(1),
+            if i % 4 == 0 {
+                "NULL".to_owned()
+            } else {
+                (i - 1).to_string()
+            },
+            format!("'2020-01-{:02} 08:{:02}:09'", 1 + i % 28, i % 60)
+        ));
+    }
+    db.execute(
+        "legacy rows",
+        &format!("INSERT INTO `T_FFMX` VALUES {}", values.join(", ")),
+    )
+    .await
+    .unwrap();
+
+    let mut snapshot = db.snapshot().await.unwrap();
+    let stored = ykt_db::check_table(&mut snapshot, LegacyTable::Payments)
+        .await
+        .unwrap();
+    let as_text: Vec<&str> = columns
+        .iter()
+        .map(|c| c.name)
+        .filter(|c| stored.is_text(c))
+        .collect();
+    assert_eq!(
+        as_text,
+        ["XMDM", "YHZH", "FFZT", "FFRQ", "YHLSH", "SBYY"],
+        "the text columns are known as text, and only they"
+    );
+    let mut read: Vec<Vec<Option<String>>> = Vec::new();
+    let n = ykt_db::read_table_text::<ykt_db::DbError>(
+        &mut snapshot,
+        LegacyTable::Payments,
+        64,
+        |page| {
+            read.extend((0..page.len()).map(|r| {
+                page.row(r)
+                    .map(|v| v.map(str::to_owned))
+                    .collect::<Vec<_>>()
+            }));
+            Ok(())
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(n, 300);
+    let cast: Vec<String> = columns
+        .iter()
+        .map(|c| match c.name {
+            "GXSJ" => "DATE_FORMAT(`GXSJ`, '%Y-%m-%d %H:%i:%s')".to_owned(),
+            name => format!("CAST(`{name}` AS CHAR)"),
+        })
+        .collect();
+    let expected = snapshot
+        .fetch_text_rows(
+            "every column cast",
+            &format!("SELECT {} FROM `T_FFMX` ORDER BY `MXID`", cast.join(", ")),
+        )
+        .await
+        .unwrap();
+    snapshot.end().await.unwrap();
+    assert_eq!(expected.len(), 300);
+    for (i, (bare, cast)) in read.iter().zip(&expected).enumerate() {
+        assert_eq!(bare, cast, "row {} reads differently bare and cast", i + 1);
+    }
+    // The hard values did reach the table (the comparison is not of empty columns).
+    let all: String = read.iter().flatten().flatten().cloned().collect();
+    for needle in [
+        "😀 emoji",
+        "\0nul",
+        "余额不足，退回",
+        "tab\there",
+        "a\\b",
+        "trail  ",
+    ] {
+        assert!(all.contains(needle), "{needle:?} read back");
+    }
+    db.close().await;
+}
