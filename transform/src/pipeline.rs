@@ -548,11 +548,13 @@ pub(crate) struct Transformer<'a> {
 pub(crate) struct Cols(pub(crate) LegacyTable);
 
 impl Cols {
+    #[inline]
     pub(crate) fn get<'r>(&self, row: &'r Row, name: &str) -> &'r Option<String> {
         &row[self.index(name)]
     }
 
     /// The position of a column the spec gives the table.
+    #[inline]
     pub(crate) fn index(&self, name: &str) -> usize {
         self.0.column_index(name).expect("a column of the spec")
     }
