@@ -1169,29 +1169,20 @@ async fn legacy_columns_of_any_type_read_the_same_bare_or_cast() {
             10 => "NULL".to_owned(),
             n => literal(gbk[n % gbk.len()]),
         };
+        let (pcid, dxid, year) = (i % 5, i * 7, 2000 + i % 30);
+        let quantity = match i % 9 {
+            0 => "NULL".to_owned(),
+            _ => format!("{}.5", i % 4),
+        };
+        let amount = format!("{}.{:02}", i * 13, i % 100);
+        let original = match i % 4 {
+            0 => "NULL".to_owned(),
+            _ => (i - 1).to_string(),
+        };
+        let changed = format!("'2020-01-{:02} 08:{:02}:09'", 1 + i % 28, i % 60);
+        let (t0, t1, t2, t3, g0, g1) = (t(0), t(1), t(2), t(3), g(0), g(1));
         values.push(format!(
-            "({i}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
-            i % 5,
-            i * 7,
-            t(0),
-            2000 + i % 30,
-            if i % 9 == 0 {
-                "NULL".to_owned()
-            } else {
-                format!("{}.5", i % 4)
-            },
-            format!("{}.{:02}", i * 13, i % 100),
-            t(1),
-            g(0),
-            t(2),
-            t(3),
-            g(1),
-            if i % 4 == 0 {
-                "NULL".to_owned()
-            } else {
-                (i - 1).to_string()
-            },
-            format!("'2020-01-{:02} 08:{:02}:09'", 1 + i % 28, i % 60)
+            "({i}, {pcid}, {dxid}, {t0}, {year}, {quantity}, {amount}, {t1}, {g0}, {t2}, {t3}, {g1}, {original}, {changed})"
         ));
     }
     db.execute(
