@@ -18,7 +18,7 @@ pub fn ident(engine: Engine, name: &str) -> String {
 /// MariaDB's data types that hold text in a character set: selected bare, their values arrive
 /// as the connection's UTF-8, the same text `CAST(… AS CHAR)` gives, without the server making a
 /// new string of every value (T_FFMX at the county preset: the client's read of all its rows
-/// 1.9–2.3 s cast, 1.4–1.9 s bare, the same bytes). A binary string is another type (`binary`,
+/// 1.9–2.3 s cast, 1.4–2.0 s bare, the same bytes). A binary string is another type (`binary`,
 /// `varbinary`, `blob`) and stays cast, as does everything else.
 const MYSQL_TEXT_TYPES: [&str; 6] = [
     "char",

@@ -2,8 +2,7 @@
 
 use rust_decimal::Decimal;
 use std::collections::HashMap;
-use ykt_db::Db;
-use ykt_db::ident;
+use ykt_db::{Db, ident};
 use ykt_domain::{CountyResolution, LegacyTable, Regions, UNATTRIBUTED_COUNTY};
 use ykt_stage::{Stage, TextTableReader};
 
