@@ -149,13 +149,23 @@ pub async fn read_table<E: From<DbError>>(
     snapshot: &mut Snapshot,
     table: LegacyTable,
     page_size: usize,
-    mut on_page: impl FnMut(Vec<LegacyRow>) -> Result<(), E>,
+    on_page: impl FnMut(Vec<LegacyRow>) -> Result<(), E>,
 ) -> Result<u64, E> {
     let stored = check_table(snapshot, table).await?;
+    read_checked(snapshot, table, &stored, page_size, on_page).await
+}
+
+/// [`read_table`] of a table [`check_table`] found as `stored`.
+async fn read_checked<E: From<DbError>>(
+    snapshot: &mut Snapshot,
+    table: LegacyTable,
+    stored: &StoredColumns,
+    page_size: usize,
+    mut on_page: impl FnMut(Vec<LegacyRow>) -> Result<(), E>,
+) -> Result<u64, E> {
     let what = format!("reading {}", table.name());
-    let engine = snapshot.engine();
+    let sql = select_rows_sql(snapshot.engine(), table, stored, None, None);
     if !table.has_numeric_key() {
-        let sql = select_rows_sql(engine, table, &stored, None, None);
         let mut rows = snapshot.fetch_text_rows(&what, &sql).await?;
         rows.sort_by(|a, b| a[0].cmp(&b[0]));
         let n = rows.len() as u64;
@@ -164,7 +174,6 @@ pub async fn read_table<E: From<DbError>>(
     }
     // One query in key order, streamed: the server sends the next rows while these are
     // written (pages of `LIMIT` queries left one side idle while the other worked).
-    let sql = select_rows_sql(engine, table, &stored, None, None);
     snapshot
         .stream_text_rows(&what, &sql, page_size, &mut on_page)
         .await
@@ -173,16 +182,18 @@ pub async fn read_table<E: From<DbError>>(
 /// [`read_table`] with each page of rows in one [`TextRows`]: one buffer a page instead of a
 /// `String` a cell (the extract's read: making, handing over and freeing a `String` for each of
 /// a million lines' fifteen cells was about a third of its own CPU). `on_page` borrows the
-/// page, which is emptied for the next rows once it returns.
+/// page, which is emptied for the next rows once it returns. `stored` is what [`check_table`]
+/// found of the table (the extract checks every table before it reads any).
 pub async fn read_table_text<E: From<DbError>>(
     snapshot: &mut Snapshot,
     table: LegacyTable,
+    stored: &StoredColumns,
     page_size: usize,
     mut on_page: impl FnMut(&TextRows) -> Result<(), E>,
 ) -> Result<u64, E> {
     if !table.has_numeric_key() {
         let mut page = TextRows::new(table.columns().len());
-        let n = read_table(snapshot, table, page_size, |rows| {
+        let n = read_checked(snapshot, table, stored, page_size, |rows| {
             for row in &rows {
                 page.push_row(row.iter().map(Option::as_deref));
             }
@@ -192,9 +203,8 @@ pub async fn read_table_text<E: From<DbError>>(
         on_page(&page)?;
         return Ok(n);
     }
-    let stored = check_table(snapshot, table).await?;
     let what = format!("reading {}", table.name());
-    let sql = select_rows_sql(snapshot.engine(), table, &stored, None, None);
+    let sql = select_rows_sql(snapshot.engine(), table, stored, None, None);
     snapshot
         .stream_text_table(&what, &sql, page_size, &mut on_page)
         .await

@@ -139,11 +139,13 @@ async fn from_database(
 ) -> Result<(&'static str, &'static str), ExtractError> {
     let db = Db::connect(url).await?;
     let mut snapshot = db.snapshot().await?;
+    // Every table checked before the stage is touched; what each check found drives its read.
+    let mut checked = Vec::new();
     for table in LegacyTable::ALL {
-        ykt_db::check_table(&mut snapshot, table).await?;
+        checked.push(ykt_db::check_table(&mut snapshot, table).await?);
     }
     stage.begin(Step::Extract, overwrite)?;
-    for table in LegacyTable::ALL {
+    for (table, stored) in LegacyTable::ALL.into_iter().zip(&checked) {
         // Writing Parquet runs on its own thread while the next page is fetched.
         let mut sink = TableSink::new(stage, table, true)?;
         let place = format!("{} of {url}", table.name());
@@ -161,7 +163,7 @@ async fn from_database(
             Ok(sink)
         });
         let mut read = 0u64;
-        let result = read_table_text(&mut snapshot, table, PAGE_ROWS, |page| {
+        let result = read_table_text(&mut snapshot, table, stored, PAGE_ROWS, |page| {
             read += page.len() as u64;
             progress(table.name(), read);
             tx.send(page.clone())

@@ -209,14 +209,16 @@ async fn rows_in_database(
     let id = |n: &str| ident(e, n);
     let mut people = PersonCounties::default();
     // Columns the database stores as text are read bare, the others cast (see
-    // `ykt_db::StoredColumns`).
-    let mut batch_columns = ykt_db::StoredColumns::default();
-    for table in [
-        LegacyTable::Beneficiaries,
-        LegacyTable::Allocations,
-        LegacyTable::Batches,
+    // `ykt_db::StoredColumns`); every table checked before any is read.
+    let persons = ykt_db::check_table(&mut snapshot, LegacyTable::Beneficiaries).await?;
+    let allocations = ykt_db::check_table(&mut snapshot, LegacyTable::Allocations).await?;
+    let batches = ykt_db::check_table(&mut snapshot, LegacyTable::Batches).await?;
+    let lines = ykt_db::check_table(&mut snapshot, LegacyTable::Payments).await?;
+    for (table, stored) in [
+        (LegacyTable::Beneficiaries, &persons),
+        (LegacyTable::Allocations, &allocations),
+        (LegacyTable::Batches, &batches),
     ] {
-        let stored = ykt_db::check_table(&mut snapshot, table).await?;
         let text = |c: &str| stored.as_text(e, c, &id(c));
         let key = table.key_column().name;
         let [amount, program, year, status] =
@@ -228,9 +230,6 @@ async fn rows_in_database(
             id(table.name()),
             id(key)
         );
-        if table == LegacyTable::Batches {
-            batch_columns = stored.clone();
-        }
         each_row(&mut snapshot, &sql, |r| {
             let county = county_of(regions, r[1]);
             if table == LegacyTable::Beneficiaries {
@@ -253,12 +252,11 @@ async fn rows_in_database(
     // beneficiary's, as the pass over T_BTDX above found it: a join of every line with
     // T_BTDX, a lookup by primary key each, was 60 % of the legacy server's time for this
     // query (4.5 s against 1.8 s without it, MariaDB, county preset).
-    let lines = ykt_db::check_table(&mut snapshot, LegacyTable::Payments).await?;
     let m = |c: &str| lines.as_text(e, c, &format!("m.{}", id(c)));
     let sql = format!(
         "SELECT {}, {}, {}, {}, {}, {}, {}, {} FROM {} m LEFT JOIN {} p ON p.{} = m.{} ORDER BY m.{}",
         m("MXID"),
-        batch_columns.as_text(e, "XZQHDM", &format!("p.{}", id("XZQHDM"))),
+        batches.as_text(e, "XZQHDM", &format!("p.{}", id("XZQHDM"))),
         m("DXID"),
         m("JE"),
         m("XMDM"),

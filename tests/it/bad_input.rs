@@ -1210,6 +1210,7 @@ async fn legacy_columns_of_any_type_read_the_same_bare_or_cast() {
     let n = ykt_db::read_table_text::<ykt_db::DbError>(
         &mut snapshot,
         LegacyTable::Payments,
+        &stored,
         64,
         |page| {
             read.extend((0..page.len()).map(|r| {
