@@ -263,21 +263,15 @@ async fn county_corrections(
     // `work_mem`, hashed all of `beneficiary_legacy_map` for each county (province preset,
     // PostgreSQL: 120 ms a county alone, 200–280 ms in a reconciliation, 33–37 s of reports
     // for 107 counties; 37 ms this way) or all of `payment` (county preset: 0.5–0.7 s, 0.31 s
-    // this way).
+    // this way). The payment lines asked `= ANY (ARRAY(…))`, as the rejects ask for merged
+    // people, were quicker at the county preset (0.57–0.63 → 0.48–0.52 s alone) but not at the
+    // province's: for its county with the most corrections the planner then hashed every
+    // person on three processes (0.31–0.33 → 0.69 s). Tried and dropped.
     let keys_of = |table: &str| {
         format!(
             "(SELECT CAST(source_key AS BIGINT) FROM migration_correction \
              WHERE run_id = {run} AND county_code = {county} AND source_table = '{table}')"
         )
-    };
-    // The payment lines by their legacy keys' index. Asked `IN (…)`, PostgreSQL hashed the
-    // county's keys and scanned all of `payment` on three processes (county preset, alone:
-    // 0.57–0.63 s with three processes busy; 0.48–0.52 s on one process this way, the same
-    // rows), while the rejects' read beside it waited for a core: 0.76–1.16 s in a
-    // reconciliation, 0.58–0.85 s this way (4 alternating pairs). SQLite's `IN` is a lookup.
-    let lines_of = match e {
-        Engine::Postgres => format!("legacy_mxid = ANY (ARRAY{})", keys_of("T_FFMX")),
-        _ => format!("legacy_mxid IN {}", keys_of("T_FFMX")),
     };
     let sql = format!(
         "SELECT c.source_table, c.source_key, c.correction_code, c.field, c.\"before\", c.\"after\", \
@@ -286,7 +280,7 @@ async fn county_corrections(
          CAST(COALESCE(p.fund_year, ob.fund_year, a.fund_year) AS TEXT), CAST(COALESCE(p.amount, a.amount) AS TEXT) \
          FROM migration_correction c \
          LEFT JOIN (SELECT legacy_mxid, beneficiary_id, batch_id, program_code, fund_year, amount FROM payment \
-         WHERE {lines_of}) p ON p.legacy_mxid = {} \
+         WHERE legacy_mxid IN {}) p ON p.legacy_mxid = {} \
          LEFT JOIN (SELECT legacy_dxid, beneficiary_id FROM beneficiary_legacy_map \
          WHERE legacy_dxid IN {}) m ON m.legacy_dxid = {} \
          LEFT JOIN beneficiary b ON b.id = COALESCE(p.beneficiary_id, m.beneficiary_id) \
@@ -295,6 +289,7 @@ async fn county_corrections(
          LEFT JOIN allocation a ON a.legacy_zbid = {} \
          LEFT JOIN region g ON g.code = b.area_code \
          WHERE c.run_id = {run} AND c.county_code = {county}",
+        keys_of("T_FFMX"),
         key("T_FFMX"),
         keys_of("T_BTDX"),
         key("T_BTDX"),
