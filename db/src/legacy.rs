@@ -33,8 +33,8 @@ const MYSQL_TEXT_TYPES: [&str; 6] = [
 /// database stores as text, so that a read takes them as they are.
 #[derive(Debug, Clone, Default)]
 pub struct StoredColumns {
-    /// Column names, lower case.
-    text: Vec<String>,
+    /// The spec's names of those columns.
+    text: Vec<&'static str>,
 }
 
 impl StoredColumns {
@@ -97,16 +97,8 @@ pub async fn check_table(
     table: LegacyTable,
 ) -> Result<StoredColumns, DbError> {
     let engine = snapshot.engine();
-    let sql = match engine {
-        // The data type beside each name (the other engines' reads cast every column).
-        Engine::MySql => format!(
-            "SELECT CAST(column_name AS CHAR), CAST(data_type AS CHAR) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = {}",
-            crate::quote_literal(engine, table.name())
-        ),
-        _ => columns_sql(engine, table.name()),
-    };
     let found: Vec<(String, Option<String>)> = snapshot
-        .fetch_text_rows("listing columns", &sql)
+        .fetch_text_rows("listing columns", &columns_sql(engine, table.name()))
         .await?
         .into_iter()
         .filter_map(|mut r| {
@@ -132,11 +124,13 @@ pub async fn check_table(
                 column: column.name,
             });
         };
-        if data_type
-            .as_deref()
-            .is_some_and(|t| MYSQL_TEXT_TYPES.iter().any(|x| t.eq_ignore_ascii_case(x)))
+        // The data type matters on MariaDB only (the other engines' reads cast every column).
+        if engine == Engine::MySql
+            && data_type
+                .as_deref()
+                .is_some_and(|t| MYSQL_TEXT_TYPES.iter().any(|x| t.eq_ignore_ascii_case(x)))
         {
-            stored.text.push(column.name.to_ascii_lowercase());
+            stored.text.push(column.name);
         }
     }
     Ok(stored)

@@ -725,16 +725,17 @@ impl Snapshot {
     }
 }
 
-/// The SQL listing the columns of a table (current database and schema), one name a row.
+/// The SQL listing the columns of a table (current database and schema): a row each, its name
+/// and its data type as the engine spells it.
 pub fn columns_sql(engine: Engine, table: &str) -> String {
     let name = quote_literal(engine, table);
     match engine {
-        Engine::Sqlite => format!("SELECT name FROM pragma_table_info({name})"),
+        Engine::Sqlite => format!("SELECT name, type FROM pragma_table_info({name})"),
         Engine::MySql => format!(
-            "SELECT CAST(column_name AS CHAR) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = {name}"
+            "SELECT CAST(column_name AS CHAR), CAST(data_type AS CHAR) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = {name}"
         ),
         Engine::Postgres => format!(
-            "SELECT CAST(column_name AS TEXT) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = {name}"
+            "SELECT CAST(column_name AS TEXT), CAST(data_type AS TEXT) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = {name}"
         ),
     }
 }

@@ -184,7 +184,7 @@ pub async fn dump_tables(url: &DbUrl, tables: &[&str], skip: &[&str]) -> BTreeMa
             .await
             .expect("columns")
             .into_iter()
-            .filter_map(|mut r| r.pop().flatten())
+            .filter_map(|mut r| r.first_mut().and_then(Option::take))
             .filter(|c| !skip.contains(&c.as_str()))
             .collect();
         let cast: Vec<String> = columns
