@@ -5,12 +5,13 @@
 //! For any such database, `ykt migrate` then `ykt reconcile` must end with every county
 //! balanced, and every legacy row must be exactly one of loaded, merged or rejected, recorded
 //! in the county the spec names, which this test works out on its own from the reference
-//! files (it calls no ykt code to decide what to expect).
+//! files (it calls no ykt code to decide what to expect). The rows stamped after the freeze
+//! are flagged (`A_LEGACY_WRITE_AFTER_FREEZE`), each in that county.
 //!
 //! `YKT_PROPERTY_CASES` sets the number of databases (CI: a modest count; the script
 //! `scripts/properties.sh` runs many).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
 use proptest::prelude::*;
@@ -177,11 +178,17 @@ fn key_ref(max: i64) -> impl Strategy<Value = Option<String>> {
     ]
 }
 
+/// The freeze of the default cutover policy (Beijing time), as legacy stamps GXSJ.
+const FROZEN_FROM: &str = "2021-01-01 00:00:00";
+
 fn stamp() -> impl Strategy<Value = Option<String>> {
     prop_oneof![
         Just(Some("2019-01-01 00:00:00".to_owned())),
         Just(Some("2020-06-01 08:00:00".to_owned())),
         Just(Some("2020-06-01 08:00:00".to_owned())),
+        // At the freeze (not after it) and after it: a write the freeze did not stop.
+        Just(Some(FROZEN_FROM.to_owned())),
+        Just(Some("2021-03-02 10:00:00".to_owned())),
         Just(None),
     ]
 }
@@ -498,7 +505,8 @@ fn check_one(case: usize, legacy: &RandomLegacy, rule: &CountyRule) -> Result<()
         ));
     }
     let fates = runtime.block_on(fates(&target_path));
-    for ((table, key), county) in expected_counties(&legacy.tables, rule) {
+    let counties = expected_counties(&legacy.tables, rule);
+    for ((table, key), county) in counties.clone() {
         let found = fates
             .get(&(table.clone(), key.clone()))
             .cloned()
@@ -516,8 +524,53 @@ fn check_one(case: usize, legacy: &RandomLegacy, rule: &CountyRule) -> Result<()
             ));
         }
     }
+    let flags: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join("out").join("flags.json")).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    let late: BTreeSet<(String, String, String)> = flags
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["flag"] == "A_LEGACY_WRITE_AFTER_FREEZE")
+        .map(|f| {
+            let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+            (text(&f["table"]), text(&f["legacy_keys"][0]), text(&f["county_code"]))
+        })
+        .collect();
+    let expected = expected_late_writes(&legacy.tables, &counties);
+    if late != expected {
+        return Err(format!(
+            "writes after the freeze flagged {late:?}; the legacy rows stamped after {FROZEN_FROM} are {expected:?}"
+        ));
+    }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// `A_LEGACY_WRITE_AFTER_FREEZE` as the spec names it, worked out here: every person, batch
+/// and payment line stamped (GXSJ) after the freeze, in its row's county, by its platform
+/// table's name.
+fn expected_late_writes(
+    legacy: &BTreeMap<LegacyTable, Vec<LegacyRow>>,
+    counties: &BTreeMap<(String, String), String>,
+) -> BTreeSet<(String, String, String)> {
+    let mut out = BTreeSet::new();
+    for (table, platform) in [
+        (LegacyTable::Beneficiaries, "beneficiary"),
+        (LegacyTable::Batches, "payment_batch"),
+        (LegacyTable::Payments, "payment"),
+    ] {
+        let gxsj = table.column_index("GXSJ").expect("a GXSJ column");
+        for r in &legacy[&table] {
+            if r[gxsj].as_deref().is_some_and(|s| s > FROZEN_FROM) {
+                let key = r[0].clone().unwrap_or_default();
+                let county = counties[&(table.name().to_owned(), key.clone())].clone();
+                out.insert((platform.to_owned(), key, county));
+            }
+        }
+    }
+    out
 }
 
 fn cases() -> u32 {
