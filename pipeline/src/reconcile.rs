@@ -58,14 +58,22 @@ pub async fn reconcile_and_report(
     // Three independent paths at once, each keeping its database servers busy while the others
     // wait: the control totals, the row diff (over every county with staged or target rows),
     // and the audit flags (mostly the target's own queries). The control totals' one pass over
-    // legacy T_FFMX also counts each batch's lines; the batch-total flag waits for them.
+    // the legacy tables also counts each batch's lines and finds the rows changed after the
+    // freeze (a legacy database's: an export is not checked for them); the flags wait for both.
     let counties = diff_counties(stage, &target_db).await?;
-    let (lines_tx, lines_rx) = tokio::sync::oneshot::channel();
+    let frozen = legacy_db.as_ref().map(|_| {
+        context
+            .policy
+            .frozen_from
+            .with_timezone(&beijing())
+            .naive_local()
+    });
+    let (pass_tx, pass_rx) = tokio::sync::oneshot::channel();
     let totals = async {
-        let result = reconcile(&side, &target_db, &run_id, live)
+        let result = reconcile(&side, &target_db, &run_id, live, frozen)
             .await
-            .map(|(rec, lines)| {
-                let _ = lines_tx.send(lines);
+            .map(|(rec, pass)| {
+                let _ = pass_tx.send(pass);
                 rec
             });
         tracing::info!(
@@ -80,18 +88,7 @@ pub async fn reconcile_and_report(
         diffs
     };
     let flags = async {
-        let mut flags = audit_flags(&side, &target_db, async { lines_rx.await.ok() }).await;
-        if let (Some(db), Ok(found)) = (&legacy_db, &mut flags) {
-            let frozen = context
-                .policy
-                .frozen_from
-                .with_timezone(&beijing())
-                .naive_local();
-            match ykt_reconcile::writes_after_freeze(db, frozen).await {
-                Ok(late) => found.extend(late),
-                Err(e) => flags = Err(e),
-            }
-        }
+        let flags = audit_flags(&side, &target_db, async { pass_rx.await.ok() }).await;
         tracing::info!(
             seconds = started.elapsed().as_secs(),
             "Audit flags computed."

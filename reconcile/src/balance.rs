@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use ykt_db::{Db, Engine, quote_literal};
 use ykt_domain::{LegacyTable, Regions, UNATTRIBUTED_COUNTY, format_money};
 
-use crate::ReconcileError;
+use chrono::NaiveDateTime;
+
+use crate::{FlagHit, ReconcileError};
 use crate::legacy_side::{LegacySide, money};
 use crate::rejected::Rejected;
 
@@ -268,7 +270,8 @@ pub async fn reconcile(
     target: &Db,
     run_id: &str,
     live: bool,
-) -> Result<(Reconciliation, BatchLines), ReconcileError> {
+    frozen_from: Option<NaiveDateTime>,
+) -> Result<(Reconciliation, LegacyPass), ReconcileError> {
     let known = target
         .fetch_i64(
             "looking up the run",
@@ -290,9 +293,17 @@ pub async fn reconcile(
     loaded_figures(target, &mut figures).await?;
     loaded_breakdown(target, &mut breakdown, &mut figures).await?;
     let rejected = merged_and_rejected(target, run_id, &mut figures).await?;
-    let mut lines = BatchLines::default();
-    let unreadable =
-        legacy_figures(legacy, &rejected, &mut figures, &mut breakdown, &mut lines).await?;
+    let mut pass = LegacyPass::default();
+    let frozen = frozen_from.map(crate::late_writes::stamp_text);
+    let unreadable = legacy_figures(
+        legacy,
+        &rejected,
+        frozen.as_deref(),
+        &mut figures,
+        &mut breakdown,
+        &mut pass,
+    )
+    .await?;
     let counties = county_balances(platform, figures, breakdown, live);
     let reconciliation = Reconciliation {
         run_id: run_id.to_owned(),
@@ -300,7 +311,16 @@ pub async fn reconcile(
         counties,
         unreadable_amounts: unreadable,
     };
-    Ok((reconciliation, lines))
+    Ok((reconciliation, pass))
+}
+
+/// What the control totals' one pass over the legacy tables found for the audit flags besides
+/// the totals: each batch's lines, and the rows changed after the freeze.
+#[derive(Debug, Default)]
+pub struct LegacyPass {
+    pub(crate) lines: BatchLines,
+    /// `A_LEGACY_WRITE_AFTER_FREEZE`, one per row, in the pass's order.
+    pub(crate) late_writes: Vec<FlagHit>,
 }
 
 /// Legacy T_FFMX lines per batch key (PCID as legacy writes it): how many, and the sum of the
@@ -529,19 +549,29 @@ impl Run {
 async fn legacy_figures(
     legacy: &LegacySide<'_>,
     rejected: &Rejected,
+    frozen_from: Option<&str>,
     figures: &mut Figures,
     breakdown: &mut Breakdown,
-    lines: &mut BatchLines,
+    pass: &mut LegacyPass,
 ) -> Result<Vec<UnreadableAmount>, ReconcileError> {
     let mut unreadable = Vec::new();
     let mut run: Option<Run> = None;
     legacy
-        .each(|entry| {
+        .each(frozen_from, |entry| {
             let table = entry.table.name();
             let reject_county = rejected.county(entry.table, entry.key);
             let value = money(entry.amount);
             if let Some(batch) = entry.batch {
-                lines.add(batch, value);
+                pass.lines.add(batch, value);
+            }
+            if let (Some(stamp), Some(frozen)) = (entry.changed_after_freeze, frozen_from) {
+                pass.late_writes.push(crate::late_writes::flag(
+                    entry.table,
+                    entry.key,
+                    entry.county,
+                    frozen,
+                    stamp,
+                ));
             }
             let current = match run.take() {
                 Some(r) if r.holds(&entry) => run.insert(r),

@@ -9,7 +9,8 @@ use ykt_db::{Db, Engine};
 use ykt_domain::{AuditFlag, LegacyTable};
 
 use crate::legacy_side::LegacySide;
-use crate::{BatchLines, ReconcileError};
+use crate::balance::{BatchLines, LegacyPass};
+use crate::ReconcileError;
 
 /// One flagged case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -58,15 +59,16 @@ fn rate_differs(engine: Engine) -> String {
     }
 }
 
-/// Computes every audit flag over the loaded data (and, for batch totals and names, the
-/// legacy rows they came from). The batch totals are checked against `lines`, the legacy
-/// lines per batch that the control totals read ([`crate::reconcile`]): awaited after the
-/// other flags, so that both can run at once over one read of T_FFMX. Without them (the
-/// control totals failed, and with them the reconciliation) no batch total is checked.
+/// Computes every audit flag over the loaded data (and, for batch totals, names and writes
+/// after the freeze, the legacy rows they came from). The batch totals are checked against
+/// the legacy lines per batch that the control totals read ([`crate::reconcile`]), and the
+/// writes after the freeze are the ones that pass found: `pass` is awaited after the other
+/// flags, so that both can run at once over one read of the legacy tables. Without it (the
+/// control totals failed, and with them the reconciliation) neither is flagged.
 pub async fn audit_flags(
     legacy: &LegacySide<'_>,
     target: &Db,
-    lines: impl std::future::Future<Output = Option<BatchLines>>,
+    pass: impl std::future::Future<Output = Option<LegacyPass>>,
 ) -> Result<Vec<FlagHit>, ReconcileError> {
     // The names come from legacy and the payment flags from the target: both at once (one
     // after the other, the names were the flags' last half second, with a core idle).
@@ -74,8 +76,9 @@ pub async fn audit_flags(
         futures_util::future::try_join(payment_flags(target), name_conflict_flags(legacy, target))
             .await?;
     hits.extend(names);
-    if let Some(lines) = lines.await {
-        hits.extend(batch_total_flags(&lines, target).await?);
+    if let Some(pass) = pass.await {
+        hits.extend(batch_total_flags(&pass.lines, target).await?);
+        hits.extend(pass.late_writes);
     }
     hits.sort_by(|a, b| {
         (a.flag, &a.county_code, &a.legacy_keys).cmp(&(b.flag, &b.county_code, &b.legacy_keys))

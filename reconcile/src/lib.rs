@@ -21,7 +21,7 @@ mod legacy_side;
 mod rejected;
 
 pub use balance::{
-    BatchLines, BreakdownRow, CountyBalance, PlatformFigures, Reconciliation, RowDiffCounts,
+    BreakdownRow, LegacyPass, CountyBalance, PlatformFigures, Reconciliation, RowDiffCounts,
     TableFigures, UnreadableAmount, reconcile,
 };
 
@@ -37,7 +37,6 @@ pub fn platform_caption(table: &str) -> &'static str {
 }
 pub use diff::{RowDiff, compare as compare_rows, diff_counties, row_diff};
 pub use flags::{FlagHit, audit_flags};
-pub use late_writes::writes_after_freeze;
 pub use legacy_side::LegacySide;
 
 /// Reconcile errors.
