@@ -11,7 +11,6 @@
 //! assert_eq!(url.to_string(), "mysql://root:***@127.0.0.1:3306/legacy");
 //! ```
 
-mod blocking;
 mod error;
 mod legacy;
 mod lock;
@@ -32,7 +31,6 @@ fn temp_sqlite(what: &str) -> (std::path::PathBuf, DbUrl) {
     (dir, url)
 }
 
-pub use blocking::blocking;
 pub use error::DbError;
 pub use legacy::{StoredColumns, check_table, ident, read_table, read_table_text, select_rows_sql};
 pub use lock::{WriterLock, set_identity};

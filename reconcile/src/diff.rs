@@ -268,28 +268,25 @@ async fn county_diff(
         // its key range, the last range open-ended. A stage file out of key order (an export
         // source in its own order) is read whole, and the comparison puts it in order.
         let sorted = match &path.exists() {
-            true => ykt_db::blocking(|| keys_sorted(&path, key))?,
+            true => keys_sorted(&path, key)?,
             false => true,
         };
         let mut lo: Option<i64> = None;
         let mut chunk = TextRows::new(columns.len());
         let mut done = false;
         while !done {
-            // The file's reading and the comparison off the runtime's worker
-            // (`ykt_db::blocking`): the tasks queued on it (connections on their way back to
-            // their pools among them) go on meanwhile.
-            let read = ykt_db::blocking(|| -> Result<bool, ReconcileError> {
-                match reader.as_mut().map(|r| r.next_batch()).transpose()?.flatten() {
-                    Some(batch) => {
-                        for r in 0..batch.num_rows() {
-                            chunk.push_row((0..batch.width()).map(|c| batch.value(r, c)));
-                        }
-                        Ok(true)
+            let batch = match reader.as_mut() {
+                Some(r) => r.next_batch()?,
+                None => None,
+            };
+            match batch {
+                Some(batch) => {
+                    for r in 0..batch.num_rows() {
+                        chunk.push_row((0..batch.width()).map(|c| batch.value(r, c)));
                     }
-                    None => Ok(false),
                 }
-            })?;
-            done = !read;
+                None => done = true,
+            }
             if (sorted && chunk.len() >= CHUNK) || done {
                 let hi = match (done, chunk.len()) {
                     (false, n) if n > 0 => row_key(&chunk, n - 1, key_index),
@@ -298,16 +295,14 @@ async fn county_diff(
                 let actual = target
                     .fetch_text_table("reading target rows", &fetch(lo, hi))
                     .await?;
-                ykt_db::blocking(|| {
-                    compare(
-                        (county, table, key),
-                        &columns,
-                        &chunk,
-                        &actual,
-                        live,
-                        &mut out,
-                    )
-                })?;
+                compare(
+                    (county, table, key),
+                    &columns,
+                    &chunk,
+                    &actual,
+                    live,
+                    &mut out,
+                )?;
                 chunk.clear();
                 lo = hi;
             }

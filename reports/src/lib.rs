@@ -479,20 +479,16 @@ pub async fn write_reports(
         };
         // The workbook (its deflate the slowest part) on a second core while this one writes
         // the CSV files and the page.
-        // Off the runtime's worker (`ykt_db::blocking`): the next county's read, just spawned,
-        // runs meanwhile.
         let xlsx_path = dir.join("reconciliation.xlsx");
-        ykt_db::blocking(|| {
-            std::thread::scope(|scope| {
-                let workbook = scope.spawn(|| xlsx::county(&report, &xlsx_path));
-                let rest = write_county_csvs(&report, &dir).and_then(|()| {
-                    write_text(&dir.join("reconciliation.html"), &html::county(&report))
-                });
-                let workbook = workbook
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                rest.and(workbook)
-            })
+        std::thread::scope(|scope| {
+            let workbook = scope.spawn(|| xlsx::county(&report, &xlsx_path));
+            let rest = write_county_csvs(&report, &dir).and_then(|()| {
+                write_text(&dir.join("reconciliation.html"), &html::county(&report))
+            });
+            let workbook = workbook
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            rest.and(workbook)
         })?;
         if cutover {
             signoff::record_report(
