@@ -2,16 +2,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use chrono::NaiveDateTime;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use ykt_db::{Db, Engine, quote_literal};
 use ykt_domain::{LegacyTable, Regions, UNATTRIBUTED_COUNTY, format_money};
 
-use chrono::NaiveDateTime;
-
-use crate::{FlagHit, ReconcileError};
 use crate::legacy_side::{LegacySide, money};
 use crate::rejected::Rejected;
+use crate::{FlagHit, ReconcileError};
 
 /// One legacy table's figures in one county (amounts written with two decimals).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,9 +8,9 @@ use serde::Serialize;
 use ykt_db::{Db, Engine};
 use ykt_domain::{AuditFlag, LegacyTable};
 
-use crate::legacy_side::LegacySide;
-use crate::balance::{BatchLines, LegacyPass};
 use crate::ReconcileError;
+use crate::balance::{BatchLines, LegacyPass};
+use crate::legacy_side::LegacySide;
 
 /// One flagged case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

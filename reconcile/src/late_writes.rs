@@ -18,9 +18,9 @@ pub(crate) fn stamp_text(frozen_from: NaiveDateTime) -> String {
     frozen_from.format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
-/// The select-list expression for a row's GXSJ when it is after the freeze (`stamp`, its text
-/// as `as_text` reads it), else NULL; a stamp equal to the freeze is the freeze itself, not
-/// after it. Without a freeze to compare with, NULL.
+/// A select-list expression: the row's stamp (`column`) read as text (`as_text`) when it is
+/// after the freeze, else NULL. A stamp equal to the freeze is the freeze itself, not after
+/// it. Without a freeze to compare with, always NULL.
 pub(crate) fn stamp_after(
     engine: Engine,
     frozen_from: Option<&str>,

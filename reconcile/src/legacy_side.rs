@@ -157,9 +157,7 @@ impl LegacySide<'_> {
     ) -> Result<(), ReconcileError> {
         let regions = Regions::shaanxi();
         match self {
-            LegacySide::Database(db) => {
-                rows_in_database(db, &regions, frozen_from, &mut f).await
-            }
+            LegacySide::Database(db) => rows_in_database(db, &regions, frozen_from, &mut f).await,
             LegacySide::Snapshot(stage) => rows_in_snapshot(stage, &regions, &mut f),
         }
     }

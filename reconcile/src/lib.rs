@@ -21,7 +21,7 @@ mod legacy_side;
 mod rejected;
 
 pub use balance::{
-    BreakdownRow, LegacyPass, CountyBalance, PlatformFigures, Reconciliation, RowDiffCounts,
+    BreakdownRow, CountyBalance, LegacyPass, PlatformFigures, Reconciliation, RowDiffCounts,
     TableFigures, UnreadableAmount, reconcile,
 };
 

@@ -535,7 +535,11 @@ fn check_one(case: usize, legacy: &RandomLegacy, rule: &CountyRule) -> Result<()
         .filter(|f| f["flag"] == "A_LEGACY_WRITE_AFTER_FREEZE")
         .map(|f| {
             let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
-            (text(&f["table"]), text(&f["legacy_keys"][0]), text(&f["county_code"]))
+            (
+                text(&f["table"]),
+                text(&f["legacy_keys"][0]),
+                text(&f["county_code"]),
+            )
         })
         .collect();
     let expected = expected_late_writes(&legacy.tables, &counties);
