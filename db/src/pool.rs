@@ -101,6 +101,15 @@ async fn copy_text_table(pool: &PgPool, sql: &str) -> Result<TextRows, sqlx::Err
 /// What SQLite's heap may hold in this process, softly (`PRAGMA soft_heap_limit`).
 const SQLITE_HEAP: i64 = 96 << 20;
 
+/// Rows a SQLite connection's own thread may run ahead of the reader (sqlx's default: 50).
+/// With 50, the thread and the reader handed each other the CPU every few rows: a county's
+/// extract (one million lines) spent its time in thread switches, locks and frees of rows
+/// made on the other thread, 6.95–7.14 s; with 1024, 4.93–5.31 s and about 10 MiB more (4096:
+/// 4.55 s, 30 MiB more). Over 3 alternating pairs at the county preset, `ykt migrate` SQLite →
+/// SQLite 15.42–15.98 → 13.04–13.85 s and `ykt reconcile` 15.76–16.70 → 13.49–13.71 s, peaks
+/// within the runs' spread (README, Performance).
+const SQLITE_ROW_BUFFER: usize = 1024;
+
 #[derive(Debug, Clone)]
 enum Pool {
     Sqlite(SqlitePool),
@@ -215,7 +224,8 @@ impl Db {
                     // kept near SQLITE_HEAP: past it, page caches give back pages before new
                     // ones are taken. Each connection works on a thread of its own, and 2 × 4
                     // full caches in as many allocator arenas made a reconciliation 660 MiB.
-                    .pragma("soft_heap_limit", SQLITE_HEAP.to_string());
+                    .pragma("soft_heap_limit", SQLITE_HEAP.to_string())
+                    .row_buffer_size(SQLITE_ROW_BUFFER);
                 let pool = SqlitePoolOptions::new()
                     .max_connections(4)
                     .acquire_timeout(CONNECT_TIMEOUT)
