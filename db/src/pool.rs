@@ -98,8 +98,18 @@ async fn copy_text_table(pool: &PgPool, sql: &str) -> Result<TextRows, sqlx::Err
     text.finish().map_err(unreadable)
 }
 
-/// What SQLite's heap may hold in this process, softly (`PRAGMA soft_heap_limit`).
-const SQLITE_HEAP: i64 = 96 << 20;
+/// Each SQLite connection's page cache, in KiB (`PRAGMA cache_size` takes it negative), and with
+/// it the memory a sort holds before it goes to a temporary file. Up to 8 connections are open
+/// at once (a reconciliation's two pools), 96 MiB at most in all.
+///
+/// SQLite's heap is not capped in another way: the build leaves out its memory statistics
+/// (`.cargo/config.toml`), which a `soft_heap_limit` needs. With them, every allocation and
+/// free of every connection took one process-wide mutex; `perf record` of a province
+/// reconciliation had 45 % of its samples in the kernel, switching between threads that waited
+/// for it. Without them, at the county preset: `ykt reconcile` SQLite / SQLite 13.8–14.6 →
+/// 6.3–6.7 s and `ykt migrate` SQLite → SQLite 12.8–13.0 → 10.0–10.1 s (32 MiB caches and a
+/// 96 MiB soft limit before; the peaks under the README's Performance).
+const SQLITE_CACHE_KIB: i64 = 12 << 10;
 
 /// Rows a SQLite connection's own thread may run ahead of the reader (sqlx's default: 50).
 /// With 50, the thread and the reader handed each other the CPU every few rows: a county's
@@ -215,16 +225,11 @@ impl Db {
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(30))
                     .foreign_keys(true)
-                    // 32 MiB of page cache instead of 2: bulk loads and index builds need it.
+                    // 12 MiB of page cache instead of 2: bulk loads and index builds need it.
                     // Sorts and temporary tables that outgrow it go to temporary files (the
                     // default), not to memory: a GROUP BY over a province's ten million lines
                     // held over a gigabyte in memory.
-                    .pragma("cache_size", "-32768")
-                    // Yet SQLite's heap in all, every connection of every pool together, is
-                    // kept near SQLITE_HEAP: past it, page caches give back pages before new
-                    // ones are taken. Each connection works on a thread of its own, and 2 × 4
-                    // full caches in as many allocator arenas made a reconciliation 660 MiB.
-                    .pragma("soft_heap_limit", SQLITE_HEAP.to_string())
+                    .pragma("cache_size", (-SQLITE_CACHE_KIB).to_string())
                     .row_buffer_size(SQLITE_ROW_BUFFER);
                 let pool = SqlitePoolOptions::new()
                     .max_connections(4)
@@ -847,10 +852,9 @@ pub async fn recreate_database(url: &DbUrl) -> Result<(), DbError> {
 mod tests {
     use super::*;
 
-    /// Every connection of the pool keeps its 32 MiB cache, and SQLite's heap in all is held
-    /// near SQLITE_HEAP.
+    /// Every connection of the pool keeps a cache of its own, of SQLITE_CACHE_KIB.
     #[tokio::test]
-    async fn sqlite_connections_share_one_heap_limit() {
+    async fn sqlite_connections_each_keep_a_cache_of_its_own() {
         let (dir, url) = crate::temp_sqlite("pool");
         let db = Db::connect_or_create(&url).await.unwrap();
         // Held at once, so that each is a connection of its own.
@@ -860,20 +864,41 @@ mod tests {
         let mut held = Vec::new();
         for _ in 0..3 {
             let mut conn = pool.acquire().await.unwrap();
-            let (limit, cache): (i64, i64) = (
-                sqlx::query_scalar("PRAGMA soft_heap_limit")
-                    .fetch_one(&mut *conn)
-                    .await
-                    .unwrap(),
-                sqlx::query_scalar("PRAGMA cache_size")
-                    .fetch_one(&mut *conn)
-                    .await
-                    .unwrap(),
-            );
-            assert_eq!((limit, cache), (SQLITE_HEAP, -32768));
+            let cache: i64 = sqlx::query_scalar("PRAGMA cache_size")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            assert_eq!(cache, -SQLITE_CACHE_KIB);
             held.push(conn);
         }
         drop(held);
+        db.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The SQLite built into ykt is the one `.cargo/config.toml` asks for: without memory
+    /// statistics (one mutex around every allocation of every connection) and with a page cache
+    /// per connection, not one shared under a lock. A build that missed the file (cargo run
+    /// from another folder) fails here.
+    #[tokio::test]
+    async fn sqlite_is_built_without_the_process_wide_memory_locks() {
+        let (dir, url) = crate::temp_sqlite("options");
+        let db = Db::connect_or_create(&url).await.unwrap();
+        let options: Vec<String> = db
+            .fetch_text_rows("reading the build options", "PRAGMA compile_options")
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|mut r| r[0].take())
+            .collect();
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "SQLite keeps memory statistics: {options:?}"
+        );
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "SQLite shares one page cache: {options:?}"
+        );
         db.close().await;
         let _ = std::fs::remove_dir_all(&dir);
     }
