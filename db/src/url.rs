@@ -62,6 +62,48 @@ impl DbUrl {
         }
     }
 
+    /// What database the URL reaches, whoever connects and however: the engine, the server
+    /// (host in lower case, the engine's default port filled in) and the database; for SQLite
+    /// the file, its path made absolute where it exists. The user, the password and the
+    /// connection options (`?ssl-mode=…`, `?sslmode=…`) are left out: a read-only account or
+    /// another TLS setting reaches the same data. (Compared whole, `mysql://root@h/db` and
+    /// `mysql://root@h/db?ssl-mode=disabled` were two sources, and a reconciliation refused a
+    /// stage extracted through the other.) Two names of one server (`localhost`, `127.0.0.1`)
+    /// stay two: a URL alone cannot tell.
+    pub fn identity(&self) -> String {
+        let engine = self.engine.name();
+        if self.engine == Engine::Sqlite {
+            let file = self.database();
+            let file = std::fs::canonicalize(file)
+                .map_or_else(|_| file.to_owned(), |p| p.display().to_string());
+            return format!("{engine}://{file}");
+        }
+        let rest = self.raw.split_once("://").map_or("", |(_, r)| r);
+        let authority = rest.split(['/', '?']).next().unwrap_or("");
+        let server = authority.rsplit_once('@').map_or(authority, |(_, s)| s);
+        // `host:port`, `[v6]:port` or either without a port.
+        let default = if self.engine == Engine::MySql {
+            3306
+        } else {
+            5432
+        };
+        let (host, port) = match server.rsplit_once(':') {
+            Some((host, port)) if !host.starts_with('[') || host.ends_with(']') => {
+                match port.parse::<u64>() {
+                    Ok(port) => (host, port),
+                    Err(_) if port.is_empty() => (host, default),
+                    Err(_) => (server, default),
+                }
+            }
+            _ => (server, default),
+        };
+        format!(
+            "{engine}://{}:{port}/{}",
+            host.to_ascii_lowercase(),
+            self.database()
+        )
+    }
+
     /// The same server with another database (PostgreSQL and MySQL); for SQLite another file.
     pub fn with_database(&self, database: &str) -> DbUrl {
         let (scheme, rest) = self.raw.split_once("://").unwrap_or(("", ""));
@@ -216,6 +258,104 @@ mod tests {
         );
         assert!("just-a-file.sqlite".parse::<DbUrl>().is_err());
         assert!("sqlite://".parse::<DbUrl>().is_err());
+    }
+
+    /// Everything a URL may carry besides the server and the database: who connects, with
+    /// what password, through which TLS setting, by which scheme's spelling.
+    fn spelled(
+        engine: Engine,
+        user: &str,
+        password: Option<&str>,
+        query: &str,
+    ) -> (String, String) {
+        let scheme = match engine {
+            Engine::MySql => "mariadb",
+            Engine::Postgres => "postgresql",
+            Engine::Sqlite => "sqlite",
+        };
+        let userinfo = match password {
+            Some(p) if !user.is_empty() => format!("{user}:{p}@"),
+            _ if !user.is_empty() => format!("{user}@"),
+            _ => String::new(),
+        };
+        (format!("{scheme}://{userinfo}"), query.to_owned())
+    }
+
+    proptest::proptest! {
+        /// One database, however the URL reaching it is spelt (user, password, options, the
+        /// port written or the engine's default, the host's case), has one identity; another
+        /// host, port or database has another.
+        #[test]
+        fn one_database_has_one_identity_whoever_connects(
+            mysql: bool,
+            host in "[a-zA-Z][a-zA-Z0-9.-]{0,12}",
+            port in proptest::option::of(1u16..65535),
+            database in "[a-z_][a-z0-9_]{0,10}",
+            users in proptest::collection::vec(("[a-z]{0,6}", proptest::option::of("[a-zA-Z0-9@:]{0,8}")), 2),
+            queries in proptest::collection::vec(proptest::option::of("(ssl-?mode|sslrootcert|application_name)=[a-z-]{1,10}"), 2),
+            other_port in 1u16..65535,
+        ) {
+            let engine = if mysql { Engine::MySql } else { Engine::Postgres };
+            let default = if mysql { 3306 } else { 5432 };
+            let url = |(user, password): &(String, Option<String>), query: &Option<String>, host: &str, port: Option<u16>, database: &str| -> DbUrl {
+                let (head, _) = spelled(engine, user, password.as_deref(), "");
+                let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+                let query = query.as_ref().map(|q| format!("?{q}")).unwrap_or_default();
+                format!("{head}{host}{port}/{database}{query}").parse().unwrap()
+            };
+            let a = url(&users[0], &queries[0], &host, port, &database);
+            let b = url(&users[1], &queries[1], &host.to_ascii_uppercase(), port, &database);
+            proptest::prop_assert_eq!(a.identity(), b.identity());
+            // The default port written out or left implicit is one port.
+            let explicit = url(&users[1], &queries[1], &host, Some(port.unwrap_or(default)), &database);
+            proptest::prop_assert_eq!(a.identity(), explicit.identity());
+            // Another database, another port, another host: another identity.
+            let elsewhere = url(&users[0], &queries[0], &host, port, &format!("{database}x"));
+            proptest::prop_assert_ne!(a.identity(), elsewhere.identity());
+            if other_port != port.unwrap_or(default) {
+                let moved = url(&users[0], &queries[0], &host, Some(other_port), &database);
+                proptest::prop_assert_ne!(a.identity(), moved.identity());
+            }
+            let other_host = url(&users[0], &queries[0], &format!("{host}x"), port, &database);
+            proptest::prop_assert_ne!(a.identity(), other_host.identity());
+            // Never a password in it.
+            if let Some(p) = users[0].1.as_deref().filter(|p| p.len() > 3 && !users[0].0.is_empty()) {
+                proptest::prop_assert!(!a.identity().contains(p) || host.contains(p) || database.contains(p));
+            }
+        }
+    }
+
+    #[test]
+    fn identities_of_servers_and_files() {
+        let id = |u: &str| u.parse::<DbUrl>().unwrap().identity();
+        assert_eq!(
+            id("mysql://root@127.0.0.1/legacy"),
+            "mysql://127.0.0.1:3306/legacy"
+        );
+        assert_eq!(
+            id("postgres://u:pw@[::1]:5433/ykt?sslmode=disable"),
+            "postgres://[::1]:5433/ykt"
+        );
+        assert_eq!(id("postgres://[::1]/ykt"), "postgres://[::1]:5432/ykt");
+        assert_ne!(id("mysql://h/db"), id("postgres://h/db"));
+        // A file by its absolute path, however named; options left out.
+        let dir = std::env::temp_dir().join(format!("ykt-identity-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.sqlite"), b"").unwrap();
+        let relative = format!(
+            "sqlite://{}/../{}/a.sqlite?mode=ro",
+            dir.display(),
+            dir.file_name().unwrap().to_string_lossy()
+        );
+        assert_eq!(
+            id(&relative),
+            id(&format!("sqlite://{}/a.sqlite", dir.display()))
+        );
+        assert_ne!(
+            id(&format!("sqlite://{}/b.sqlite", dir.display())),
+            id(&relative)
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -160,7 +160,11 @@ pub async fn migrate(
     let _stage_lock = lock_stage(&stage, "migrate", true)?;
     let mut timings = Vec::new();
     let manifest = if resume && stage.is_done(ykt_stage::Step::Transform) {
-        same_source(&stage, &source)?;
+        same_source(
+            &stage,
+            &source,
+            &format!("run without --resume to extract {source}, or use that stage's own source"),
+        )?;
         tracing::info!(stage = %stage.dir().display(), "Resuming: the stage is already transformed.");
         stage.manifest(ykt_stage::Step::Transform).map_err(input)?
     } else {

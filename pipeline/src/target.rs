@@ -67,20 +67,9 @@ pub async fn open_for_writing(
 }
 
 /// Whether two URLs name the same database (same engine, server and database, or the same
-/// SQLite file).
+/// SQLite file), whoever connects and with whatever options ([`DbUrl::identity`]).
 pub fn same_database(a: &DbUrl, b: &DbUrl) -> bool {
-    if a.engine() != b.engine() {
-        return false;
-    }
-    match a.engine() {
-        Engine::Sqlite => {
-            let canon = |u: &DbUrl| {
-                std::fs::canonicalize(u.database()).unwrap_or_else(|_| u.database().into())
-            };
-            canon(a) == canon(b)
-        }
-        _ => a.to_string() == b.to_string(),
-    }
+    a.identity() == b.identity()
 }
 
 /// Takes a stage folder's lock: exclusive to write it, shared to read it.
@@ -93,14 +82,35 @@ pub fn lock_stage(
 }
 
 /// Refuses a stage extracted from another source than the one named (`--resume`, reconcile).
-pub fn same_source(stage: &Stage, source: &LegacySource) -> Result<(), PipelineError> {
+/// A database is the same source whoever connects to it and with whatever options
+/// ([`same_database`]); an export folder is the same folder, however its path is written.
+/// `advice` ends the refusal: what the command offers instead.
+pub fn same_source(
+    stage: &Stage,
+    source: &LegacySource,
+    advice: &str,
+) -> Result<(), PipelineError> {
     let manifest: ExtractManifest = stage.manifest(Step::Extract)?;
-    let named = source.to_string();
-    if manifest.source.location != named {
+    let recorded = &manifest.source;
+    let same = match source {
+        LegacySource::Database(url) => {
+            recorded.kind == "database"
+                && recorded
+                    .location
+                    .parse::<DbUrl>()
+                    .is_ok_and(|staged| same_database(&staged, url))
+        }
+        LegacySource::Export(dir) => {
+            let canon = |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.into());
+            recorded.kind == "export"
+                && canon(std::path::Path::new(&recorded.location)) == canon(dir)
+        }
+    };
+    if !same {
         return Err(input(format!(
-            "the stage {} was extracted from {}, not from {named}; run without --resume to extract {named}, or use that stage's own source",
+            "the stage {} was extracted from {}, not from {source}; {advice}",
             stage.dir().display(),
-            manifest.source.location
+            recorded.location
         )));
     }
     Ok(())

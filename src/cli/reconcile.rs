@@ -271,7 +271,12 @@ pub async fn reconcile_cmd(ctx: &Context, args: ReconcileArgs) -> Result<ExitCod
     let stage = Stage::new(&args.stage.stage);
     let _lock = super::lock_stage(&stage, "reconcile", false)?;
     if !args.other_source {
-        ykt_pipeline::target::same_source(&stage, &source).classify()?;
+        ykt_pipeline::target::same_source(
+            &stage,
+            &source,
+            "name that stage's own source with --legacy, or add --other-source if both reach the same legacy data",
+        )
+        .classify()?;
     }
     ykt_reports::prepare_out(&args.reports.out).classify()?;
     // The reconciliation records each county's report in the target: one writer at a time, and

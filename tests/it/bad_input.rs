@@ -518,6 +518,57 @@ async fn wrong_stage_wrong_target_and_newer_schemas_are_refused() {
         !missing.exists(),
         "a missing target is not created by reconcile"
     );
+
+    // Reconciled with another legacy database than the stage's: refused, naming the way out.
+    stops(
+        &[
+            "reconcile",
+            "--legacy",
+            b.db.expose(),
+            "--stage",
+            s(&stage),
+            "--target",
+            target.expose(),
+            "--out",
+            s(&a.dir.join("out-b")),
+        ],
+        2,
+        &[s(&stage), "was extracted from", "--other-source"],
+    );
+    // The stage's own database named another way (another path to the file, an option of the
+    // connection) is the same source: reconciled. (URLs compared as text refused it.)
+    // (A target of its own: the one above is now on a schema from the future.)
+    let respelt = format!("sqlite://{}/./legacy.sqlite?mode=ro", a.dir.display());
+    let (stage_r, target_r) = (
+        a.dir.join("stage-r"),
+        sqlite_in(&a.dir, "platform-r.sqlite"),
+    );
+    migrate(a.db.expose(), &stage_r, &target_r);
+    ykt_ok(&[
+        "reconcile",
+        "--legacy",
+        &respelt,
+        "--stage",
+        s(&stage_r),
+        "--target",
+        target_r.expose(),
+        "--out",
+        s(&a.dir.join("out-respelt")),
+    ]);
+    // And as the target, the legacy database named another way is still the legacy database.
+    stops(
+        &[
+            "migrate",
+            "--legacy",
+            a.db.expose(),
+            "--stage",
+            s(&a.dir.join("stage-3")),
+            "--target",
+            &respelt,
+        ],
+        2,
+        &["legacy"],
+    );
 }
 
 /// A lock file held by this test as another run would hold it.
