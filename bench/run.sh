@@ -20,8 +20,9 @@
 #                      as tab-separated text with mariadb's escapes kept literally: legacy text
 #                      holds NUL bytes, which COPY's own escapes would refuse)
 #   (e) ykt migrate    SQLite -> SQLite (the embedded default; same seed and preset)
-# Wall time and peak RSS come from GNU time; rows and bytes are the legacy tables' (MariaDB's
-# information_schema). Results: bench/results/<preset>-<date>.{md,json} and
+# Wall time, peak RSS and each case's own CPU come from GNU time; the machine's and MariaDB's
+# CPU over the same time from /proc (the rest of the machine's is PostgreSQL's server's); rows
+# and bytes are the legacy tables' (MariaDB's information_schema). Results: bench/results/<preset>-<date>.{md,json} and
 # bench/results/latest-<preset>.md, with the machine. A benchmark, not a test: it never fails on
 # time, only on an unbalanced county or a failed command.
 set -euo pipefail
@@ -82,16 +83,30 @@ echo "bench: $ROWS legacy rows ($LINES payment lines), $((BYTES / 1048576)) MB"
 
 fresh_pg() { $PSQL -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1"; }
 
-# measure CASE ROUND command...: GNU time's wall and peak RSS into $WORK/times/CASE-ROUND.
+# Busy CPU of the whole machine and of MariaDB's server, in clock ticks (for where the CPU went:
+# the command's own from GNU time, MariaDB's, and the rest, which is PostgreSQL's server and
+# whatever else ran).
+machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
+mariadb_ticks() {
+  local pid; pid=$(pgrep -x mariadbd | head -n1)
+  if [ -n "$pid" ]; then awk '{print $14 + $15}' "/proc/$pid/stat"; else echo 0; fi
+}
+TICK=$(getconf CLK_TCK)
+
+# measure CASE ROUND command...: GNU time's wall, peak RSS and CPU, and the machine's and
+# MariaDB's CPU over the same time, into $WORK/times/CASE-ROUND.
 measure() {
   local name=$1 round=$2; shift 2
   local log="$WORK/times/$name-$round"
-  local status=0
+  local status=0 m0 d0 m1 d1
+  m0=$(machine_ticks); d0=$(mariadb_ticks)
   /usr/bin/time -v -o "$log.time" "$@" >"$log.out" 2>"$log.err" || status=$?
-  local wall rss
+  m1=$(machine_ticks); d1=$(mariadb_ticks)
+  local wall rss own
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$log.time")
   rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$log.time")
-  echo "$status $wall $rss" >"$log.result"
+  own=$(awk -F': ' '/User time|System time/ {s += $2} END {print s}' "$log.time")
+  echo "$status $wall $rss $(awk -v t="$TICK" -v a="$m0" -v b="$m1" 'BEGIN {print (b - a) / t}') $own $(awk -v t="$TICK" -v a="$d0" -v b="$d1" 'BEGIN {print (b - a) / t}')" >"$log.result"
   printf '  %-22s round %d: wall %-9s peak RSS %6d MiB  exit %d\n' "$name" "$round" "$wall" $((rss / 1024)) "$status"
   return "$status"
 }

@@ -1,7 +1,8 @@
 """Summarizes bench/run.sh's timings: medians, rates and the issue's ratios, as markdown and JSON.
 
-Reads $WORK/times/<case>-<round>.result ("exit wall rss_kib"); writes $OUT.md, $OUT.json and
-$LATEST (a copy of the markdown). Standard library only.
+Reads $WORK/times/<case>-<round>.result ("exit wall rss_kib [machine_cpu_s own_cpu_s
+mariadb_cpu_s]"); writes $OUT.md, $OUT.json and $LATEST (a copy of the markdown). Standard
+library only.
 """
 
 import json
@@ -36,8 +37,18 @@ results = {}
 for case, label in CASES:
     runs = []
     for f in sorted(work.glob(f"times/{case}-*.result")):
-        status, wall, rss = f.read_text().split()
-        runs.append({"exit": int(status), "wall_s": seconds(wall), "peak_rss_mib": int(rss) / 1024})
+        fields = f.read_text().split()
+        status, wall, rss = fields[:3]
+        run = {"exit": int(status), "wall_s": seconds(wall), "peak_rss_mib": int(rss) / 1024}
+        if len(fields) >= 6:
+            machine_s, own_s, mariadb_s = (float(x) for x in fields[3:6])
+            run["cpu_s"] = {
+                "machine": machine_s,
+                "own": own_s,
+                "mariadb": mariadb_s,
+                "postgresql_and_rest": max(0.0, machine_s - own_s - mariadb_s),
+            }
+        runs.append(run)
     if not runs:
         continue
     wall = statistics.median(r["wall_s"] for r in runs)
@@ -50,6 +61,14 @@ for case, label in CASES:
         "rows_per_s": round(rows / wall) if wall else None,
         "mb_per_s": round(bytes_ / 1048576 / wall, 1) if wall else None,
     }
+    timed = [r["cpu_s"] for r in runs if "cpu_s" in r]
+    if timed:
+        results[case]["median_cpu_s"] = {
+            k: round(statistics.median(t[k] for t in timed), 1) for k in timed[0]
+        }
+        results[case]["median_busy_percent"] = round(
+            statistics.median(100 * r["cpu_s"]["machine"] / r["wall_s"] for r in runs if "cpu_s" in r and r["wall_s"])
+        )
 
 
 def ratio(a: str, b: str):
@@ -122,6 +141,23 @@ md += [
     "Every reconciliation balanced (the script fails otherwise).",
     "",
 ]
+cpu = [(r["label"], r) for r in results.values() if "median_cpu_s" in r]
+if cpu:
+    md += [
+        "Where the CPU went (medians, core-seconds; the machine has "
+        f"{machine['cores']} cores): the command's own (GNU time, its children included), MariaDB's "
+        "server, and the rest of the machine, which is PostgreSQL's server (and anything else "
+        "that ran). A case whose machine time is near cores × wall had no core to spare.",
+        "",
+        f"| case | machine | busy (of {machine['cores'] * 100} %) | the command | MariaDB | PostgreSQL and the rest |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, r in cpu:
+        c = r["median_cpu_s"]
+        md.append(
+            f"| {label} | {c['machine']} | {r['median_busy_percent']} % | {c['own']} | {c['mariadb']} | {c['postgresql_and_rest']} |"
+        )
+    md.append("")
 text = "\n".join(md)
 out.with_suffix(".md").write_text(text)
 Path(env["LATEST"]).write_text(text)
