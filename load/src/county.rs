@@ -559,6 +559,11 @@ pub fn copy_text(buf: &mut Vec<u8>, value: Option<&str>) {
 }
 
 /// SQLite: prepared multi-row inserts inside the county's transaction.
+///
+/// The staged rows are read and made into each statement's values on a thread of their own,
+/// a few statements ahead, while sqlx's SQLite thread runs the statement before: one after
+/// the other, the two kept one core busy between them (`perf record` of a county preset's
+/// load: 80 % of its samples on the SQLite thread, 19 % reading and binding on ours).
 async fn insert_file_sqlite(
     stage: &Stage,
     db: &Db,
@@ -567,7 +572,7 @@ async fn insert_file_sqlite(
     (file, table): (&str, &str),
     run_id: Option<&str>,
 ) -> Result<u64, LoadError> {
-    let Some((columns, mut reader)) = staged_rows(stage, county, file, run_id)? else {
+    let Some((columns, reader)) = staged_rows(stage, county, file, run_id)? else {
         return Ok(0);
     };
     let what = format!("inserting {table} of county {county}");
@@ -579,40 +584,143 @@ async fn insert_file_sqlite(
     let placeholders = format!("({})", vec!["?"; columns.len()].join(", "));
     let cols: Vec<String> = columns.iter().map(|c| quote_column(c)).collect();
     let head = format!("INSERT INTO {table} ({}) VALUES ", cols.join(", "));
+    let statement = |rows: usize| format!("{head}{}", vec![placeholders.as_str(); rows].join(", "));
+    let full = statement(per_statement);
+    let (send, mut made) = tokio::sync::mpsc::channel(4);
+    let run_id = run_id.map(str::to_owned);
+    let maker = tokio::task::spawn_blocking(move || {
+        make_sqlite_values(reader, per_statement, run_id.as_deref(), &integer, &send)
+    });
     let mut n = 0u64;
-    while let Some(rows) = reader.next_rows()? {
+    let mut inserted = Ok(());
+    while let Some((rows, values)) = made.recv().await {
+        let sql = if rows == per_statement {
+            full.clone()
+        } else {
+            statement(rows)
+        };
+        if let Err(e) = sqlx::query_with(AssertSqlSafe(sql), values)
+            .execute(&mut **tx)
+            .await
+        {
+            inserted = Err(sql_err(db, &what)(e));
+            break;
+        }
+        n += rows as u64;
+    }
+    // A failed insert stops the reading too: it finds no one to send to.
+    drop(made);
+    let read = maker.await.map_err(|e| LoadError::Worker(e.to_string()));
+    inserted?;
+    read?.map_err(|e| match e {
+        MakeError::Stage(e) => e.into(),
+        MakeError::Encode(e) => sql_err(db, &what)(sqlx::Error::Encode(e)),
+    })?;
+    Ok(n)
+}
+
+/// Why the values of a SQLite insert could not be made.
+enum MakeError {
+    Stage(ykt_stage::StageError),
+    Encode(sqlx::error::BoxDynError),
+}
+
+/// Reads a staged table and sends its rows as the values of inserts of `per_statement` rows
+/// (the last of fewer): integer columns as integers where they read as one, the run first when
+/// the table has one. Stops early, without an error, when no one takes them any more.
+fn make_sqlite_values(
+    mut reader: TextTableReader,
+    per_statement: usize,
+    run_id: Option<&str>,
+    integer: &[bool],
+    send: &tokio::sync::mpsc::Sender<(usize, sqlx::sqlite::SqliteArguments)>,
+) -> Result<(), MakeError> {
+    use sqlx::Arguments;
+    while let Some(rows) = reader.next_rows().map_err(MakeError::Stage)? {
         for chunk in rows.chunks(per_statement) {
-            let sql = format!(
-                "{head}{}",
-                vec![placeholders.as_str(); chunk.len()].join(", ")
-            );
-            let mut query = sqlx::query(AssertSqlSafe(sql));
+            let mut values = sqlx::sqlite::SqliteArguments::default();
+            values.reserve(chunk.len() * integer.len(), 0);
             for row in chunk {
-                let values = run_id
+                let cells = run_id
                     .map(str::to_owned)
                     .into_iter()
                     .map(Some)
                     .chain(row.iter().cloned());
-                for (value, is_int) in values.zip(&integer) {
-                    query = match (value, is_int) {
+                for (value, is_int) in cells.zip(integer) {
+                    match (value, is_int) {
                         (Some(v), true) => match v.parse::<i64>() {
-                            Ok(i) => query.bind(i),
-                            Err(_) => query.bind(v),
+                            Ok(i) => values.add(i),
+                            Err(_) => values.add(v),
                         },
-                        (v, _) => query.bind(v),
-                    };
+                        (v, _) => values.add(v),
+                    }
+                    .map_err(MakeError::Encode)?;
                 }
             }
-            query.execute(&mut **tx).await.map_err(sql_err(db, &what))?;
-            n += chunk.len() as u64;
+            if send.blocking_send((chunk.len(), values)).is_err() {
+                return Ok(());
+            }
         }
     }
-    Ok(n)
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A staged table of `rows` rows: an integer column and a text one.
+    fn staged(name: &str, rows: usize) -> (std::path::PathBuf, TextTableReader) {
+        let dir = std::env::temp_dir().join(format!("ykt-values-{name}-{}", std::process::id()));
+        let path = dir.join("t.parquet");
+        let mut writer = ykt_stage::TextTableWriter::create(&path, &["id", "name"]).unwrap();
+        for i in 0..rows {
+            let id = if i == 7 {
+                "x7".to_owned()
+            } else {
+                i.to_string()
+            };
+            writer
+                .write(&[Some(id), (i % 3 != 0).then(|| format!("n{i}"))])
+                .unwrap();
+        }
+        writer.finish().unwrap();
+        (dir, TextTableReader::open(&path).unwrap())
+    }
+
+    /// The values of a SQLite load, made on their own thread: every row once, in statements of
+    /// `per_statement` rows and a last of fewer, the run's cell first.
+    #[test]
+    fn sqlite_values_come_in_whole_statements_every_row_once() {
+        use sqlx::Arguments;
+        let (dir, reader) = staged("whole", 1234);
+        let (send, mut made) = tokio::sync::mpsc::channel(4);
+        let maker = std::thread::spawn(move || {
+            make_sqlite_values(reader, 500, Some("run-1"), &[false, true, false], &send).is_ok()
+        });
+        let mut statements = Vec::new();
+        while let Some((rows, values)) = made.blocking_recv() {
+            statements.push((rows, values.len()));
+        }
+        assert!(maker.join().unwrap());
+        assert_eq!(statements, vec![(500, 1500), (500, 1500), (234, 702)]);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// When the inserts stop (a failed statement), the reading stops too, without an error and
+    /// without waiting for a taker.
+    #[test]
+    fn sqlite_values_stop_when_no_one_takes_them() {
+        let (dir, reader) = staged("stop", 5000);
+        let (send, mut made) = tokio::sync::mpsc::channel(1);
+        let maker = std::thread::spawn(move || {
+            make_sqlite_values(reader, 100, None, &[true, false], &send).is_ok()
+        });
+        assert!(made.blocking_recv().is_some());
+        drop(made);
+        assert!(maker.join().unwrap());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 
     #[test]
     fn copy_text_escapes_what_copy_reads_specially() {
