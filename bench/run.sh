@@ -22,8 +22,8 @@
 #   (e) ykt migrate    SQLite -> SQLite (the embedded default; same seed and preset)
 # Wall time, peak RSS and each case's own CPU come from GNU time; the machine's and MariaDB's
 # CPU over the same time from /proc (the rest of the machine's is PostgreSQL's server's); rows
-# and bytes are the legacy tables' (MariaDB's information_schema). Results: bench/results/<preset>-<date>.{md,json} and
-# bench/results/latest-<preset>.md, with the machine. A benchmark, not a test: it never fails on
+# and bytes are the legacy tables' (MariaDB's information_schema). Results:
+# bench/results/<preset>-<date>.{md,json} and bench/results/latest-<preset>.md, with the machine. A benchmark, not a test: it never fails on
 # time, only on an unbalanced county or a failed command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -92,6 +92,7 @@ mariadb_ticks() {
   if [ -n "$pid" ]; then awk '{print $14 + $15}' "/proc/$pid/stat"; else echo 0; fi
 }
 TICK=$(getconf CLK_TCK)
+seconds_between() { awk -v t="$TICK" -v a="$1" -v b="$2" 'BEGIN {print (b - a) / t}'; }
 
 # measure CASE ROUND command...: GNU time's wall, peak RSS and CPU, and the machine's and
 # MariaDB's CPU over the same time, into $WORK/times/CASE-ROUND.
@@ -106,7 +107,7 @@ measure() {
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$log.time")
   rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$log.time")
   own=$(awk -F': ' '/User time|System time/ {s += $2} END {print s}' "$log.time")
-  echo "$status $wall $rss $(awk -v t="$TICK" -v a="$m0" -v b="$m1" 'BEGIN {print (b - a) / t}') $own $(awk -v t="$TICK" -v a="$d0" -v b="$d1" 'BEGIN {print (b - a) / t}')" >"$log.result"
+  echo "$status $wall $rss $(seconds_between "$m0" "$m1") $own $(seconds_between "$d0" "$d1")" >"$log.result"
   printf '  %-22s round %d: wall %-9s peak RSS %6d MiB  exit %d\n' "$name" "$round" "$wall" $((rss / 1024)) "$status"
   return "$status"
 }

@@ -580,111 +580,102 @@ async fn insert_file_sqlite(
         return Ok(0);
     };
     let what = format!("inserting {table} of county {county}");
-    let integer: Vec<bool> = columns
-        .iter()
-        .map(|c| INTEGER_COLUMNS.contains(&c.as_str()))
-        .collect();
-    let per_statement = (30_000 / columns.len()).min(500);
-    let placeholders = format!("({})", vec!["?"; columns.len()].join(", "));
-    let cols: Vec<String> = columns.iter().map(|c| quote_column(c)).collect();
-    let head = format!("INSERT INTO {table} ({}) VALUES ", cols.join(", "));
-    let statement = |rows: usize| format!("{head}{}", vec![placeholders.as_str(); rows].join(", "));
-    let full = statement(per_statement);
-    let mut values = SqliteValues::new(reader, per_statement, run_id, &integer);
-    let mut next = values.next().map_err(|e| e.into_load(db, &what))?;
+    let mut inserts = SqliteInserts::new(reader, table, &columns, run_id);
+    let mut next = inserts.next()?;
     let mut n = 0u64;
-    while let Some((rows, these)) = next.take() {
-        let sql = if rows == per_statement {
-            full.clone()
-        } else {
-            statement(rows)
-        };
-        // The statement is handed to SQLite's thread at its first poll, then the next one's
-        // values are made here while it runs.
-        let insert = sqlx::query_with(AssertSqlSafe(sql), these).execute(&mut **tx);
-        let (inserted, made) = tokio::join!(insert, async { values.next() });
+    while let Some((rows, insert)) = next.take() {
+        // The statement is handed to SQLite's thread at its first poll, then the next one is
+        // made here while it runs.
+        let (inserted, made) = tokio::join!(insert.execute(&mut **tx), async { inserts.next() });
         inserted.map_err(sql_err(db, &what))?;
-        next = made.map_err(|e| e.into_load(db, &what))?;
+        next = made?;
         n += rows as u64;
     }
     Ok(n)
 }
 
-/// Why the values of a SQLite insert could not be made.
-#[derive(Debug)]
-enum MakeError {
-    Stage(ykt_stage::StageError),
-    Encode(sqlx::error::BoxDynError),
-}
+/// An insert of several rows with its values bound.
+type SqliteInsert = sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
 
-impl MakeError {
-    fn into_load(self, db: &Db, what: &str) -> LoadError {
-        match self {
-            MakeError::Stage(e) => e.into(),
-            MakeError::Encode(e) => sql_err(db, what)(sqlx::Error::Encode(e)),
-        }
-    }
-}
-
-/// A staged table's rows as the values of inserts of `per_statement` rows (fewer at the end
-/// of each batch read): integer columns as integers where they read as one, the run first when
-/// the table has one.
-struct SqliteValues<'a> {
+/// A staged table's rows as inserts of `per_statement` rows (fewer at the end of each batch
+/// read): integer columns as integers where they read as one, the run first when the table
+/// has one.
+struct SqliteInserts<'a> {
     reader: TextTableReader,
     rows: std::vec::IntoIter<Vec<Option<String>>>,
-    per_statement: usize,
     run_id: Option<&'a str>,
-    integer: &'a [bool],
+    integer: Vec<bool>,
+    per_statement: usize,
+    head: String,
+    placeholders: String,
+    /// The statement of `per_statement` rows, made once.
+    full: std::sync::Arc<str>,
 }
 
-impl<'a> SqliteValues<'a> {
+impl<'a> SqliteInserts<'a> {
+    /// `columns` as [`staged_rows`] gives them (`run_id` first when there is a run).
     fn new(
         reader: TextTableReader,
-        per_statement: usize,
+        table: &str,
+        columns: &[String],
         run_id: Option<&'a str>,
-        integer: &'a [bool],
     ) -> Self {
-        SqliteValues {
+        let per_statement = (30_000 / columns.len().max(1)).clamp(1, 500);
+        let cols: Vec<String> = columns.iter().map(|c| quote_column(c)).collect();
+        let mut inserts = SqliteInserts {
             reader,
             rows: Vec::new().into_iter(),
-            per_statement: per_statement.max(1),
             run_id,
-            integer,
-        }
+            integer: columns
+                .iter()
+                .map(|c| INTEGER_COLUMNS.contains(&c.as_str()))
+                .collect(),
+            per_statement,
+            head: format!("INSERT INTO {table} ({}) VALUES ", cols.join(", ")),
+            placeholders: format!("({})", vec!["?"; columns.len()].join(", ")),
+            full: std::sync::Arc::from(""),
+        };
+        inserts.full = inserts.statement(per_statement).into();
+        inserts
     }
 
-    /// The next statement's row count and values; `None` after the last row.
-    fn next(&mut self) -> Result<Option<(usize, sqlx::sqlite::SqliteArguments)>, MakeError> {
-        use sqlx::Arguments;
+    fn statement(&self, rows: usize) -> String {
+        let values = vec![self.placeholders.as_str(); rows].join(", ");
+        format!("{}{values}", self.head)
+    }
+
+    /// The next insert and its number of rows; `None` after the last row.
+    fn next(&mut self) -> Result<Option<(usize, SqliteInsert)>, ykt_stage::StageError> {
         while self.rows.len() == 0 {
-            match self.reader.next_rows().map_err(MakeError::Stage)? {
+            match self.reader.next_rows()? {
                 Some(rows) => self.rows = rows.into_iter(),
                 None => return Ok(None),
             }
         }
-        let mut values = sqlx::sqlite::SqliteArguments::default();
-        values.reserve(self.per_statement * self.integer.len(), 0);
-        let mut n = 0;
-        for row in self.rows.by_ref().take(self.per_statement) {
+        let n = self.rows.len().min(self.per_statement);
+        let mut insert = if n == self.per_statement {
+            sqlx::query(AssertSqlSafe(std::sync::Arc::clone(&self.full)))
+        } else {
+            sqlx::query(AssertSqlSafe(self.statement(n)))
+        };
+        for row in self.rows.by_ref().take(n) {
             let cells = self
                 .run_id
                 .map(str::to_owned)
                 .into_iter()
                 .map(Some)
                 .chain(row.iter().cloned());
-            for (value, is_int) in cells.zip(self.integer) {
-                match (value, is_int) {
+            for (value, is_int) in cells.zip(&self.integer) {
+                insert = match (value, is_int) {
                     (Some(v), true) => match v.parse::<i64>() {
-                        Ok(i) => values.add(i),
-                        Err(_) => values.add(v),
+                        Ok(i) => insert.bind(i),
+                        Err(_) => insert.bind(v),
                     },
-                    (v, _) => values.add(v),
-                }
-                .map_err(MakeError::Encode)?;
+                    (v, _) => insert.bind(v),
+                };
             }
-            n += 1;
         }
-        Ok(Some((n, values)))
+        Ok(Some((n, insert)))
     }
 }
 
@@ -715,7 +706,7 @@ mod tests {
     /// fewer only at the end of a batch read, the run's cell first.
     #[test]
     fn sqlite_values_come_in_whole_statements_every_row_once() {
-        use sqlx::Arguments;
+        use sqlx::{Arguments, Execute};
         for (rows, expected) in [
             (1234usize, vec![500, 500, 234]),
             // Past one batch read (8,192 rows): a statement never spans two.
@@ -726,10 +717,11 @@ mod tests {
             (0, vec![]),
         ] {
             let (dir, reader) = staged(&format!("whole-{rows}"), rows);
-            let integer = [false, true, false];
-            let mut values = SqliteValues::new(reader, 500, Some("run-1"), &integer);
+            let columns = ["run_id", "id", "name"].map(str::to_owned);
+            let mut values = SqliteInserts::new(reader, "t", &columns, Some("run-1"));
             let mut statements = Vec::new();
-            while let Some((n, v)) = values.next().unwrap() {
+            while let Some((n, mut insert)) = values.next().unwrap() {
+                let v = insert.take_arguments().unwrap().unwrap();
                 assert_eq!(v.len(), n * 3, "every row's three cells");
                 statements.push(n);
             }
