@@ -16,16 +16,23 @@ use crate::{CopyText, CopyTextError, DbError, DbUrl, Engine, TextRows};
 
 /// Runs `$sql` on `$conn` (a connection or a pool) and hands its rows, every column text, to
 /// `$on_page` `$page_size` at a time as the server sends them: the same loop on each engine.
-/// `Ok(Err(_))` is `$on_page`'s own error.
+/// `Ok(Err(_))` is `$on_page`'s own error. With `text protocol`, the query goes to MariaDB as
+/// plain text and its rows come back as text (see [`mysql_text_cell`]).
 macro_rules! pages {
     ($conn:expr, $sql:expr, $page_size:expr, $on_page:expr) => {
+        pages!(@rows sqlx::query(AssertSqlSafe($sql.to_owned())).fetch($conn), decode_text_row, $page_size, $on_page)
+    };
+    (text protocol $conn:expr, $sql:expr, $page_size:expr, $on_page:expr) => {
+        pages!(@rows sqlx::raw_sql(AssertSqlSafe($sql.to_owned())).fetch($conn), decode_mysql_text_row, $page_size, $on_page)
+    };
+    (@rows $rows:expr, $decode:path, $page_size:expr, $on_page:expr) => {
         async {
             use futures_util::TryStreamExt;
-            let mut rows = sqlx::query(AssertSqlSafe($sql.to_owned())).fetch($conn);
+            let mut rows = $rows;
             let mut page = Vec::with_capacity($page_size);
             let mut n = 0u64;
             while let Some(row) = rows.try_next().await? {
-                page.push(decode_text_row(&row, n == 0)?);
+                page.push($decode(&row, n == 0)?);
                 n += 1;
                 if page.len() >= $page_size {
                     let full = std::mem::replace(&mut page, Vec::with_capacity($page_size));
@@ -50,11 +57,27 @@ macro_rules! pages {
 /// `$on_page` (`Ok(Err(_))` is its own error), the rest returned with the count of rows read. The column types are checked
 /// on the first row (each row of a PostgreSQL or MariaDB result has the same), on every row
 /// where `$check_all`: in SQLite, which types each value on its own (see [`decode_text_row`]).
+/// With `text protocol`, as [`pages!`].
 macro_rules! text_pages {
     ($conn:expr, $sql:expr, $check_all:expr, $page_size:expr, $on_page:expr) => {
+        text_pages!(@rows sqlx::query(AssertSqlSafe($sql.to_owned())).fetch($conn),
+            typed, $check_all, $page_size, $on_page)
+    };
+    (text protocol $conn:expr, $sql:expr, $page_size:expr, $on_page:expr) => {
+        text_pages!(@rows sqlx::raw_sql(AssertSqlSafe($sql.to_owned())).fetch($conn),
+            mysql_text_cell, false, $page_size, $on_page)
+    };
+    // A first row's cell: asked of the driver as `&str` (its type checked), or of `$f`.
+    (@cell typed, $row:expr, $i:expr) => {
+        $row.try_get::<Option<&str>, _>($i)
+    };
+    (@cell $f:path, $row:expr, $i:expr) => {
+        $f($row, $i)
+    };
+    (@rows $rows:expr, $checked:tt, $check_all:expr, $page_size:expr, $on_page:expr) => {
         async {
             use futures_util::TryStreamExt;
-            let mut rows = sqlx::query(AssertSqlSafe($sql.to_owned())).fetch($conn);
+            let mut rows = $rows;
             let mut page: Option<TextRows> = None;
             let (check_all, page_size): (bool, usize) = ($check_all, $page_size);
             let mut n = 0u64;
@@ -64,7 +87,7 @@ macro_rules! text_pages {
                 n += 1;
                 table.try_push_row((0..row.len()).map(|i| {
                     if check {
-                        row.try_get::<Option<&str>, _>(i)
+                        text_pages!(@cell $checked, &row, i)
                     } else {
                         row.try_get_unchecked::<Option<&str>, _>(i)
                     }
@@ -552,7 +575,10 @@ impl Db {
 }
 
 /// One connection holding a read-only transaction, so that every table read through it
-/// comes from the same consistent snapshot of the database.
+/// comes from the same consistent snapshot of the database. On MySQL/MariaDB its reads are
+/// plain queries (`sqlx::raw_sql`), which the server answers in its text protocol: a
+/// `DATETIME` comes as its text, so the legacy reads need no `DATE_FORMAT` for it (see
+/// `mysql_text_cell`).
 pub struct Snapshot {
     url: DbUrl,
     conn: SnapshotConn,
@@ -590,6 +616,49 @@ where
     } else {
         (0..row.len()).map(|i| row.try_get_unchecked(i)).collect()
     }
+}
+
+/// A cell of a row MariaDB sent in its text protocol (a query without parameters, as every
+/// read through a [`Snapshot`] is sent), checked to be one the reads may take as text: a
+/// string type in a character set, as sqlx's `&str` takes it, or a date-time without
+/// fractions of a second, which MariaDB sends as `YYYY-MM-DD hh:mm:ss`, the text
+/// `DATE_FORMAT(…, '%Y-%m-%d %H:%i:%s')` makes of it (see `StoredColumns::is_plain_stamp`).
+/// A number or anything else is refused, as through the binary protocol: every read casts
+/// what it does not take bare. A NULL is `None` whatever its column's type, as sqlx's own
+/// check has it (a `NULL` selected for a column a table lacks has the type `NULL`).
+fn mysql_text_cell(row: &sqlx::mysql::MySqlRow, i: usize) -> Result<Option<&str>, sqlx::Error> {
+    use sqlx::{Column, TypeInfo, ValueRef};
+    if row.try_get_raw(i)?.is_null() {
+        return Ok(None);
+    }
+    let ty = row.column(i).type_info();
+    if !(<str as sqlx::Type<sqlx::MySql>>::compatible(ty)
+        || matches!(ty.name(), "DATETIME" | "TIMESTAMP"))
+    {
+        return Err(sqlx::Error::ColumnDecode {
+            index: i.to_string(),
+            source: format!("a {} column is not read as text", ty.name()).into(),
+        });
+    }
+    row.try_get_unchecked(i)
+}
+
+/// [`decode_text_row`] of a row MariaDB sent in its text protocol: the `first` row's cells
+/// checked by [`mysql_text_cell`].
+fn decode_mysql_text_row(
+    row: &sqlx::mysql::MySqlRow,
+    first: bool,
+) -> Result<Vec<Option<String>>, sqlx::Error> {
+    (0..row.len())
+        .map(|i| {
+            let cell = if first {
+                mysql_text_cell(row, i)
+            } else {
+                row.try_get_unchecked::<Option<&str>, _>(i)
+            };
+            cell.map(|c| c.map(str::to_owned))
+        })
+        .collect()
 }
 
 impl Db {
@@ -651,10 +720,12 @@ impl Snapshot {
                 .fetch_all(&mut **c)
                 .await
                 .and_then(decode_text_rows),
-            SnapshotConn::MySql(c) => sqlx::query(q)
-                .fetch_all(&mut **c)
-                .await
-                .and_then(decode_text_rows),
+            SnapshotConn::MySql(c) => sqlx::raw_sql(q).fetch_all(&mut **c).await.and_then(|rows| {
+                rows.iter()
+                    .enumerate()
+                    .map(|(i, row)| decode_mysql_text_row(row, i == 0))
+                    .collect()
+            }),
             SnapshotConn::Postgres(c) => sqlx::query(q)
                 .fetch_all(&mut **c)
                 .await
@@ -679,7 +750,7 @@ impl Snapshot {
         let page_size = page_size.max(1);
         let result: Result<Result<(TextRows, u64), E>, sqlx::Error> = match &mut self.conn {
             SnapshotConn::Sqlite(c) => text_pages!(&mut **c, sql, true, page_size, on_page),
-            SnapshotConn::MySql(c) => text_pages!(&mut **c, sql, false, page_size, on_page),
+            SnapshotConn::MySql(c) => text_pages!(text protocol &mut **c, sql, page_size, on_page),
             SnapshotConn::Postgres(c) => text_pages!(&mut **c, sql, false, page_size, on_page),
         };
         let (rest, n) = match result {
@@ -711,7 +782,7 @@ impl Snapshot {
     ) -> Result<u64, E> {
         let result: Result<Result<u64, E>, sqlx::Error> = match &mut self.conn {
             SnapshotConn::Sqlite(c) => pages!(&mut **c, sql, page_size, on_page),
-            SnapshotConn::MySql(c) => pages!(&mut **c, sql, page_size, on_page),
+            SnapshotConn::MySql(c) => pages!(text protocol &mut **c, sql, page_size, on_page),
             SnapshotConn::Postgres(c) => pages!(&mut **c, sql, page_size, on_page),
         };
         match result {
@@ -741,13 +812,14 @@ impl Snapshot {
 }
 
 /// The SQL listing the columns of a table (current database and schema): a row each, its name
-/// and its data type as the engine spells it.
+/// and its data type as the engine spells it; on MySQL/MariaDB also the fractional digits of
+/// a date-time's seconds (NULL for other types).
 pub fn columns_sql(engine: Engine, table: &str) -> String {
     let name = quote_literal(engine, table);
     match engine {
         Engine::Sqlite => format!("SELECT name, type FROM pragma_table_info({name})"),
         Engine::MySql => format!(
-            "SELECT CAST(column_name AS CHAR), CAST(data_type AS CHAR) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = {name}"
+            "SELECT CAST(column_name AS CHAR), CAST(data_type AS CHAR), CAST(datetime_precision AS CHAR) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = {name}"
         ),
         Engine::Postgres => format!(
             "SELECT CAST(column_name AS TEXT), CAST(data_type AS TEXT) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = {name}"

@@ -1088,16 +1088,18 @@ async fn two_migrations_of_one_source_at_once_leave_one_whole_run() {
 /// numbers are 1 to 100: their binary forms are valid UTF-8, so only the type check stops them.
 #[tokio::test]
 async fn text_rows_decode_alike_on_every_row_and_refuse_a_column_that_is_not_text() {
-    for (server, texts, numbers) in [
+    for (server, texts, numbers, nulls) in [
         (
             Server::Postgres,
             "SELECT CAST(g AS TEXT), CASE WHEN g % 7 = 0 THEN NULL ELSE 'x' || CAST(g AS TEXT) END FROM generate_series(1, 3000) g ORDER BY g",
             "SELECT CAST(g AS TEXT) AS t, g + 0 AS n FROM generate_series(1, 100) g",
+            "SELECT NULL, CAST(NULL AS INTEGER), CAST(g AS TEXT) FROM generate_series(1, 3) g ORDER BY g",
         ),
         (
             Server::MySql,
             "SELECT CAST(seq AS CHAR), CASE WHEN seq % 7 = 0 THEN NULL ELSE CONCAT('x', seq) END FROM seq_1_to_3000 ORDER BY seq",
             "SELECT CAST(seq AS CHAR) AS t, seq + 0 AS n FROM seq_1_to_100",
+            "SELECT NULL, CAST(NULL AS SIGNED), CAST(seq AS CHAR) FROM seq_1_to_3 ORDER BY seq",
         ),
     ] {
         let Some(url) = fresh_database(server, "text_rows").await else {
@@ -1136,22 +1138,121 @@ async fn text_rows_decode_alike_on_every_row_and_refuse_a_column_that_is_not_tex
             refused.is_err(),
             "{url}: streamed, a number column is refused"
         );
+        // The same through a snapshot, whose every read MariaDB answers in its text protocol
+        // (numbers as text too: only the check of the column types refuses them).
+        let mut snapshot = db.snapshot().await.unwrap();
+        for (way, rows) in snapshot_reads(&mut snapshot, texts, 1000)
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            assert!(
+                sorted(rows.unwrap()) == expected,
+                "{url}: read {way} in a snapshot"
+            );
+        }
+        for (way, rows) in snapshot_reads(&mut snapshot, numbers, 1000)
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            assert!(
+                rows.is_err(),
+                "{url}: read {way} in a snapshot, a number column is refused"
+            );
+        }
+        // A NULL is `None` whatever its column's type, on the first row too (the reconciliation
+        // selects `NULL` for the columns a table lacks), by either protocol and every read.
+        let null_rows: Vec<Vec<Option<String>>> = (1..=3)
+            .map(|g: i64| vec![None, None, Some(g.to_string())])
+            .collect();
+        assert_eq!(
+            db.fetch_text_rows("nulls", nulls).await.unwrap(),
+            null_rows,
+            "{url}: NULLs fetched"
+        );
+        for (way, rows) in snapshot_reads(&mut snapshot, nulls, 2)
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            assert_eq!(
+                rows.unwrap(),
+                null_rows,
+                "{url}: NULLs read {way} in a snapshot"
+            );
+        }
+        snapshot.end().await.unwrap();
         db.close().await;
     }
 }
 
+/// A query's rows read the three ways a snapshot reads them: fetched whole, streamed in pages
+/// of rows (`page` a page), and paged into `TextRows`.
+async fn snapshot_reads(
+    snapshot: &mut ykt_db::Snapshot,
+    sql: &str,
+    page: usize,
+) -> [Result<Vec<Vec<Option<String>>>, ykt_db::DbError>; 3] {
+    let fetched = snapshot.fetch_text_rows("rows", sql).await;
+    let mut streamed = Vec::new();
+    let n = snapshot
+        .stream_text_rows::<ykt_db::DbError>("rows", sql, page, &mut |rows| {
+            streamed.extend(rows);
+            Ok(())
+        })
+        .await;
+    let mut paged = Vec::new();
+    let m = snapshot
+        .stream_text_table::<ykt_db::DbError>("rows", sql, page, &mut |rows| {
+            paged.extend((0..rows.len()).map(|r| {
+                rows.row(r)
+                    .map(|v| v.map(str::to_owned))
+                    .collect::<Vec<_>>()
+            }));
+            Ok(())
+        })
+        .await;
+    [fetched, n.map(|_| streamed), m.map(|_| paged)]
+}
+
 /// A legacy table whose columns are of other types than the spec's (text of several kinds and
-/// character sets, numbers, decimals, a date-time) reads the same whichever way its values
-/// come: the extract's read, which takes the columns MariaDB stores as text bare, against every
-/// column cast to text in one plain query. The values are the hard ones: empty, NULL, leading
-/// and trailing spaces, quotes, backslashes, tabs, newlines, NUL, Chinese, emoji, and Chinese
-/// in GBK columns.
+/// character sets, numbers, decimals, a date-time stored five ways) reads the same whichever
+/// way its values come: the extract's read, which takes the columns MariaDB stores as text, and
+/// its date-times without fractions of a second, bare in MariaDB's text protocol, against every
+/// column cast to text (`DATE_FORMAT` for the date-time) in one plain query through the binary
+/// protocol. The values are the hard ones: empty, NULL, leading and trailing spaces, quotes,
+/// backslashes, tabs, newlines, NUL, Chinese, emoji, and Chinese in GBK columns; zero dates and
+/// fractions of a second.
 #[tokio::test]
 async fn legacy_columns_of_any_type_read_the_same_bare_or_cast() {
-    let Some(url) = fresh_database(Server::MySql, "legacy_types").await else {
-        return;
-    };
-    let db = Db::connect(&url).await.unwrap();
+    // GXSJ's stored type, and whether the read takes it bare.
+    for (stamp_type, bare) in [
+        ("DATETIME", true),
+        ("TIMESTAMP NULL", true),
+        ("DATETIME(3)", false),
+        ("DATE", false),
+        ("VARCHAR(30)", false),
+    ] {
+        let tag = stamp_type
+            .split(['(', ' '])
+            .next()
+            .unwrap_or("")
+            .to_lowercase();
+        let tag = if stamp_type.contains('(') && tag == "datetime" {
+            "datetime3".to_owned()
+        } else {
+            tag
+        };
+        let Some(url) = fresh_database(Server::MySql, &format!("legacy_types_{tag}")).await else {
+            return;
+        };
+        read_the_same_bare_or_cast(&url, stamp_type, bare).await;
+    }
+}
+
+async fn read_the_same_bare_or_cast(url: &DbUrl, stamp_type: &str, bare: bool) {
+    let db = Db::connect(url).await.unwrap();
     let types = [
         ("MXID", "BIGINT NOT NULL PRIMARY KEY"),
         ("PCID", "INT"),
@@ -1166,7 +1267,7 @@ async fn legacy_columns_of_any_type_read_the_same_bare_or_cast() {
         ("YHLSH", "TEXT"),
         ("SBYY", "MEDIUMTEXT CHARACTER SET gbk"),
         ("YMXID", "BIGINT"),
-        ("GXSJ", "DATETIME"),
+        ("GXSJ", stamp_type),
     ];
     let columns = LegacyTable::Payments.columns();
     assert_eq!(
@@ -1219,15 +1320,24 @@ async fn legacy_columns_of_any_type_read_the_same_bare_or_cast() {
             0 => "NULL".to_owned(),
             _ => (i - 1).to_string(),
         };
-        let changed = format!("'2020-01-{:02} 08:{:02}:09'", 1 + i % 28, i % 60);
+        let changed = match i % 17 {
+            0 => "NULL".to_owned(),
+            // A zero date, which MariaDB keeps where the SQL mode allows it.
+            1 => "'0000-00-00 00:00:00'".to_owned(),
+            2 => format!("'2020-02-{:02} 23:59:59.{:03}'", 1 + i % 28, i),
+            _ => format!("'2020-01-{:02} 08:{:02}:09'", 1 + i % 28, i % 60),
+        };
         let (t0, t1, t2, t3, g0, g1) = (t(0), t(1), t(2), t(3), g(0), g(1));
         values.push(format!(
             "({i}, {pcid}, {dxid}, {t0}, {year}, {quantity}, {amount}, {t1}, {g0}, {t2}, {t3}, {g1}, {original}, {changed})"
         ));
     }
-    db.execute(
+    db.execute_script(
         "legacy rows",
-        &format!("INSERT INTO `T_FFMX` VALUES {}", values.join(", ")),
+        &format!(
+            "SET SESSION sql_mode = ''; INSERT INTO `T_FFMX` VALUES {}",
+            values.join(", ")
+        ),
     )
     .await
     .unwrap();
@@ -1241,10 +1351,24 @@ async fn legacy_columns_of_any_type_read_the_same_bare_or_cast() {
         .map(|c| c.name)
         .filter(|c| stored.is_text(c))
         .collect();
+    let mut expected_text = vec!["XMDM", "YHZH", "FFZT", "FFRQ", "YHLSH", "SBYY"];
+    if stamp_type.starts_with("VARCHAR") {
+        expected_text.push("GXSJ");
+    }
     assert_eq!(
-        as_text,
-        ["XMDM", "YHZH", "FFZT", "FFRQ", "YHLSH", "SBYY"],
-        "the text columns are known as text, and only they"
+        as_text, expected_text,
+        "{stamp_type}: the text columns are known as text, and only they"
+    );
+    assert_eq!(
+        stored.is_plain_stamp("GXSJ"),
+        bare,
+        "{stamp_type}: a date-time without fractions of a second is read bare, and only it"
+    );
+    assert!(
+        columns
+            .iter()
+            .all(|c| c.name == "GXSJ" || !stored.is_plain_stamp(c.name)),
+        "{stamp_type}: only a date-time is"
     );
     let mut read: Vec<Vec<Option<String>>> = Vec::new();
     let n = ykt_db::read_table_text::<ykt_db::DbError>(
@@ -1264,6 +1388,7 @@ async fn legacy_columns_of_any_type_read_the_same_bare_or_cast() {
     .await
     .unwrap();
     assert_eq!(n, 300);
+    snapshot.end().await.unwrap();
     let cast: Vec<String> = columns
         .iter()
         .map(|c| match c.name {
@@ -1271,17 +1396,22 @@ async fn legacy_columns_of_any_type_read_the_same_bare_or_cast() {
             name => format!("CAST(`{name}` AS CHAR)"),
         })
         .collect();
-    let expected = snapshot
+    // Through the pool: a plain query goes by MariaDB's binary protocol there.
+    let expected = db
         .fetch_text_rows(
             "every column cast",
             &format!("SELECT {} FROM `T_FFMX` ORDER BY `MXID`", cast.join(", ")),
         )
         .await
         .unwrap();
-    snapshot.end().await.unwrap();
     assert_eq!(expected.len(), 300);
     for (i, (bare, cast)) in read.iter().zip(&expected).enumerate() {
-        assert_eq!(bare, cast, "row {} reads differently bare and cast", i + 1);
+        assert_eq!(
+            bare,
+            cast,
+            "{stamp_type}: row {} reads differently bare and cast",
+            i + 1
+        );
     }
     // The hard values did reach the table (the comparison is not of empty columns).
     let all: String = read.iter().flatten().flatten().cloned().collect();
@@ -1295,5 +1425,17 @@ async fn legacy_columns_of_any_type_read_the_same_bare_or_cast() {
     ] {
         assert!(all.contains(needle), "{needle:?} read back");
     }
+    let stamps: Vec<&str> = read.iter().filter_map(|r| r[13].as_deref()).collect();
+    assert!(
+        stamps.contains(&"0000-00-00 00:00:00"),
+        "{stamp_type}: a zero date read back"
+    );
+    assert!(
+        stamp_type == "DATE"
+            || stamps
+                .iter()
+                .any(|s| s.starts_with("2020-02-") && s.ends_with(":59")),
+        "{stamp_type}: the stamps with fractions read back, without them"
+    );
     db.close().await;
 }
