@@ -29,6 +29,10 @@ const MYSQL_TEXT_TYPES: [&str; 6] = [
     "longtext",
 ];
 
+/// MariaDB's date-time types, read bare where they hold no fractions of a second (see
+/// [`StoredColumns::is_plain_stamp`]), which a [`Snapshot`]'s reads then take as text.
+pub(crate) const MYSQL_PLAIN_STAMP_TYPES: [&str; 2] = ["datetime", "timestamp"];
+
 /// A legacy table's columns as [`check_table`] found them: which of the spec's columns the
 /// database stores as text, so that a read takes them as they are.
 #[derive(Debug, Clone, Default)]
@@ -150,7 +154,7 @@ pub async fn check_table(
         };
         if is(&MYSQL_TEXT_TYPES) {
             stored.text.push(column.name);
-        } else if is(&["datetime", "timestamp"]) && fractions.as_deref() == Some("0") {
+        } else if is(&MYSQL_PLAIN_STAMP_TYPES) && fractions.as_deref() == Some("0") {
             stored.plain_stamps.push(column.name);
         }
     }

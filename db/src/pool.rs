@@ -12,6 +12,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
+use crate::legacy::MYSQL_PLAIN_STAMP_TYPES;
 use crate::{CopyText, CopyTextError, DbError, DbUrl, Engine, TextRows};
 
 /// Runs `$sql` on `$conn` (a connection or a pool) and hands its rows, every column text, to
@@ -595,9 +596,17 @@ where
     usize: sqlx::ColumnIndex<R>,
     for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
+    decode_rows(&rows, decode_text_row)
+}
+
+/// Every row of a result decoded by `decode`, told which row is the first.
+fn decode_rows<R>(
+    rows: &[R],
+    decode: impl Fn(&R, bool) -> Result<Vec<Option<String>>, sqlx::Error>,
+) -> Result<Vec<Vec<Option<String>>>, sqlx::Error> {
     rows.iter()
         .enumerate()
-        .map(|(i, row)| decode_text_row(row, i == 0))
+        .map(|(i, row)| decode(row, i == 0))
         .collect()
 }
 
@@ -632,9 +641,10 @@ fn mysql_text_cell(row: &sqlx::mysql::MySqlRow, i: usize) -> Result<Option<&str>
         return Ok(None);
     }
     let ty = row.column(i).type_info();
-    if !(<str as sqlx::Type<sqlx::MySql>>::compatible(ty)
-        || matches!(ty.name(), "DATETIME" | "TIMESTAMP"))
-    {
+    let stamp = MYSQL_PLAIN_STAMP_TYPES
+        .iter()
+        .any(|t| ty.name().eq_ignore_ascii_case(t));
+    if !(<str as sqlx::Type<sqlx::MySql>>::compatible(ty) || stamp) {
         return Err(sqlx::Error::ColumnDecode {
             index: i.to_string(),
             source: format!("a {} column is not read as text", ty.name()).into(),
@@ -720,12 +730,10 @@ impl Snapshot {
                 .fetch_all(&mut **c)
                 .await
                 .and_then(decode_text_rows),
-            SnapshotConn::MySql(c) => sqlx::raw_sql(q).fetch_all(&mut **c).await.and_then(|rows| {
-                rows.iter()
-                    .enumerate()
-                    .map(|(i, row)| decode_mysql_text_row(row, i == 0))
-                    .collect()
-            }),
+            SnapshotConn::MySql(c) => sqlx::raw_sql(q)
+                .fetch_all(&mut **c)
+                .await
+                .and_then(|rows| decode_rows(&rows, decode_mysql_text_row)),
             SnapshotConn::Postgres(c) => sqlx::query(q)
                 .fetch_all(&mut **c)
                 .await
