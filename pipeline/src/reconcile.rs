@@ -7,12 +7,20 @@ use ykt_cutover::{Context, beijing};
 use ykt_db::{Db, DbUrl};
 use ykt_extract::LegacySource;
 use ykt_reconcile::{
-    FlagHit, LegacySide, Reconciliation, RowDiff, audit_flags, diff_counties, reconcile, row_diff,
+    FlagHit, LegacySide, LineWatch, Reconciliation, RowDiff, audit_flags, diff_counties, reconcile,
+    row_diff,
 };
 use ykt_reports::{ReportInput, WrittenReports, write_reports};
 use ykt_stage::{Stage, Step, TransformManifest};
 
 use crate::PipelineError;
+
+/// The flags' lines are the diff's: without the diff there are none to judge.
+fn diff_stopped() -> ykt_reconcile::ReconcileError {
+    ykt_reconcile::ReconcileError::Target(
+        "the row diff stopped before it had read every payment line".into(),
+    )
+}
 
 /// Where the reports go and how much personal data they show.
 #[derive(Debug, Clone)]
@@ -55,11 +63,12 @@ pub async fn reconcile_and_report(
     };
     let started = std::time::Instant::now();
     let live = platform_is_live(&target_db).await?;
-    // Three independent paths at once, each keeping its database servers busy while the others
-    // wait: the control totals, the row diff (over every county with staged or target rows),
-    // and the audit flags (mostly the target's own queries). The control totals' one pass over
-    // the legacy tables also counts each batch's lines and finds the rows changed after the
-    // freeze (a legacy database's: an export is not checked for them); the flags wait for both.
+    // Three paths at once, each keeping its database servers busy while the others wait: the
+    // control totals, the row diff (over every county with staged or target rows), and the
+    // audit flags. The control totals' one pass over the legacy tables also counts each
+    // batch's lines and finds the rows changed after the freeze (a legacy database's: an
+    // export is not checked for them); the diff's one read of the target's payment lines
+    // points at the lines the payment flags judge. The flags wait for both.
     let counties = diff_counties(stage, &target_db).await?;
     let frozen = legacy_db.as_ref().map(|_| {
         context
@@ -69,6 +78,10 @@ pub async fn reconcile_and_report(
             .naive_local()
     });
     let (pass_tx, pass_rx) = tokio::sync::oneshot::channel();
+    // The payment lines the diff reads are the audit flags' too: their watch, then the flags
+    // judge the lines it points at once the diff has read them all.
+    let watch = LineWatch::new(&target_db).await?;
+    let (lines_tx, lines_rx) = tokio::sync::oneshot::channel();
     let totals = async {
         let result = reconcile(&side, &target_db, &run_id, live, frozen)
             .await
@@ -83,12 +96,18 @@ pub async fn reconcile_and_report(
         result
     };
     let diff = async {
-        let diffs = row_diff(stage, &target_db, &counties, live).await;
+        let diffs = row_diff(stage, &target_db, &counties, live, &watch).await;
         tracing::info!(seconds = started.elapsed().as_secs(), "Rows compared.");
+        let lines = match &diffs {
+            Ok(_) => watch.finish(&target_db).await,
+            Err(_) => Err(diff_stopped()),
+        };
+        let _ = lines_tx.send(lines);
         diffs
     };
     let flags = async {
-        let flags = audit_flags(&side, &target_db, async { pass_rx.await.ok() }).await;
+        let lines = async { lines_rx.await.unwrap_or_else(|_| Err(diff_stopped())) };
+        let flags = audit_flags(&side, &target_db, async { pass_rx.await.ok() }, lines).await;
         tracing::info!(
             seconds = started.elapsed().as_secs(),
             "Audit flags computed."
@@ -100,8 +119,9 @@ pub async fn reconcile_and_report(
         db.close().await;
     }
     let mut reconciliation = result?;
-    let flags = flags?;
+    // The diff's error before the flags': the flags wait for the diff's lines.
     let diffs = diffs?;
+    let flags = flags?;
     reconciliation.apply_row_diff(&diffs);
     ykt_stage::write_json(&out.join("reconcile.json"), &reconciliation)?;
     // The machine-readable diffs are masked like every report of a masked run.

@@ -11,6 +11,7 @@ use ykt_domain::{AuditFlag, LegacyTable};
 use crate::ReconcileError;
 use crate::balance::{BatchLines, LegacyPass};
 use crate::legacy_side::LegacySide;
+use crate::watch::LineCandidates;
 
 /// One flagged case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -64,11 +65,14 @@ fn rate_differs(engine: Engine) -> String {
 /// the legacy lines per batch that the control totals read ([`crate::reconcile`]), and the
 /// writes after the freeze are the ones that pass found: `pass` is awaited after the other
 /// flags, so that both can run at once over one read of the legacy tables. Without it (the
-/// control totals failed, and with them the reconciliation) neither is flagged.
+/// control totals failed, and with them the reconciliation) neither is flagged. `lines` are
+/// the payment lines the row diff's watch points at ([`crate::LineWatch`]), judged by
+/// [`watched_flags`] once the diff has read them all.
 pub async fn audit_flags(
     legacy: &LegacySide<'_>,
     target: &Db,
     pass: impl std::future::Future<Output = Option<LegacyPass>>,
+    lines: impl std::future::Future<Output = Result<LineCandidates, ReconcileError>>,
 ) -> Result<Vec<FlagHit>, ReconcileError> {
     // The names come from legacy and the payment flags from the target: both at once (one
     // after the other, the names were the flags' last half second, with a core idle).
@@ -76,6 +80,7 @@ pub async fn audit_flags(
         futures_util::future::try_join(payment_flags(target), name_conflict_flags(legacy, target))
             .await?;
     hits.extend(names);
+    hits.extend(watched_flags(target, &lines.await?).await?);
     if let Some(pass) = pass.await {
         hits.extend(batch_total_flags(&pass.lines, target).await?);
         hits.extend(pass.late_writes);
@@ -137,103 +142,13 @@ fn groups(rows: Vec<Vec<Option<String>>>, width: usize) -> Vec<Group> {
     out
 }
 
-/// The flags read from the loaded payment lines alone, one scan after another. (Side by side,
-/// each on a connection of its own, they ended 14 s sooner at the province preset, but the
-/// control totals and the row diff beside them ended 10 and 5 s later: the machine's two cores
-/// were busy either way, and the reconciliation took as long, with 30 MiB more at its peak.)
+/// The payment flags of lines the platform made itself, and of failed lines: each a query of
+/// few lines, by index. (The other payment flags are judged on the lines the row diff's watch
+/// points at: [`watched_flags`].)
 async fn payment_flags(target: &Db) -> Result<Vec<FlagHit>, ReconcileError> {
-    let e = target.engine();
     let mut hits = Vec::new();
     let rows =
         |sql: String| async move { target.fetch_text_rows("computing audit flags", &sql).await };
-
-    // Two or more paid lines for one person, program, fund year and period (a line whose
-    // batch has no period is in no known period: NULL is not equal to NULL). A reissue of a
-    // paid line of the same person is not a second payment: those few reissues are found
-    // first, from the reissues' index, and left out by key. (Asked of every line, `reissue_of
-    // IS NULL OR NOT EXISTS (…)` became a hash of every paid line and an index scan in
-    // status order: 1.9 s on PostgreSQL at the county preset, against 1.35 s this way.) The
-    // lines are counted per group by a window over one sort and only the lines of groups of
-    // two or more come back, folded into groups here: a grouping that gathered every group's
-    // keys sorted each of 900 000 groups on its own (3.4 s).
-    let duplicates = rows(
-        "WITH excused AS MATERIALIZED ( \
-         SELECT r.id FROM payment r JOIN payment o ON o.id = r.reissue_of \
-         WHERE r.reissue_of IS NOT NULL AND o.beneficiary_id = r.beneficiary_id AND o.status = 'paid') \
-         SELECT CAST(x.beneficiary_id AS TEXT), x.program_code, CAST(x.fund_year AS TEXT), x.period, x.county_code, CAST(x.legacy_mxid AS TEXT) FROM ( \
-         SELECT p.beneficiary_id, p.program_code, p.fund_year, b.period, p.county_code, p.legacy_mxid, \
-         COUNT(*) OVER (PARTITION BY p.beneficiary_id, p.program_code, p.fund_year, b.period) AS lines \
-         FROM payment p JOIN payment_batch b ON b.id = p.batch_id \
-         WHERE p.status = 'paid' AND p.legacy_mxid IS NOT NULL AND b.period IS NOT NULL \
-         AND p.id NOT IN (SELECT id FROM excused) \
-         ) x WHERE x.lines > 1 ORDER BY x.beneficiary_id, x.program_code, x.fund_year, x.period, x.legacy_mxid".to_owned(),
-    )
-    .await?;
-    for g in groups(duplicates, 4) {
-        let detail = format!("同一人同一项目同一年度同一期发放 {} 次", g.keys.len());
-        hits.push(hit(
-            AuditFlag::DuplicatePayment,
-            &g.county,
-            "payment",
-            g.keys,
-            detail,
-        ));
-    }
-    // One account paid to people of two or more households in one fund year (two households
-    // at least: the least and the greatest differ). The accounts and years are found by a
-    // hash aggregate, then only their lines are read: a window over every paid line walked
-    // the account index in its order, reading the table at random (1.75 s on PostgreSQL at
-    // the county preset, against 1.2–1.3 s this way). Two households need two people: the
-    // accounts and years paid to two people or more (`candidate`, from the payment lines
-    // alone, comparing numbers) are found first, and only their lines joined with the people
-    // and compared by household ID number (text, in the database's collation). County
-    // preset: 1.51–1.83 s → 1.07–1.41 s, the same lines.
-    //
-    // The candidates' lines are read once, each candidate's by the account index (`lines`).
-    // On PostgreSQL a lateral subquery that is not flattened (`OFFSET 0`) keeps it so: joined
-    // or asked `IN (…)`, the planner guessed a tenth of all accounts were candidates and
-    // scanned every paid line twice more to find the few (county preset: 1.19 → 0.75 s).
-    let paid = "p.status = 'paid' AND p.account_no IS NOT NULL AND p.legacy_mxid IS NOT NULL";
-    let line = "p.account_no, p.fund_year, p.county_code, p.legacy_mxid, \
-                COALESCE(d.household_head_id_number, d.id_number) AS household \
-                FROM payment p JOIN beneficiary d ON d.id = p.beneficiary_id";
-    let lines = match e {
-        Engine::Postgres => format!(
-            "SELECT l.* FROM candidate c CROSS JOIN LATERAL (SELECT {line} WHERE {paid} \
-             AND p.account_no = c.account_no AND p.fund_year = c.fund_year OFFSET 0) l"
-        ),
-        _ => format!(
-            "SELECT {line} WHERE {paid} \
-             AND (p.account_no, p.fund_year) IN (SELECT account_no, fund_year FROM candidate)"
-        ),
-    };
-    let shared = rows(format!(
-        "WITH candidate AS MATERIALIZED ( \
-         SELECT p.account_no, p.fund_year FROM payment p WHERE {paid} \
-         GROUP BY p.account_no, p.fund_year HAVING MIN(p.beneficiary_id) <> MAX(p.beneficiary_id)), \
-         lines AS MATERIALIZED ({lines}) \
-         SELECT l.account_no, CAST(l.fund_year AS TEXT), l.county_code, CAST(l.legacy_mxid AS TEXT) \
-         FROM lines l WHERE (l.account_no, l.fund_year) IN ( \
-         SELECT account_no, fund_year FROM lines GROUP BY account_no, fund_year \
-         HAVING MIN(household) <> MAX(household)) \
-         ORDER BY l.account_no, l.fund_year, l.legacy_mxid"
-    ))
-    .await?;
-    for g in groups(shared, 2) {
-        let account = g.first[0].clone().unwrap_or_default();
-        let tail = account.get(account.len().saturating_sub(4)..).unwrap_or("");
-        let detail = format!(
-            "账号尾号 {tail} 在 {} 年度发放给不同户的多人",
-            g.first[1].as_deref().unwrap_or("?")
-        );
-        hits.push(hit(
-            AuditFlag::SharedAccount,
-            &g.county,
-            "payment",
-            g.keys,
-            detail,
-        ));
-    }
     // The same person, program, fund year and period paid by the platform (its own lines, no
     // legacy key) and in legacy (a migrated line).
     for r in rows(
@@ -252,18 +167,137 @@ async fn payment_flags(target: &Db) -> Result<Vec<FlagHit>, ReconcileError> {
     ).await? {
         hits.push(hit(AuditFlag::FailedNotReissued, &r[0], "payment", keys(&r[1]), "发放失败后既未重发也未退回".into()));
     }
-    // The flags that look at one line at a time, with its batch, person and program, in one
-    // scan of the lines instead of four (county preset, PostgreSQL, each alone: 1.75 to 2.28 s
-    // for the four, 1.46 to 1.66 s for this one). Each CASE is a flag's finding, NULL where
-    // the line does not have it; only lines with one at least come back:
+    Ok(hits)
+}
+
+/// At most this many legacy keys in one query's `IN (…)`.
+const KEYS_PER_QUERY: usize = 10_000;
+
+/// `p.legacy_mxid IN (…)` for each chunk of `keys`.
+fn key_lists(keys: &[i64]) -> impl Iterator<Item = String> + '_ {
+    keys.chunks(KEYS_PER_QUERY).map(|chunk| {
+        let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
+        format!("p.legacy_mxid IN ({})", list.join(","))
+    })
+}
+
+/// A row's cells before `key_at` as text, then its legacy key as a number: rows in groups,
+/// each group's lines in legacy key order.
+fn sort_by_group(rows: &mut [Vec<Option<String>>], key_at: usize) {
+    rows.sort_by_cached_key(|r| {
+        let key = r[key_at].as_deref().and_then(|k| k.parse::<i64>().ok());
+        (r[..key_at.min(r.len())].to_vec(), key)
+    });
+}
+
+/// The payment flags judged on the lines the row diff's watch points at ([`LineCandidates`]):
+/// the flags' rules, in SQL, asked of those lines only (a sieve's keys: every line that could
+/// be flagged, and a few that are not).
+///
+/// Each of these was a scan of every line in the target beside the row diff's own read of
+/// them: the duplicates a sort of every paid line (1.4–1.7 s of PostgreSQL at the county
+/// preset), the shared accounts a hash of every account (0.7 s), the one-line flags a join of
+/// every line with its batch and program (0.6 s).
+pub async fn watched_flags(
+    target: &Db,
+    lines: &LineCandidates,
+) -> Result<Vec<FlagHit>, ReconcileError> {
+    let e = target.engine();
+    let mut hits = Vec::new();
+    let rows =
+        |sql: String| async move { target.fetch_text_rows("computing audit flags", &sql).await };
+
+    // Two or more paid lines for one person, program, fund year and period (a line whose
+    // batch has no period is in no known period: NULL is not equal to NULL). A reissue of a
+    // paid line of the same person is not a second payment. The candidates are whole groups
+    // of one fingerprint, so each group is here with all its lines; the groups are told
+    // apart by their cells, not their fingerprints.
+    let mut found = Vec::new();
+    for within in key_lists(&lines.duplicates) {
+        found.extend(
+            rows(format!(
+                "SELECT CAST(p.beneficiary_id AS TEXT), p.program_code, CAST(p.fund_year AS TEXT), b.period, \
+                 p.county_code, CAST(p.legacy_mxid AS TEXT) \
+                 FROM payment p JOIN payment_batch b ON b.id = p.batch_id \
+                 WHERE {within} AND p.status = 'paid' AND b.period IS NOT NULL \
+                 AND NOT EXISTS (SELECT 1 FROM payment o WHERE o.id = p.reissue_of \
+                 AND o.beneficiary_id = p.beneficiary_id AND o.status = 'paid')"
+            ))
+            .await?,
+        );
+    }
+    sort_by_group(&mut found, 5);
+    for g in groups(found, 4).into_iter().filter(|g| g.keys.len() > 1) {
+        let detail = format!("同一人同一项目同一年度同一期发放 {} 次", g.keys.len());
+        hits.push(hit(
+            AuditFlag::DuplicatePayment,
+            &g.county,
+            "payment",
+            g.keys,
+            detail,
+        ));
+    }
+
+    // One account paid to people of two or more households in one fund year (a person's
+    // household: its head's ID number, else its own). The candidates are every paid line of
+    // each account and year paid to two people or more.
+    let mut found = Vec::new();
+    for within in key_lists(&lines.shared_accounts) {
+        found.extend(
+            rows(format!(
+                "SELECT p.account_no, CAST(p.fund_year AS TEXT), \
+                 COALESCE(d.household_head_id_number, d.id_number), p.county_code, CAST(p.legacy_mxid AS TEXT) \
+                 FROM payment p JOIN beneficiary d ON d.id = p.beneficiary_id \
+                 WHERE {within} AND p.status = 'paid' AND p.account_no IS NOT NULL"
+            ))
+            .await?,
+        );
+    }
+    // The accounts and years paid to two households or more (a NULL household counts as
+    // none, as MIN and MAX have it).
+    let mut first: HashMap<(&Option<String>, &Option<String>), &str> = HashMap::new();
+    let mut two = HashSet::new();
+    for r in &found {
+        let Some(household) = r[2].as_deref() else {
+            continue;
+        };
+        let group = (&r[0], &r[1]);
+        if *first.entry(group).or_insert(household) != household {
+            two.insert((r[0].clone(), r[1].clone()));
+        }
+    }
+    let mut found: Vec<Vec<Option<String>>> = found
+        .into_iter()
+        .filter(|r| two.contains(&(r[0].clone(), r[1].clone())))
+        .map(|mut r| {
+            r.remove(2);
+            r
+        })
+        .collect();
+    sort_by_group(&mut found, 3);
+    for g in groups(found, 2) {
+        let account = g.first[0].clone().unwrap_or_default();
+        let tail = account.get(account.len().saturating_sub(4)..).unwrap_or("");
+        let detail = format!(
+            "账号尾号 {tail} 在 {} 年度发放给不同户的多人",
+            g.first[1].as_deref().unwrap_or("?")
+        );
+        hits.push(hit(
+            AuditFlag::SharedAccount,
+            &g.county,
+            "payment",
+            g.keys,
+            detail,
+        ));
+    }
+
+    // The flags that look at one line at a time, with its batch, person and program. Each
+    // CASE is a flag's finding, NULL where the line does not have it:
     //   paid after the person's death (the death date);
     //   paid before the announcement period ended, which includes its last day, so a line
     //   paid that day was paid before it ended (the period's end);
     //   quantity × rate ≠ amount (the quantity; rate and amount beside it);
     //   the line's program differs from its batch's (the batch's program).
-    // Only the dead among the people are joined (every line has its person: the foreign key):
-    // probing a hash of every person for every line was a third of the scan (county preset,
-    // PostgreSQL: 0.95–0.98 → 0.62–0.67 s; province 8.0–10.5 → 7.6 s; the same rows).
     let paid = "p.status = 'paid'";
     let after_death = format!("{paid} AND d.deceased_on IS NOT NULL AND p.paid_on > d.deceased_on");
     let before_announced =
@@ -273,31 +307,33 @@ async fn payment_flags(target: &Db) -> Result<Vec<FlagHit>, ReconcileError> {
         rate_differs(e)
     );
     let other_program = "p.program_code <> b.program_code";
-    for r in rows(format!(
-        "SELECT p.county_code, CAST(p.legacy_mxid AS TEXT), CAST(p.paid_on AS TEXT), \
-         CASE WHEN {after_death} THEN CAST(d.deceased_on AS TEXT) END, \
-         CASE WHEN {before_announced} THEN CAST(b.announce_to AS TEXT) END, \
-         CASE WHEN {rate} THEN CAST(p.quantity AS TEXT) END, CAST(g.rate AS TEXT), CAST(p.amount AS TEXT), \
-         CASE WHEN {other_program} THEN b.program_code END, p.program_code \
-         FROM payment p JOIN payment_batch b ON b.id = p.batch_id \
-         LEFT JOIN (SELECT id, deceased_on FROM beneficiary WHERE deceased_on IS NOT NULL) d ON d.id = p.beneficiary_id \
-         JOIN program g ON g.code = p.program_code \
-         WHERE p.legacy_mxid IS NOT NULL AND (({after_death}) OR ({before_announced}) OR ({rate}) OR {other_program})"
-    ))
-    .await?
-    {
-        let shown = |i: usize| r[i].as_deref().unwrap_or("?");
-        if let Some(deceased) = &r[3] {
-            hits.push(hit(AuditFlag::PaidAfterDeath, &r[0], "payment", keys(&r[1]), format!("发放日期 {} 晚于死亡日期 {deceased}", shown(2))));
-        }
-        if let Some(announced) = &r[4] {
-            hits.push(hit(AuditFlag::PaidBeforeAnnounced, &r[0], "payment", keys(&r[1]), format!("发放日期 {} 不晚于公示结束日期 {announced}（公示期未满）", shown(2))));
-        }
-        if let Some(quantity) = &r[5] {
-            hits.push(hit(AuditFlag::RateMismatch, &r[0], "payment", keys(&r[1]), format!("数量 {quantity} × 标准 {} ≠ 金额 {}", shown(6), shown(7))));
-        }
-        if let Some(batch_program) = &r[8] {
-            hits.push(hit(AuditFlag::ProgramMismatch, &r[0], "payment", keys(&r[1]), format!("明细项目 {} 与批次项目 {batch_program} 不一致", shown(9))));
+    for within in key_lists(&lines.one_line) {
+        for r in rows(format!(
+            "SELECT p.county_code, CAST(p.legacy_mxid AS TEXT), CAST(p.paid_on AS TEXT), \
+             CASE WHEN {after_death} THEN CAST(d.deceased_on AS TEXT) END, \
+             CASE WHEN {before_announced} THEN CAST(b.announce_to AS TEXT) END, \
+             CASE WHEN {rate} THEN CAST(p.quantity AS TEXT) END, CAST(g.rate AS TEXT), CAST(p.amount AS TEXT), \
+             CASE WHEN {other_program} THEN b.program_code END, p.program_code \
+             FROM payment p JOIN payment_batch b ON b.id = p.batch_id \
+             LEFT JOIN beneficiary d ON d.id = p.beneficiary_id \
+             JOIN program g ON g.code = p.program_code \
+             WHERE {within} AND (({after_death}) OR ({before_announced}) OR ({rate}) OR {other_program})"
+        ))
+        .await?
+        {
+            let shown = |i: usize| r[i].as_deref().unwrap_or("?");
+            if let Some(deceased) = &r[3] {
+                hits.push(hit(AuditFlag::PaidAfterDeath, &r[0], "payment", keys(&r[1]), format!("发放日期 {} 晚于死亡日期 {deceased}", shown(2))));
+            }
+            if let Some(announced) = &r[4] {
+                hits.push(hit(AuditFlag::PaidBeforeAnnounced, &r[0], "payment", keys(&r[1]), format!("发放日期 {} 不晚于公示结束日期 {announced}（公示期未满）", shown(2))));
+            }
+            if let Some(quantity) = &r[5] {
+                hits.push(hit(AuditFlag::RateMismatch, &r[0], "payment", keys(&r[1]), format!("数量 {quantity} × 标准 {} ≠ 金额 {}", shown(6), shown(7))));
+            }
+            if let Some(batch_program) = &r[8] {
+                hits.push(hit(AuditFlag::ProgramMismatch, &r[0], "payment", keys(&r[1]), format!("明细项目 {} 与批次项目 {batch_program} 不一致", shown(9))));
+            }
         }
     }
     Ok(hits)

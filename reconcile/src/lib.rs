@@ -19,6 +19,7 @@ mod flags;
 mod late_writes;
 mod legacy_side;
 mod rejected;
+mod watch;
 
 pub use balance::{
     BreakdownRow, CountyBalance, LegacyPass, PlatformFigures, Reconciliation, RowDiffCounts,
@@ -36,8 +37,9 @@ pub fn platform_caption(table: &str) -> &'static str {
     }
 }
 pub use diff::{RowDiff, compare as compare_rows, diff_counties, row_diff};
-pub use flags::{FlagHit, audit_flags};
+pub use flags::{FlagHit, audit_flags, watched_flags};
 pub use legacy_side::LegacySide;
+pub use watch::{LineCandidates, LineWatch};
 
 /// Reconcile errors.
 #[derive(Debug, thiserror::Error)]
