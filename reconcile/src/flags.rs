@@ -181,12 +181,12 @@ fn key_lists(keys: &[i64]) -> impl Iterator<Item = String> + '_ {
     })
 }
 
-/// A row's cells before `key_at` as text, then its legacy key as a number: rows in groups,
-/// each group's lines in legacy key order.
-fn sort_by_group(rows: &mut [Vec<Option<String>>], key_at: usize) {
+/// Rows in groups of their first `width` cells, each group's lines in the order of their
+/// legacy key (the last cell) as a number, whatever their county.
+fn sort_by_group(rows: &mut [Vec<Option<String>>], width: usize) {
     rows.sort_by_cached_key(|r| {
-        let key = r[key_at].as_deref().and_then(|k| k.parse::<i64>().ok());
-        (r[..key_at.min(r.len())].to_vec(), key)
+        let key = r.last().and_then(|k| k.as_deref()?.parse::<i64>().ok());
+        (r[..width.min(r.len())].to_vec(), key)
     });
 }
 
@@ -226,7 +226,7 @@ pub async fn watched_flags(
             .await?,
         );
     }
-    sort_by_group(&mut found, 5);
+    sort_by_group(&mut found, 4);
     for g in groups(found, 4).into_iter().filter(|g| g.keys.len() > 1) {
         let detail = format!("同一人同一项目同一年度同一期发放 {} 次", g.keys.len());
         hits.push(hit(
@@ -274,7 +274,7 @@ pub async fn watched_flags(
             r
         })
         .collect();
-    sort_by_group(&mut found, 3);
+    sort_by_group(&mut found, 2);
     for g in groups(found, 2) {
         let account = g.first[0].clone().unwrap_or_default();
         let tail = account.get(account.len().saturating_sub(4)..).unwrap_or("");
@@ -419,6 +419,41 @@ async fn name_conflict_flags(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The judged lines come back in any order: sorted, each group's keys are in the order of
+    /// the keys as numbers (as the flags' SQL ordered them), whatever the lines' counties.
+    #[test]
+    fn judged_lines_group_in_key_order_across_counties() {
+        let row = |cells: [&str; 2], county: &str, key: &str| -> Vec<Option<String>> {
+            cells
+                .iter()
+                .chain([&county, &key])
+                .map(|c| Some((*c).to_owned()))
+                .collect()
+        };
+        let mut rows = vec![
+            row(["a", "2020"], "610102", "10"),
+            row(["b", "2020"], "610102", "3"),
+            row(["a", "2020"], "610802", "9"),
+            row(["a", "2020"], "610102", "100"),
+            row(["b", "2020"], "610101", "4"),
+        ];
+        sort_by_group(&mut rows, 2);
+        let found: Vec<(Vec<String>, Option<String>)> = groups(rows, 2)
+            .into_iter()
+            .map(|g| (g.keys, g.county))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    vec!["9".into(), "10".into(), "100".into()],
+                    Some("610102".into())
+                ),
+                (vec!["3".into(), "4".into()], Some("610101".into())),
+            ]
+        );
+    }
 
     #[test]
     fn rows_fold_into_one_group_per_run_of_the_same_cells_with_the_least_county() {

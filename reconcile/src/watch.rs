@@ -215,19 +215,9 @@ impl LineWatch {
             .state
             .into_inner()
             .map_err(|_| ReconcileError::Target("the payment lines' watch failed".into()))?;
-        let deferred = std::mem::take(&mut state.deferred);
-        if !deferred.is_empty() {
-            state.batches = batches(target).await?;
-            if let Some((_, at)) = state.columns {
-                for line in &deferred {
-                    let cell = |c: usize| line.get(c).and_then(|v| v.as_deref());
-                    // A batch still unknown is in no table: the flags' SQL, which joins the
-                    // batches, flags none of its lines.
-                    if let Some(key) = legacy_key(at, &cell)? {
-                        state.with_batch(at, &cell, key)?;
-                    }
-                }
-            }
+        if !state.deferred.is_empty() {
+            let batches = batches(target).await?;
+            state.rejudge(batches)?;
         }
         // The spills sorted on a blocking thread: at the province preset, millions of records.
         tokio::task::spawn_blocking(move || state.candidates())
@@ -245,6 +235,23 @@ fn spill_error(e: std::io::Error) -> ReconcileError {
 }
 
 impl State {
+    /// The lines whose batch was not known, judged again with `batches` read since. A batch
+    /// still unknown is in no table: the flags' SQL, which joins the batches, flags none of
+    /// its lines.
+    fn rejudge(&mut self, batches: HashMap<Box<str>, Batch>) -> Result<(), ReconcileError> {
+        self.batches = batches;
+        let deferred = std::mem::take(&mut self.deferred);
+        if let Some((_, at)) = self.columns.clone() {
+            for line in &deferred {
+                let cell = |c: usize| line.get(c).and_then(|v| v.as_deref());
+                if let Some(key) = legacy_key(at, &cell)? {
+                    self.with_batch(at, &cell, key)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The legacy keys each flag is to judge, from what was watched.
     fn candidates(self) -> std::io::Result<LineCandidates> {
         // An account and year paid to two people: the run, in person order, ends on another
@@ -536,6 +543,7 @@ mod tests {
     use ykt_db::TextRows;
 
     use super::{Batch, LineCandidates, LineWatch, Program, Spill, State};
+    use std::collections::HashMap;
     use std::sync::Mutex;
 
     /// A batch: id, period, program, the end of its announcement.
@@ -547,28 +555,35 @@ mod tests {
     );
 
     /// The keys the sieve keeps, without a database.
+    /// `late`: the batches are read only after the lines (a batch made while the diff ran).
     fn sieve(
         batches: &[BatchCells],
         programs: &[(&str, Option<&str>)],
         dead: &[(&str, &str)],
         lines: &TextRows,
         columns: &[String],
+        late: bool,
     ) -> LineCandidates {
+        let batches: HashMap<Box<str>, Batch> = batches
+            .iter()
+            .map(|(id, period, program, announce_to)| {
+                (
+                    (*id).into(),
+                    Batch {
+                        period: period.map(Into::into),
+                        program: program.map(Into::into),
+                        announce_to: announce_to.map(Into::into),
+                    },
+                )
+            })
+            .collect();
         let state = State {
             columns: None,
-            batches: batches
-                .iter()
-                .map(|(id, period, program, announce_to)| {
-                    (
-                        (*id).into(),
-                        Batch {
-                            period: period.map(Into::into),
-                            program: program.map(Into::into),
-                            announce_to: announce_to.map(Into::into),
-                        },
-                    )
-                })
-                .collect(),
+            batches: if late {
+                HashMap::new()
+            } else {
+                batches.clone()
+            },
             programs: programs
                 .iter()
                 .map(|(code, rate)| {
@@ -593,7 +608,11 @@ mod tests {
             state: Mutex::new(state),
         };
         watch.observe(columns, lines).unwrap();
-        watch.state.into_inner().unwrap().candidates().unwrap()
+        let mut state = watch.state.into_inner().unwrap();
+        if late {
+            state.rejudge(batches).unwrap();
+        }
+        state.candidates().unwrap()
     }
 
     const BATCHES: [BatchCells; 4] = [
@@ -769,7 +788,10 @@ mod tests {
             for (i, l) in lines.iter_mut().enumerate() {
                 l.key = i as i64 * 7 + 1;
             }
-            let kept = sieve(&BATCHES, &PROGRAMS, &DEAD, &table(&lines), &columns());
+            let kept = sieve(&BATCHES, &PROGRAMS, &DEAD, &table(&lines), &columns(), false);
+            // Batches read after the lines (made while the diff ran) judge the lines alike.
+            let late = sieve(&BATCHES, &PROGRAMS, &DEAD, &table(&lines), &columns(), true);
+            prop_assert_eq!(&late, &kept);
             let exact = flagged(&lines);
             prop_assert_eq!(&kept.duplicates, &exact.duplicates);
             let people: Vec<i64> = lines.iter().filter(|l| l.person == "x" || l.person == "y").map(|l| l.key).collect();
