@@ -78,9 +78,8 @@ pub async fn reconcile_and_report(
             .naive_local()
     });
     let (pass_tx, pass_rx) = tokio::sync::oneshot::channel();
-    // The payment lines the diff reads are the audit flags' too: their watch, then the flags
-    // judge the lines it points at once the diff has read them all.
-    let watch = LineWatch::new(&target_db).await?;
+    // The payment lines the diff reads are the audit flags' too: the diff shows them to a
+    // watch, and the flags judge the lines it points at once the diff has read them all.
     let (lines_tx, lines_rx) = tokio::sync::oneshot::channel();
     let totals = async {
         let result = reconcile(&side, &target_db, &run_id, live, frozen)
@@ -96,12 +95,18 @@ pub async fn reconcile_and_report(
         result
     };
     let diff = async {
-        let diffs = row_diff(stage, &target_db, &counties, live, &watch).await;
-        tracing::info!(seconds = started.elapsed().as_secs(), "Rows compared.");
-        let lines = match &diffs {
-            Ok(_) => watch.finish(&target_db).await,
-            Err(_) => Err(diff_stopped()),
+        let (diffs, lines) = match LineWatch::new(&target_db).await {
+            Ok(watch) => {
+                let diffs = row_diff(stage, &target_db, &counties, live, &watch).await;
+                let lines = match &diffs {
+                    Ok(_) => watch.finish(&target_db).await,
+                    Err(_) => Err(diff_stopped()),
+                };
+                (diffs, lines)
+            }
+            Err(e) => (Err(e), Err(diff_stopped())),
         };
+        tracing::info!(seconds = started.elapsed().as_secs(), "Rows compared.");
         let _ = lines_tx.send(lines);
         diffs
     };

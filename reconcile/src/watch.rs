@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::hash::Hasher;
+use std::hash::{BuildHasher, Hasher, RandomState};
 use std::io::{BufReader, BufWriter, Read, Seek, Write};
 use std::sync::Mutex;
 
@@ -107,6 +107,8 @@ struct State {
     accounts: Spill<4>,
     one_line: Vec<i64>,
     deferred: Vec<Deferred>,
+    /// The fingerprints' keys.
+    keys: RandomState,
 }
 
 /// The watch over the row diff's payment lines. Shared by the diff's counties (two at a time).
@@ -184,6 +186,7 @@ impl LineWatch {
                 accounts: Spill::new().map_err(spill_error)?,
                 one_line: Vec::new(),
                 deferred: Vec::new(),
+                keys: RandomState::new(),
             }),
         })
     }
@@ -290,7 +293,7 @@ impl State {
         if cell(at.status) == Some("paid")
             && let Some(account) = cell(at.account)
         {
-            let fingerprint = fingerprint(&[Some(account), cell(at.year)]);
+            let fingerprint = fingerprint(&self.keys, &[Some(account), cell(at.year)]);
             // A person that does not read as a number (only a hand-made SQLite target has
             // one) is told from the others by no number: its account's lines are judged.
             let person = match cell(at.person).and_then(|p| p.parse::<i64>().ok()) {
@@ -325,12 +328,15 @@ impl State {
         };
         let paid = cell(at.status) == Some("paid");
         if paid && let Some(period) = &batch.period {
-            let fingerprint = fingerprint(&[
-                cell(at.person),
-                cell(at.program),
-                cell(at.year),
-                Some(period),
-            ]);
+            let fingerprint = fingerprint(
+                &self.keys,
+                &[
+                    cell(at.person),
+                    cell(at.program),
+                    cell(at.year),
+                    Some(period),
+                ],
+            );
             self.duplicates
                 .push([fingerprint, key as u64])
                 .map_err(spill_error)?;
@@ -459,10 +465,11 @@ fn product_is(quantity: &str, rate: &str, amount: Option<&str>) -> bool {
     }
 }
 
-/// A fingerprint of cells: equal cells, equal fingerprints (a NULL apart from any text).
-fn fingerprint(cells: &[Option<&str>]) -> u64 {
-    // The standard hasher with its fixed keys: the same cells, the same number, in any run.
-    let mut h = std::hash::DefaultHasher::new();
+/// A fingerprint of cells: equal cells, equal fingerprints (a NULL apart from any text). Keyed
+/// by `keys`, random for each run: an account's fingerprint in the temporary files tells
+/// nothing of the account to whoever reads them.
+fn fingerprint(keys: &RandomState, cells: &[Option<&str>]) -> u64 {
+    let mut h = keys.build_hasher();
     for c in cells {
         match c {
             None => h.write_u8(0),
@@ -544,6 +551,7 @@ mod tests {
 
     use super::{Batch, LineCandidates, LineWatch, Program, Spill, State};
     use std::collections::HashMap;
+    use std::hash::RandomState;
     use std::sync::Mutex;
 
     /// A batch: id, period, program, the end of its announcement.
@@ -603,6 +611,7 @@ mod tests {
             accounts: Spill::new().unwrap(),
             one_line: Vec::new(),
             deferred: Vec::new(),
+            keys: RandomState::new(),
         };
         let watch = LineWatch {
             state: Mutex::new(state),
@@ -814,7 +823,8 @@ mod tests {
 
     #[test]
     fn fingerprints_tell_a_null_from_empty_text_and_cells_from_their_concatenation() {
-        use super::fingerprint;
+        let keys = std::hash::RandomState::new();
+        let fingerprint = |cells: &[Option<&str>]| super::fingerprint(&keys, cells);
         assert_ne!(fingerprint(&[None]), fingerprint(&[Some("")]));
         assert_ne!(
             fingerprint(&[Some("ab"), Some("c")]),
@@ -823,6 +833,12 @@ mod tests {
         assert_eq!(
             fingerprint(&[Some("1"), Some("P1")]),
             fingerprint(&[Some("1"), Some("P1")])
+        );
+        // Another run's keys: another number for the same account.
+        let other = std::hash::RandomState::new();
+        assert_ne!(
+            super::fingerprint(&other, &[Some("6217000000000000001")]),
+            fingerprint(&[Some("6217000000000000001")])
         );
     }
 }
