@@ -7,8 +7,7 @@ use ykt_cutover::{Context, beijing};
 use ykt_db::{Db, DbUrl};
 use ykt_extract::LegacySource;
 use ykt_reconcile::{
-    FlagHit, LegacySide, LineWatch, Reconciliation, RowDiff, audit_flags, diff_counties, reconcile,
-    row_diff,
+    FlagHit, LegacySide, Reconciliation, RowDiff, audit_flags, diff_counties, reconcile, row_diff,
 };
 use ykt_reports::{ReportInput, WrittenReports, write_reports};
 use ykt_stage::{Stage, Step, TransformManifest};
@@ -79,7 +78,7 @@ pub async fn reconcile_and_report(
     });
     let (pass_tx, pass_rx) = tokio::sync::oneshot::channel();
     // The payment lines the diff reads are the audit flags' too: the diff shows them to a
-    // watch, and the flags judge the lines it points at once the diff has read them all.
+    // watch, and the flags judge the lines it points at once it has read them all.
     let (lines_tx, lines_rx) = tokio::sync::oneshot::channel();
     let totals = async {
         let result = reconcile(&side, &target_db, &run_id, live, frozen)
@@ -95,15 +94,8 @@ pub async fn reconcile_and_report(
         result
     };
     let diff = async {
-        let (diffs, lines) = match LineWatch::new(&target_db).await {
-            Ok(watch) => {
-                let diffs = row_diff(stage, &target_db, &counties, live, &watch).await;
-                let lines = match &diffs {
-                    Ok(_) => watch.finish(&target_db).await,
-                    Err(_) => Err(diff_stopped()),
-                };
-                (diffs, lines)
-            }
+        let (diffs, lines) = match row_diff(stage, &target_db, &counties, live).await {
+            Ok((diffs, lines)) => (Ok(diffs), Ok(lines)),
             Err(e) => (Err(e), Err(diff_stopped())),
         };
         tracing::info!(seconds = started.elapsed().as_secs(), "Rows compared.");

@@ -9,7 +9,7 @@ use ykt_db::{Db, TextRows, quote_literal};
 use ykt_stage::{Stage, TextTableReader};
 
 use crate::ReconcileError;
-use crate::watch::LineWatch;
+use crate::watch::{LineCandidates, LineWatch};
 
 /// One difference between what legacy should have become and what the target holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -226,7 +226,8 @@ pub async fn diff_counties(stage: &Stage, target: &Db) -> Result<BTreeSet<String
 
 /// Diffs every county of the stage against the target. `live`: the new platform is live
 /// (dual-run or later), so the fields it changes itself on the lines it owns are its own.
-/// Every payment line read from the target is shown to `watch` (the audit flags' sieve).
+/// Every payment line read from the target is shown to a [`LineWatch`] (the audit flags'
+/// sieve): with the differences come the lines the payment flags are to judge.
 ///
 /// Two counties at a time, their differences in county order: while one waits for the
 /// target's rows, the other reads and compares its own. One at a time, the diff ran on about
@@ -237,9 +238,9 @@ pub async fn row_diff(
     target: &Db,
     counties: &BTreeSet<String>,
     live: bool,
-    watch: &LineWatch,
-) -> Result<Vec<RowDiff>, ReconcileError> {
+) -> Result<(Vec<RowDiff>, LineCandidates), ReconcileError> {
     use futures_util::{StreamExt, TryStreamExt};
+    let watch = LineWatch::new(target).await?;
     // Each table's select list, asked of the target once (not once a county).
     let mut selects = Selects::new();
     for (table, _) in TABLES {
@@ -252,11 +253,12 @@ pub async fn row_diff(
     }
     let selects = &selects;
     let per_county: Vec<Vec<RowDiff>> = futures_util::stream::iter(counties)
-        .map(|county| county_diff(stage, target, selects, county, live, watch))
+        .map(|county| county_diff(stage, target, selects, county, live, &watch))
         .buffered(2)
         .try_collect()
         .await?;
-    Ok(per_county.into_iter().flatten().collect())
+    let lines = watch.finish(target).await?;
+    Ok((per_county.into_iter().flatten().collect(), lines))
 }
 
 /// Per table, each platform column's expression in the diff's select list

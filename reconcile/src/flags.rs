@@ -66,7 +66,7 @@ fn rate_differs(engine: Engine) -> String {
 /// writes after the freeze are the ones that pass found: `pass` is awaited after the other
 /// flags, so that both can run at once over one read of the legacy tables. Without it (the
 /// control totals failed, and with them the reconciliation) neither is flagged. `lines` are
-/// the payment lines the row diff's watch points at ([`crate::LineWatch`]), judged by
+/// the payment lines the row diff's watch points at ([`crate::row_diff`]), judged by
 /// [`watched_flags`] once the diff has read them all.
 pub async fn audit_flags(
     legacy: &LegacySide<'_>,
@@ -173,12 +173,24 @@ async fn payment_flags(target: &Db) -> Result<Vec<FlagHit>, ReconcileError> {
 /// At most this many legacy keys in one query's `IN (…)`.
 const KEYS_PER_QUERY: usize = 10_000;
 
-/// `p.legacy_mxid IN (…)` for each chunk of `keys`.
-fn key_lists(keys: &[i64]) -> impl Iterator<Item = String> + '_ {
-    keys.chunks(KEYS_PER_QUERY).map(|chunk| {
+/// The rows of the lines of `keys`: `select` makes a query given the lines' filter
+/// (`p.legacy_mxid IN (…)`), asked once for each [`KEYS_PER_QUERY`] keys.
+async fn rows_of_lines(
+    target: &Db,
+    keys: &[i64],
+    select: impl Fn(&str) -> String,
+) -> Result<Vec<Vec<Option<String>>>, ReconcileError> {
+    let mut rows = Vec::new();
+    for chunk in keys.chunks(KEYS_PER_QUERY) {
         let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
-        format!("p.legacy_mxid IN ({})", list.join(","))
-    })
+        let within = format!("p.legacy_mxid IN ({})", list.join(","));
+        rows.extend(
+            target
+                .fetch_text_rows("computing audit flags", &select(&within))
+                .await?,
+        );
+    }
+    Ok(rows)
 }
 
 /// Rows in groups of their first `width` cells, each group's lines in the order of their
@@ -198,34 +210,29 @@ fn sort_by_group(rows: &mut [Vec<Option<String>>], width: usize) {
 /// them: the duplicates a sort of every paid line (1.4–1.7 s of PostgreSQL at the county
 /// preset), the shared accounts a hash of every account (0.7 s), the one-line flags a join of
 /// every line with its batch and program (0.6 s).
-pub async fn watched_flags(
+async fn watched_flags(
     target: &Db,
     lines: &LineCandidates,
 ) -> Result<Vec<FlagHit>, ReconcileError> {
     let e = target.engine();
     let mut hits = Vec::new();
-    let rows =
-        |sql: String| async move { target.fetch_text_rows("computing audit flags", &sql).await };
 
     // Two or more paid lines for one person, program, fund year and period (a line whose
     // batch has no period is in no known period: NULL is not equal to NULL). A reissue of a
     // paid line of the same person is not a second payment. The candidates are whole groups
     // of one fingerprint, so each group is here with all its lines; the groups are told
     // apart by their cells, not their fingerprints.
-    let mut found = Vec::new();
-    for within in key_lists(&lines.duplicates) {
-        found.extend(
-            rows(format!(
-                "SELECT CAST(p.beneficiary_id AS TEXT), p.program_code, CAST(p.fund_year AS TEXT), b.period, \
-                 p.county_code, CAST(p.legacy_mxid AS TEXT) \
-                 FROM payment p JOIN payment_batch b ON b.id = p.batch_id \
-                 WHERE {within} AND p.status = 'paid' AND b.period IS NOT NULL \
-                 AND NOT EXISTS (SELECT 1 FROM payment o WHERE o.id = p.reissue_of \
-                 AND o.beneficiary_id = p.beneficiary_id AND o.status = 'paid')"
-            ))
-            .await?,
-        );
-    }
+    let mut found = rows_of_lines(target, &lines.duplicates, |within| {
+        format!(
+            "SELECT CAST(p.beneficiary_id AS TEXT), p.program_code, CAST(p.fund_year AS TEXT), b.period, \
+             p.county_code, CAST(p.legacy_mxid AS TEXT) \
+             FROM payment p JOIN payment_batch b ON b.id = p.batch_id \
+             WHERE {within} AND p.status = 'paid' AND b.period IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM payment o WHERE o.id = p.reissue_of \
+             AND o.beneficiary_id = p.beneficiary_id AND o.status = 'paid')"
+        )
+    })
+    .await?;
     sort_by_group(&mut found, 4);
     for g in groups(found, 4).into_iter().filter(|g| g.keys.len() > 1) {
         let detail = format!("同一人同一项目同一年度同一期发放 {} 次", g.keys.len());
@@ -241,40 +248,28 @@ pub async fn watched_flags(
     // One account paid to people of two or more households in one fund year (a person's
     // household: its head's ID number, else its own). The candidates are every paid line of
     // each account and year paid to two people or more.
-    let mut found = Vec::new();
-    for within in key_lists(&lines.shared_accounts) {
-        found.extend(
-            rows(format!(
-                "SELECT p.account_no, CAST(p.fund_year AS TEXT), \
-                 COALESCE(d.household_head_id_number, d.id_number), p.county_code, CAST(p.legacy_mxid AS TEXT) \
-                 FROM payment p JOIN beneficiary d ON d.id = p.beneficiary_id \
-                 WHERE {within} AND p.status = 'paid' AND p.account_no IS NOT NULL"
-            ))
-            .await?,
-        );
-    }
-    // The accounts and years paid to two households or more (a NULL household counts as
-    // none, as MIN and MAX have it).
-    let mut first: HashMap<(&Option<String>, &Option<String>), &str> = HashMap::new();
-    let mut two = HashSet::new();
-    for r in &found {
-        let Some(household) = r[2].as_deref() else {
-            continue;
-        };
-        let group = (&r[0], &r[1]);
-        if *first.entry(group).or_insert(household) != household {
-            two.insert((r[0].clone(), r[1].clone()));
-        }
-    }
-    let mut found: Vec<Vec<Option<String>>> = found
-        .into_iter()
-        .filter(|r| two.contains(&(r[0].clone(), r[1].clone())))
-        .map(|mut r| {
-            r.remove(2);
-            r
-        })
-        .collect();
+    let mut found = rows_of_lines(target, &lines.shared_accounts, |within| {
+        format!(
+            "SELECT p.account_no, CAST(p.fund_year AS TEXT), \
+             COALESCE(d.household_head_id_number, d.id_number), p.county_code, CAST(p.legacy_mxid AS TEXT) \
+             FROM payment p JOIN beneficiary d ON d.id = p.beneficiary_id \
+             WHERE {within} AND p.status = 'paid' AND p.account_no IS NOT NULL"
+        )
+    })
+    .await?;
     sort_by_group(&mut found, 2);
+    // The lines of the accounts and years paid to two households or more (a NULL household
+    // counts as none, as MIN and MAX have it), without their households.
+    let found: Vec<Vec<Option<String>>> = found
+        .chunk_by(|a, b| a[..2] == b[..2])
+        .filter(|run| {
+            let mut households = run.iter().filter_map(|r| r[2].as_deref());
+            let first = households.next();
+            households.any(|h| Some(h) != first)
+        })
+        .flatten()
+        .map(|r| [&r[..2], &r[3..]].concat())
+        .collect();
     for g in groups(found, 2) {
         let account = g.first[0].clone().unwrap_or_default();
         let tail = account.get(account.len().saturating_sub(4)..).unwrap_or("");
@@ -307,8 +302,8 @@ pub async fn watched_flags(
         rate_differs(e)
     );
     let other_program = "p.program_code <> b.program_code";
-    for within in key_lists(&lines.one_line) {
-        for r in rows(format!(
+    let judged = rows_of_lines(target, &lines.one_line, |within| {
+        format!(
             "SELECT p.county_code, CAST(p.legacy_mxid AS TEXT), CAST(p.paid_on AS TEXT), \
              CASE WHEN {after_death} THEN CAST(d.deceased_on AS TEXT) END, \
              CASE WHEN {before_announced} THEN CAST(b.announce_to AS TEXT) END, \
@@ -318,22 +313,49 @@ pub async fn watched_flags(
              LEFT JOIN beneficiary d ON d.id = p.beneficiary_id \
              JOIN program g ON g.code = p.program_code \
              WHERE {within} AND (({after_death}) OR ({before_announced}) OR ({rate}) OR {other_program})"
-        ))
-        .await?
-        {
-            let shown = |i: usize| r[i].as_deref().unwrap_or("?");
-            if let Some(deceased) = &r[3] {
-                hits.push(hit(AuditFlag::PaidAfterDeath, &r[0], "payment", keys(&r[1]), format!("发放日期 {} 晚于死亡日期 {deceased}", shown(2))));
-            }
-            if let Some(announced) = &r[4] {
-                hits.push(hit(AuditFlag::PaidBeforeAnnounced, &r[0], "payment", keys(&r[1]), format!("发放日期 {} 不晚于公示结束日期 {announced}（公示期未满）", shown(2))));
-            }
-            if let Some(quantity) = &r[5] {
-                hits.push(hit(AuditFlag::RateMismatch, &r[0], "payment", keys(&r[1]), format!("数量 {quantity} × 标准 {} ≠ 金额 {}", shown(6), shown(7))));
-            }
-            if let Some(batch_program) = &r[8] {
-                hits.push(hit(AuditFlag::ProgramMismatch, &r[0], "payment", keys(&r[1]), format!("明细项目 {} 与批次项目 {batch_program} 不一致", shown(9))));
-            }
+        )
+    })
+    .await?;
+    for r in judged {
+        let shown = |i: usize| r[i].as_deref().unwrap_or("?");
+        if let Some(deceased) = &r[3] {
+            hits.push(hit(
+                AuditFlag::PaidAfterDeath,
+                &r[0],
+                "payment",
+                keys(&r[1]),
+                format!("发放日期 {} 晚于死亡日期 {deceased}", shown(2)),
+            ));
+        }
+        if let Some(announced) = &r[4] {
+            hits.push(hit(
+                AuditFlag::PaidBeforeAnnounced,
+                &r[0],
+                "payment",
+                keys(&r[1]),
+                format!(
+                    "发放日期 {} 不晚于公示结束日期 {announced}（公示期未满）",
+                    shown(2)
+                ),
+            ));
+        }
+        if let Some(quantity) = &r[5] {
+            hits.push(hit(
+                AuditFlag::RateMismatch,
+                &r[0],
+                "payment",
+                keys(&r[1]),
+                format!("数量 {quantity} × 标准 {} ≠ 金额 {}", shown(6), shown(7)),
+            ));
+        }
+        if let Some(batch_program) = &r[8] {
+            hits.push(hit(
+                AuditFlag::ProgramMismatch,
+                &r[0],
+                "payment",
+                keys(&r[1]),
+                format!("明细项目 {} 与批次项目 {batch_program} 不一致", shown(9)),
+            ));
         }
     }
     Ok(hits)

@@ -37,9 +37,9 @@ pub fn platform_caption(table: &str) -> &'static str {
     }
 }
 pub use diff::{RowDiff, compare as compare_rows, diff_counties, row_diff};
-pub use flags::{FlagHit, audit_flags, watched_flags};
+pub use flags::{FlagHit, audit_flags};
 pub use legacy_side::LegacySide;
-pub use watch::{LineCandidates, LineWatch};
+pub use watch::LineCandidates;
 
 /// Reconcile errors.
 #[derive(Debug, thiserror::Error)]

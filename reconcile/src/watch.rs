@@ -46,12 +46,6 @@ struct Batch {
     announce_to: Option<Box<str>>,
 }
 
-/// A program's rate, where the rate flag applies (a basis that counts, and a rate).
-#[derive(Debug, Clone)]
-struct Program {
-    rate: Option<Box<str>>,
-}
-
 /// The columns of the payment lines the watch reads, by position in the diff's rows.
 #[derive(Debug, Clone, Copy)]
 struct Columns {
@@ -65,6 +59,8 @@ struct Columns {
     paid_on: usize,
     quantity: usize,
     amount: usize,
+    /// Cells a row.
+    width: usize,
 }
 
 impl Columns {
@@ -87,6 +83,7 @@ impl Columns {
             paid_on: at("paid_on")?,
             quantity: at("quantity")?,
             amount: at("amount")?,
+            width: columns.len(),
         })
     }
 }
@@ -98,7 +95,9 @@ type Deferred = Vec<Option<String>>;
 struct State {
     columns: Option<(Vec<String>, Columns)>,
     batches: HashMap<Box<str>, Batch>,
-    programs: HashMap<Box<str>, Program>,
+    /// The rates of the programs that pay by one (the rate flag's).
+    rates: HashMap<Box<str>, Box<str>>,
+    /// The dead's dates of death.
     dead: HashMap<Box<str>, Box<str>>,
     /// (fingerprint of person, program, fund year and period; legacy key)
     duplicates: Spill<2>,
@@ -112,11 +111,11 @@ struct State {
 }
 
 /// The watch over the row diff's payment lines. Shared by the diff's counties (two at a time).
-pub struct LineWatch {
+pub(crate) struct LineWatch {
     state: Mutex<State>,
 }
 
-/// Reads the batches, the rated programs and the dead.
+/// Reads the batches.
 async fn batches(target: &Db) -> Result<HashMap<Box<str>, Batch>, ReconcileError> {
     let rows = target
         .fetch_text_rows(
@@ -141,58 +140,47 @@ async fn batches(target: &Db) -> Result<HashMap<Box<str>, Batch>, ReconcileError
         .collect())
 }
 
+/// Two columns of text as a map from the first to the second (rows with a NULL left out).
+async fn pairs(
+    target: &Db,
+    what: &str,
+    sql: &str,
+) -> Result<HashMap<Box<str>, Box<str>>, ReconcileError> {
+    Ok(target
+        .fetch_text_rows(what, sql)
+        .await?
+        .into_iter()
+        .filter_map(|mut r| Some((r[0].take()?.into(), r[1].take()?.into())))
+        .collect())
+}
+
 impl LineWatch {
     /// A watch over `target`'s lines: its batches, rated programs and dead people read first.
-    pub async fn new(target: &Db) -> Result<LineWatch, ReconcileError> {
-        let batches = batches(target).await?;
-        let programs = target
-            .fetch_text_rows(
-                "reading the programs for the audit flags",
-                "SELECT code, CAST(rate AS TEXT) FROM program WHERE basis IN ('area', 'person', 'household')",
-            )
-            .await?
-            .into_iter()
-            .filter_map(|mut r| {
-                let code = r[0].take()?.into_boxed_str();
-                Some((
-                    code,
-                    Program {
-                        rate: r[1].take().map(String::into_boxed_str),
-                    },
-                ))
-            })
-            .collect();
-        let dead = target
-            .fetch_text_rows(
-                "reading the dead for the audit flags",
-                "SELECT CAST(id AS TEXT), CAST(deceased_on AS TEXT) FROM beneficiary WHERE deceased_on IS NOT NULL",
-            )
-            .await?
-            .into_iter()
-            .filter_map(|mut r| {
-                Some((
-                    r[0].take()?.into_boxed_str(),
-                    r[1].take()?.into_boxed_str(),
-                ))
-            })
-            .collect();
+    pub(crate) async fn new(target: &Db) -> Result<LineWatch, ReconcileError> {
+        let rates = pairs(
+            target,
+            "reading the programs for the audit flags",
+            "SELECT code, CAST(rate AS TEXT) FROM program WHERE basis IN ('area', 'person', 'household') AND rate IS NOT NULL",
+        )
+        .await?;
+        let dead = pairs(
+            target,
+            "reading the dead for the audit flags",
+            "SELECT CAST(id AS TEXT), CAST(deceased_on AS TEXT) FROM beneficiary WHERE deceased_on IS NOT NULL",
+        )
+        .await?;
+        let state = State::new(batches(target).await?, rates, dead).map_err(spill_error)?;
         Ok(LineWatch {
-            state: Mutex::new(State {
-                columns: None,
-                batches,
-                programs,
-                dead,
-                duplicates: Spill::new().map_err(spill_error)?,
-                accounts: Spill::new().map_err(spill_error)?,
-                one_line: Vec::new(),
-                deferred: Vec::new(),
-                keys: RandomState::new(),
-            }),
+            state: Mutex::new(state),
         })
     }
 
     /// Watches payment lines the diff read: `rows`, with `columns` named as the stage names them.
-    pub fn observe(&self, columns: &[String], rows: &TextRows) -> Result<(), ReconcileError> {
+    pub(crate) fn observe(
+        &self,
+        columns: &[String],
+        rows: &TextRows,
+    ) -> Result<(), ReconcileError> {
         let mut state = self
             .state
             .lock()
@@ -213,7 +201,7 @@ impl LineWatch {
     }
 
     /// Ends the watch: the legacy keys of the lines each flag is to judge.
-    pub async fn finish(self, target: &Db) -> Result<LineCandidates, ReconcileError> {
+    pub(crate) async fn finish(self, target: &Db) -> Result<LineCandidates, ReconcileError> {
         let mut state = self
             .state
             .into_inner()
@@ -238,6 +226,24 @@ fn spill_error(e: std::io::Error) -> ReconcileError {
 }
 
 impl State {
+    fn new(
+        batches: HashMap<Box<str>, Batch>,
+        rates: HashMap<Box<str>, Box<str>>,
+        dead: HashMap<Box<str>, Box<str>>,
+    ) -> std::io::Result<State> {
+        Ok(State {
+            columns: None,
+            batches,
+            rates,
+            dead,
+            duplicates: Spill::new()?,
+            accounts: Spill::new()?,
+            one_line: Vec::new(),
+            deferred: Vec::new(),
+            keys: RandomState::new(),
+        })
+    }
+
     /// The lines whose batch was not known, judged again with `batches` read since. A batch
     /// still unknown is in no table: the flags' SQL, which joins the batches, flags none of
     /// its lines.
@@ -305,11 +311,8 @@ impl State {
                 .map_err(spill_error)?;
         }
         if !self.with_batch(at, cell, key)? {
-            self.deferred.push(
-                (0..=max_column(at))
-                    .map(|c| cell(c).map(str::to_owned))
-                    .collect(),
-            );
+            self.deferred
+                .push((0..at.width).map(|c| cell(c).map(str::to_owned)).collect());
         }
         Ok(())
     }
@@ -344,7 +347,9 @@ impl State {
         if one_line_candidate(
             paid,
             batch,
-            self.programs.get(cell(at.program).unwrap_or_default()),
+            cell(at.program)
+                .and_then(|p| self.rates.get(p))
+                .map(|r| &**r),
             cell(at.person).and_then(|p| self.dead.get(p)).map(|d| &**d),
             at,
             cell,
@@ -371,24 +376,6 @@ fn legacy_key<'a>(
         .transpose()
 }
 
-fn max_column(at: Columns) -> usize {
-    [
-        at.key,
-        at.batch,
-        at.person,
-        at.program,
-        at.year,
-        at.status,
-        at.account,
-        at.paid_on,
-        at.quantity,
-        at.amount,
-    ]
-    .into_iter()
-    .max()
-    .unwrap_or(0)
-}
-
 /// Whether a line may have one of the one-line flags (the SQL in `flags.rs` decides): paid
 /// after its person's death, paid before its batch's announcement ended, quantity × rate ≠
 /// amount where its program pays by a rate, another program than its batch's. Where a value
@@ -397,7 +384,7 @@ fn max_column(at: Columns) -> usize {
 fn one_line_candidate<'a>(
     paid: bool,
     batch: &Batch,
-    program: Option<&Program>,
+    rate: Option<&str>,
     deceased_on: Option<&str>,
     at: Columns,
     cell: &impl Fn(usize) -> Option<&'a str>,
@@ -411,9 +398,9 @@ fn one_line_candidate<'a>(
             .as_deref()
             .is_some_and(|t| paid_on.is_some_and(|p| !(iso(p) && iso(t)) || p <= t));
     let program_code = cell(at.program);
-    // `program`: a program that pays by a rate (one the target lacks has no line flagged: the
-    // SQL joins the programs).
-    let rate = match (program.and_then(|p| p.rate.as_deref()), cell(at.quantity)) {
+    // `rate`: the line's program pays by one (a program the target lacks has no line flagged:
+    // the SQL joins the programs).
+    let rate = match (rate, cell(at.quantity)) {
         (Some(rate), Some(quantity)) => !product_is(quantity, rate, cell(at.amount)),
         _ => false,
     };
@@ -549,9 +536,8 @@ mod tests {
     use rust_decimal::Decimal;
     use ykt_db::TextRows;
 
-    use super::{Batch, LineCandidates, LineWatch, Program, Spill, State};
+    use super::{Batch, LineCandidates, LineWatch, State};
     use std::collections::HashMap;
-    use std::hash::RandomState;
     use std::sync::Mutex;
 
     /// A batch: id, period, program, the end of its announcement.
@@ -585,34 +571,21 @@ mod tests {
                 )
             })
             .collect();
-        let state = State {
-            columns: None,
-            batches: if late {
-                HashMap::new()
-            } else {
-                batches.clone()
-            },
-            programs: programs
-                .iter()
-                .map(|(code, rate)| {
-                    (
-                        (*code).into(),
-                        Program {
-                            rate: rate.map(Into::into),
-                        },
-                    )
-                })
-                .collect(),
-            dead: dead
-                .iter()
-                .map(|(id, d)| ((*id).into(), (*d).into()))
-                .collect(),
-            duplicates: Spill::new().unwrap(),
-            accounts: Spill::new().unwrap(),
-            one_line: Vec::new(),
-            deferred: Vec::new(),
-            keys: RandomState::new(),
+        // As the target gives them: the rates of the programs with one.
+        let rates = programs
+            .iter()
+            .filter_map(|(code, rate)| Some(((*code).into(), (*rate)?.into())))
+            .collect();
+        let dead = dead
+            .iter()
+            .map(|(id, d)| ((*id).into(), (*d).into()))
+            .collect();
+        let known = if late {
+            HashMap::new()
+        } else {
+            batches.clone()
         };
+        let state = State::new(known, rates, dead).unwrap();
         let watch = LineWatch {
             state: Mutex::new(state),
         };
