@@ -441,6 +441,50 @@ async fn name_conflict_flags(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// A group's cells, and its keys and least county.
+    type Cells = (String, String);
+    type Found = (Vec<String>, Option<String>);
+
+    proptest! {
+        /// Whatever order the judged lines come back in, each group (by its cells) is one hit
+        /// with all its lines' keys in numeric order and the least of its counties.
+        #[test]
+        fn judged_lines_make_one_group_per_cells_in_key_order(
+            lines in prop::collection::btree_map(
+                0i64..2000,
+                (prop::sample::select(vec!["a", "b", "c"]), prop::sample::select(vec!["2020", "2021"]), prop::sample::select(vec!["610102", "610802", "610101"])),
+                0..30,
+            ),
+            rotate in 0usize..30,
+        ) {
+            let mut rows: Vec<Vec<Option<String>>> = lines
+                .iter()
+                .map(|(key, (a, y, county))| [*a, *y, *county, &key.to_string()].iter().map(|c| Some((*c).to_owned())).collect())
+                .collect();
+            let n = rows.len().max(1);
+            rows.rotate_left(rotate % n);
+            sort_by_group(&mut rows, 2);
+            // One group a run of the same cells, the runs in the cells' order.
+            let found: Vec<(Cells, Found)> = groups(rows, 2)
+                .into_iter()
+                .map(|g| {
+                    let cells = (g.first[0].clone().unwrap(), g.first[1].clone().unwrap());
+                    (cells, (g.keys, g.county))
+                })
+                .collect();
+            let mut expected: BTreeMap<Cells, Found> = BTreeMap::new();
+            for (key, (a, y, county)) in &lines {
+                let group = expected.entry(((*a).to_owned(), (*y).to_owned())).or_insert((Vec::new(), None));
+                group.0.push(key.to_string());
+                if group.1.as_deref().is_none_or(|least| *county < least) {
+                    group.1 = Some((*county).to_owned());
+                }
+            }
+            prop_assert_eq!(found, expected.into_iter().collect::<Vec<_>>());
+        }
+    }
 
     /// The judged lines come back in any order: sorted, each group's keys are in the order of
     /// the keys as numbers (as the flags' SQL ordered them), whatever the lines' counties.
