@@ -164,7 +164,7 @@ impl CopyText {
     /// Reads the lines `data` ends, and keeps what follows the last for the next piece.
     pub fn push(&mut self, data: &[u8]) -> Result<(), CopyTextError> {
         let mut rest = data;
-        while let Some(end) = rest.iter().position(|b| *b == b'\n') {
+        while let Some(end) = memchr::memchr(b'\n', rest) {
             if self.partial.is_empty() {
                 self.line(&rest[..end])?;
             } else {

@@ -210,9 +210,20 @@ fn keys_sorted(path: &std::path::Path, key: &str) -> Result<bool, ReconcileError
 /// control totals, so the diff can run beside them.
 pub async fn diff_counties(stage: &Stage, target: &Db) -> Result<BTreeSet<String>, ReconcileError> {
     let mut counties: BTreeSet<String> = stage.platform_groups()?.into_iter().collect();
+    // Each table's counties by its index on `county_code`, one step a county (a skip scan):
+    // grouped, PostgreSQL read every payment line for them (114 ms of a county preset's
+    // reconciliation, before the diff could begin).
     let sql = TABLES
         .iter()
-        .map(|(table, _)| format!("SELECT county_code FROM {table} GROUP BY county_code"))
+        .map(|(table, _)| {
+            format!(
+                "SELECT code FROM (WITH RECURSIVE c(code) AS (\
+                 SELECT MIN(county_code) FROM {table} UNION ALL \
+                 SELECT (SELECT MIN(county_code) FROM {table} WHERE county_code > c.code) \
+                 FROM c WHERE c.code IS NOT NULL) SELECT code FROM c) AS {table}_counties \
+                 WHERE code IS NOT NULL"
+            )
+        })
         .collect::<Vec<_>>()
         .join(" UNION ");
     for row in target
@@ -240,17 +251,21 @@ pub async fn row_diff(
     live: bool,
 ) -> Result<(Vec<RowDiff>, LineCandidates), ReconcileError> {
     use futures_util::{StreamExt, TryStreamExt};
-    let watch = LineWatch::new(target).await?;
-    // Each table's select list, asked of the target once (not once a county).
-    let mut selects = Selects::new();
-    for (table, _) in TABLES {
-        let columns: Vec<String> = platform_columns(table)
-            .iter()
-            .map(|c| (*c).to_owned())
-            .collect();
-        let select = target.text_columns(table, &columns).await?;
-        selects.insert(table, columns.into_iter().zip(select).collect());
-    }
+    // Each table's select list, asked of the target once (not once a county), while the watch
+    // reads what it needs: the first key range waits for both.
+    let selects = async {
+        let mut selects = Selects::new();
+        for (table, _) in TABLES {
+            let columns: Vec<String> = platform_columns(table)
+                .iter()
+                .map(|c| (*c).to_owned())
+                .collect();
+            let select = target.text_columns(table, &columns).await?;
+            selects.insert(table, columns.into_iter().zip(select).collect());
+        }
+        Ok::<_, ReconcileError>(selects)
+    };
+    let (watch, selects) = tokio::try_join!(LineWatch::new(target), selects)?;
     let selects = &selects;
     let per_county: Vec<Vec<RowDiff>> = futures_util::stream::iter(counties)
         .map(|county| county_diff(stage, target, selects, county, live, &watch))

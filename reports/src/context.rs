@@ -55,11 +55,10 @@ impl RowContext {
     }
 
     /// The program's name where the report knows it, else its code.
-    pub(crate) fn program_name(&self, programs: &BTreeMap<String, String>) -> String {
+    pub(crate) fn program_name<'a>(&'a self, programs: &'a BTreeMap<String, String>) -> &'a str {
         self.program
             .as_ref()
-            .map(|p| programs.get(p).cloned().unwrap_or_else(|| p.clone()))
-            .unwrap_or_default()
+            .map_or("", |p| programs.get(p).unwrap_or(p).as_str())
     }
 }
 

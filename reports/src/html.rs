@@ -442,7 +442,7 @@ fn context_cells(r: &CountyReport<'_>, c: &crate::RowContext) -> Vec<Cell> {
         r.mask.show("SFZH", c.id_number.as_deref()),
     ];
     let program = [
-        c.program_name(r.programs),
+        c.program_name(r.programs).to_owned(),
         c.fund_year.clone().unwrap_or_default(),
     ];
     vec![

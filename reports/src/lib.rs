@@ -14,6 +14,7 @@ mod signoff;
 mod summary;
 mod xlsx;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -564,7 +565,12 @@ pub(crate) struct Listing<'a> {
     pub sheet: Option<&'static str>,
     pub header: Vec<&'static str>,
     pub widths: Vec<f64>,
-    pub rows: Box<dyn Iterator<Item = Vec<String>> + Send + 'a>,
+    pub rows: Box<dyn Iterator<Item = Vec<Cow<'a, str>>> + Send + 'a>,
+}
+
+/// A listing's cell: borrowed from the report where it is there as shown, made where not.
+fn made<'a>(text: String) -> Cow<'a, str> {
+    Cow::Owned(text)
 }
 
 /// The columns of [`context_cells`], and their widths in Excel.
@@ -581,15 +587,20 @@ const CONTEXT_WIDTHS: &[f64] = &[24.0, 8.0, 20.0, 18.0, 18.0, 8.0, 12.0];
 
 /// A row's context as the lists show it: village, masked name and ID, batch, program, fund
 /// year, amount.
-fn context_cells(c: &RowContext, m: Masker, programs: &BTreeMap<String, String>) -> Vec<String> {
+fn context_cells<'a>(
+    c: &'a RowContext,
+    m: Masker,
+    programs: &'a BTreeMap<String, String>,
+) -> Vec<Cow<'a, str>> {
+    let text = |v: &'a Option<String>| Cow::Borrowed(v.as_deref().unwrap_or_default());
     vec![
-        c.place(),
-        m.name(c.name.as_deref()),
-        m.show("SFZH", c.id_number.as_deref()),
-        c.batch_no.clone().unwrap_or_default(),
-        c.program_name(programs),
-        c.fund_year.clone().unwrap_or_default(),
-        c.amount.clone().unwrap_or_default(),
+        made(c.place()),
+        made(m.name(c.name.as_deref())),
+        made(m.show("SFZH", c.id_number.as_deref())),
+        text(&c.batch_no),
+        Cow::Borrowed(c.program_name(programs)),
+        text(&c.fund_year),
+        text(&c.amount),
     ]
 }
 
@@ -619,13 +630,13 @@ pub(crate) fn listings<'a>(r: &'a CountyReport<'_>) -> Vec<Listing<'a>> {
                 let code = RejectCode::from_code(&x.code);
                 let mut row = context_cells(&x.context, m, r.programs);
                 row.extend([
-                    x.table.clone(),
-                    x.key.clone(),
-                    x.code.clone(),
-                    x.field.clone(),
-                    m.show(&x.field, x.raw.as_deref()),
-                    code.map_or("", |c| c.explanation()).to_owned(),
-                    code.map_or("", |c| c.county_action()).to_owned(),
+                    Cow::Borrowed(x.table.as_str()),
+                    Cow::Borrowed(x.key.as_str()),
+                    Cow::Borrowed(x.code.as_str()),
+                    Cow::Borrowed(x.field.as_str()),
+                    made(m.show(&x.field, x.raw.as_deref())),
+                    Cow::Borrowed(code.map_or("", |c| c.explanation())),
+                    Cow::Borrowed(code.map_or("", |c| c.county_action())),
                 ]);
                 row
             })),
@@ -655,16 +666,19 @@ pub(crate) fn listings<'a>(r: &'a CountyReport<'_>) -> Vec<Listing<'a>> {
             rows: Box::new(r.corrections.iter().map(move |x| {
                 let mut row = context_cells(&x.context, m, r.programs);
                 row.extend([
-                    x.table.clone(),
-                    x.key.clone(),
-                    x.code.clone(),
-                    x.field.clone(),
-                    m.show(&x.field, x.before.as_deref()),
-                    m.show(&x.field, x.after.as_deref()),
-                    context::change_in_words(x.before.as_deref(), x.after.as_deref()),
-                    CorrectionCode::from_code(&x.code)
-                        .map_or("", |c| c.explanation())
-                        .to_owned(),
+                    Cow::Borrowed(x.table.as_str()),
+                    Cow::Borrowed(x.key.as_str()),
+                    Cow::Borrowed(x.code.as_str()),
+                    Cow::Borrowed(x.field.as_str()),
+                    made(m.show(&x.field, x.before.as_deref())),
+                    made(m.show(&x.field, x.after.as_deref())),
+                    made(context::change_in_words(
+                        x.before.as_deref(),
+                        x.after.as_deref(),
+                    )),
+                    Cow::Borrowed(
+                        CorrectionCode::from_code(&x.code).map_or("", |c| c.explanation()),
+                    ),
                 ]);
                 row
             })),
@@ -676,13 +690,11 @@ pub(crate) fn listings<'a>(r: &'a CountyReport<'_>) -> Vec<Listing<'a>> {
             widths: vec![26.0, 36.0, 18.0, 30.0, 40.0],
             rows: Box::new(r.flags.iter().map(|f| {
                 vec![
-                    f.flag.to_owned(),
-                    AuditFlag::from_code(f.flag)
-                        .map_or("", |c| c.explanation())
-                        .to_owned(),
-                    table_label(f.table),
-                    f.legacy_keys.join(" "),
-                    f.detail.clone(),
+                    Cow::Borrowed(f.flag),
+                    Cow::Borrowed(AuditFlag::from_code(f.flag).map_or("", |c| c.explanation())),
+                    made(table_label(f.table)),
+                    made(f.legacy_keys.join(" ")),
+                    Cow::Borrowed(f.detail.as_str()),
                 ]
             })),
         },
@@ -699,14 +711,14 @@ pub(crate) fn listings<'a>(r: &'a CountyReport<'_>) -> Vec<Listing<'a>> {
             ],
             widths: vec![18.0, 12.0, 22.0, 16.0, 24.0, 24.0],
             rows: Box::new(r.diffs.iter().map(move |d| {
-                let field = d.field.clone().unwrap_or_default();
+                let field = d.field.as_deref().unwrap_or_default();
                 vec![
-                    table_label(d.table),
-                    d.key.clone(),
-                    diff_kind_caption(d.kind).to_owned(),
-                    field.clone(),
-                    m.show(&field, d.expected.as_deref()),
-                    m.show(&field, d.actual.as_deref()),
+                    made(table_label(d.table)),
+                    Cow::Borrowed(d.key.as_str()),
+                    Cow::Borrowed(diff_kind_caption(d.kind)),
+                    Cow::Borrowed(field),
+                    made(m.show(field, d.expected.as_deref())),
+                    made(m.show(field, d.actual.as_deref())),
                 ]
             })),
         },
@@ -719,11 +731,11 @@ pub(crate) fn listings<'a>(r: &'a CountyReport<'_>) -> Vec<Listing<'a>> {
             widths: Vec::new(),
             rows: Box::new(r.carried.iter().map(|c| {
                 vec![
-                    c.legacy_mxid.clone(),
-                    c.program.clone(),
-                    c.fund_year.clone(),
-                    ykt_domain::format_money(c.amount),
-                    c.status.clone(),
+                    Cow::Borrowed(c.legacy_mxid.as_str()),
+                    Cow::Borrowed(c.program.as_str()),
+                    Cow::Borrowed(c.fund_year.as_str()),
+                    made(ykt_domain::format_money(c.amount)),
+                    Cow::Borrowed(c.status.as_str()),
                 ]
             })),
         });
