@@ -23,8 +23,11 @@ pub enum LegacySide<'a> {
 ///
 /// Read here digit by digit on purpose, independently of the transform's rule: the balance
 /// checks the transform with a second reading (a differential test keeps the two equal).
+///
+/// One pass over the characters, with nothing allocated: it runs once for every legacy row
+/// (three strings a row before: 14 % of the legacy pass's CPU at the county preset).
 pub(crate) fn money(raw: Option<&str>) -> Option<Decimal> {
-    let text: String = raw?
+    let mut chars = raw?
         .trim()
         .chars()
         .filter(|c| *c != ',' && *c != '，')
@@ -33,37 +36,52 @@ pub(crate) fn money(raw: Option<&str>) -> Option<Decimal> {
             '．' => '.',
             '－' => '-',
             _ => c,
-        })
-        .collect();
-    let (sign, digits) = match text.strip_prefix('-') {
-        Some(rest) => (-1i64, rest),
-        None => (1, text.as_str()),
+        });
+    let digit = |c: char| c.to_digit(10).map(i64::from); // ASCII digits only
+    let mut next = chars.next();
+    let sign = if next == Some('-') {
+        next = chars.next();
+        -1
+    } else {
+        1
     };
-    let mut parts = digits.split('.');
-    let whole = parts.next().unwrap_or("");
-    let fraction = parts.next();
-    if parts.next().is_some()
-        || whole.is_empty()
-        || !whole.chars().all(|c| c.is_ascii_digit())
-        || fraction.is_some_and(|f| f.is_empty() || !f.chars().all(|c| c.is_ascii_digit()))
-    {
+    // The whole part: at least one digit, at most 12 after its leading zeros.
+    let (mut whole, mut read, mut significant) = (0i64, false, 0);
+    while let Some(c) = next.filter(|c| *c != '.') {
+        let d = digit(c)?;
+        read = true;
+        if whole != 0 || d != 0 {
+            significant += 1;
+            if significant > 12 {
+                return None;
+            }
+            whole = whole * 10 + d;
+        }
+        next = chars.next();
+    }
+    if !read {
         return None;
     }
-    let fraction = fraction.unwrap_or("");
-    if fraction.chars().skip(2).any(|c| c != '0') {
-        return None;
+    // The fraction, if there is a point: at least one digit, none but zeros after the second.
+    let (mut cents, mut decimals) = (0i64, 0);
+    if next == Some('.') {
+        for c in chars {
+            let d = digit(c)?;
+            if decimals < 2 {
+                cents = cents * 10 + d;
+            } else if d != 0 {
+                return None;
+            }
+            decimals += 1;
+        }
+        if decimals == 0 {
+            return None;
+        }
     }
-    let whole = whole.trim_start_matches('0');
-    if whole.len() > 12 {
-        return None;
+    if decimals == 1 {
+        cents *= 10;
     }
-    let cents: String = fraction
-        .chars()
-        .chain(std::iter::repeat('0'))
-        .take(2)
-        .collect();
-    let value: i64 = format!("{whole}{cents}").parse().ok()?;
-    Some(Decimal::new(sign * value, 2))
+    Some(Decimal::new(sign * (whole * 100 + cents), 2))
 }
 
 /// The current county a region code names, `000000` when none.
