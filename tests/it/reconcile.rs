@@ -345,6 +345,10 @@ async fn row_diff_finds_tampering(target: ykt_db::DbUrl, test: &str) {
         format!("UPDATE payment SET status = 'failed' WHERE legacy_mxid = {line}"),
         format!("UPDATE payment_batch SET county_code = '610881' WHERE legacy_pcid = {moved}"),
         "INSERT INTO allocation (id, county_code, program_code, fund_year, amount, legacy_zbid) VALUES (999999, '610802', 'NY001', 2019, '10.00', 999999)".to_owned(),
+        // Counties the stage does not have (it has 610802 and 610881), below and above every
+        // other: the diff finds the target's counties by a skip scan of its county index.
+        "INSERT INTO allocation (id, county_code, program_code, fund_year, amount, legacy_zbid) VALUES (999997, '610502', 'NY001', 2019, '10.00', 999997)".to_owned(),
+        "INSERT INTO allocation (id, county_code, program_code, fund_year, amount, legacy_zbid) VALUES (999998, '610902', 'NY001', 2019, '10.00', 999998)".to_owned(),
     ] {
         db.execute("tamper", &sql).await.unwrap();
     }
@@ -397,6 +401,19 @@ async fn row_diff_finds_tampering(target: ykt_db::DbUrl, test: &str) {
         "and into 610881"
     );
     assert!(has("allocation", "unexpected_in_target", 999999, None));
+    for (key, county) in [(999997, "610502"), (999998, "610902")] {
+        assert!(
+            diffs
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d["table"] == "allocation"
+                    && d["kind"] == "unexpected_in_target"
+                    && d["key"] == key.to_string()
+                    && d["county_code"] == county),
+            "the target's own county {county}: {diffs}"
+        );
+    }
     let rec = reconciliation(&out);
     let yuyang = rec["counties"]
         .as_array()
