@@ -401,7 +401,7 @@ async fn row_diff_finds_tampering(target: ykt_db::DbUrl, test: &str) {
         "and into 610881"
     );
     assert!(has("allocation", "unexpected_in_target", 999999, None));
-    for (key, county) in [(999997, "610502"), (999998, "610902")] {
+    for (key, county) in [("999997", "610502"), ("999998", "610902")] {
         assert!(
             diffs
                 .as_array()
@@ -409,7 +409,7 @@ async fn row_diff_finds_tampering(target: ykt_db::DbUrl, test: &str) {
                 .iter()
                 .any(|d| d["table"] == "allocation"
                     && d["kind"] == "unexpected_in_target"
-                    && d["key"] == key.to_string()
+                    && d["key"] == key
                     && d["county_code"] == county),
             "the target's own county {county}: {diffs}"
         );
