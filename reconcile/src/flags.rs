@@ -318,44 +318,38 @@ async fn watched_flags(
     .await?;
     for r in judged {
         let shown = |i: usize| r[i].as_deref().unwrap_or("?");
-        if let Some(deceased) = &r[3] {
-            hits.push(hit(
+        // Each flag's finding (a CASE above), in words where the line has it.
+        let found = |i: usize| r[i].as_deref();
+        for (flag, detail) in [
+            (
                 AuditFlag::PaidAfterDeath,
-                &r[0],
-                "payment",
-                keys(&r[1]),
-                format!("发放日期 {} 晚于死亡日期 {deceased}", shown(2)),
-            ));
-        }
-        if let Some(announced) = &r[4] {
-            hits.push(hit(
+                found(3).map(|deceased| format!("发放日期 {} 晚于死亡日期 {deceased}", shown(2))),
+            ),
+            (
                 AuditFlag::PaidBeforeAnnounced,
-                &r[0],
-                "payment",
-                keys(&r[1]),
-                format!(
-                    "发放日期 {} 不晚于公示结束日期 {announced}（公示期未满）",
-                    shown(2)
-                ),
-            ));
-        }
-        if let Some(quantity) = &r[5] {
-            hits.push(hit(
+                found(4).map(|announced| {
+                    format!(
+                        "发放日期 {} 不晚于公示结束日期 {announced}（公示期未满）",
+                        shown(2)
+                    )
+                }),
+            ),
+            (
                 AuditFlag::RateMismatch,
-                &r[0],
-                "payment",
-                keys(&r[1]),
-                format!("数量 {quantity} × 标准 {} ≠ 金额 {}", shown(6), shown(7)),
-            ));
-        }
-        if let Some(batch_program) = &r[8] {
-            hits.push(hit(
+                found(5).map(|quantity| {
+                    format!("数量 {quantity} × 标准 {} ≠ 金额 {}", shown(6), shown(7))
+                }),
+            ),
+            (
                 AuditFlag::ProgramMismatch,
-                &r[0],
-                "payment",
-                keys(&r[1]),
-                format!("明细项目 {} 与批次项目 {batch_program} 不一致", shown(9)),
-            ));
+                found(8).map(|batch_program| {
+                    format!("明细项目 {} 与批次项目 {batch_program} 不一致", shown(9))
+                }),
+            ),
+        ] {
+            if let Some(detail) = detail {
+                hits.push(hit(flag, &r[0], "payment", keys(&r[1]), detail));
+            }
         }
     }
     Ok(hits)

@@ -252,7 +252,7 @@ impl State {
     fn rejudge(&mut self, batches: HashMap<Box<str>, Batch>) -> Result<(), ReconcileError> {
         self.batches = batches;
         let deferred = std::mem::take(&mut self.deferred);
-        if let Some((_, at)) = self.columns.clone() {
+        if let Some(at) = self.columns.as_ref().map(|(_, at)| *at) {
             for line in &deferred {
                 let cell = |c: usize| line.get(c).and_then(|v| v.as_deref());
                 if let Some(key) = legacy_key(at, &cell)? {
