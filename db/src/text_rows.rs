@@ -82,30 +82,48 @@ impl TextRows {
     pub fn push_copy_line(&mut self, line: &[u8]) -> Result<(), CopyLineError> {
         let line = std::str::from_utf8(line).map_err(|_| CopyLineError::NotUtf8)?;
         let (start, text) = (self.ends.len(), self.text.len());
-        let mut cells = 0;
         let undo = |table: &mut TextRows, e: CopyLineError| {
             table.ends.truncate(start);
             table.text.truncate(text);
             Err(e)
         };
-        for cell in line.split('\t') {
+        // Cells and backslashes found byte by byte (a tab is one byte of UTF-8, so every cell is
+        // text), the next backslash looked for again only once a cell has passed it. (Split at
+        // the character `\t`, each cell's end was a `memchr` and a `memcmp`: 4 % of a
+        // reconciliation's own CPU.)
+        let bytes = line.as_bytes();
+        let find = |byte: u8, from: usize| {
+            memchr::memchr(byte, &bytes[from..]).map_or(bytes.len(), |i| from + i)
+        };
+        let mut backslash = find(b'\\', 0);
+        let mut cells = 0;
+        let mut from = 0;
+        loop {
+            let end = find(b'\t', from);
+            let cell = &line[from..end];
             cells += 1;
             if cells > self.width {
                 return undo(self, CopyLineError::Cells(self.width));
             }
-            if cell == "\\N" {
-                self.ends.push(self.text.len() as u64 | NULL);
-                continue;
+            if backslash < from {
+                backslash = find(b'\\', from);
             }
-            if !cell.contains('\\') {
+            if backslash >= end {
                 self.text.push_str(cell);
+                self.ends.push(self.text.len() as u64);
+            } else if cell == "\\N" {
+                self.ends.push(self.text.len() as u64 | NULL);
             } else {
                 match unescape_copy(cell) {
                     Some(decoded) => self.text.push_str(&decoded),
                     None => return undo(self, CopyLineError::NotUtf8),
                 }
+                self.ends.push(self.text.len() as u64);
             }
-            self.ends.push(self.text.len() as u64);
+            if end == line.len() {
+                break;
+            }
+            from = end + 1;
         }
         if cells != self.width {
             return undo(self, CopyLineError::Cells(self.width));
@@ -413,6 +431,34 @@ mod tests {
                     prop_assert_eq!(table.row(0).collect::<Vec<_>>(), before.row(0).collect::<Vec<_>>());
                 }
                 Err(_) => prop_assert_eq!(&table, &before),
+            }
+        }
+
+        /// The line read cell by cell agrees with a plain reading of it: split at every tab,
+        /// `\N` for NULL, any other cell with a backslash decoded.
+        #[test]
+        fn copy_lines_read_as_a_plain_split_reads_them(
+            line in prop::collection::vec(prop::sample::select(b"ab\\\tN\\\t7x\xc3\xa9".to_vec()), 0..24),
+            width in 1usize..6,
+        ) {
+            let plain = || -> Option<Vec<Option<String>>> {
+                let text = std::str::from_utf8(&line).ok()?;
+                let cells: Vec<Option<String>> = text
+                    .split('\t')
+                    .map(|c| match c {
+                        "\\N" => Some(None),
+                        c => super::unescape_copy(c).map(Some),
+                    })
+                    .collect::<Option<_>>()?;
+                (cells.len() == width).then_some(cells)
+            };
+            let mut table = TextRows::new(width);
+            match (table.push_copy_line(&line), plain()) {
+                (Ok(()), Some(cells)) => {
+                    prop_assert_eq!(table.row(0).map(|c| c.map(str::to_owned)).collect::<Vec<_>>(), cells);
+                }
+                (Err(_), None) => prop_assert!(table.is_empty()),
+                (read, plain) => prop_assert!(false, "read {:?}, plainly {:?}", read, plain),
             }
         }
 

@@ -142,9 +142,9 @@ fn groups(rows: Vec<Vec<Option<String>>>, width: usize) -> Vec<Group> {
     out
 }
 
-/// The payment flags of lines the platform made itself, and of failed lines: each a query of
-/// few lines, by index. (The other payment flags are judged on the lines the row diff's watch
-/// points at: [`watched_flags`].)
+/// The payment flags of lines the platform made itself: a query of few lines, by index. (The
+/// other payment flags are judged on the lines the row diff's watch points at:
+/// [`watched_flags`].)
 async fn payment_flags(target: &Db) -> Result<Vec<FlagHit>, ReconcileError> {
     let mut hits = Vec::new();
     let rows =
@@ -159,13 +159,6 @@ async fn payment_flags(target: &Db) -> Result<Vec<FlagHit>, ReconcileError> {
          WHERE n.legacy_mxid IS NULL AND n.status = 'paid' AND m.legacy_mxid IS NOT NULL AND m.status = 'paid' AND nb.period IS NOT NULL".to_owned(),
     ).await? {
         hits.push(hit(AuditFlag::DoublePaidAcrossSystems, &r[0], "payment", keys(&r[1]), format!("旧系统明细 {} 与新平台发放 {} 为同一人同一项目同一年度同一期（{}），两个系统均已发放", r[1].as_deref().unwrap_or("?"), r[2].as_deref().unwrap_or("?"), r[3].as_deref().unwrap_or("?"))));
-    }
-    // Failed, and neither reissued nor refunded.
-    for r in rows(
-        "SELECT p.county_code, CAST(p.legacy_mxid AS TEXT) FROM payment p WHERE p.status = 'failed' AND p.legacy_mxid IS NOT NULL \
-         AND NOT EXISTS (SELECT 1 FROM payment n WHERE n.reissue_of = p.id)".to_owned(),
-    ).await? {
-        hits.push(hit(AuditFlag::FailedNotReissued, &r[0], "payment", keys(&r[1]), "发放失败后既未重发也未退回".into()));
     }
     Ok(hits)
 }
@@ -351,6 +344,26 @@ async fn watched_flags(
                 hits.push(hit(flag, &r[0], "payment", keys(&r[1]), detail));
             }
         }
+    }
+
+    // Failed, and neither reissued nor refunded. (Asked of every line, PostgreSQL scanned all
+    // of `payment` on three processes for the county preset's two: 150 ms beside the diff.)
+    let failed = rows_of_lines(target, &lines.failed, |within| {
+        format!(
+            "SELECT p.county_code, CAST(p.legacy_mxid AS TEXT) FROM payment p \
+             WHERE {within} AND p.status = 'failed' \
+             AND NOT EXISTS (SELECT 1 FROM payment n WHERE n.reissue_of = p.id)"
+        )
+    })
+    .await?;
+    for r in failed {
+        hits.push(hit(
+            AuditFlag::FailedNotReissued,
+            &r[0],
+            "payment",
+            keys(&r[1]),
+            "发放失败后既未重发也未退回".into(),
+        ));
     }
     Ok(hits)
 }
