@@ -267,11 +267,17 @@ pub async fn row_diff(
     };
     let (watch, selects) = tokio::try_join!(LineWatch::new(target), selects)?;
     let selects = &selects;
-    let per_county: Vec<Vec<RowDiff>> = futures_util::stream::iter(counties)
-        .map(|county| county_diff(stage, target, selects, county, live, &watch))
-        .buffered(2)
-        .try_collect()
-        .await?;
+    let watching = &watch;
+    // Each county's name owned by its future (a borrowed one made the future unfit to run
+    // on a task of its own: a closure over any lifetime of the name).
+    let per_county: Vec<Vec<RowDiff>> =
+        futures_util::stream::iter(counties.iter().cloned())
+            .map(|county| async move {
+                county_diff(stage, target, selects, &county, live, watching).await
+            })
+            .buffered(2)
+            .try_collect()
+            .await?;
     let lines = watch.finish(target).await?;
     Ok((per_county.into_iter().flatten().collect(), lines))
 }
