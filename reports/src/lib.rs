@@ -170,17 +170,50 @@ fn owned_rows(rows: &TextRows) -> impl Iterator<Item = Vec<Option<String>>> + '_
     (0..rows.len()).map(|i| rows.row(i).map(|c| c.map(str::to_owned)).collect())
 }
 
+/// A county's rejects and corrections.
+type CountyRows = (Vec<RejectRow>, Vec<CorrectionRow>);
+
 /// A county's rejects and corrections: two queries of the target at once (0.3 and 0.6 s of
 /// PostgreSQL at the county preset, one after the other before).
-async fn county_rows(
-    target: &Db,
-    run_id: &str,
-    county: &str,
-) -> Result<(Vec<RejectRow>, Vec<CorrectionRow>), ReportError> {
+async fn county_rows(target: &Db, run_id: &str, county: &str) -> Result<CountyRows, ReportError> {
     tokio::try_join!(
         county_rejects(target, run_id, county),
         county_corrections(target, run_id, county)
     )
+}
+
+/// A county's rejects and corrections being read ahead of its report, on a task of its own
+/// (so that the server reads them while other work runs); cancelled if dropped unread.
+pub struct RowsAhead {
+    county: String,
+    reading: tokio::task::JoinHandle<Result<CountyRows, ReportError>>,
+}
+
+impl RowsAhead {
+    /// Begins to read the rows of `county` in run `run_id`.
+    pub fn start(target: &Db, run_id: &str, county: &str) -> RowsAhead {
+        let (db, run, code) = (target.clone(), run_id.to_owned(), county.to_owned());
+        RowsAhead {
+            county: county.to_owned(),
+            reading: tokio::spawn(async move { county_rows(&db, &run, &code).await }),
+        }
+    }
+
+    /// The rows, once read.
+    async fn rows(mut self, target: &Db, run_id: &str) -> Result<CountyRows, ReportError> {
+        match (&mut self.reading).await {
+            Ok(rows) => rows,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Cancelled (which happens only at shutdown): read them here.
+            Err(_) => county_rows(target, run_id, &self.county).await,
+        }
+    }
+}
+
+impl Drop for RowsAhead {
+    fn drop(&mut self) {
+        self.reading.abort();
+    }
 }
 
 /// The county's rejects with what the county finds each row by: a line's person and batch come
@@ -396,6 +429,7 @@ pub async fn write_reports(
     input: &ReportInput<'_>,
     target: &Db,
     out: &Path,
+    ahead: Vec<RowsAhead>,
 ) -> Result<WrittenReports, ReportError> {
     prepare_out(out)?;
     // A report folder with ID numbers and accounts in full is for its owner's eyes only.
@@ -423,24 +457,24 @@ pub async fn write_reports(
     let mut signoffs = BTreeMap::new();
     // The next county's rows are read while this one's files are written (on a task of their
     // own: the writing holds this thread), so that the server and the writing overlap; at
-    // most two counties' rows are held.
-    let mut next = tokio::task::JoinSet::new();
-    let ahead = |set: &mut tokio::task::JoinSet<_>, balance: Option<&CountyBalance>| {
-        if let Some(b) = balance {
-            let (db, run, code) = (target.clone(), rec.run_id.clone(), b.county_code.clone());
-            set.spawn(async move { county_rows(&db, &run, &code).await });
-        }
+    // most two counties' rows are held. The first counties' may be under way already
+    // (`ahead`, begun by the caller once it knew the counties).
+    let mut ahead = ahead;
+    let rows_of = |balance: &CountyBalance, ahead: &mut Vec<RowsAhead>| match ahead
+        .iter()
+        .position(|a| a.county == balance.county_code)
+    {
+        Some(at) => ahead.swap_remove(at),
+        None => RowsAhead::start(target, &rec.run_id, &balance.county_code),
     };
-    ahead(&mut next, rec.counties.first());
+    let mut next = rec.counties.first().map(|b| rows_of(b, &mut ahead));
     for (i, balance) in rec.counties.iter().enumerate() {
         let code = &balance.county_code;
-        let (rejects, corrections) = match next.join_next().await {
-            Some(Ok(rows)) => rows?,
-            Some(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            // Not begun or cancelled (neither happens but at shutdown): read them here.
-            _ => county_rows(target, &rec.run_id, code).await?,
+        let (rejects, corrections) = match next.take() {
+            Some(reading) => reading.rows(target, &rec.run_id).await?,
+            None => county_rows(target, &rec.run_id, code).await?,
         };
-        ahead(&mut next, rec.counties.get(i + 1));
+        next = rec.counties.get(i + 1).map(|b| rows_of(b, &mut ahead));
         let flags: Vec<&FlagHit> = input
             .flags
             .iter()
