@@ -13,6 +13,8 @@ use crate::{CountyReport, ReportError, listings, table_caption};
 
 /// Excel's row limit, less the header.
 const MAX_ROWS: usize = 1_048_575;
+/// Rows handed at a time from the thread that makes a listing's rows to its sheet's.
+const BATCH_ROWS: usize = 1024;
 
 enum Cell {
     Text(String),
@@ -205,21 +207,38 @@ fn build(r: &CountyReport<'_>, book: &mut Workbook) -> Result<(), XlsxError> {
         Sheet::new(book, sheet, &listing.header, &listing.widths)?;
         rows.push(listing.rows);
     }
+    // Each sheet's rows are made on a thread of their own and handed over in batches: the
+    // sheet's thread only writes cells. (The rejects sheet of the county preset was the
+    // report step's last 0.37 s, a fifth of it making its rows, with the other core idle.)
     let first = book.worksheets_mut().len() - rows.len();
     std::thread::scope(|scope| {
         let fills: Vec<_> = book.worksheets_mut()[first..]
             .iter_mut()
             .zip(rows)
-            .map(|(ws, mut rows)| {
+            .map(|(ws, rows)| {
+                let (batches, made) = std::sync::mpsc::sync_channel::<Vec<Vec<Cell>>>(4);
                 scope.spawn(move || {
-                    let mut sh = Sheet::below_header(ws);
-                    rows.try_for_each(|row| {
-                        sh.push(
+                    let mut batch = Vec::with_capacity(BATCH_ROWS);
+                    for row in rows {
+                        batch.push(
                             row.into_iter()
                                 .map(|c| Cell::Text(c.into_owned()))
                                 .collect(),
-                        )
-                    })
+                        );
+                        if batch.len() == BATCH_ROWS {
+                            let full =
+                                std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
+                            // The sheet's thread stopped (an error): nothing more to make.
+                            if batches.send(full).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    let _ = batches.send(batch);
+                });
+                scope.spawn(move || {
+                    let mut sh = Sheet::below_header(ws);
+                    made.into_iter().flatten().try_for_each(|row| sh.push(row))
                 })
             })
             .collect();
