@@ -172,6 +172,11 @@ pub fn set_ca_file(path: &std::path::Path) {
 /// A PostgreSQL URL's options: its own `sslmode` and `sslrootcert`, else `--ca-file`; and the
 /// application name that tells the server which ykt this is.
 pub(crate) fn pg_options(url: &DbUrl) -> Result<PgConnectOptions, sqlx::Error> {
+    pg_options_with(url, &[])
+}
+
+/// [`pg_options`] with `session` settings besides [`PG_SESSION`] (a URL's own still win).
+fn pg_options_with(url: &DbUrl, session: &[(&str, &str)]) -> Result<PgConnectOptions, sqlx::Error> {
     // Statements carry legacy values (ID numbers among them): never logged, slow or not.
     let mut options = PgConnectOptions::from_str(url.expose())?
         .application_name(&crate::lock::identity())
@@ -184,7 +189,7 @@ pub(crate) fn pg_options(url: &DbUrl) -> Result<PgConnectOptions, sqlx::Error> {
     // ykt's reads are few large scans and aggregations: compiling each with JIT cost more than
     // it saved (0.4 to 1.1 s a query on a county's million lines), and hash aggregations over
     // a million groups spill to disk in the default 4 MB. A URL's own `options=` wins.
-    for (setting, value) in PG_SESSION {
+    for &(setting, value) in PG_SESSION.iter().chain(session) {
         if !url.expose().contains(setting) {
             options = options.options([(setting, value)]);
         }
@@ -194,6 +199,13 @@ pub(crate) fn pg_options(url: &DbUrl) -> Result<PgConnectOptions, sqlx::Error> {
 
 /// Session settings of every PostgreSQL connection ykt opens (README: Performance).
 pub const PG_SESSION: [(&str, &str); 2] = [("jit", "off"), ("work_mem", "64MB")];
+
+/// Session settings of a reconciliation's connections besides [`PG_SESSION`]: no parallel
+/// workers. Its three paths already keep the server's cores busy with a query each; a parallel
+/// plan only added its workers' overhead (county preset, 2 cores: the loaded breakdown's
+/// `GROUP BY` 0.4 core-seconds on three processes, 0.22 alone; the reconciliation, 5 pairs,
+/// 3.02–3.19 → 2.87–3.07 s, the machine's CPU 5.69 → 5.44 core-seconds).
+pub const PG_READING_SESSION: [(&str, &str); 1] = [("max_parallel_workers_per_gather", "0")];
 
 /// A MariaDB URL's options: its own `ssl-mode` and `ssl-ca`, else `--ca-file`; a URL without
 /// a password takes it as the MariaDB client would (`MYSQL_PWD`, then the option files).
@@ -215,7 +227,12 @@ pub(crate) fn mysql_options(url: &DbUrl) -> Result<MySqlConnectOptions, sqlx::Er
 impl Db {
     /// Connects to an existing database. A missing SQLite file is an error, not a new file.
     pub async fn connect(url: &DbUrl) -> Result<Db, DbError> {
-        Self::open(url, false).await
+        Self::open(url, false, &[]).await
+    }
+
+    /// Connects for a reconciliation's reads: on PostgreSQL with [`PG_READING_SESSION`].
+    pub async fn connect_for_reading(url: &DbUrl) -> Result<Db, DbError> {
+        Self::open(url, false, &PG_READING_SESSION).await
     }
 
     /// Connects, creating the database first when it does not exist (a SQLite file, or a
@@ -231,10 +248,10 @@ impl Db {
                 other => other,
             })?;
         }
-        Self::open(url, true).await
+        Self::open(url, true, &[]).await
     }
 
-    async fn open(url: &DbUrl, create: bool) -> Result<Db, DbError> {
+    async fn open(url: &DbUrl, create: bool, session: &[(&str, &str)]) -> Result<Db, DbError> {
         let connect_err = |source| DbError::Connect {
             url: url.to_string(),
             source,
@@ -282,7 +299,7 @@ impl Db {
                 Pool::MySql(pool)
             }
             Engine::Postgres => {
-                let options = pg_options(url).map_err(connect_err)?;
+                let options = pg_options_with(url, session).map_err(connect_err)?;
                 PgConnection::connect_with(&options)
                     .await
                     .map_err(connect_err)?
@@ -887,7 +904,7 @@ async fn create_database_if_missing(url: &DbUrl) -> Result<(), DbError> {
         ),
         Engine::Sqlite => return Ok(()),
     };
-    let admin_db = Db::open(&admin, false).await?;
+    let admin_db = Db::open(&admin, false, &[]).await?;
     let exists = admin_db
         .fetch_i64("looking up the database", &exists_sql)
         .await?
@@ -915,7 +932,7 @@ pub async fn recreate_database(url: &DbUrl) -> Result<(), DbError> {
         Engine::Postgres | Engine::MySql => {
             let is_pg = url.engine() == Engine::Postgres;
             let admin = url.with_database(if is_pg { "postgres" } else { "" });
-            let admin_db = Db::open(&admin, false).await?;
+            let admin_db = Db::open(&admin, false, &[]).await?;
             let drop_sql = if is_pg {
                 format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")
             } else {

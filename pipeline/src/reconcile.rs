@@ -51,9 +51,9 @@ pub async fn reconcile_and_report(
     let manifest: TransformManifest = stage.manifest(Step::Transform)?;
     // A stage a delta sync refreshed holds rows recorded under the run it synced into.
     let run_id = crate::sync::stage_run_id(stage).unwrap_or_else(|| manifest.run_id.clone());
-    let target_db = Db::connect(target).await?;
+    let target_db = Db::connect_for_reading(target).await?;
     let legacy_db = match source {
-        LegacySource::Database(url) => Some(Db::connect(url).await?),
+        LegacySource::Database(url) => Some(Db::connect_for_reading(url).await?),
         LegacySource::Export(_) => None,
     };
     let side = match &legacy_db {

@@ -415,21 +415,54 @@ async fn postgres_sessions_take_ykts_settings_unless_the_url_names_them() {
         return;
     };
     let settings = |url: DbUrl| async move {
-        let db = Db::connect(&url).await.unwrap();
-        let row = db
-            .fetch_text_rows(
-                "reading settings",
-                "SELECT current_setting('jit'), current_setting('work_mem')",
-            )
-            .await
-            .unwrap()
-            .remove(0);
-        db.close().await;
-        (row[0].clone().unwrap(), row[1].clone().unwrap())
+        session_settings(Db::connect(&url).await.unwrap(), &["jit", "work_mem"]).await
     };
-    assert_eq!(settings(url.clone()).await, ("off".into(), "64MB".into()));
+    assert_eq!(settings(url.clone()).await, ["off", "64MB"]);
     let own: DbUrl = format!("{}?options[work_mem]=8MB", url.expose())
         .parse()
         .unwrap();
-    assert_eq!(settings(own).await, ("off".into(), "8MB".into()));
+    assert_eq!(settings(own).await, ["off", "8MB"]);
+}
+
+/// A session's values of `names`, the session then closed.
+async fn session_settings(db: Db, names: &[&str]) -> Vec<String> {
+    let select: Vec<String> = names
+        .iter()
+        .map(|n| format!("current_setting('{n}')"))
+        .collect();
+    let row = db
+        .fetch_text_rows("reading settings", &format!("SELECT {}", select.join(", ")))
+        .await
+        .unwrap()
+        .remove(0);
+    db.close().await;
+    row.into_iter().map(Option::unwrap).collect()
+}
+
+/// A reconciliation's sessions also run without parallel workers
+/// (`ykt_db::PG_READING_SESSION`), unless the URL sets a value itself; other sessions keep the
+/// server's own.
+#[tokio::test]
+async fn reading_sessions_take_no_parallel_workers_unless_the_url_names_them() {
+    let Some(url) = fresh_database(Server::Postgres, "reading_settings").await else {
+        return;
+    };
+    let workers = |db: Db| async move {
+        session_settings(db, &["max_parallel_workers_per_gather", "jit"]).await
+    };
+    let reading = Db::connect_for_reading(&url).await.unwrap();
+    assert_eq!(workers(reading).await, ["0", "off"]);
+    let other = workers(Db::connect(&url).await.unwrap()).await;
+    assert_ne!(
+        other[0], "0",
+        "the server's default applies to other sessions"
+    );
+    let own: DbUrl = format!(
+        "{}?options[max_parallel_workers_per_gather]=1",
+        url.expose()
+    )
+    .parse()
+    .unwrap();
+    let reading = Db::connect_for_reading(&own).await.unwrap();
+    assert_eq!(workers(reading).await, ["1", "off"]);
 }
