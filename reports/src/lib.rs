@@ -470,10 +470,8 @@ pub async fn write_reports(
     let mut next = rec.counties.first().map(|b| rows_of(b, &mut ahead));
     for (i, balance) in rec.counties.iter().enumerate() {
         let code = &balance.county_code;
-        let (rejects, corrections) = match next.take() {
-            Some(reading) => reading.rows(target, &rec.run_id).await?,
-            None => county_rows(target, &rec.run_id, code).await?,
-        };
+        let reading = next.take().unwrap_or_else(|| rows_of(balance, &mut ahead));
+        let (rejects, corrections) = reading.rows(target, &rec.run_id).await?;
         next = rec.counties.get(i + 1).map(|b| rows_of(b, &mut ahead));
         let flags: Vec<&FlagHit> = input
             .flags
@@ -524,6 +522,8 @@ pub async fn write_reports(
         // The workbook (its deflate the slowest part) on a second core while this one writes
         // the CSV files and the page.
         let xlsx_path = dir.join("reconciliation.xlsx");
+        summaries.push(report.summary.clone());
+        signoffs.insert(code.clone(), report.signoff.clone());
         let last = i + 1 == rec.counties.len();
         std::thread::scope(|scope| {
             let workbook = scope.spawn(|| xlsx::county(&report, &xlsx_path));
@@ -533,8 +533,6 @@ pub async fn write_reports(
             // The province's pages while the last county's workbook is made: they need every
             // county's summary, not its files.
             if last && rest.is_ok() {
-                summaries.push(report.summary.clone());
-                signoffs.insert(code.clone(), report.signoff.clone());
                 rest = write_province_pages(input, out, &summaries, &signoffs, mask);
             }
             let workbook = workbook
@@ -556,16 +554,10 @@ pub async fn write_reports(
         }
         tracing::info!(county = %code, balanced = report.summary.balanced, "County report written.");
         let CountyReport {
-            signoff,
-            summary,
             rejects,
             corrections,
             ..
         } = report;
-        if !last {
-            signoffs.insert(code.clone(), signoff);
-            summaries.push(summary);
-        }
         // Freed on a thread of their own: a county's hundred thousand listed rows, read on
         // another thread, took this one 40 ms to free (county preset) before the next work.
         std::thread::spawn(move || drop((rejects, corrections)));
