@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use ykt_db::{Db, Engine, quote_literal};
 use ykt_domain::{LegacyTable, Regions, UNATTRIBUTED_COUNTY, format_money};
 
+use crate::breakdown::Breakdown;
 use crate::legacy_side::{LegacySide, money};
 use crate::rejected::Rejected;
 use crate::{FlagHit, ReconcileError};
@@ -253,8 +254,6 @@ async fn platform_rows(
 
 /// County and legacy table → figures.
 type Figures = BTreeMap<(String, &'static str), TableFigures>;
-/// (county, legacy table, program, fund year, status) → figures.
-type Breakdown = BTreeMap<(String, &'static str, String, String, String), BreakdownRow>;
 
 fn count(raw: Option<&str>) -> u64 {
     raw.and_then(|n| n.parse().ok()).unwrap_or(0)
@@ -291,13 +290,13 @@ pub async fn reconcile(
     // county preset, with a core idle.
     let loaded = async {
         let platform = platform_rows(target).await?;
-        let (mut figures, mut breakdown) = (Figures::new(), Breakdown::new());
+        let (mut figures, mut breakdown) = (Figures::new(), Breakdown::default());
         loaded_figures(target, &mut figures).await?;
         loaded_breakdown(target, &mut breakdown, &mut figures).await?;
         Ok::<_, ReconcileError>((platform, figures, breakdown))
     };
     let legacy_pass = async {
-        let (mut figures, mut breakdown) = (Figures::new(), Breakdown::new());
+        let (mut figures, mut breakdown) = (Figures::new(), Breakdown::default());
         let rejected = merged_and_rejected(target, run_id, &mut figures).await?;
         let mut pass = LegacyPass::default();
         let frozen = frozen_from.map(crate::late_writes::stamp_text);
@@ -319,9 +318,7 @@ pub async fn reconcile(
     for (key, f) in legacy_figures {
         figures.entry(key).or_default().add(&f);
     }
-    for (key, b) in legacy_breakdown {
-        breakdown.entry(key).or_default().add(&b);
-    }
+    breakdown.add(legacy_breakdown);
     let counties = county_balances(platform, figures, breakdown, live);
     let reconciliation = Reconciliation {
         run_id: run_id.to_owned(),
@@ -414,18 +411,15 @@ async fn loaded_breakdown(
             .fetch_text_rows("reading loaded figures by program and year", &sql)
             .await?
         {
-            let text = |i: usize| row[i].clone().unwrap_or_default();
+            let cell = |i: usize| row[i].as_deref().unwrap_or_default();
             let (rows, amount) = (
                 count(row[4].as_deref()),
                 parse_sum(engine, row[5].as_deref())?,
             );
-            let county = text(0);
-            let f = figures.entry((county.clone(), table)).or_default();
+            let f = figures.entry((cell(0).to_owned(), table)).or_default();
             f.loaded_rows += rows;
             f.loaded_amount += amount;
-            let b = breakdown
-                .entry((county, table, text(1), text(2), text(3)))
-                .or_default();
+            let b = breakdown.row(cell(0), table, cell(1), cell(2), cell(3));
             b.loaded_rows = rows;
             b.loaded_amount = amount;
         }
@@ -478,18 +472,14 @@ async fn merged_and_rejected(
     Ok(rejected)
 }
 
-/// A breakdown row's label: county, table, program, fund year and status as the target
-/// names them.
+/// A breakdown row's program, fund year and status as the target names them.
 fn label(
-    county: &str,
     table: LegacyTable,
     program: Option<&str>,
     year: Option<&str>,
     status: Option<&str>,
-) -> (String, &'static str, String, String, String) {
+) -> (String, String, String) {
     (
-        county.to_owned(),
-        table.name(),
         program.unwrap_or("").trim().to_owned(),
         crate::legacy_side::fund_year_label(year),
         if table == LegacyTable::Allocations {
@@ -540,15 +530,13 @@ impl Run {
 
     fn add_to(self, figures: &mut Figures, breakdown: &mut Breakdown) {
         if self.table != LegacyTable::Beneficiaries {
-            let b = breakdown
-                .entry(label(
-                    &self.county,
-                    self.table,
-                    self.program.as_deref(),
-                    self.year.as_deref(),
-                    self.status.as_deref(),
-                ))
-                .or_default();
+            let (program, year, status) = label(
+                self.table,
+                self.program.as_deref(),
+                self.year.as_deref(),
+                self.status.as_deref(),
+            );
+            let b = breakdown.row(&self.county, self.table.name(), &program, &year, &status);
             b.source_rows += self.rows;
             b.source_amount += self.amount;
         }
@@ -605,15 +593,9 @@ async fn legacy_figures(
             if let Some(county) = &reject_county
                 && entry.table != LegacyTable::Beneficiaries
             {
-                let b = breakdown
-                    .entry(label(
-                        county,
-                        entry.table,
-                        entry.program,
-                        entry.year,
-                        entry.status,
-                    ))
-                    .or_default();
+                let (program, year, status) =
+                    label(entry.table, entry.program, entry.year, entry.status);
+                let b = breakdown.row(county, table, &program, &year, &status);
                 b.rejected_rows += 1;
                 b.rejected_amount += value.unwrap_or_default();
             }
@@ -731,12 +713,8 @@ fn county_balances(
     for entry in counties.values_mut() {
         entry.balanced = entry.problems.is_empty();
     }
-    for ((county, table, program, fund_year, status), mut row) in breakdown {
+    for (county, row) in breakdown.into_rows() {
         if let Some(entry) = counties.get_mut(&county) {
-            row.table = table.to_owned();
-            row.program = program;
-            row.fund_year = fund_year;
-            row.status = status;
             entry.breakdown.push(row);
         }
     }
@@ -766,7 +744,7 @@ mod tests {
         all.insert(("610802".to_owned(), "T_FFMX"), figures(10, 6, 0, 4));
         all.insert(("610802".to_owned(), "T_BTDX"), figures(10, 7, 1, 2));
         all.insert(("610881".to_owned(), "T_FFMX"), figures(10, 6, 0, 3));
-        let counties = county_balances(BTreeMap::new(), all, Breakdown::new(), false);
+        let counties = county_balances(BTreeMap::new(), all, Breakdown::default(), false);
         let by_code = |code: &str| counties.iter().find(|c| c.county_code == code).unwrap();
         assert!(
             by_code("610802").balanced,
@@ -800,9 +778,14 @@ mod tests {
                 amount: Decimal::new(30000, 2),
             },
         )]);
-        let before = county_balances(platform.clone(), Figures::new(), Breakdown::new(), false);
+        let before = county_balances(
+            platform.clone(),
+            Figures::new(),
+            Breakdown::default(),
+            false,
+        );
         assert!(!before[0].balanced);
-        let live = county_balances(platform, Figures::new(), Breakdown::new(), true);
+        let live = county_balances(platform, Figures::new(), Breakdown::default(), true);
         assert!(
             live[0].balanced,
             "after go-live they are the platform's own work"
@@ -813,7 +796,7 @@ mod tests {
     fn a_difference_unbalances_its_county_or_the_run_when_no_county_knows_it() {
         let mut all = Figures::new();
         all.insert(("610802".to_owned(), "T_FFMX"), figures(10, 6, 0, 4));
-        let counties = county_balances(BTreeMap::new(), all, Breakdown::new(), false);
+        let counties = county_balances(BTreeMap::new(), all, Breakdown::default(), false);
         let rec = Reconciliation {
             run_id: "run-1".into(),
             balanced: true,

@@ -12,6 +12,7 @@
 //! purpose: a second, simple implementation to check the first.
 
 mod balance;
+mod breakdown;
 mod diff;
 #[cfg(test)]
 mod differential_tests;
