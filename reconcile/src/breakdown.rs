@@ -10,9 +10,8 @@
 
 use rust_decimal::Decimal;
 
+use crate::FastMap as HashMap;
 use crate::balance::BreakdownRow;
-
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// A row's label: county, program, fund year and status as numbers of [`Breakdown::texts`],
 /// and its legacy table.

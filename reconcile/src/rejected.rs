@@ -12,7 +12,7 @@ pub(crate) struct Rejected {
     /// (table, key) → county as a number.
     /// Hashed by foldhash (seeded for each run): every legacy row asks it, and SipHash was
     /// 8 % of the legacy pass's CPU at the county preset.
-    numbered: HashMap<(LegacyTable, i64), u32, foldhash::fast::RandomState>,
+    numbered: crate::FastMap<(LegacyTable, i64), u32>,
     /// Anything else, as text.
     other: HashMap<(&'static str, String), String>,
 }
