@@ -45,7 +45,31 @@ pub enum DbError {
     },
 }
 
+/// Whether `e` says the server went away or does not take sessions yet (it restarted, is
+/// shutting down or starting up, or the network was cut): the work can go on once it is back.
+pub fn server_gone(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::PoolTimedOut => true,
+        // PostgreSQL's operator intervention (57P…) and connection (08…) classes; MariaDB's
+        // "server shutdown in progress" (1927) and "lost connection" (2013).
+        _ => e
+            .as_database_error()
+            .and_then(|d| d.code())
+            .is_some_and(|c| {
+                c.starts_with("57P") || c.starts_with("08") || c == "1927" || c == "2013"
+            }),
+    }
+}
+
 impl DbError {
+    /// Whether the server went away or did not take the session (see [`server_gone`]).
+    pub fn is_server_gone(&self) -> bool {
+        match self {
+            DbError::Connect { source, .. } | DbError::Query { source, .. } => server_gone(source),
+            _ => false,
+        }
+    }
+
     /// Whether the error is the user's to fix (a bad URL, an unreachable server, a wrong
     /// password or a missing database) rather than a failure during the run.
     pub fn is_input_error(&self) -> bool {

@@ -31,7 +31,7 @@ fn temp_sqlite(what: &str) -> (std::path::PathBuf, DbUrl) {
     (dir, url)
 }
 
-pub use error::DbError;
+pub use error::{DbError, server_gone};
 pub use legacy::{StoredColumns, check_table, ident, read_table, read_table_text, select_rows_sql};
 pub use lock::{WriterLock, set_identity};
 pub use pool::{

@@ -61,6 +61,9 @@ fn hostname() -> String {
         .unwrap_or_else(|_| "unknown".to_owned())
 }
 
+/// Seconds a lost writer lock is asked for again while its server does not take sessions.
+const RETAKE_TRIES: u32 = 30;
+
 /// The writer lock of a target, held until dropped.
 pub struct WriterLock {
     held: Held,
@@ -79,7 +82,18 @@ impl WriterLock {
             return Ok(());
         }
         tracing::warn!(target_db = %self.url, "The connection holding the writer lock was lost; taking the lock again.");
-        let again = postgres_lock(&self.url).await?;
+        // A server that restarts refuses sessions while it shuts down and starts up: it is
+        // asked again each second for a while (a restart under a load took 1–3 s here).
+        let mut tries = 0;
+        let again = loop {
+            match postgres_lock(&self.url).await {
+                Err(e) if e.is_server_gone() && tries < RETAKE_TRIES => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                taken => break taken?,
+            }
+        };
         self.held = again.held;
         Ok(())
     }

@@ -44,16 +44,7 @@ impl ExtractError {
     pub(crate) fn lost_in(self, table: ykt_domain::LegacyTable) -> ExtractError {
         match self {
             ExtractError::Db(ykt_db::DbError::Query { url, source, .. })
-                if matches!(source, sqlx::Error::Io(_) | sqlx::Error::PoolClosed)
-                    || source
-                        .as_database_error()
-                        .and_then(|d| d.code())
-                        .is_some_and(|c| {
-                            c.starts_with("57P")
-                                || c.starts_with("08")
-                                || c == "1927"
-                                || c == "2013"
-                        }) =>
+                if ykt_db::server_gone(&source) =>
             {
                 ExtractError::ConnectionLost {
                     url,

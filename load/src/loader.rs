@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 use tracing::{info, warn};
-use ykt_db::{Db, Engine, quote_literal};
+use ykt_db::{Db, DbError, Engine, quote_literal};
 use ykt_stage::TransformManifest;
 use ykt_stage::{Stage, Step, TextTableReader, sha256_file};
 
@@ -160,19 +160,14 @@ impl LoadError {
     /// session went with the server, so going on could let a second writer in; a rerun with
     /// `--resume` takes the lock again and skips the committed counties.
     fn lost_in(self, county: &str) -> LoadError {
-        let lost = |e: &sqlx::Error| match e {
-            sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::PoolTimedOut => true,
-            sqlx::Error::Database(d) => d.code().is_some_and(|c| {
-                matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "08006" | "08003")
-            }),
-            _ => false,
-        };
         match self {
-            LoadError::Sql { url, source, .. } if lost(&source) => LoadError::ConnectionLost {
-                url,
-                county: county.to_owned(),
-                source,
-            },
+            LoadError::Sql { url, source, .. } if ykt_db::server_gone(&source) => {
+                LoadError::ConnectionLost {
+                    url,
+                    county: county.to_owned(),
+                    source,
+                }
+            }
             other => other,
         }
     }
@@ -243,8 +238,21 @@ pub async fn load(
         while running.len() < jobs {
             let Some(county) = todo.next() else { break };
             // Still the only writer (a server restart ends the lock's session with the rest).
+            // A server not back in time is a lost connection (the run goes on with --resume),
+            // not a target the operator named wrong.
             if let Some(lock) = lock.as_deref_mut() {
-                lock.ensure_held().await?;
+                lock.ensure_held().await.map_err(|e| match e {
+                    DbError::Connect { url, source } | DbError::Query { url, source, .. }
+                        if ykt_db::server_gone(&source) =>
+                    {
+                        LoadError::ConnectionLost {
+                            url,
+                            county: county.clone(),
+                            source,
+                        }
+                    }
+                    other => other.into(),
+                })?;
             }
             // The last county to start has the connections the others leave free: in a bulk
             // load its payment lines go over all of them (a one-county system, the end of a
