@@ -108,18 +108,44 @@ macro_rules! text_pages {
 
 /// A query's rows by `COPY (query) TO STDOUT` in text format, each line split into cells as it
 /// arrives (one `CopyData` message a line, as PostgreSQL sends them; a line split across
-/// messages is joined first).
-async fn copy_text_table(pool: &PgPool, sql: &str) -> Result<TextRows, sqlx::Error> {
+/// messages is joined first): each full page of `page_size` rows to `on_page` (`Ok(Err(_))` is
+/// its own error), the rest returned with the count of rows read, as [`text_pages!`] does.
+async fn copy_text_pages<E>(
+    pool: &PgPool,
+    sql: &str,
+    page_size: usize,
+    on_page: &mut (dyn FnMut(&TextRows) -> Result<(), E> + Send),
+) -> Result<Result<(TextRows, u64), E>, sqlx::Error> {
     use futures_util::TryStreamExt;
     use sqlx::postgres::PgPoolCopyExt;
     let statement = format!("COPY ({sql}) TO STDOUT");
     let mut lines = pool.copy_out_raw(&statement).await?;
     let unreadable = |e: CopyTextError| sqlx::Error::Protocol(e.to_string());
     let mut text = CopyText::default();
+    let (mut n, mut failed) = (0u64, None);
     while let Some(data) = lines.try_next().await? {
         text.push(&data).map_err(unreadable)?;
+        // After an error of `on_page`, the rest is read and dropped: the connection goes back
+        // to its pool at the end of the `COPY`, not inside it.
+        while let Some(taken) = text.full_page(page_size, |page| {
+            n += page.len() as u64;
+            if failed.is_none() {
+                on_page(page)
+            } else {
+                Ok(())
+            }
+        }) {
+            if let Err(e) = taken {
+                failed = Some(e);
+            }
+        }
     }
-    text.finish().map_err(unreadable)
+    if let Some(e) = failed {
+        return Ok(Err(e));
+    }
+    let rest = text.finish().map_err(unreadable)?;
+    n += rest.len() as u64;
+    Ok(Ok((rest, n)))
 }
 
 /// Each SQLite connection's page cache, in KiB (`PRAGMA cache_size` takes it negative), and with
@@ -476,15 +502,41 @@ impl Db {
     /// type but `char(n)` (the cast drops the padding) and `boolean` (`t`, not `true`): see
     /// [`Db::text_columns`].
     pub async fn fetch_text_table(&self, what: &str, sql: &str) -> Result<TextRows, DbError> {
-        let no_pages = |_: &TextRows| Ok::<(), DbError>(());
-        let result: Result<Result<(TextRows, u64), DbError>, sqlx::Error> = match &self.pool {
-            Pool::Sqlite(p) => text_pages!(p, sql, true, usize::MAX, no_pages),
-            Pool::MySql(p) => text_pages!(p, sql, false, usize::MAX, no_pages),
-            Pool::Postgres(p) => {
-                return copy_text_table(p, sql).await.map_err(self.query_err(what));
-            }
-        };
-        Ok(result.map_err(self.query_err(what))??.0)
+        let mut no_pages = |_: &TextRows| Ok::<(), DbError>(());
+        let read = self.text_table_pages(sql, usize::MAX, &mut no_pages).await;
+        Ok(read.map_err(self.query_err(what))??.0)
+    }
+
+    /// [`Db::fetch_text_table`] a page at a time: each page of `page_size` rows to `on_page`
+    /// as the server sends them (memory holds one page, not the result). Returns the rows read.
+    pub async fn stream_text_table<E: From<DbError>>(
+        &self,
+        what: &str,
+        sql: &str,
+        page_size: usize,
+        on_page: &mut (dyn FnMut(&TextRows) -> Result<(), E> + Send),
+    ) -> Result<u64, E> {
+        let read = self.text_table_pages(sql, page_size.max(1), on_page).await;
+        let (rest, n) = read.map_err(|e| E::from(self.query_err(what)(e)))??;
+        if !rest.is_empty() {
+            on_page(&rest)?;
+        }
+        Ok(n)
+    }
+
+    /// The one loop of [`Db::fetch_text_table`] and [`Db::stream_text_table`]: full pages to
+    /// `on_page`, the rest returned.
+    async fn text_table_pages<E>(
+        &self,
+        sql: &str,
+        page_size: usize,
+        on_page: &mut (dyn FnMut(&TextRows) -> Result<(), E> + Send),
+    ) -> Result<Result<(TextRows, u64), E>, sqlx::Error> {
+        match &self.pool {
+            Pool::Sqlite(p) => text_pages!(p, sql, true, page_size, on_page),
+            Pool::MySql(p) => text_pages!(p, sql, false, page_size, on_page),
+            Pool::Postgres(p) => copy_text_pages(p, sql, page_size, on_page).await,
+        }
     }
 
     /// `columns` of `table` as a select list whose every value reads as the column's text in

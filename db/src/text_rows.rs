@@ -167,6 +167,8 @@ pub struct CopyText {
     table: Option<TextRows>,
     /// The start of a line whose end has not come yet.
     partial: Vec<u8>,
+    /// Rows read and handed on as pages (see [`CopyText::full_page`]).
+    handed: usize,
 }
 
 /// Why `COPY` text could not be read (its text is never shown: it may be personal data).
@@ -203,8 +205,18 @@ impl CopyText {
         rows.push_copy_line(line)
             .map_err(|error| CopyTextError::Line {
                 error,
-                row: rows.len() + 1,
+                row: self.handed + rows.len() + 1,
             })
+    }
+
+    /// When at least `size` rows are read, hands them to `take` and forgets them (memory then
+    /// holds a page, not the result).
+    pub fn full_page<R>(&mut self, size: usize, take: impl FnOnce(&TextRows) -> R) -> Option<R> {
+        let rows = self.table.as_mut().filter(|t| t.len() >= size)?;
+        let taken = take(rows);
+        self.handed += rows.len();
+        rows.clear();
+        Some(taken)
     }
 
     /// The rows read; an error if the text stopped inside a line.
@@ -383,6 +395,7 @@ mod tests {
             rows in prop::collection::vec(prop::collection::vec(prop::option::of("(\\PC|[\\\\\t\n])"), 2), 1..8),
             cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..6),
             unfinished in any::<bool>(),
+            page in 1usize..4,
         ) {
             let mut text: Vec<u8> = rows
                 .iter()
@@ -399,13 +412,30 @@ mod tests {
             let mut at: Vec<usize> = cuts.iter().map(|i| i.index(text.len() + 1)).collect();
             at.sort_unstable();
             let mut pieces = CopyText::default();
+            // Read in pages of `page` rows as well: the pages and the rest hold the same rows.
+            let mut paged = CopyText::default();
+            let mut pages: Vec<Vec<Option<String>>> = Vec::new();
+            let mut taken = |t: &TextRows| {
+                (0..t.len()).for_each(|i| pages.push(t.row(i).map(|c| c.map(str::to_owned)).collect()));
+            };
             let mut from = 0;
             for cut in at.into_iter().chain([text.len()]) {
                 pieces.push(&text[from..cut]).expect("lines COPY writes");
+                paged.push(&text[from..cut]).expect("lines COPY writes");
+                while paged.full_page(page, &mut taken).is_some() {}
                 from = cut;
             }
-            let (whole, pieces) = (whole.finish(), pieces.finish());
+            let (whole, pieces, paged) = (whole.finish(), pieces.finish(), paged.finish());
             prop_assert_eq!(&whole, &pieces);
+            if let (Ok(whole), Ok(rest)) = (&whole, &paged) {
+                taken(rest);
+                let all: Vec<Vec<Option<String>>> = (0..whole.len())
+                    .map(|i| whole.row(i).map(|c| c.map(str::to_owned)).collect())
+                    .collect();
+                prop_assert_eq!(&all, &pages);
+                prop_assert!(rest.len() < page);
+            }
+            prop_assert_eq!(whole.is_ok(), paged.is_ok());
             match whole {
                 Ok(table) => {
                     prop_assert!(!unfinished);

@@ -103,7 +103,7 @@ pub async fn reconcile_and_report(
                 .counties
                 .iter()
                 .take(2)
-                .map(|b| RowsAhead::start(&target_db, &run_id, &b.county_code))
+                .map(|b| RowsAhead::start(&target_db, &run_id, &b.county_code, out))
                 .collect();
             Ok::<_, PipelineError>((rec, ahead))
         };

@@ -34,6 +34,20 @@ impl RowContext {
         }
     }
 
+    /// Its cells, in the order [`RowContext::from_cells`] takes them.
+    pub(crate) fn cells(&self) -> [Option<&str>; 8] {
+        [
+            self.name.as_deref(),
+            self.id_number.as_deref(),
+            self.area_code.as_deref(),
+            self.area_name.as_deref(),
+            self.batch_no.as_deref(),
+            self.program.as_deref(),
+            self.fund_year.as_deref(),
+            self.amount.as_deref(),
+        ]
+    }
+
     /// The order a county works in: village by village, person by person; rows with no place
     /// (a line whose person is not in T_BTDX) last.
     pub(crate) fn order(&self) -> (bool, &Option<String>, &Option<String>, &Option<String>) {

@@ -355,6 +355,17 @@ impl Listing {
         file: &'static str,
     ) -> Listing {
         let total = rows.len();
+        Listing::of(headers, rows, total, shown, file)
+    }
+
+    /// The first `shown` of `total` rows.
+    fn of(
+        headers: &'static [&'static str],
+        rows: impl Iterator<Item = Vec<Cell>>,
+        total: usize,
+        shown: usize,
+        file: &'static str,
+    ) -> Listing {
         Listing {
             headers,
             rows: rows.take(shown).collect(),
@@ -468,7 +479,12 @@ fn rejects_section(r: &CountyReport<'_>) -> CodedSection {
     // A line rejected with its batch or person is fixed by fixing that batch or person: the
     // printed list shows the rows to fix; rejects.csv lists every row.
     let cascaded = |code: &str| matches!(code, "R_BATCH_REJECTED" | "R_BENEFICIARY_REJECTED");
-    let to_fix: Vec<&crate::RejectRow> = r.rejects.iter().filter(|x| !cascaded(&x.code)).collect();
+    let followers: u64 = (r.rejects.codes().iter())
+        .filter(|(code, _)| cascaded(code))
+        .map(|(_, n)| n)
+        .sum();
+    let followers = usize::try_from(followers).unwrap_or(usize::MAX);
+    let to_fix = r.rejects.iter().filter(|x| !cascaded(&x.code));
     CodedSection {
         title: if r.summary.county_code == ykt_domain::UNATTRIBUTED_COUNTY {
             "三、拒绝清单（未迁移，省级迁移组待办：查明所属县区）"
@@ -484,8 +500,8 @@ fn rejects_section(r: &CountyReport<'_>) -> CodedSection {
                 Some(code.map_or("", |c| c.county_action())),
             )
         }),
-        followers: r.rejects.len() - to_fix.len(),
-        list: Listing::new(
+        followers,
+        list: Listing::of(
             &[
                 "村（社区）",
                 "姓名 / 身份证号",
@@ -496,7 +512,7 @@ fn rejects_section(r: &CountyReport<'_>) -> CodedSection {
                 "代码",
                 "字段：原始值",
             ],
-            to_fix.iter().map(|x| {
+            to_fix.map(|x| {
                 let mut row = context_cells(r, &x.context);
                 row.extend([
                     text(format!("{} {}", table_caption(&x.table), x.key)),
@@ -509,6 +525,7 @@ fn rejects_section(r: &CountyReport<'_>) -> CodedSection {
                 ]);
                 row
             }),
+            r.rejects.len() - followers,
             PRINTED_REJECTS,
             "rejects.csv",
         )
@@ -528,7 +545,7 @@ fn corrections_section(r: &CountyReport<'_>) -> CodedSection {
             )
         }),
         followers: 0,
-        list: Listing::new(
+        list: Listing::of(
             &[
                 "村（社区）",
                 "姓名 / 身份证号",
@@ -560,6 +577,7 @@ fn corrections_section(r: &CountyReport<'_>) -> CodedSection {
                 ]);
                 row
             }),
+            r.corrections.len(),
             PRINTED_CORRECTIONS,
             "corrections.csv",
         )

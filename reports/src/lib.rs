@@ -11,10 +11,12 @@ mod csv;
 mod html;
 mod manifest;
 mod signoff;
+mod sorted;
 mod summary;
 mod xlsx;
 
 use std::borrow::Cow;
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -22,6 +24,7 @@ use ykt_db::{Db, Engine, TextRows, quote_literal};
 use ykt_reconcile::{CountyBalance, FlagHit, Reconciliation, RowDiff};
 
 pub use compare::{ReportChanges, compare_reports};
+use sorted::{Listed, Sorted, Sorting};
 
 pub use html::has_amounts;
 pub use manifest::{Manifest, ManifestFile, Verification, verify};
@@ -143,8 +146,8 @@ pub(crate) struct CorrectionRow {
 pub(crate) struct CountyReport<'a> {
     pub summary: CountySummary,
     pub balance: &'a CountyBalance,
-    pub rejects: Vec<RejectRow>,
-    pub corrections: Vec<CorrectionRow>,
+    pub rejects: Sorted<RejectRow>,
+    pub corrections: Sorted<CorrectionRow>,
     pub flags: Vec<&'a FlagHit>,
     pub diffs: Vec<&'a RowDiff>,
     pub programs: &'a BTreeMap<String, String>,
@@ -163,39 +166,170 @@ fn key_order(key: &str) -> (i64, &str) {
     (key.parse().unwrap_or(i64::MAX), key)
 }
 
-/// Rows read as one [`TextRows`] (on PostgreSQL by `COPY`: no row decoded cell by cell; the
-/// county preset's 86,000 rejects were 2.5 % of a reconciliation's own CPU in the driver's
-/// decoding), then each cell owned, for the listings that keep them.
-fn owned_rows(rows: &TextRows) -> impl Iterator<Item = Vec<Option<String>>> + '_ {
-    (0..rows.len()).map(|i| rows.row(i).map(|c| c.map(str::to_owned)).collect())
+impl Listed for RejectRow {
+    fn cells(&self) -> Vec<Option<&str>> {
+        let own = [&self.table, &self.key, &self.code, &self.field].map(|c| Some(c.as_str()));
+        let mut cells = own.to_vec();
+        cells.push(self.raw.as_deref());
+        cells.extend(self.context.cells());
+        cells
+    }
+
+    fn from_cells(r: &mut [Option<String>]) -> RejectRow {
+        let mut take = |i: usize| r.get_mut(i).and_then(Option::take).unwrap_or_default();
+        RejectRow {
+            table: take(0),
+            key: take(1),
+            code: take(2),
+            field: take(3),
+            raw: r.get_mut(4).and_then(Option::take),
+            context: RowContext::from_cells(r.get_mut(5..).unwrap_or_default()),
+        }
+    }
+
+    /// The way the county works: village by village, person by person.
+    fn order(&self, b: &RejectRow) -> Ordering {
+        let a = self;
+        (a.context.order(), &a.table, &a.code, key_order(&a.key)).cmp(&(
+            b.context.order(),
+            &b.table,
+            &b.code,
+            key_order(&b.key),
+        ))
+    }
+
+    fn code(&self) -> &str {
+        &self.code
+    }
 }
 
-/// A county's rejects and corrections.
-type CountyRows = (Vec<RejectRow>, Vec<CorrectionRow>);
+impl Listed for CorrectionRow {
+    fn cells(&self) -> Vec<Option<&str>> {
+        let own = [&self.table, &self.key, &self.code, &self.field].map(|c| Some(c.as_str()));
+        let mut cells = own.to_vec();
+        cells.extend([self.before.as_deref(), self.after.as_deref()]);
+        cells.extend(self.context.cells());
+        cells
+    }
+
+    fn from_cells(r: &mut [Option<String>]) -> CorrectionRow {
+        let mut take = |i: usize| r.get_mut(i).and_then(Option::take).unwrap_or_default();
+        CorrectionRow {
+            table: take(0),
+            key: take(1),
+            code: take(2),
+            field: take(3),
+            before: r.get_mut(4).and_then(Option::take),
+            after: r.get_mut(5).and_then(Option::take),
+            context: RowContext::from_cells(r.get_mut(6..).unwrap_or_default()),
+        }
+    }
+
+    fn order(&self, b: &CorrectionRow) -> Ordering {
+        let a = self;
+        (
+            a.context.order(),
+            &a.table,
+            &a.code,
+            key_order(&a.key),
+            &a.field,
+        )
+            .cmp(&(
+                b.context.order(),
+                &b.table,
+                &b.code,
+                key_order(&b.key),
+                &b.field,
+            ))
+    }
+
+    fn code(&self) -> &str {
+        &self.code
+    }
+}
+
+/// A county's rejects and corrections, each in the county's order.
+struct CountyRows {
+    rejects: Sorted<RejectRow>,
+    corrections: Sorted<CorrectionRow>,
+}
+
+/// Rows read a page at a time (on PostgreSQL by `COPY`: no row decoded cell by cell; the
+/// county preset's 86,000 rejects were 2.5 % of a reconciliation's own CPU in the driver's
+/// decoding), each page's cells owned and gathered in the county's order: memory holds a page
+/// and the rows [`sorted::held_rows`] allows, whatever the county's number of rows.
+async fn read_sorted<T: Listed>(
+    target: &Db,
+    what: &str,
+    sql: &str,
+    spill: &Path,
+) -> Result<Sorted<T>, ReportError> {
+    let mut sorting = Sorting::new(spill, sorted::held_rows());
+    target
+        .stream_text_table(what, sql, 10_000, &mut |page: &TextRows| {
+            (0..page.len()).try_for_each(|i| {
+                let mut cells: Vec<Option<String>> =
+                    page.row(i).map(|c| c.map(str::to_owned)).collect();
+                sorting
+                    .push(T::from_cells(&mut cells))
+                    .map_err(|e| ReportError::io(spill, e))
+            })
+        })
+        .await?;
+    sorting.finish().map_err(|e| ReportError::io(spill, e))
+}
 
 /// A county's rejects and corrections: two queries of the target at once (0.3 and 0.6 s of
-/// PostgreSQL at the county preset, one after the other before).
-async fn county_rows(target: &Db, run_id: &str, county: &str) -> Result<CountyRows, ReportError> {
-    tokio::try_join!(
-        county_rejects(target, run_id, county),
-        county_corrections(target, run_id, county)
-    )
+/// PostgreSQL at the county preset, one after the other before). Rows past what memory holds
+/// are sorted in runs in `spill`.
+async fn county_rows(
+    target: &Db,
+    run_id: &str,
+    county: &str,
+    spill: &Path,
+) -> Result<CountyRows, ReportError> {
+    let e = target.engine();
+    let (rejects, corrections) = (
+        rejects_sql(e, run_id, county),
+        corrections_sql(e, run_id, county),
+    );
+    let (rejects, corrections) = tokio::try_join!(
+        read_sorted(target, "reading the county's rejects", &rejects, spill),
+        read_sorted(
+            target,
+            "reading the county's corrections",
+            &corrections,
+            spill
+        )
+    )?;
+    Ok(CountyRows {
+        rejects,
+        corrections,
+    })
 }
 
 /// A county's rejects and corrections being read ahead of its report, on a task of its own
 /// (so that the server reads them while other work runs); cancelled if dropped unread.
 pub struct RowsAhead {
     county: String,
+    spill: PathBuf,
     reading: tokio::task::JoinHandle<Result<CountyRows, ReportError>>,
 }
 
 impl RowsAhead {
-    /// Begins to read the rows of `county` in run `run_id`.
-    pub fn start(target: &Db, run_id: &str, county: &str) -> RowsAhead {
-        let (db, run, code) = (target.clone(), run_id.to_owned(), county.to_owned());
+    /// Begins to read the rows of `county` in run `run_id`, for reports written to `out`
+    /// (where rows past what memory holds are sorted on disk).
+    pub fn start(target: &Db, run_id: &str, county: &str, out: &Path) -> RowsAhead {
+        let (db, run, code, spill) = (
+            target.clone(),
+            run_id.to_owned(),
+            county.to_owned(),
+            out.to_owned(),
+        );
         RowsAhead {
             county: county.to_owned(),
-            reading: tokio::spawn(async move { county_rows(&db, &run, &code).await }),
+            spill: out.to_owned(),
+            reading: tokio::spawn(async move { county_rows(&db, &run, &code, &spill).await }),
         }
     }
 
@@ -205,7 +339,7 @@ impl RowsAhead {
             Ok(rows) => rows,
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             // Cancelled (which happens only at shutdown): read them here.
-            Err(_) => county_rows(target, run_id, &self.county).await,
+            Err(_) => county_rows(target, run_id, &self.county, &self.spill).await,
         }
     }
 }
@@ -219,12 +353,7 @@ impl Drop for RowsAhead {
 /// The county's rejects with what the county finds each row by: a line's person and batch come
 /// from the target when they were loaded (a merged person's survivor is the same person), or from
 /// their own reject when they were not.
-async fn county_rejects(
-    target: &Db,
-    run_id: &str,
-    county: &str,
-) -> Result<Vec<RejectRow>, ReportError> {
-    let e = target.engine();
+fn rejects_sql(e: Engine, run_id: &str, county: &str) -> String {
     let area = "COALESCE(r.area_code, pr.area_code, b.area_code)";
     let (run, county) = (quote_literal(e, run_id), quote_literal(e, county));
     // The people's rejects and merged people of the county's rejects only (as for the
@@ -244,7 +373,7 @@ async fn county_rejects(
         }
         _ => format!("legacy_dxid IN (SELECT CAST(person_key AS BIGINT) {persons})"),
     };
-    let sql = format!(
+    format!(
         "SELECT r.source_table, r.source_key, r.reason_code, r.field, r.raw_value, \
          COALESCE(r.name, pr.name, b.name), COALESCE(r.id_number, pr.id_number, b.id_number), {area}, g.name, \
          COALESCE(r.batch_no, br.batch_no, pb.batch_no), COALESCE(r.program_code, br.program_code, pb.program_code), \
@@ -260,41 +389,12 @@ async fn county_rejects(
          LEFT JOIN payment_batch pb ON pb.legacy_pcid = CAST(r.batch_key AS BIGINT) \
          LEFT JOIN region g ON g.code = {area} \
          WHERE r.run_id = {run} AND r.county_code = {county}"
-    );
-    let table = target
-        .fetch_text_table("reading the county's rejects", &sql)
-        .await?;
-    let mut rows: Vec<RejectRow> = owned_rows(&table)
-        .map(|mut r| RejectRow {
-            table: r[0].take().unwrap_or_default(),
-            key: r[1].take().unwrap_or_default(),
-            code: r[2].take().unwrap_or_default(),
-            field: r[3].take().unwrap_or_default(),
-            raw: r[4].take(),
-            context: RowContext::from_cells(&mut r[5..]),
-        })
-        .collect();
-    drop(table);
-    // The way the county works: village by village, person by person.
-    rows.sort_by(|a, b| {
-        (a.context.order(), &a.table, &a.code, key_order(&a.key)).cmp(&(
-            b.context.order(),
-            &b.table,
-            &b.code,
-            key_order(&b.key),
-        ))
-    });
-    Ok(rows)
+    )
 }
 
 /// The county's corrections, each with its row's context from the target (a corrected row was
 /// loaded): the person, village, batch, program, fund year and amount.
-async fn county_corrections(
-    target: &Db,
-    run_id: &str,
-    county: &str,
-) -> Result<Vec<CorrectionRow>, ReportError> {
-    let e = target.engine();
+fn corrections_sql(e: Engine, run_id: &str, county: &str) -> String {
     // Legacy keys of the four tables are whole numbers; other tables' keys are never cast.
     let key = |table: &str| {
         format!("CAST(CASE WHEN c.source_table = '{table}' THEN c.source_key END AS BIGINT)")
@@ -315,7 +415,7 @@ async fn county_corrections(
              WHERE run_id = {run} AND county_code = {county} AND source_table = '{table}')"
         )
     };
-    let sql = format!(
+    format!(
         "SELECT c.source_table, c.source_key, c.correction_code, c.field, c.\"before\", c.\"after\", \
          b.name, b.id_number, b.area_code, g.name, COALESCE(pb.batch_no, ob.batch_no), \
          COALESCE(p.program_code, ob.program_code, a.program_code), \
@@ -337,39 +437,7 @@ async fn county_corrections(
         key("T_BTDX"),
         key("T_FFPC"),
         key("T_ZJZB"),
-    );
-    let table = target
-        .fetch_text_table("reading the county's corrections", &sql)
-        .await?;
-    let mut rows: Vec<CorrectionRow> = owned_rows(&table)
-        .map(|mut r| CorrectionRow {
-            table: r[0].take().unwrap_or_default(),
-            key: r[1].take().unwrap_or_default(),
-            code: r[2].take().unwrap_or_default(),
-            field: r[3].take().unwrap_or_default(),
-            before: r[4].take(),
-            after: r[5].take(),
-            context: RowContext::from_cells(&mut r[6..]),
-        })
-        .collect();
-    drop(table);
-    rows.sort_by(|a, b| {
-        (
-            a.context.order(),
-            &a.table,
-            &a.code,
-            key_order(&a.key),
-            &a.field,
-        )
-            .cmp(&(
-                b.context.order(),
-                &b.table,
-                &b.code,
-                key_order(&b.key),
-                &b.field,
-            ))
-    });
-    Ok(rows)
+    )
 }
 
 fn counts<'a>(codes: impl Iterator<Item = &'a str>) -> BTreeMap<String, u64> {
@@ -465,13 +533,16 @@ pub async fn write_reports(
         .position(|a| a.county == balance.county_code)
     {
         Some(at) => ahead.swap_remove(at),
-        None => RowsAhead::start(target, &rec.run_id, &balance.county_code),
+        None => RowsAhead::start(target, &rec.run_id, &balance.county_code, out),
     };
     let mut next = rec.counties.first().map(|b| rows_of(b, &mut ahead));
     for (i, balance) in rec.counties.iter().enumerate() {
         let code = &balance.county_code;
         let reading = next.take().unwrap_or_else(|| rows_of(balance, &mut ahead));
-        let (rejects, corrections) = reading.rows(target, &rec.run_id).await?;
+        let CountyRows {
+            rejects,
+            corrections,
+        } = reading.rows(target, &rec.run_id).await?;
         next = rec.counties.get(i + 1).map(|b| rows_of(b, &mut ahead));
         let flags: Vec<&FlagHit> = input
             .flags
@@ -483,11 +554,19 @@ pub async fn write_reports(
             .iter()
             .filter(|d| &d.county_code == code)
             .collect();
+        if rejects.spilled() || corrections.spilled() {
+            tracing::info!(
+                county = %code,
+                rejects = rejects.len(),
+                corrections = corrections.len(),
+                "Many listed rows: sorted on disk beside the reports, a part at a time."
+            );
+        }
         let summary = CountySummary::new(
             &rec.run_id,
             balance,
-            counts(rejects.iter().map(|r| r.code.as_str())),
-            counts(corrections.iter().map(|c| c.code.as_str())),
+            rejects.codes().clone(),
+            corrections.codes().clone(),
             counts(flags.iter().map(|f| f.flag)),
         );
         let dir = out.join("counties").join(code);
@@ -540,6 +619,10 @@ pub async fn write_reports(
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             rest.and(workbook)
         })?;
+        // A listing read back from disk short (its runs damaged) fails the report.
+        for read in [report.rejects.check(), report.corrections.check()] {
+            read.map_err(|e| ReportError::io(out, e))?;
+        }
         if cutover {
             signoff::record_report(
                 target,
@@ -672,9 +755,74 @@ fn context_cells<'a>(
     ]
 }
 
+/// How a listing makes a row's cells, borrowing from the row and the program names.
+type RowCells<T> = for<'b> fn(&'b T, Masker, &'b BTreeMap<String, String>) -> Vec<Cow<'b, str>>;
+
+/// A listed row's cells: borrowed from the row where it is held, owned where it was read back
+/// from disk (the cells then outlive the row).
+fn listed<'a, T: Clone>(
+    row: Cow<'a, T>,
+    m: Masker,
+    programs: &'a BTreeMap<String, String>,
+    cells: RowCells<T>,
+) -> Vec<Cow<'a, str>> {
+    match row {
+        Cow::Borrowed(row) => cells(row, m, programs),
+        Cow::Owned(row) => cells(&row, m, programs)
+            .into_iter()
+            .map(|c| Cow::Owned(c.into_owned()))
+            .collect(),
+    }
+}
+
+/// A reject's cells in `rejects.csv` and its sheet.
+fn reject_cells<'b>(
+    x: &'b RejectRow,
+    m: Masker,
+    programs: &'b BTreeMap<String, String>,
+) -> Vec<Cow<'b, str>> {
+    let code = ykt_domain::RejectCode::from_code(&x.code);
+    let mut row = context_cells(&x.context, m, programs);
+    row.extend([
+        Cow::Borrowed(x.table.as_str()),
+        Cow::Borrowed(x.key.as_str()),
+        Cow::Borrowed(x.code.as_str()),
+        Cow::Borrowed(x.field.as_str()),
+        made(m.show(&x.field, x.raw.as_deref())),
+        Cow::Borrowed(code.map_or("", |c| c.explanation())),
+        Cow::Borrowed(code.map_or("", |c| c.county_action())),
+    ]);
+    row
+}
+
+/// A correction's cells in `corrections.csv` and its sheet.
+fn correction_cells<'b>(
+    x: &'b CorrectionRow,
+    m: Masker,
+    programs: &'b BTreeMap<String, String>,
+) -> Vec<Cow<'b, str>> {
+    let mut row = context_cells(&x.context, m, programs);
+    row.extend([
+        Cow::Borrowed(x.table.as_str()),
+        Cow::Borrowed(x.key.as_str()),
+        Cow::Borrowed(x.code.as_str()),
+        Cow::Borrowed(x.field.as_str()),
+        made(m.show(&x.field, x.before.as_deref())),
+        made(m.show(&x.field, x.after.as_deref())),
+        made(context::change_in_words(
+            x.before.as_deref(),
+            x.after.as_deref(),
+        )),
+        Cow::Borrowed(
+            ykt_domain::CorrectionCode::from_code(&x.code).map_or("", |c| c.explanation()),
+        ),
+    ]);
+    row
+}
+
 /// The county's lists, in sheet order; personal fields masked as the report is.
 pub(crate) fn listings<'a>(r: &'a CountyReport<'_>) -> Vec<Listing<'a>> {
-    use ykt_domain::{AuditFlag, CorrectionCode, RejectCode};
+    use ykt_domain::AuditFlag;
     let m = r.mask;
     let mut out = vec![
         Listing {
@@ -694,20 +842,11 @@ pub(crate) fn listings<'a>(r: &'a CountyReport<'_>) -> Vec<Listing<'a>> {
             ]
             .concat(),
             widths: [CONTEXT_WIDTHS, &[9.0, 12.0, 24.0, 9.0, 22.0, 40.0, 50.0]].concat(),
-            rows: Box::new(r.rejects.iter().map(move |x| {
-                let code = RejectCode::from_code(&x.code);
-                let mut row = context_cells(&x.context, m, r.programs);
-                row.extend([
-                    Cow::Borrowed(x.table.as_str()),
-                    Cow::Borrowed(x.key.as_str()),
-                    Cow::Borrowed(x.code.as_str()),
-                    Cow::Borrowed(x.field.as_str()),
-                    made(m.show(&x.field, x.raw.as_deref())),
-                    Cow::Borrowed(code.map_or("", |c| c.explanation())),
-                    Cow::Borrowed(code.map_or("", |c| c.county_action())),
-                ]);
-                row
-            })),
+            rows: Box::new(
+                r.rejects
+                    .iter()
+                    .map(move |x| listed(x, m, r.programs, reject_cells)),
+            ),
         },
         Listing {
             file: "corrections.csv",
@@ -731,25 +870,11 @@ pub(crate) fn listings<'a>(r: &'a CountyReport<'_>) -> Vec<Listing<'a>> {
                 &[9.0, 12.0, 24.0, 9.0, 22.0, 22.0, 20.0, 40.0],
             ]
             .concat(),
-            rows: Box::new(r.corrections.iter().map(move |x| {
-                let mut row = context_cells(&x.context, m, r.programs);
-                row.extend([
-                    Cow::Borrowed(x.table.as_str()),
-                    Cow::Borrowed(x.key.as_str()),
-                    Cow::Borrowed(x.code.as_str()),
-                    Cow::Borrowed(x.field.as_str()),
-                    made(m.show(&x.field, x.before.as_deref())),
-                    made(m.show(&x.field, x.after.as_deref())),
-                    made(context::change_in_words(
-                        x.before.as_deref(),
-                        x.after.as_deref(),
-                    )),
-                    Cow::Borrowed(
-                        CorrectionCode::from_code(&x.code).map_or("", |c| c.explanation()),
-                    ),
-                ]);
-                row
-            })),
+            rows: Box::new(
+                r.corrections
+                    .iter()
+                    .map(move |x| listed(x, m, r.programs, correction_cells)),
+            ),
         },
         Listing {
             file: "flags.csv",
