@@ -577,26 +577,6 @@ impl Db {
             .collect())
     }
 
-    /// Runs a query whose every column is text and hands its rows to `on_page`, `page_size`
-    /// at a time, as the server sends them: memory holds one page, not the result.
-    pub async fn stream_text_rows<E: From<DbError>>(
-        &self,
-        what: &str,
-        sql: &str,
-        page_size: usize,
-        on_page: &mut dyn FnMut(Vec<Vec<Option<String>>>) -> Result<(), E>,
-    ) -> Result<u64, E> {
-        let result: Result<Result<u64, E>, sqlx::Error> = match &self.pool {
-            Pool::Sqlite(p) => pages!(p, sql, page_size, on_page),
-            Pool::MySql(p) => pages!(p, sql, page_size, on_page),
-            Pool::Postgres(p) => pages!(p, sql, page_size, on_page),
-        };
-        match result {
-            Ok(done) => done,
-            Err(source) => Err(self.query_err(what)(source).into()),
-        }
-    }
-
     /// Runs a query returning one integer (NULL and no row give `None`).
     ///
     /// Reads every row (there is one): a SQLite statement left half-read keeps its read

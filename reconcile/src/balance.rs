@@ -451,20 +451,20 @@ async fn merged_and_rejected(
     let rejects_sql = format!(
         "SELECT source_table, source_key, county_code FROM migration_reject WHERE run_id = {r} AND source_table IN ('T_BTDX', 'T_ZJZB', 'T_FFPC', 'T_FFMX')"
     );
-    // Streamed: a province has hundreds of thousands of rejects.
+    // Read a page at a time (a province has hundreds of thousands of rejects), by `COPY` on
+    // PostgreSQL: no text owned per cell.
     target
-        .stream_text_rows::<ReconcileError>("reading rejects", &rejects_sql, 4096, &mut |rows| {
-            for row in rows {
-                let Some(table) = TABLES.iter().find(|t| Some(t.name()) == row[0].as_deref())
-                else {
+        .stream_text_table::<ReconcileError>("reading rejects", &rejects_sql, 4096, &mut |page| {
+            for i in 0..page.len() {
+                let Some(table) = TABLES.iter().find(|t| Some(t.name()) == page.get(i, 0)) else {
                     continue;
                 };
-                let county = row[2].as_deref().unwrap_or_default();
+                let county = page.get(i, 2).unwrap_or_default();
                 figures
                     .entry((county.to_owned(), table.name()))
                     .or_default()
                     .rejected_rows += 1;
-                rejected.insert(*table, row[1].as_deref().unwrap_or_default(), county);
+                rejected.insert(*table, page.get(i, 1).unwrap_or_default(), county);
             }
             Ok(())
         })
