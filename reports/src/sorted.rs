@@ -1,8 +1,9 @@
 //! A county's listed rows (its rejects, its corrections) in the order the county works in,
 //! with memory bounded whatever their number: up to [`held_rows`] rows are held and sorted in
 //! memory; past that, each [`held_rows`] rows are sorted and written to a temporary file as a
-//! run, and the runs are merged as the rows are read. A county whose every line was rejected
-//! (975,000 of them) took a reconciliation to 706 MiB when its listing was held whole.
+//! run, and the runs are merged as the rows are read. A county whose every payment line was
+//! rejected (1,015,645 rejects) took a reconciliation to 646–649 MiB with its listing held
+//! whole, and 149–150 MiB this way (`bench/rejects.sh`).
 //!
 //! The merge keeps rows that sort equal in the order they came (an earlier run's first), so
 //! the rows come out exactly as one stable sort of them all would give them.
@@ -139,21 +140,14 @@ pub(crate) struct Sorted<T> {
 }
 
 impl<T: Listed> Sorted<T> {
-    /// Rows held in memory, as they are.
+    /// Rows held in memory and sorted, whatever their number (nothing goes to disk).
     #[cfg(test)]
-    pub(crate) fn held(mut rows: Vec<T>) -> Sorted<T> {
-        let mut codes = BTreeMap::new();
-        for r in &rows {
-            *codes.entry(r.code().to_owned()).or_default() += 1;
+    pub(crate) fn held(rows: Vec<T>) -> Sorted<T> {
+        let mut sorting = Sorting::new(Path::new("/nonexistent"), usize::MAX);
+        for row in rows {
+            sorting.push(row).expect("held rows are never written");
         }
-        rows.sort_by(T::order);
-        Sorted {
-            len: rows.len(),
-            held: rows,
-            runs: None,
-            codes,
-            failed: Mutex::new(None),
-        }
+        sorting.finish().expect("held rows are never written")
     }
 
     pub(crate) fn len(&self) -> usize {
