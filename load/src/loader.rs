@@ -161,13 +161,14 @@ impl LoadError {
     /// `--resume` takes the lock again and skips the committed counties.
     fn lost_in(self, county: &str) -> LoadError {
         match self {
-            LoadError::Sql { url, source, .. } if ykt_db::server_gone(&source) => {
-                LoadError::ConnectionLost {
-                    url,
-                    county: county.to_owned(),
-                    source,
-                }
-            }
+            LoadError::Sql { url, source, .. }
+            | LoadError::Db(
+                DbError::Connect { url, source } | DbError::Query { url, source, .. },
+            ) if ykt_db::server_gone(&source) => LoadError::ConnectionLost {
+                url,
+                county: county.to_owned(),
+                source,
+            },
             other => other,
         }
     }
@@ -241,18 +242,7 @@ pub async fn load(
             // A server not back in time is a lost connection (the run goes on with --resume),
             // not a target the operator named wrong.
             if let Some(lock) = lock.as_deref_mut() {
-                lock.ensure_held().await.map_err(|e| match e {
-                    DbError::Connect { url, source } | DbError::Query { url, source, .. }
-                        if ykt_db::server_gone(&source) =>
-                    {
-                        LoadError::ConnectionLost {
-                            url,
-                            county: county.clone(),
-                            source,
-                        }
-                    }
-                    other => other.into(),
-                })?;
+                (lock.ensure_held().await).map_err(|e| LoadError::from(e).lost_in(county))?;
             }
             // The last county to start has the connections the others leave free: in a bulk
             // load its payment lines go over all of them (a one-county system, the end of a

@@ -880,28 +880,21 @@ async fn listings_on_disk_agree(target: &ykt_db::DbUrl, test: &str) {
         legacy.expose(),
     ]);
     let stage = s(&dir.join("stage"));
-    ykt_ok(&[
-        "migrate",
+    let sides = [
         "--legacy",
         legacy.expose(),
         "--stage",
         &stage,
         "--target",
         target.expose(),
-    ]);
+    ];
+    ykt_ok(&[&["migrate"], &sides[..]].concat());
     let reconcile = |out: &Path, held: Option<&str>| {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ykt"));
-        command.args([
-            "reconcile",
-            "--legacy",
-            legacy.expose(),
-            "--stage",
-            &stage,
-            "--target",
-            target.expose(),
-            "--out",
-            &s(out),
-        ]);
+        command
+            .arg("reconcile")
+            .args(sides)
+            .args(["--out", &s(out)]);
         command.env("YKT_LOG", "info");
         if let Some(held) = held {
             command.env("YKT_REPORT_HELD_ROWS", held);
